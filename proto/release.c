@@ -1,0 +1,2 @@
+/* release.c: placeholder until the release codec lands. */
+#include "stagger/doc.h"

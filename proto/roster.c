@@ -1,0 +1,2 @@
+/* roster.c: placeholder until the roster codec lands. */
+#include "stagger/doc.h"
