@@ -1,0 +1,53 @@
+/* record.h: a node's own signed state record (document type "record").
+ *
+ * Each node signs its record; gossip relays it unchanged and every receiver
+ * verifies it against the roster key of the node it names. (inc, seq)
+ * orders records of one node: inc grows at each restart and each
+ * refutation, seq at each change within an incarnation. */
+#ifndef STAGGER_RECORD_H
+#define STAGGER_RECORD_H
+
+#include <stdint.h>
+
+#include "stagger/doc.h"
+
+#define STG_HEALTH_MAP(X)          \
+    X(UNKNOWN, "unknown")          \
+    X(HEALTHY, "healthy")          \
+    X(UNHEALTHY, "unhealthy")
+
+typedef enum {
+#define X(name, text) STG_HEALTH_##name,
+    STG_HEALTH_MAP(X)
+#undef X
+    STG_HEALTH__COUNT
+} stg_health_t;
+
+const char *stg_health_name(stg_health_t h);
+
+typedef struct {
+    char fleet[STG_NAME_MAX + 1];
+    char node[STG_NAME_MAX + 1];
+    int64_t inc;
+    int64_t seq;
+    int64_t time_ms;                  /* signer's clock when signed */
+    char component[STG_NAME_MAX + 1];
+    char version[STG_VERSION_MAX + 1];/* running version, "" when unknown */
+    char flavour[STG_NAME_MAX + 1];
+    stg_health_t health;
+    char detail[STG_DETAIL_MAX + 1];
+    int64_t health_since_ms;
+    char phase[24];                   /* executor phase, "idle" for now */
+} stg_record_t;
+
+/* JSON payload for r; returns length or a negative code. */
+int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap);
+/* Strict decode of the payload. */
+int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag_t *d);
+/* Envelope in, verified record out: the signer must be the roster member
+ * the record names, else IMPERSONATION / UNKNOWN_MEMBER. *member gets its
+ * index. */
+int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
+                    stg_record_t *r, int *member, stg_diag_t *d);
+
+#endif

@@ -1,0 +1,85 @@
+/* wire.h: peer-to-peer and client messages (one ZeroMQ frame each).
+ *
+ * Hops are authenticated by CURVE, so these frames carry no signature of
+ * their own; what they carry that is about a node (its record) is a signed
+ * envelope, verified end to end. Layout in docs/protocol.md §7.
+ *
+ *   version u8 | type u8 | roster_serial u64be | body
+ */
+#ifndef STAGGER_WIRE_H
+#define STAGGER_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stagger/err.h"
+
+#define STG_WIRE_HEADER 10u
+#define STG_WIRE_MAX (256u * 1024u)
+#define STG_PIGGY_MAX 8
+#define STG_DIGEST_MAX 256
+#define STG_RECORDS_MAX 32
+#define STG_RECORD_ENV_MAX 2048
+
+#define STG_MSG_MAP(X)              \
+    X(PING, 1, "ping")              \
+    X(ACK, 2, "ack")                \
+    X(PING_REQ, 3, "ping-req")      \
+    X(SYNC, 4, "sync")              \
+    X(DIGEST, 5, "digest")          \
+    X(RECORDS, 6, "records")        \
+    X(ROSTER, 7, "roster")          \
+    X(ROSTER_WANT, 8, "roster-want")\
+    X(STATUS_REQ, 20, "status-req") \
+    X(STATUS_REP, 21, "status-rep") \
+    X(ERROR_REP, 22, "error-rep")
+
+typedef enum {
+#define X(name, val, text) STG_MSG_##name = (val),
+    STG_MSG_MAP(X)
+#undef X
+} stg_msg_type_t;
+
+const char *stg_msg_name(int type);
+
+/* Liveness claims piggybacked on probe messages. */
+typedef enum { STG_LIVE_ALIVE = 0, STG_LIVE_SUSPECT = 1, STG_LIVE_DEAD = 2 } stg_live_t;
+
+typedef struct {
+    uint16_t member;   /* index in the roster of the given serial */
+    uint8_t state;     /* stg_live_t */
+    uint64_t inc;      /* incarnation the claim is about */
+} stg_piggy_t;
+
+typedef struct {
+    uint16_t member;
+    uint64_t inc, seq;
+} stg_vv_entry_t;
+
+/* A decoded message. Pointers borrow from the frame. */
+typedef struct {
+    uint8_t type;
+    uint64_t serial;
+    uint32_t seq;                 /* PING, ACK, PING_REQ */
+    uint16_t target;              /* PING_REQ */
+    uint8_t npiggy;
+    stg_piggy_t piggy[STG_PIGGY_MAX];
+    uint8_t hash[8];              /* SYNC */
+    uint16_t nrecords_held;       /* SYNC */
+    uint8_t want_reply;           /* DIGEST */
+    uint16_t nvv;
+    stg_vv_entry_t vv[STG_DIGEST_MAX];
+    uint8_t nrec;                 /* RECORDS */
+    const uint8_t *rec[STG_RECORDS_MAX];
+    uint16_t rec_len[STG_RECORDS_MAX];
+    const uint8_t *blob;          /* ROSTER envelope, STATUS_REP/ERROR_REP text */
+    size_t blob_len;
+} stg_msg_t;
+
+/* Decode one frame; 0 or STG_EREJECT with d set. */
+int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d);
+/* Encode m into out; returns bytes written or a negative code. */
+int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap);
+
+#endif

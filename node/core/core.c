@@ -1,0 +1,968 @@
+/* core.c: membership, liveness (SWIM) and state gossip of one node, as a
+ * pure state machine (see core.h). No clock, no randomness, no I/O: time
+ * arrives with each event, randomness from the seeded rng, and everything
+ * the node wants done leaves as an action. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "stagger/core.h"
+#include "rng.h"
+
+#define CLAIMS_MAX 64
+#define RELAYS_MAX 32
+#define REJECT_LOG_EVERY_MS 10000
+
+typedef struct {
+    bool have;
+    stg_record_t rec;
+    uint8_t env[STG_RECORD_ENV_MAX];
+    size_t env_len;
+    stg_live_t live;
+    uint64_t live_inc;            /* incarnation the liveness state is about */
+    int64_t suspect_deadline_ms;
+    int64_t last_heard_ms;
+    int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
+} peer_t;
+
+typedef struct {
+    uint16_t member;
+    uint8_t state;
+    uint64_t inc;
+    unsigned left;                /* transmissions still to make */
+} claim_t;
+
+typedef struct {
+    bool active, acked, indirect_sent;
+    int target;
+    uint32_t seq;
+    int64_t sent_ms;
+} probe_t;
+
+typedef struct {
+    bool used;
+    uint32_t my_seq;
+    int origin;
+    uint32_t origin_seq;
+    int64_t expires_ms;
+} relay_t;
+
+struct stg_core {
+    stg_core_tuning_t t;
+    const stg_seckey_t *key;
+    char component[STG_NAME_MAX + 1];
+    stg_roster_t *roster;
+    uint8_t *roster_env;
+    size_t roster_len;
+    int self;                     /* -1 when we are not in the roster */
+    int64_t inc, seq;
+    peer_t *peers;                /* roster->nmembers entries */
+    stg_rng_t rng;
+    probe_t probe;
+    int order[STG_MEMBERS_MAX];
+    unsigned order_n, order_pos;
+    relay_t relays[RELAYS_MAX];
+    claim_t claims[CLAIMS_MAX];
+    unsigned nclaims;
+    uint32_t next_seq;
+    int lhm;                      /* Lifeguard local health multiplier */
+    int64_t next_probe_ms, next_sync_ms, next_health_ms;
+    stg_health_t health;
+    char version[STG_VERSION_MAX + 1];
+    char detail[STG_DETAIL_MAX + 1];
+    int64_t health_since_ms;
+    bool started;
+    stg_core_stats_t stats;
+    int64_t reject_log_ms[STG_REJECT__COUNT];
+    uint64_t reject_unlogged[STG_REJECT__COUNT];
+    /* per step */
+    stg_actions_t *acts;
+    int64_t now;
+};
+
+/* ---- actions ---------------------------------------------------------- */
+
+static uint8_t *arena_take(stg_core_t *c, size_t n) {
+    stg_actions_t *a = c->acts;
+    if (!a) return NULL; /* outside a step (construction): nowhere to put it */
+    if (a->n >= STG_ACTIONS_MAX || a->used + n > STG_ARENA_BYTES) {
+        a->dropped++;
+        return NULL;
+    }
+    uint8_t *p = a->arena + a->used;
+    a->used += (n + 7) & ~(size_t)7;
+    if (a->used > STG_ARENA_BYTES) a->used = STG_ARENA_BYTES;
+    return p;
+}
+
+static stg_action_t *act_new(stg_core_t *c, stg_act_type_t type) {
+    stg_actions_t *a = c->acts;
+    if (!a) return NULL;
+    if (a->n >= STG_ACTIONS_MAX) {
+        a->dropped++;
+        return NULL;
+    }
+    stg_action_t *x = &a->a[a->n++];
+    memset(x, 0, sizeof *x);
+    x->type = type;
+    x->peer = -1;
+    return x;
+}
+
+__attribute__((format(printf, 4, 5))) static void logf_(stg_core_t *c, stg_log_level_t lvl,
+                                                         const char *tag, const char *fmt, ...) {
+    char *buf = (char *)arena_take(c, 256);
+    if (!buf) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, 256, fmt, ap);
+    va_end(ap);
+    stg_action_t *x = act_new(c, STG_ACT_LOG);
+    if (!x) return;
+    x->level = lvl;
+    x->tag = tag;
+    x->data = (const uint8_t *)buf;
+    x->len = n < 0 ? 0 : (n > 255 ? 255 : (size_t)n);
+}
+
+static const char *mname(const stg_core_t *c, int i) {
+    return (i >= 0 && (unsigned)i < c->roster->nmembers) ? c->roster->members[i].name : "?";
+}
+
+static void send_msg(stg_core_t *c, int peer, stg_msg_t *m) {
+    if (peer < 0 || peer == c->self || c->self < 0) return;
+    m->serial = (uint64_t)c->roster->serial;
+    stg_actions_t *a = c->acts;
+    if (!a) return;
+    size_t room = STG_ARENA_BYTES - a->used;
+    if (a->n >= STG_ACTIONS_MAX || room < 64) {
+        a->dropped++;
+        return;
+    }
+    int n = stg_msg_encode(m, a->arena + a->used, room);
+    if (n < 0) {
+        a->dropped++;
+        return;
+    }
+    uint8_t *p = arena_take(c, (size_t)n);
+    stg_action_t *x = act_new(c, STG_ACT_SEND);
+    if (!p || !x) return;
+    x->peer = peer;
+    x->data = p;
+    x->len = (size_t)n;
+    c->stats.msgs_out++;
+}
+
+static void persist(stg_core_t *c, const char *name, const void *data, size_t len) {
+    uint8_t *p = arena_take(c, len);
+    stg_action_t *x = p ? act_new(c, STG_ACT_PERSIST) : NULL;
+    if (!x) return;
+    memcpy(p, data, len);
+    x->name = name;
+    x->data = p;
+    x->len = len;
+}
+
+static void reject(stg_core_t *c, const stg_diag_t *d, int from) {
+    stg_reject_t r = d->reason < STG_REJECT__COUNT ? d->reason : STG_REJECT_BAD_VALUE;
+    c->stats.rejects[r]++;
+    /* Rate-limited: one line per reason per period, with the count since. */
+    if (c->now - c->reject_log_ms[r] >= REJECT_LOG_EVERY_MS || c->reject_log_ms[r] == 0) {
+        logf_(c, STG_LOG_WARNING, "proto", "rejected from %s: %s (%s)%s",
+              from >= 0 ? mname(c, from) : "client", d->msg, stg_reject_name(r),
+              c->reject_unlogged[r] ? " and more since the last report" : "");
+        c->reject_log_ms[r] = c->now;
+        c->reject_unlogged[r] = 0;
+    } else {
+        c->reject_unlogged[r]++;
+    }
+}
+
+/* ---- own record ------------------------------------------------------- */
+
+static void sign_own(stg_core_t *c) {
+    if (c->self < 0) return;
+    peer_t *me = &c->peers[c->self];
+    const stg_member_t *m = &c->roster->members[c->self];
+    stg_record_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.fleet, sizeof r.fleet, "%s", c->roster->fleet);
+    snprintf(r.node, sizeof r.node, "%s", m->name);
+    r.inc = c->inc;
+    r.seq = ++c->seq;
+    r.time_ms = c->now;
+    snprintf(r.component, sizeof r.component, "%s", c->component);
+    snprintf(r.version, sizeof r.version, "%s", c->version);
+    snprintf(r.flavour, sizeof r.flavour, "%s", m->flavour);
+    r.health = c->health;
+    snprintf(r.detail, sizeof r.detail, "%s", c->detail);
+    r.health_since_ms = c->health_since_ms;
+    snprintf(r.phase, sizeof r.phase, "idle");
+    uint8_t json[1024];
+    int n = stg_record_encode(&r, json, sizeof json);
+    size_t elen = 0;
+    if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
+                                   sizeof me->env, &elen) != 0) {
+        logf_(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
+        return;
+    }
+    me->env_len = elen;
+    me->rec = r;
+    me->have = true;
+    me->live = STG_LIVE_ALIVE;
+    me->live_inc = (uint64_t)c->inc;
+    me->last_heard_ms = c->now;
+}
+
+static void records_to(stg_core_t *c, int peer, const int *idx, unsigned n) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RECORDS;
+    for (unsigned i = 0; i < n; i++) {
+        const peer_t *p = &c->peers[idx[i]];
+        if (!p->have) continue;
+        m.rec[m.nrec] = p->env;
+        m.rec_len[m.nrec] = (uint16_t)p->env_len;
+        if (++m.nrec == STG_RECORDS_MAX) {
+            send_msg(c, peer, &m);
+            m.nrec = 0;
+        }
+    }
+    if (m.nrec) send_msg(c, peer, &m);
+}
+
+static void push_own_to_all(stg_core_t *c) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if ((int)i != c->self) records_to(c, (int)i, &c->self, 1);
+}
+
+/* ---- liveness claims -------------------------------------------------- */
+
+static unsigned retransmits(const stg_core_t *c) {
+    unsigned n = c->roster->nmembers + 1, lg = 0;
+    while ((1u << lg) < n) lg++;
+    return c->t.retransmit * (lg ? lg : 1);
+}
+
+static void claim(stg_core_t *c, int member, stg_live_t state, uint64_t inc) {
+    for (unsigned i = 0; i < c->nclaims; i++)
+        if (c->claims[i].member == member) {
+            c->claims[i].state = (uint8_t)state;
+            c->claims[i].inc = inc;
+            c->claims[i].left = retransmits(c);
+            return;
+        }
+    if (c->nclaims == CLAIMS_MAX) {
+        /* Drop the one nearest done: it has been told the most. */
+        unsigned worst = 0;
+        for (unsigned i = 1; i < c->nclaims; i++)
+            if (c->claims[i].left < c->claims[worst].left) worst = i;
+        c->claims[worst] = c->claims[--c->nclaims];
+    }
+    c->claims[c->nclaims++] = (claim_t){(uint16_t)member, (uint8_t)state, inc, retransmits(c)};
+}
+
+static void piggyback(stg_core_t *c, stg_msg_t *m) {
+    m->npiggy = 0;
+    for (unsigned i = 0; i < c->nclaims && m->npiggy < STG_PIGGY_MAX;) {
+        claim_t *cl = &c->claims[i];
+        m->piggy[m->npiggy++] = (stg_piggy_t){cl->member, cl->state, cl->inc};
+        if (--cl->left == 0) {
+            c->claims[i] = c->claims[--c->nclaims];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
+    peer_t *p = &c->peers[i];
+    static const char *const names[] = {"alive", "suspect", "dead"};
+    if (p->live != s)
+        logf_(c, s == STG_LIVE_ALIVE ? STG_LOG_INFO : STG_LOG_WARNING, "swim",
+              "%s: %s -> %s (incarnation %llu)", mname(c, i), names[p->live], names[s],
+              (unsigned long long)inc);
+    p->live = s;
+    p->live_inc = inc;
+    if (s == STG_LIVE_SUSPECT) {
+        int64_t base = c->t.suspicion_ms;
+        p->suspect_deadline_ms = c->now + base;
+        c->stats.suspicions++;
+    }
+    if (s == STG_LIVE_DEAD) c->stats.deaths++;
+}
+
+static void refute(stg_core_t *c, uint64_t claimed_inc) {
+    if ((uint64_t)c->inc <= claimed_inc) c->inc = (int64_t)claimed_inc;
+    c->inc++;
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", (long long)c->inc);
+    persist(c, "incarnation", text, (size_t)n);
+    c->stats.refutes++;
+    logf_(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
+          (long long)c->inc);
+    sign_own(c);
+    push_own_to_all(c);
+}
+
+static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
+    if (pg->member >= c->roster->nmembers) {
+        stg_diag_t d = {0};
+        stg_diag_set(&d, STG_REJECT_UNKNOWN_MEMBER, "message", "liveness claim about member %u",
+                     pg->member);
+        reject(c, &d, from);
+        return;
+    }
+    if (pg->state == STG_LIVE_ALIVE) return; /* aliveness travels as signed records */
+    if (pg->member == c->self) {
+        if (pg->inc >= (uint64_t)c->inc) refute(c, pg->inc);
+        return;
+    }
+    peer_t *p = &c->peers[pg->member];
+    uint64_t rec_inc = p->have ? (uint64_t)p->rec.inc : 0;
+    if (pg->inc < rec_inc) return; /* about an older life: stale */
+    if (pg->state == STG_LIVE_SUSPECT &&
+        (p->live == STG_LIVE_ALIVE || p->live_inc < pg->inc)) {
+        set_live(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
+        claim(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
+    } else if (pg->state == STG_LIVE_DEAD && (p->live != STG_LIVE_DEAD || p->live_inc < pg->inc)) {
+        set_live(c, pg->member, STG_LIVE_DEAD, pg->inc);
+        claim(c, pg->member, STG_LIVE_DEAD, pg->inc);
+    }
+}
+
+/* ---- peer choice ------------------------------------------------------ */
+
+static bool usable(const stg_core_t *c, int i) {
+    return i != c->self && c->peers[i].live != STG_LIVE_DEAD;
+}
+
+static int random_peer(stg_core_t *c, int not1, int not2) {
+    int cand[STG_MEMBERS_MAX];
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
+    return n ? cand[stg__rng_below(&c->rng, n)] : -1;
+}
+
+/* k distinct random usable peers other than the excluded ones. */
+static unsigned random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out) {
+    int cand[STG_MEMBERS_MAX];
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
+    unsigned take = k < n ? k : n;
+    for (unsigned i = 0; i < take; i++) {
+        unsigned j = i + stg__rng_below(&c->rng, n - i);
+        int tmp = cand[i];
+        cand[i] = cand[j];
+        cand[j] = tmp;
+        out[i] = cand[i];
+    }
+    return take;
+}
+
+static void reshuffle(stg_core_t *c) {
+    c->order_n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if ((int)i != c->self) c->order[c->order_n++] = (int)i;
+    for (unsigned i = c->order_n; i > 1; i--) {
+        unsigned j = stg__rng_below(&c->rng, i);
+        int tmp = c->order[i - 1];
+        c->order[i - 1] = c->order[j];
+        c->order[j] = tmp;
+    }
+    c->order_pos = 0;
+}
+
+static int next_probe_target(stg_core_t *c) {
+    for (unsigned tries = 0; tries < 2 * (c->order_n + 1); tries++) {
+        if (c->order_pos >= c->order_n) reshuffle(c);
+        if (c->order_n == 0) return -1;
+        int t = c->order[c->order_pos++];
+        if (usable(c, t)) return t;
+    }
+    return -1;
+}
+
+/* ---- anti-entropy ----------------------------------------------------- */
+
+static void vv_hash(const stg_core_t *c, uint8_t out[8]) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (!p->have) continue;
+        uint8_t e[18];
+        e[0] = (uint8_t)(i >> 8);
+        e[1] = (uint8_t)i;
+        for (int k = 0; k < 8; k++) {
+            e[2 + k] = (uint8_t)((uint64_t)p->rec.inc >> (56 - 8 * k));
+            e[10 + k] = (uint8_t)((uint64_t)p->rec.seq >> (56 - 8 * k));
+        }
+        crypto_generichash_update(&st, e, sizeof e);
+    }
+    crypto_generichash_final(&st, out, 8);
+}
+
+static void send_digest(stg_core_t *c, int peer, bool want_reply) {
+    stg_msg_t *m = calloc(1, sizeof *m);
+    if (!m) return;
+    m->type = STG_MSG_DIGEST;
+    m->want_reply = want_reply;
+    for (unsigned i = 0; i < c->roster->nmembers && m->nvv < STG_DIGEST_MAX; i++) {
+        if (!c->peers[i].have) continue;
+        m->vv[m->nvv++] = (stg_vv_entry_t){(uint16_t)i, (uint64_t)c->peers[i].rec.inc,
+                                            (uint64_t)c->peers[i].rec.seq};
+    }
+    send_msg(c, peer, m);
+    free(m);
+}
+
+static int cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b) {
+    if (inc_a != inc_b) return inc_a < inc_b ? -1 : 1;
+    if (seq_a != seq_b) return seq_a < seq_b ? -1 : 1;
+    return 0;
+}
+
+static void on_digest(stg_core_t *c, const stg_msg_t *m, int from) {
+    /* What they lack or hold older: send. What they hold newer: ask. */
+    int give[STG_MEMBERS_MAX];
+    unsigned ngive = 0;
+    bool they_newer = false;
+    int64_t their_inc[STG_MEMBERS_MAX] = {0}, their_seq[STG_MEMBERS_MAX] = {0};
+    for (unsigned k = 0; k < m->nvv; k++) {
+        if (m->vv[k].member >= c->roster->nmembers) continue;
+        their_inc[m->vv[k].member] = (int64_t)m->vv[k].inc;
+        their_seq[m->vv[k].member] = (int64_t)m->vv[k].seq;
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        int cmp = p->have ? cmp_version(p->rec.inc, p->rec.seq, their_inc[i], their_seq[i])
+                          : (their_inc[i] ? -1 : 0);
+        if (cmp > 0) give[ngive++] = (int)i;
+        if (cmp < 0) they_newer = true;
+    }
+    if (ngive) records_to(c, from, give, ngive);
+    if (they_newer && m->want_reply) send_digest(c, from, false);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
+    int fresh[STG_RECORDS_MAX];
+    unsigned nfresh = 0;
+    for (unsigned i = 0; i < m->nrec; i++) {
+        stg_record_t r;
+        int idx = -1;
+        stg_diag_t d = {0};
+        if (stg_record_open(m->rec[i], m->rec_len[i], c->roster, &r, &idx, &d) != 0) {
+            reject(c, &d, from);
+            continue;
+        }
+        peer_t *p = &c->peers[idx];
+        int cmp = p->have ? cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
+        if (idx == c->self) {
+            /* Someone holds a newer record of ours than we do: our journal
+             * was lost. Move past it so our records win again. */
+            if (cmp > 0) refute(c, (uint64_t)r.inc);
+            continue;
+        }
+        if (cmp == 0) continue; /* a duplicate: normal with rumour spreading */
+        if (cmp < 0) {
+            stg_diag_set(&d, STG_REJECT_REPLAY, "record",
+                         "%s (%lld,%lld) is older than the held (%lld,%lld)", r.node,
+                         (long long)r.inc, (long long)r.seq, (long long)p->rec.inc,
+                         (long long)p->rec.seq);
+            c->stats.rejects[STG_REJECT_REPLAY]++;
+            continue;
+        }
+        bool changed = !p->have || p->rec.health != r.health ||
+                       strcmp(p->rec.version, r.version) != 0;
+        if (changed)
+            logf_(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
+                  r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
+                  r.detail[0] ? ": " : "", r.detail);
+        p->rec = r;
+        memcpy(p->env, m->rec[i], m->rec_len[i]);
+        p->env_len = m->rec_len[i];
+        p->have = true;
+        if (p->live != STG_LIVE_ALIVE && (uint64_t)r.inc > p->live_inc)
+            set_live(c, idx, STG_LIVE_ALIVE, (uint64_t)r.inc);
+        else if (p->live == STG_LIVE_ALIVE)
+            p->live_inc = (uint64_t)r.inc;
+        if (idx == from) p->last_heard_ms = c->now;
+        c->stats.records_new++;
+        fresh[nfresh++] = idx;
+    }
+    if (!nfresh) return;
+    /* Rumour: pass what was new to us on to a few others, once. */
+    int to[STG_MEMBERS_MAX];
+    unsigned n = random_peers(c, from, -1, c->t.fanout, to);
+    for (unsigned k = 0; k < n; k++) {
+        int peer = to[k];
+        int subset[STG_RECORDS_MAX];
+        unsigned ns = 0;
+        for (unsigned j = 0; j < nfresh; j++)
+            if (fresh[j] != peer) subset[ns++] = fresh[j];
+        if (ns) records_to(c, peer, subset, ns);
+    }
+}
+
+/* ---- roster ----------------------------------------------------------- */
+
+static void send_roster(stg_core_t *c, int peer) {
+    if (peer < 0 || peer == c->self) return;
+    peer_t *p = &c->peers[peer];
+    if (p->roster_sent_ms && c->now - p->roster_sent_ms < 1000) return;
+    p->roster_sent_ms = c->now;
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_ROSTER;
+    m.blob = c->roster_env;
+    m.blob_len = c->roster_len;
+    send_msg(c, peer, &m);
+}
+
+static int install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size_t len) {
+    peer_t *peers = calloc(r->nmembers, sizeof *peers);
+    uint8_t *copy = malloc(len);
+    if (!peers || !copy) {
+        free(peers);
+        free(copy);
+        return STG_ENOSPACE;
+    }
+    memcpy(copy, env, len);
+    /* Carry what we know across by key: indices may move. */
+    for (unsigned i = 0; i < r->nmembers; i++) {
+        int old = c->roster ? stg_roster_find_key(c->roster, &r->members[i].key) : -1;
+        if (old >= 0 && c->peers) {
+            peers[i] = c->peers[old];
+            peers[i].roster_sent_ms = 0;
+            if (strcmp(peers[i].rec.node, r->members[i].name) != 0) peers[i].have = false;
+        }
+    }
+    free(c->peers);
+    free(c->roster_env);
+    if (c->roster && c->roster != r) free(c->roster);
+    c->peers = peers;
+    c->roster = r;
+    c->roster_env = copy;
+    c->roster_len = len;
+    c->self = stg_roster_find_key(r, &c->key->pub);
+    c->nclaims = 0;
+    c->probe.active = false;
+    memset(c->relays, 0, sizeof c->relays);
+    reshuffle(c);
+    return 0;
+}
+
+static void on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
+    stg_roster_t *r = malloc(sizeof *r);
+    if (!r) return;
+    stg_diag_t d = {0};
+    if (stg_roster_open(env, len, c->roster, r, &d) != 0) {
+        free(r);
+        /* The same roster coming back from the flood is not an attack. */
+        if (d.reason == STG_REJECT_STALE && len == c->roster_len &&
+            memcmp(env, c->roster_env, len) == 0)
+            return;
+        reject(c, &d, from);
+        return;
+    }
+    int64_t old = c->roster->serial;
+    if (install_roster(c, r, env, len) != 0) {
+        free(r);
+        return;
+    }
+    c->stats.roster_updates++;
+    persist(c, "roster", env, len);
+    act_new(c, STG_ACT_ROSTER_CHANGED);
+    logf_(c, STG_LOG_INFO, "roster", "roster of fleet %s: serial %lld -> %lld, %u members",
+          r->fleet, (long long)old, (long long)r->serial, r->nmembers);
+    if (c->self < 0) {
+        logf_(c, STG_LOG_ERROR, "roster",
+              "this node's key is not in roster serial %lld: it no longer takes part; "
+              "add it back or stop this daemon",
+              (long long)r->serial);
+        return;
+    }
+    sign_own(c);
+    /* Flood: every member hears it at once. */
+    for (unsigned i = 0; i < r->nmembers; i++) send_roster(c, (int)i);
+    push_own_to_all(c);
+}
+
+/* ---- probes ----------------------------------------------------------- */
+
+static void send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_t seq, int target) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)type;
+    m.seq = seq;
+    m.target = (uint16_t)(target < 0 ? 0 : target);
+    piggyback(c, &m);
+    send_msg(c, peer, &m);
+}
+
+static void on_ack(stg_core_t *c, uint32_t seq, int from) {
+    if (c->probe.active && c->probe.seq == seq) {
+        c->probe.acked = true;
+        return;
+    }
+    for (int i = 0; i < RELAYS_MAX; i++) {
+        relay_t *r = &c->relays[i];
+        if (r->used && r->my_seq == seq) {
+            send_probe_msg(c, r->origin, STG_MSG_ACK, r->origin_seq, -1);
+            r->used = false;
+            return;
+        }
+    }
+    (void)from;
+}
+
+static void on_ping_req(stg_core_t *c, const stg_msg_t *m, int from) {
+    if (m->target >= c->roster->nmembers || m->target == c->self) {
+        stg_diag_t d = {0};
+        stg_diag_set(&d, STG_REJECT_BAD_VALUE, "message", "ping-req for member %u", m->target);
+        reject(c, &d, from);
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < RELAYS_MAX; i++)
+        if (!c->relays[i].used || c->relays[i].expires_ms <= c->now) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) return; /* busy helping: the asker has others */
+    uint32_t seq = ++c->next_seq;
+    c->relays[slot] = (relay_t){true, seq, from, m->seq, c->now + c->t.probe_interval_ms};
+    send_probe_msg(c, m->target, STG_MSG_PING, seq, -1);
+}
+
+static void probe_round(stg_core_t *c) {
+    probe_t *p = &c->probe;
+    if (p->active) {
+        if (p->acked) {
+            if (c->lhm > 0) c->lhm--;
+        } else {
+            if (c->lhm < 8) c->lhm++;
+            peer_t *t = &c->peers[p->target];
+            if (t->live == STG_LIVE_ALIVE) {
+                uint64_t inc = t->have ? (uint64_t)t->rec.inc : 0;
+                set_live(c, p->target, STG_LIVE_SUSPECT, inc);
+                claim(c, p->target, STG_LIVE_SUSPECT, inc);
+                /* Tell the suspect directly: it can refute at once. */
+                send_probe_msg(c, p->target, STG_MSG_PING, ++c->next_seq, -1);
+            }
+        }
+    }
+    p->active = false;
+    int t = next_probe_target(c);
+    if (t < 0) return;
+    *p = (probe_t){true, false, false, t, ++c->next_seq, c->now};
+    send_probe_msg(c, t, STG_MSG_PING, p->seq, -1);
+}
+
+static int64_t probe_timeout(const stg_core_t *c) {
+    return c->t.probe_timeout_ms * (1 + c->lhm);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void on_message(stg_core_t *c, const stg_event_t *ev) {
+    stg_msg_t *m = malloc(sizeof *m);
+    if (!m) return;
+    stg_diag_t d = {0};
+    int from = ev->from;
+    c->stats.msgs_in++;
+    if (stg_msg_decode(ev->data, ev->len, m, &d) != 0) {
+        reject(c, &d, from);
+        goto out;
+    }
+    if (from < 0 || (unsigned)from >= c->roster->nmembers) {
+        /* A client (operator) may hand us a roster; nothing else. */
+        if (m->type == STG_MSG_ROSTER) on_roster(c, m->blob, m->blob_len, -1);
+        else {
+            stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s from a non-member",
+                         stg_msg_name(m->type));
+            reject(c, &d, from);
+        }
+        goto out;
+    }
+    if (from == c->self) goto out;
+    if (m->type == STG_MSG_ROSTER) {
+        on_roster(c, m->blob, m->blob_len, from);
+        goto out;
+    }
+    if (m->serial != (uint64_t)c->roster->serial) {
+        /* Rosters differ: whoever is behind catches up first. */
+        if (m->serial < (uint64_t)c->roster->serial) send_roster(c, from);
+        else if (m->type != STG_MSG_ROSTER_WANT) {
+            stg_msg_t w;
+            memset(&w, 0, sizeof w);
+            w.type = STG_MSG_ROSTER_WANT;
+            if (!c->peers[from].roster_sent_ms || c->now - c->peers[from].roster_sent_ms >= 1000) {
+                c->peers[from].roster_sent_ms = c->now;
+                send_msg(c, from, &w);
+            }
+        }
+        goto out;
+    }
+    c->peers[from].last_heard_ms = c->now;
+    for (unsigned i = 0; i < m->npiggy; i++) on_claim(c, &m->piggy[i], from);
+    switch (m->type) {
+    case STG_MSG_PING: send_probe_msg(c, from, STG_MSG_ACK, m->seq, -1); break;
+    case STG_MSG_ACK: on_ack(c, m->seq, from); break;
+    case STG_MSG_PING_REQ: on_ping_req(c, m, from); break;
+    case STG_MSG_SYNC: {
+        uint8_t h[8];
+        vv_hash(c, h);
+        if (memcmp(h, m->hash, 8) != 0) send_digest(c, from, true);
+        break;
+    }
+    case STG_MSG_DIGEST: on_digest(c, m, from); break;
+    case STG_MSG_RECORDS: on_records(c, m, from); break;
+    case STG_MSG_ROSTER_WANT: send_roster(c, from); break;
+    default:
+        stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s between peers",
+                     stg_msg_name(m->type));
+        reject(c, &d, from);
+        break;
+    }
+out:
+    free(m);
+}
+
+static void on_health(stg_core_t *c, const stg_event_t *ev) {
+    bool changed = ev->health != c->health;
+    if (ev->version && strcmp(ev->version, c->version) != 0) {
+        snprintf(c->version, sizeof c->version, "%s", ev->version);
+        changed = true;
+    }
+    if (ev->health != c->health) {
+        logf_(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
+              "health: %s -> %s%s%s", stg_health_name(c->health), stg_health_name(ev->health),
+              ev->detail && *ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+        c->health = ev->health;
+        c->health_since_ms = ev->now_ms;
+    }
+    if (ev->detail) snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
+    if (changed && c->self >= 0) {
+        sign_own(c);
+        push_own_to_all(c);
+    }
+}
+
+static void on_tick(stg_core_t *c) {
+    if (c->self < 0) return;
+    if (!c->started) {
+        c->started = true;
+        push_own_to_all(c);
+        int peer = random_peer(c, -1, -1);
+        if (peer >= 0) {
+            stg_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.type = STG_MSG_SYNC;
+            vv_hash(c, m.hash);
+            send_msg(c, peer, &m);
+        }
+    }
+    if (c->now >= c->next_health_ms) {
+        act_new(c, STG_ACT_RUN_HEALTH);
+        c->next_health_ms = c->now + c->t.health_interval_ms;
+    }
+    probe_t *p = &c->probe;
+    if (p->active && !p->acked && !p->indirect_sent && c->now >= p->sent_ms + probe_timeout(c)) {
+        p->indirect_sent = true;
+        int helpers[16];
+        unsigned n = random_peers(c, p->target, -1, c->t.indirect_checks > 16 ? 16 : c->t.indirect_checks,
+                                  helpers);
+        for (unsigned i = 0; i < n; i++)
+            send_probe_msg(c, helpers[i], STG_MSG_PING_REQ, p->seq, p->target);
+    }
+    if (c->now >= c->next_probe_ms) {
+        probe_round(c);
+        c->next_probe_ms = c->now + c->t.probe_interval_ms;
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *q = &c->peers[i];
+        if (q->live == STG_LIVE_SUSPECT && c->now >= q->suspect_deadline_ms) {
+            set_live(c, (int)i, STG_LIVE_DEAD, q->live_inc);
+            claim(c, (int)i, STG_LIVE_DEAD, q->live_inc);
+        }
+    }
+    if (c->now >= c->next_sync_ms) {
+        c->next_sync_ms = c->now + c->t.sync_interval_ms;
+        int peer = random_peer(c, -1, -1);
+        if (peer >= 0) {
+            stg_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.type = STG_MSG_SYNC;
+            vv_hash(c, m.hash);
+            unsigned held = 0;
+            for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
+            m.nrecords_held = (uint16_t)held;
+            send_msg(c, peer, &m);
+        }
+    }
+}
+
+void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
+    acts->n = 0;
+    acts->used = 0;
+    acts->dropped = 0;
+    c->acts = acts;
+    c->now = ev->now_ms;
+    switch (ev->type) {
+    case STG_EV_TICK: break;
+    case STG_EV_MESSAGE: on_message(c, ev); break;
+    case STG_EV_HEALTH: on_health(c, ev); break;
+    case STG_EV_ROSTER: on_roster(c, ev->data, ev->len, -1); break;
+    }
+    /* Timers are checked on every event, so a busy node never starves them. */
+    on_tick(c);
+    c->acts = NULL;
+}
+
+/* ---- lifecycle and views ---------------------------------------------- */
+
+void stg_core_tuning_default(stg_core_tuning_t *t) {
+    t->probe_interval_ms = 1000;
+    t->probe_timeout_ms = 400;
+    t->indirect_checks = 3;
+    t->suspicion_ms = 3000;
+    t->sync_interval_ms = 1000;
+    t->fanout = 2;
+    t->health_interval_ms = 10000;
+    t->retransmit = 3;
+}
+
+stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_t *err) {
+    stg_core_t *c = calloc(1, sizeof *c);
+    stg_roster_t *r = malloc(sizeof *r);
+    if (!c || !r) {
+        free(c);
+        free(r);
+        stg_diag_set(err, STG_REJECT_TOO_LONG, "", "out of memory");
+        return NULL;
+    }
+    if (stg_roster_open(cfg->roster_env, cfg->roster_len, NULL, r, err) != 0) {
+        free(c);
+        free(r);
+        return NULL;
+    }
+    c->t = cfg->tuning;
+    c->key = cfg->key;
+    snprintf(c->component, sizeof c->component, "%s", cfg->component);
+    c->inc = cfg->incarnation > 0 ? cfg->incarnation : 1;
+    c->now = now_ms;
+    stg__rng_seed(&c->rng, cfg->seed);
+    if (install_roster(c, r, cfg->roster_env, cfg->roster_len) != 0) {
+        free(r);
+        free(c);
+        stg_diag_set(err, STG_REJECT_TOO_LONG, "", "out of memory");
+        return NULL;
+    }
+    if (c->self < 0) {
+        stg_diag_set(err, STG_REJECT_UNKNOWN_MEMBER, "roster",
+                     "this node's public key is not a member of fleet %s; add it to "
+                     "\"members\" or use the right key file",
+                     r->fleet);
+        stg_core_destroy(&c);
+        return NULL;
+    }
+    c->health = STG_HEALTH_UNKNOWN;
+    c->health_since_ms = now_ms;
+    /* Spread the first probes of a fleet started together over a period. */
+    c->next_probe_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.probe_interval_ms);
+    c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);
+    c->next_health_ms = now_ms;
+    sign_own(c);
+    return c;
+}
+
+void stg_core_destroy(stg_core_t **cp) {
+    if (!cp || !*cp) return;
+    stg_core_t *c = *cp;
+    free(c->peers);
+    free(c->roster_env);
+    free(c->roster);
+    free(c);
+    *cp = NULL;
+}
+
+int64_t stg_core_next_wakeup(const stg_core_t *c) {
+    int64_t w = c->next_probe_ms;
+    if (c->next_sync_ms < w) w = c->next_sync_ms;
+    if (c->next_health_ms < w) w = c->next_health_ms;
+    if (c->probe.active && !c->probe.acked && !c->probe.indirect_sent) {
+        int64_t t = c->probe.sent_ms + probe_timeout(c);
+        if (t < w) w = t;
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
+            w = c->peers[i].suspect_deadline_ms;
+    return w;
+}
+
+const stg_roster_t *stg_core_roster(const stg_core_t *c) { return c->roster; }
+int stg_core_self(const stg_core_t *c) { return c->self; }
+const stg_core_stats_t *stg_core_stats(const stg_core_t *c) { return &c->stats; }
+
+void stg_core_member(const stg_core_t *c, int idx, stg_member_view_t *out) {
+    memset(out, 0, sizeof *out);
+    if (idx < 0 || (unsigned)idx >= c->roster->nmembers) return;
+    const peer_t *p = &c->peers[idx];
+    out->have_record = p->have;
+    if (p->have) out->rec = p->rec;
+    out->live = p->live;
+    out->known = p->have;
+    out->last_heard_ms = idx == c->self ? c->now : p->last_heard_ms;
+}
+
+stg_health_t stg_core_shown_health(const stg_core_t *c, int idx) {
+    const peer_t *p = &c->peers[idx];
+    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
+    return p->rec.health;
+}
+
+json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
+    static const char *const live_names[] = {"alive", "suspect", "dead"};
+    const stg_roster_t *r = c->roster;
+    json_t *members = json_array();
+    unsigned count[STG_HEALTH__COUNT] = {0};
+    for (unsigned i = 0; i < r->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        const stg_member_t *m = &r->members[i];
+        stg_health_t shown = stg_core_shown_health(c, (int)i);
+        count[shown]++;
+        int64_t heard = (int)i == c->self ? now_ms : p->last_heard_ms;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
+            "role", stg_role_name(m->role), "flavour", m->flavour, "version",
+            p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
+            p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",
+            "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",
+            (int)i == c->self, "heard_ago_ms",
+            heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
+            (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
+        json_array_append_new(members, o);
+    }
+    json_t *rej = json_object();
+    for (int k = 1; k < STG_REJECT__COUNT; k++)
+        if (c->stats.rejects[k])
+            json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
+                                json_integer((json_int_t)c->stats.rejects[k]));
+    const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
+    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o}",
+                     "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
+                     c->self >= 0 ? r->members[c->self].name : "", "now_ms",
+                     (json_int_t)now_ms, "members", members, "summary", "state", state,
+                     "members", (int)r->nmembers, "healthy", (int)count[STG_HEALTH_HEALTHY],
+                     "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
+                     (int)count[STG_HEALTH_UNKNOWN], "rejects", rej);
+}

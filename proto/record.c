@@ -1,0 +1,99 @@
+/* record.c: a node's signed state record: JSON payload codec and the
+ * end-to-end check that the signer is the node the record names. */
+#include <stdio.h>
+#include <string.h>
+
+#include "stagger/record.h"
+
+static const char *const health_names[] = {
+#define X(name, text) text,
+    STG_HEALTH_MAP(X)
+#undef X
+};
+
+const char *stg_health_name(stg_health_t h) {
+    return (unsigned)h < STG_HEALTH__COUNT ? health_names[h] : "unknown";
+}
+
+int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
+                          "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,
+                          "seq", (json_int_t)r->seq, "time_ms", (json_int_t)r->time_ms,
+                          "component", r->component, "version", r->version, "flavour",
+                          r->flavour, "health", stg_health_name(r->health), "detail",
+                          r->detail, "health_since_ms", (json_int_t)r->health_since_ms,
+                          "phase", r->phase);
+    if (!o) return STG_EINVAL;
+    size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (n == 0 || n > cap) return STG_ENOSPACE;
+    return (int)n;
+}
+
+static const char *const record_fields[] = {
+    "fleet", "node", "inc", "seq", "time_ms", "component", "version", "flavour",
+    "health", "detail", "health_since_ms", "phase", NULL};
+
+#define INT53 ((int64_t)1 << 53)
+
+int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag_t *d) {
+    json_t *o = stg_json_parse(json, len, d);
+    if (!o) return STG_EREJECT;
+    memset(r, 0, sizeof *r);
+    char health[16] = "";
+    int rc = stg_json_only(o, "record", record_fields, d);
+    if (!rc) rc = stg_json_str(o, "record", "fleet", true, r->fleet, sizeof r->fleet, d);
+    if (!rc) rc = stg_json_str(o, "record", "node", true, r->node, sizeof r->node, d);
+    if (!rc) rc = stg_json_int(o, "record", "inc", true, 1, INT53, &r->inc, d);
+    if (!rc) rc = stg_json_int(o, "record", "seq", true, 1, INT53, &r->seq, d);
+    if (!rc) rc = stg_json_int(o, "record", "time_ms", true, 0, INT53, &r->time_ms, d);
+    if (!rc) rc = stg_json_str(o, "record", "component", true, r->component, sizeof r->component, d);
+    if (!rc) rc = stg_json_str(o, "record", "version", true, r->version, sizeof r->version, d);
+    if (!rc) rc = stg_json_str(o, "record", "flavour", true, r->flavour, sizeof r->flavour, d);
+    if (!rc) rc = stg_json_str(o, "record", "health", true, health, sizeof health, d);
+    if (!rc) rc = stg_json_str(o, "record", "detail", true, r->detail, sizeof r->detail, d);
+    if (!rc)
+        rc = stg_json_int(o, "record", "health_since_ms", true, 0, INT53, &r->health_since_ms, d);
+    if (!rc) rc = stg_json_str(o, "record", "phase", true, r->phase, sizeof r->phase, d);
+    json_decref(o);
+    if (rc) return rc;
+    r->health = STG_HEALTH__COUNT;
+    for (int h = 0; h < STG_HEALTH__COUNT; h++)
+        if (strcmp(health, health_names[h]) == 0) r->health = (stg_health_t)h;
+    if (r->health == STG_HEALTH__COUNT)
+        return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.health",
+                            "must be healthy, unhealthy or unknown");
+    if (!stg_name_ok(r->node))
+        return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.node", "not a valid name");
+    return 0;
+}
+
+int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
+                    stg_record_t *r, int *member, stg_diag_t *d) {
+    stg_envelope_t env;
+    int rc = stg_envelope_parse(buf, len, &env, d);
+    if (rc) return rc;
+    if (env.type != STG_DOC_RECORD)
+        return stg_diag_set(d, STG_REJECT_WRONG_TYPE_DOC, "envelope", "a %s, expected a record",
+                            stg_doc_name(env.type));
+    if (env.nsig != 1)
+        return stg_diag_set(d, STG_REJECT_TOO_MANY_SIGNATURES, "envelope",
+                            "a record carries exactly one signature");
+    int signer = stg_roster_find_key(roster, &env.sigs[0].key);
+    if (signer < 0)
+        return stg_diag_set(d, STG_REJECT_UNKNOWN_MEMBER, "envelope",
+                            "record signed by a key that is not a roster member");
+    rc = stg_envelope_verify(&env, &roster->members[signer].key, 1, 1, NULL, d);
+    if (rc) return rc;
+    rc = stg_record_decode(env.payload, env.payload_len, r, d);
+    if (rc) return rc;
+    if (strcmp(r->fleet, roster->fleet) != 0)
+        return stg_diag_set(d, STG_REJECT_WRONG_FLEET, "record.fleet", "\"%s\", this is \"%s\"",
+                            r->fleet, roster->fleet);
+    if (strcmp(r->node, roster->members[signer].name) != 0)
+        return stg_diag_set(d, STG_REJECT_IMPERSONATION, "record.node",
+                            "signed by member \"%s\" but claims to be \"%s\"",
+                            roster->members[signer].name, r->node);
+    *member = signer;
+    return 0;
+}

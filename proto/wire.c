@@ -1,0 +1,220 @@
+/* wire.c: encode and decode the one-frame peer and client messages.
+ * Every length is checked against the frame before it is read. */
+#include <string.h>
+
+#include "stagger/wire.h"
+
+static const struct {
+    int type;
+    const char *name;
+} msg_names[] = {
+#define X(name, val, text) {val, text},
+    STG_MSG_MAP(X)
+#undef X
+};
+
+const char *stg_msg_name(int type) {
+    for (size_t i = 0; i < sizeof msg_names / sizeof msg_names[0]; i++)
+        if (msg_names[i].type == type) return msg_names[i].name;
+    return NULL;
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    bool bad;
+} rd_t;
+
+static uint64_t rd(rd_t *r, unsigned n) {
+    if (r->left < n) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) v = v << 8 | r->p[i];
+    r->p += n;
+    r->left -= n;
+    return v;
+}
+
+typedef struct {
+    uint8_t *p;
+    size_t left;
+    bool bad;
+} wr_t;
+
+static void wr(wr_t *w, uint64_t v, unsigned n) {
+    if (w->left < n) {
+        w->bad = true;
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) w->p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    w->p += n;
+    w->left -= n;
+}
+
+static void wr_bytes(wr_t *w, const void *b, size_t n) {
+    if (w->left < n) {
+        w->bad = true;
+        return;
+    }
+    memcpy(w->p, b, n);
+    w->p += n;
+    w->left -= n;
+}
+
+static int piggy_rd(rd_t *r, stg_msg_t *m, stg_diag_t *d) {
+    m->npiggy = (uint8_t)rd(r, 1);
+    if (m->npiggy > STG_PIGGY_MAX)
+        return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "%u liveness claims, at most %d",
+                            m->npiggy, STG_PIGGY_MAX);
+    for (unsigned i = 0; i < m->npiggy; i++) {
+        m->piggy[i].member = (uint16_t)rd(r, 2);
+        m->piggy[i].state = (uint8_t)rd(r, 1);
+        m->piggy[i].inc = rd(r, 8);
+        if (m->piggy[i].state > STG_LIVE_DEAD)
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "message", "liveness state %u",
+                                m->piggy[i].state);
+    }
+    return 0;
+}
+
+static void piggy_wr(wr_t *w, const stg_msg_t *m) {
+    wr(w, m->npiggy, 1);
+    for (unsigned i = 0; i < m->npiggy; i++) {
+        wr(w, m->piggy[i].member, 2);
+        wr(w, m->piggy[i].state, 1);
+        wr(w, m->piggy[i].inc, 8);
+    }
+}
+
+int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) {
+    if (len < STG_WIRE_HEADER)
+        return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "%zu bytes", len);
+    if (len > STG_WIRE_MAX)
+        return stg_diag_set(d, STG_REJECT_TOO_LONG, "message", "%zu bytes", len);
+    if (buf[0] != 1)
+        return stg_diag_set(d, STG_REJECT_BAD_VERSION, "message", "version %u", buf[0]);
+    if (!stg_msg_name(buf[1]))
+        return stg_diag_set(d, STG_REJECT_BAD_TYPE, "message", "type %u", buf[1]);
+    rd_t r = {buf + 2, len - 2, false};
+    m->type = buf[1];
+    m->serial = rd(&r, 8);
+    m->npiggy = 0;
+    m->nvv = 0;
+    m->nrec = 0;
+    m->blob = NULL;
+    m->blob_len = 0;
+    int rc = 0;
+    switch (m->type) {
+    case STG_MSG_PING:
+    case STG_MSG_ACK:
+        m->seq = (uint32_t)rd(&r, 4);
+        rc = piggy_rd(&r, m, d);
+        break;
+    case STG_MSG_PING_REQ:
+        m->seq = (uint32_t)rd(&r, 4);
+        m->target = (uint16_t)rd(&r, 2);
+        rc = piggy_rd(&r, m, d);
+        break;
+    case STG_MSG_SYNC:
+        if (r.left >= 8) memcpy(m->hash, r.p, 8);
+        rd(&r, 8);
+        m->nrecords_held = (uint16_t)rd(&r, 2);
+        break;
+    case STG_MSG_DIGEST:
+        m->want_reply = (uint8_t)rd(&r, 1);
+        m->nvv = (uint16_t)rd(&r, 2);
+        if (m->want_reply > 1 || m->nvv > STG_DIGEST_MAX)
+            return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "digest of %u entries",
+                                m->nvv);
+        for (unsigned i = 0; i < m->nvv; i++) {
+            m->vv[i].member = (uint16_t)rd(&r, 2);
+            m->vv[i].inc = rd(&r, 8);
+            m->vv[i].seq = rd(&r, 8);
+        }
+        break;
+    case STG_MSG_RECORDS:
+        m->nrec = (uint8_t)rd(&r, 1);
+        if (m->nrec == 0 || m->nrec > STG_RECORDS_MAX)
+            return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "%u records", m->nrec);
+        for (unsigned i = 0; i < m->nrec && !r.bad; i++) {
+            m->rec_len[i] = (uint16_t)rd(&r, 2);
+            if (m->rec_len[i] == 0 || m->rec_len[i] > STG_RECORD_ENV_MAX || m->rec_len[i] > r.left)
+                return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "message", "record %u length %u", i,
+                                    m->rec_len[i]);
+            m->rec[i] = r.p;
+            r.p += m->rec_len[i];
+            r.left -= m->rec_len[i];
+        }
+        break;
+    case STG_MSG_ROSTER:
+    case STG_MSG_STATUS_REP:
+    case STG_MSG_ERROR_REP:
+        if (r.left == 0) return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "empty body");
+        m->blob = r.p;
+        m->blob_len = r.left;
+        r.p += r.left;
+        r.left = 0;
+        break;
+    case STG_MSG_ROSTER_WANT:
+    case STG_MSG_STATUS_REQ:
+        break;
+    }
+    if (rc < 0) return rc;
+    if (r.bad)
+        return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "message", "%s truncated",
+                            stg_msg_name(m->type));
+    if (r.left)
+        return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "message", "%s has %zu trailing bytes",
+                            stg_msg_name(m->type), r.left);
+    return 0;
+}
+
+int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
+    wr_t w = {out, cap, false};
+    wr(&w, 1, 1);
+    wr(&w, m->type, 1);
+    wr(&w, m->serial, 8);
+    switch (m->type) {
+    case STG_MSG_PING:
+    case STG_MSG_ACK:
+        wr(&w, m->seq, 4);
+        piggy_wr(&w, m);
+        break;
+    case STG_MSG_PING_REQ:
+        wr(&w, m->seq, 4);
+        wr(&w, m->target, 2);
+        piggy_wr(&w, m);
+        break;
+    case STG_MSG_SYNC:
+        wr_bytes(&w, m->hash, 8);
+        wr(&w, m->nrecords_held, 2);
+        break;
+    case STG_MSG_DIGEST:
+        wr(&w, m->want_reply, 1);
+        wr(&w, m->nvv, 2);
+        for (unsigned i = 0; i < m->nvv; i++) {
+            wr(&w, m->vv[i].member, 2);
+            wr(&w, m->vv[i].inc, 8);
+            wr(&w, m->vv[i].seq, 8);
+        }
+        break;
+    case STG_MSG_RECORDS:
+        wr(&w, m->nrec, 1);
+        for (unsigned i = 0; i < m->nrec; i++) {
+            wr(&w, m->rec_len[i], 2);
+            wr_bytes(&w, m->rec[i], m->rec_len[i]);
+        }
+        break;
+    case STG_MSG_ROSTER:
+    case STG_MSG_STATUS_REP:
+    case STG_MSG_ERROR_REP:
+        wr_bytes(&w, m->blob, m->blob_len);
+        break;
+    default:
+        break;
+    }
+    if (w.bad) return STG_ENOSPACE;
+    return (int)(cap - w.left);
+}
