@@ -1,0 +1,90 @@
+/* ctl.h: what the staggerctl sub-commands share: exit codes, the command
+ * table entry, option parsing and file helpers that print their own errors.
+ *
+ * Every helper that can fail prints one line to stderr, "staggerctl: FILE:
+ * what happened; what to do", and returns the exit code to use, so a
+ * sub-command only passes the code up. */
+#ifndef STAGGER_CTL_H
+#define STAGGER_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stagger/doc.h"
+#include "stagger/keyfile.h"
+
+/* The exit codes every sub-command documents and uses. */
+enum {
+    CTL_OK = 0,      /* success */
+    CTL_REFUSED = 1, /* the document or signature was refused */
+    CTL_USAGE = 2,   /* bad command line */
+    CTL_SYSTEM = 3,  /* file or system error (including unsafe key modes) */
+};
+
+typedef struct ctl_cmd {
+    const char *name;    /* "roster sign": the words that select it */
+    const char *summary; /* one line for the command list */
+    const char *usage;   /* after "usage: staggerctl " */
+    const char *text;    /* what it does, then its options */
+    const char *example;
+    /* argv[0] is the last word of the name; options follow in any order. */
+    int (*run)(const struct ctl_cmd *self, int argc, char **argv);
+} ctl_cmd_t;
+
+extern const ctl_cmd_t ctl_keygen_cmd;
+extern const ctl_cmd_t ctl_roster_sign_cmd, ctl_roster_verify_cmd;
+extern const ctl_cmd_t ctl_release_sign_cmd, ctl_release_verify_cmd;
+extern const ctl_cmd_t ctl_sign_add_cmd;
+
+/* "staggerctl: " + message + newline, on stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The exit code table, shared by every --help. */
+void ctl_print_exit_codes(void);
+void ctl_print_help(const ctl_cmd_t *cmd);
+
+/* One option: a flag (value == NULL) or an option with a value. */
+typedef struct {
+    const char *name; /* long name without "--" */
+    char letter;      /* short form, or 0 */
+    const char **value;
+    bool *flag;
+} ctl_opt_t;
+
+/* Parse argv[1..]: options (terminated by a zeroed entry) anywhere,
+ * "--" ends them, exactly npos positional arguments into pos[].
+ * Returns true to go on; false when the command is finished, with *rc set
+ * (CTL_OK after --help, CTL_USAGE after a message). */
+bool ctl_parse(const ctl_cmd_t *cmd, int argc, char **argv, const ctl_opt_t *opts,
+               const char **pos, int npos, int *rc);
+
+/* Read a whole file of at most max bytes. Caller owns *buf (free()). */
+int ctl_read(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* Write atomically, mode 0644. */
+int ctl_write(const char *path, const uint8_t *buf, size_t len);
+/* Load a secret key (refuses unsafe modes). Caller owns *k
+ * (stg_seckey_destroy). */
+int ctl_load_key(const char *path, stg_seckey_t **k);
+
+/* Read and open a signed roster; current may be NULL. When buf is not NULL
+ * the caller gets the file's bytes and owns them (free()). */
+int ctl_open_roster(const char *path, const stg_roster_t *current, stg_roster_t *r,
+                    uint8_t **buf, size_t *len);
+/* Print "staggerctl: PATH: WHAT refused: <diag>" and return CTL_REFUSED. */
+int ctl_refused(const char *path, const char *what, const stg_diag_t *d);
+/* Caller owns the result (free()); NULL after printing an error. */
+stg_roster_t *ctl_roster_new(void);
+
+bool ctl_is_operator(const stg_roster_t *r, const stg_pubkey_t *k);
+/* "AbCdEfGh..., IjKlMnOp..." for the signers of an envelope in buf. */
+void ctl_signers(const uint8_t *buf, size_t len, char *out, size_t cap);
+
+/* The output file for a signed document: in with ".json" replaced by
+ * ".signed", or in + ".signed". */
+int ctl_default_out(const char *in, char *out, size_t cap);
+
+/* Largest signed document a file may hold. */
+#define CTL_SIGNED_MAX (STG_ENV_HEADER + STG_PAYLOAD_MAX + STG_SIG_MAX * STG_ENV_SIG_ENTRY)
+
+#endif
