@@ -1,0 +1,347 @@
+/* sim.c: the simulation harness (see sim.h). One heap of timed events
+ * (deliveries and wake-ups) drives real cores; every random choice comes
+ * from the seed, so a run replays exactly. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "sim.h"
+#include "rng.h"
+
+enum { EV_DELIVER, EV_WAKE, EV_HEALTH };
+
+typedef struct {
+    int64_t at;
+    uint64_t order;               /* ties break by insertion: deterministic */
+    int kind;
+    unsigned node;
+    int from;
+    uint64_t gen;                 /* node generation (a restart makes old events moot) */
+    uint8_t *data;
+    size_t len;
+} sev_t;
+
+typedef struct {
+    stg_seckey_t key;
+    stg_core_t *core;
+    bool up;
+    uint64_t gen;
+    int64_t wake_at;              /* the wake-up we have queued, or INT64_MAX */
+    int64_t journal_inc;
+    uint8_t *journal_roster;
+    size_t journal_roster_len;
+    stg_health_t health;
+    char version[STG_VERSION_MAX + 1];
+} snode_t;
+
+struct sim {
+    sim_config_t cfg;
+    stg_core_tuning_t tuning;
+    stg_rng_t rng;
+    int64_t now;
+    uint64_t order;
+    sev_t *heap;
+    size_t nheap, capheap;
+    snode_t nodes[SIM_NODES_MAX];
+    stg_seckey_t op;
+    uint8_t *roster_env;
+    size_t roster_len;
+    bool blocked[SIM_NODES_MAX][SIM_NODES_MAX];
+    stg_actions_t *acts;
+    uint64_t messages;
+    char **trace;
+    size_t ntrace, captrace;
+};
+
+/* ---- heap ------------------------------------------------------------- */
+
+static bool before(const sev_t *a, const sev_t *b) {
+    return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void push(sim_t *s, sev_t e) {
+    if (s->nheap == s->capheap) {
+        s->capheap = s->capheap ? 2 * s->capheap : 1024;
+        s->heap = realloc(s->heap, s->capheap * sizeof *s->heap);
+        if (!s->heap) abort();
+    }
+    e.order = s->order++;
+    size_t i = s->nheap++;
+    s->heap[i] = e;
+    while (i && before(&s->heap[i], &s->heap[(i - 1) / 2])) {
+        sev_t t = s->heap[i];
+        s->heap[i] = s->heap[(i - 1) / 2];
+        s->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static sev_t pop(sim_t *s) {
+    sev_t top = s->heap[0];
+    s->heap[0] = s->heap[--s->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->nheap && before(&s->heap[l], &s->heap[m])) m = l;
+        if (r < s->nheap && before(&s->heap[r], &s->heap[m])) m = r;
+        if (m == i) break;
+        sev_t t = s->heap[i];
+        s->heap[i] = s->heap[m];
+        s->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static void seed_key(stg_seckey_t *k, unsigned tag) {
+    uint8_t seed[32];
+    crypto_generichash(seed, sizeof seed, (const uint8_t *)&tag, sizeof tag, NULL, 0);
+    if (stg_seckey_from_seed(k, seed) != 0) abort();
+}
+
+char *sim_roster_json(sim_t *s, int64_t serial) {
+    json_t *members = json_array();
+    for (unsigned i = 0; i < s->cfg.n; i++) {
+        char name[16], ep[64], key[STG_KEY_B64_LEN + 1];
+        snprintf(name, sizeof name, "n%02u", i);
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", 20000 + i);
+        stg_pubkey_to_b64(&s->nodes[i].key.pub, key);
+        const char *role = i == 0 ? "producer" : i == 1 ? "standby" : (i % 3 == 2 ? "dark-relay" : "relay");
+        json_array_append_new(members, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key",
+                                                 key, "endpoint", ep, "role", role, "flavour",
+                                                 i % 2 ? "nix" : "debian"));
+    }
+    char opk[STG_KEY_B64_LEN + 1];
+    stg_pubkey_to_b64(&s->op.pub, opk);
+    json_t *r = json_pack("{s:s, s:I, s:[s], s:o}", "fleet", "sim", "serial", (json_int_t)serial,
+                          "operators", opk, "members", members);
+    char *text = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return text;
+}
+
+size_t sim_seal(sim_t *s, int node, int type, const char *json, uint8_t *out, size_t cap) {
+    size_t n = 0;
+    const stg_seckey_t *k = node < 0 ? &s->op : &s->nodes[node].key;
+    if (stg_envelope_seal(type, (const uint8_t *)json, strlen(json), k, out, cap, &n) != 0) abort();
+    return n;
+}
+
+static void schedule_wake(sim_t *s, unsigned i) {
+    snode_t *nd = &s->nodes[i];
+    int64_t w = stg_core_next_wakeup(nd->core);
+    if (w < s->now) w = s->now;
+    if (w < nd->wake_at) {
+        nd->wake_at = w;
+        push(s, (sev_t){.at = w, .kind = EV_WAKE, .node = i, .gen = nd->gen});
+    }
+}
+
+static void start_node(sim_t *s, unsigned i) {
+    snode_t *nd = &s->nodes[i];
+    stg_core_config_t cc;
+    memset(&cc, 0, sizeof cc);
+    cc.key = &nd->key;
+    cc.roster_env = nd->journal_roster ? nd->journal_roster : s->roster_env;
+    cc.roster_len = nd->journal_roster ? nd->journal_roster_len : s->roster_len;
+    /* The shell persists incarnation+1 before it starts the core. */
+    cc.incarnation = ++nd->journal_inc;
+    cc.seed = stg__rng_next(&s->rng);
+    snprintf(cc.component, sizeof cc.component, "cardano-node");
+    cc.tuning = s->tuning;
+    stg_diag_t d = {0};
+    nd->core = stg_core_new(&cc, s->now, &d);
+    if (!nd->core) {
+        fprintf(stderr, "sim: node %u: %s\n", i, d.msg);
+        abort();
+    }
+    nd->up = true;
+    nd->gen++;
+    nd->wake_at = INT64_MAX;
+    schedule_wake(s, i);
+}
+
+sim_t *sim_new(const sim_config_t *cfg) {
+    if (sodium_init() < 0 || cfg->n < 2 || cfg->n > SIM_NODES_MAX) return NULL;
+    sim_t *s = calloc(1, sizeof *s);
+    s->cfg = *cfg;
+    if (cfg->tuning) s->tuning = *cfg->tuning;
+    else stg_core_tuning_default(&s->tuning);
+    stg__rng_seed(&s->rng, cfg->seed);
+    s->acts = malloc(sizeof *s->acts);
+    seed_key(&s->op, 1000);
+    for (unsigned i = 0; i < cfg->n; i++) {
+        seed_key(&s->nodes[i].key, i);
+        s->nodes[i].health = STG_HEALTH_HEALTHY;
+        snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
+    }
+    char *json = sim_roster_json(s, 1);
+    uint8_t buf[STG_PAYLOAD_MAX];
+    s->roster_len = sim_seal(s, -1, STG_DOC_ROSTER, json, buf, sizeof buf);
+    free(json);
+    s->roster_env = malloc(s->roster_len);
+    memcpy(s->roster_env, buf, s->roster_len);
+    for (unsigned i = 0; i < cfg->n; i++) start_node(s, i);
+    return s;
+}
+
+void sim_destroy(sim_t **sp) {
+    sim_t *s = *sp;
+    if (!s) return;
+    for (unsigned i = 0; i < s->cfg.n; i++) {
+        stg_core_destroy(&s->nodes[i].core);
+        free(s->nodes[i].journal_roster);
+    }
+    for (size_t i = 0; i < s->nheap; i++) free(s->heap[i].data);
+    for (size_t i = 0; i < s->ntrace; i++) free(s->trace[i]);
+    free(s->trace);
+    free(s->heap);
+    free(s->acts);
+    free(s->roster_env);
+    free(s);
+    *sp = NULL;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static void keep_trace(sim_t *s, unsigned node, const stg_action_t *a) {
+    if (!s->cfg.trace) return;
+    if (s->ntrace == s->captrace) {
+        s->captrace = s->captrace ? 2 * s->captrace : 256;
+        s->trace = realloc(s->trace, s->captrace * sizeof *s->trace);
+    }
+    char *line = malloc(64 + a->len);
+    snprintf(line, 64 + a->len, "%8lld n%02u [%s] %.*s", (long long)s->now, node, a->tag,
+             (int)a->len, (const char *)a->data);
+    s->trace[s->ntrace++] = line;
+}
+
+static double uniform(sim_t *s) { return (double)(stg__rng_next(&s->rng) >> 11) / 9007199254740992.0; }
+
+static void apply(sim_t *s, unsigned i) {
+    snode_t *nd = &s->nodes[i];
+    stg_actions_t *acts = s->acts;
+    for (unsigned k = 0; k < acts->n; k++) {
+        const stg_action_t *a = &acts->a[k];
+        switch (a->type) {
+        case STG_ACT_SEND: {
+            unsigned to = (unsigned)a->peer;
+            if (to >= s->cfg.n) break;
+            s->messages++;
+            if (s->cfg.loss > 0 && uniform(s) < s->cfg.loss) break;
+            int64_t span = s->cfg.delay_max_ms - s->cfg.delay_min_ms;
+            int64_t delay = s->cfg.delay_min_ms +
+                            (span > 0 ? (int64_t)stg__rng_below(&s->rng, (uint32_t)span + 1) : 0);
+            uint8_t *copy = malloc(a->len);
+            memcpy(copy, a->data, a->len);
+            push(s, (sev_t){.at = s->now + delay, .kind = EV_DELIVER, .node = to, .from = (int)i,
+                            .gen = 0, .data = copy, .len = a->len});
+            break;
+        }
+        case STG_ACT_PERSIST:
+            if (strcmp(a->name, "incarnation") == 0) {
+                nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
+            } else if (strcmp(a->name, "roster") == 0) {
+                free(nd->journal_roster);
+                nd->journal_roster = malloc(a->len);
+                memcpy(nd->journal_roster, a->data, a->len);
+                nd->journal_roster_len = a->len;
+            }
+            break;
+        case STG_ACT_RUN_HEALTH:
+            push(s, (sev_t){.at = s->now + 5, .kind = EV_HEALTH, .node = i, .gen = nd->gen});
+            break;
+        case STG_ACT_LOG: keep_trace(s, i, a); break;
+        case STG_ACT_ROSTER_CHANGED: break;
+        }
+    }
+}
+
+static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
+    snode_t *nd = &s->nodes[i];
+    stg_core_step(nd->core, ev, s->acts);
+    apply(s, i);
+    schedule_wake(s, i);
+}
+
+void sim_run_until(sim_t *s, int64_t t_ms) {
+    while (s->nheap && s->heap[0].at <= t_ms) {
+        sev_t e = pop(s);
+        s->now = e.at;
+        snode_t *nd = &s->nodes[e.node];
+        if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
+            free(e.data);
+            continue;
+        }
+        stg_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.now_ms = s->now;
+        switch (e.kind) {
+        case EV_WAKE:
+            if (e.at != nd->wake_at) break; /* superseded by an earlier one */
+            nd->wake_at = INT64_MAX;
+            ev.type = STG_EV_TICK;
+            step_node(s, e.node, &ev);
+            break;
+        case EV_DELIVER:
+            if (e.from >= 0 && (s->blocked[e.from][e.node] || !s->nodes[e.from].up)) break;
+            ev.type = STG_EV_MESSAGE;
+            ev.from = e.from;
+            ev.data = e.data;
+            ev.len = e.len;
+            step_node(s, e.node, &ev);
+            break;
+        case EV_HEALTH:
+            ev.type = STG_EV_HEALTH;
+            ev.health = nd->health;
+            ev.version = nd->version;
+            ev.detail = nd->health == STG_HEALTH_HEALTHY ? "ok" : "failing";
+            step_node(s, e.node, &ev);
+            break;
+        }
+        free(e.data);
+    }
+    s->now = t_ms;
+}
+
+int64_t sim_now(const sim_t *s) { return s->now; }
+
+void sim_crash(sim_t *s, unsigned node) {
+    snode_t *nd = &s->nodes[node];
+    stg_core_destroy(&nd->core);
+    nd->up = false;
+    nd->gen++;
+}
+
+void sim_restart(sim_t *s, unsigned node) {
+    if (s->nodes[node].up) sim_crash(s, node);
+    start_node(s, node);
+}
+
+void sim_block(sim_t *s, unsigned a, unsigned b, bool blocked) {
+    s->blocked[a][b] = s->blocked[b][a] = blocked;
+}
+
+void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version) {
+    s->nodes[node].health = h;
+    if (version) snprintf(s->nodes[node].version, sizeof s->nodes[node].version, "%s", version);
+}
+
+void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t len) {
+    uint8_t *copy = malloc(len);
+    memcpy(copy, frame, len);
+    push(s, (sev_t){.at = s->now, .kind = EV_DELIVER, .node = node, .from = from, .data = copy,
+                    .len = len});
+}
+
+stg_core_t *sim_core(sim_t *s, unsigned node) { return s->nodes[node].core; }
+bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
+uint64_t sim_messages(const sim_t *s) { return s->messages; }
+
+void sim_dump_trace(const sim_t *s) {
+    for (size_t i = 0; i < s->ntrace; i++) fprintf(stderr, "%s\n", s->trace[i]);
+}

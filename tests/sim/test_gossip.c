@@ -1,0 +1,257 @@
+/* test_gossip.c: membership, liveness and state gossip of real cores in
+ * the simulator: convergence, dissemination, failure detection and
+ * refutation, roster replacement, and hostile input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+static sim_t *make(unsigned n, uint64_t seed) {
+    sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5};
+    sim_t *s = sim_new(&cfg);
+    assert_non_null(s);
+    return s;
+}
+
+/* Does every live node see member m with this health (and version)? */
+static bool all_see(sim_t *s, unsigned n, unsigned m, stg_health_t h, const char *version) {
+    for (unsigned i = 0; i < n; i++) {
+        if (!sim_alive(s, i)) continue;
+        stg_core_t *c = sim_core(s, i);
+        if (stg_core_shown_health(c, (int)m) != h) return false;
+        if (version) {
+            stg_member_view_t v;
+            stg_core_member(c, (int)m, &v);
+            if (strcmp(v.rec.version, version) != 0) return false;
+        }
+    }
+    return true;
+}
+
+static bool converged(sim_t *s, unsigned n, stg_health_t h, const char *version) {
+    for (unsigned m = 0; m < n; m++)
+        if (sim_alive(s, m) && !all_see(s, n, m, h, version)) return false;
+    return true;
+}
+
+/* Step in 10 ms slices until pred holds or the deadline passes; returns
+ * the virtual time it took, or -1. */
+#define WAIT_FOR(s, deadline_ms, pred)                                    \
+    ({                                                                    \
+        int64_t t0_ = sim_now(s), r_ = -1;                                \
+        while (sim_now(s) - t0_ <= (deadline_ms)) {                       \
+            if (pred) {                                                   \
+                r_ = sim_now(s) - t0_;                                    \
+                break;                                                    \
+            }                                                             \
+            sim_run_until(s, sim_now(s) + 10);                            \
+        }                                                                 \
+        r_;                                                               \
+    })
+
+static void eight_converge(void **state) {
+    (void)state;
+    sim_t *s = make(8, 1);
+    int64_t t = WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, "10.5.1"));
+    assert_true(t >= 0);
+    json_t *st = stg_core_status_json(sim_core(s, 3), sim_now(s));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "summary"), "healthy")), 8);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "summary"), "state")),
+                        "healthy");
+    json_decref(st);
+    sim_destroy(&s);
+}
+
+static void version_change_spreads_fast(void **state) {
+    (void)state;
+    sim_t *s = make(32, 2);
+    assert_true(WAIT_FOR(s, 8000, converged(s, 32, STG_HEALTH_HEALTHY, "10.5.1")) >= 0);
+    sim_set_health(s, 7, STG_HEALTH_HEALTHY, "10.5.2");
+    /* The health hook runs every 10 s; the change then spreads by push. */
+    int64_t t = WAIT_FOR(s, 12000, all_see(s, 32, 7, STG_HEALTH_HEALTHY, "10.5.2"));
+    assert_true(t >= 0);
+    /* Pushed, not waiting for anti-entropy rounds: within one health period
+     * plus a few network delays. */
+    assert_true(t <= 10000 + 100);
+    sim_destroy(&s);
+}
+
+static bool none_see_healthy(sim_t *s, unsigned n, unsigned victim) {
+    for (unsigned i = 0; i < n; i++)
+        if (i != victim && sim_alive(s, i) &&
+            stg_core_shown_health(sim_core(s, i), (int)victim) != STG_HEALTH_UNKNOWN)
+            return false;
+    return true;
+}
+
+static void crash_detected_and_restart_returns(void **state) {
+    (void)state;
+    sim_t *s = make(8, 3);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    stg_member_view_t before;
+    stg_core_member(sim_core(s, 0), 5, &before);
+    sim_crash(s, 5);
+    int64_t t = WAIT_FOR(s, 10000, none_see_healthy(s, 8, 5));
+    assert_true(t >= 0);
+    assert_true(t < 5000); /* the bar: under half Serf's ~10.5 s */
+    sim_restart(s, 5);
+    assert_true(WAIT_FOR(s, 12000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    stg_member_view_t after;
+    stg_core_member(sim_core(s, 0), 5, &after);
+    assert_true(after.rec.inc > before.rec.inc);
+    sim_destroy(&s);
+}
+
+static void idle_minute_no_false_suspicion(void **state) {
+    (void)state;
+    sim_t *s = make(16, 4);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 16, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    sim_run_until(s, sim_now(s) + 60000);
+    for (unsigned i = 0; i < 16; i++) {
+        assert_int_equal(stg_core_stats(sim_core(s, i))->suspicions, 0);
+        assert_int_equal(stg_core_stats(sim_core(s, i))->refutes, 0);
+    }
+    sim_destroy(&s);
+}
+
+static void short_partition_is_refuted(void **state) {
+    (void)state;
+    sim_t *s = make(8, 5);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    stg_member_view_t before;
+    stg_core_member(sim_core(s, 0), 2, &before);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != 2) sim_block(s, 2, i, true);
+    /* Long enough to be suspected, shorter than the suspicion timeout. */
+    uint64_t susp = 0;
+    WAIT_FOR(s, 2500, ({
+                 susp = 0;
+                 for (unsigned i = 0; i < 8; i++) susp += stg_core_stats(sim_core(s, i))->suspicions;
+                 susp > 0;
+             }));
+    assert_true(susp > 0);
+    for (unsigned i = 0; i < 8; i++) sim_block(s, 2, i, false);
+    assert_true(WAIT_FOR(s, 8000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    stg_member_view_t after;
+    stg_core_member(sim_core(s, 0), 2, &after);
+    assert_true(after.rec.inc > before.rec.inc); /* it refuted */
+    sim_destroy(&s);
+}
+
+static void impersonation_rejected(void **state) {
+    (void)state;
+    sim_t *s = make(8, 6);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, "10.5.1")) >= 0);
+    /* Member 2 signs a record that claims to be n05, with a huge seq. */
+    const char *json =
+        "{\"component\":\"cardano-node\",\"detail\":\"\",\"flavour\":\"nix\",\"fleet\":\"sim\","
+        "\"health\":\"unhealthy\",\"health_since_ms\":0,\"inc\":999,\"node\":\"n05\","
+        "\"phase\":\"idle\",\"seq\":999,\"time_ms\":0,\"version\":\"6.6.6\"}";
+    uint8_t env[2048], frame[4096];
+    size_t elen = sim_seal(s, 2, STG_DOC_RECORD, json, env, sizeof env);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RECORDS;
+    m.serial = 1;
+    m.nrec = 1;
+    m.rec[0] = env;
+    m.rec_len[0] = (uint16_t)elen;
+    int n = stg_msg_encode(&m, frame, sizeof frame);
+    assert_true(n > 0);
+    sim_inject(s, 0, 2, frame, (size_t)n);
+    sim_run_until(s, sim_now(s) + 100);
+    assert_int_equal(stg_core_stats(sim_core(s, 0))->rejects[STG_REJECT_IMPERSONATION], 1);
+    assert_true(all_see(s, 8, 5, STG_HEALTH_HEALTHY, "10.5.1"));
+    sim_destroy(&s);
+}
+
+static bool all_serial(sim_t *s, unsigned n, int64_t serial) {
+    for (unsigned i = 0; i < n; i++)
+        if (stg_core_roster(sim_core(s, i))->serial != serial) return false;
+    return true;
+}
+
+static size_t roster_frame(sim_t *s, int signer, int64_t serial, uint8_t *frame, size_t cap) {
+    char *json = sim_roster_json(s, serial);
+    static uint8_t env[STG_PAYLOAD_MAX + 1024];
+    size_t elen = sim_seal(s, signer, STG_DOC_ROSTER, json, env, sizeof env);
+    free(json);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_ROSTER;
+    m.serial = 0;
+    m.blob = env;
+    m.blob_len = elen;
+    int n = stg_msg_encode(&m, frame, cap);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+static void roster_serial_spreads(void **state) {
+    (void)state;
+    sim_t *s = make(8, 7);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    static uint8_t frame[STG_PAYLOAD_MAX + 2048];
+    size_t n = roster_frame(s, -1, 5, frame, sizeof frame);
+    sim_inject(s, 4, -1, frame, n); /* from an operator client */
+    assert_true(WAIT_FOR(s, 2000, all_serial(s, 8, 5)) >= 0);
+    /* Lower serial: ignored everywhere, counted as stale. */
+    n = roster_frame(s, -1, 3, frame, sizeof frame);
+    sim_inject(s, 1, -1, frame, n);
+    sim_run_until(s, sim_now(s) + 500);
+    assert_true(all_serial(s, 8, 5));
+    assert_int_equal(stg_core_stats(sim_core(s, 1))->rejects[STG_REJECT_STALE], 1);
+    /* Signed by a member instead of the operator: refused. */
+    n = roster_frame(s, 3, 9, frame, sizeof frame);
+    sim_inject(s, 1, -1, frame, n);
+    sim_run_until(s, sim_now(s) + 500);
+    assert_true(all_serial(s, 8, 5));
+    assert_int_equal(stg_core_stats(sim_core(s, 1))->rejects[STG_REJECT_UNKNOWN_SIGNER], 1);
+    /* Still converged and gossiping under the new roster. */
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    sim_destroy(&s);
+}
+
+static void garbage_counted_and_dropped(void **state) {
+    (void)state;
+    sim_t *s = make(4, 8);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 4, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    const uint8_t junk[] = {1, 99, 0, 0, 0, 0, 0, 0, 0, 1};
+    const uint8_t shortf[] = {1, 1, 0};
+    uint8_t big[STG_WIRE_MAX + 1];
+    memset(big, 0, sizeof big);
+    big[0] = 1;
+    big[1] = STG_MSG_PING;
+    sim_inject(s, 0, 1, junk, sizeof junk);
+    sim_inject(s, 0, 1, shortf, sizeof shortf);
+    sim_inject(s, 0, 1, big, sizeof big);
+    sim_run_until(s, sim_now(s) + 100);
+    const stg_core_stats_t *st = stg_core_stats(sim_core(s, 0));
+    assert_int_equal(st->rejects[STG_REJECT_BAD_TYPE], 1);
+    assert_int_equal(st->rejects[STG_REJECT_TOO_SHORT], 1);
+    assert_int_equal(st->rejects[STG_REJECT_TOO_LONG], 1);
+    sim_set_health(s, 2, STG_HEALTH_UNHEALTHY, NULL);
+    assert_true(WAIT_FOR(s, 12000, all_see(s, 4, 2, STG_HEALTH_UNHEALTHY, NULL)) >= 0);
+    sim_destroy(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(eight_converge),
+        cmocka_unit_test(version_change_spreads_fast),
+        cmocka_unit_test(crash_detected_and_restart_returns),
+        cmocka_unit_test(idle_minute_no_false_suspicion),
+        cmocka_unit_test(short_partition_is_refuted),
+        cmocka_unit_test(impersonation_rejected),
+        cmocka_unit_test(roster_serial_spreads),
+        cmocka_unit_test(garbage_counted_and_dropped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
