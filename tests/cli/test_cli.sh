@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# test_cli.sh: staggerctl keygen, roster and release sign/verify end to end,
+# with tampering, non-operator signers, unsafe key modes and usage errors.
+# usage: test_cli.sh STAGGERCTL SEAL   (prints TAP)
+set -uo pipefail
+CTL=$(realpath "$1")
+SEAL=$(realpath "$2")
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)) failed=$((failed + 1))
+    echo "not ok $n - $1"
+    sed 's/^/# stdout: /' out; sed 's/^/# stderr: /' err
+}
+# run WANT_RC DESCRIPTION [PATTERN_IN_STDERR] -- COMMAND...: checks the exit
+# code, and that stderr names what went wrong.
+run() {
+    local want=$1 desc=$2 pat=
+    shift 2
+    if [ "$1" != -- ]; then pat=$1; shift; fi
+    shift
+    "$@" >out 2>err
+    local rc=$?
+    if [ $rc -ne "$want" ]; then
+        echo "# exit code $rc, wanted $want" >>err
+        not_ok "$desc"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" err; then
+        echo "# stderr lacks /$pat/" >>err
+        not_ok "$desc"
+    else
+        ok "$desc"
+    fi
+}
+# check DESCRIPTION COMMAND...: a plain assertion on the files left behind.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+flip() { # FILE OFFSET: invert the low bit of one byte in place
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+size() { stat -c %s "$1"; }
+pub() { cat "$1.pub"; }
+
+# ---- keys
+run 0 "keygen writes a key pair" -- "$CTL" keygen ops
+check "keygen prints the public key of ops.pub" cmp -s out ops.pub
+check "secret key is mode 0600" test "$(stat -c %a ops.key)" = 600
+run 3 "keygen refuses to overwrite a key" "ops.key.*already exists" -- "$CTL" keygen ops
+for k in ops2 p1 s1 r1 d1; do "$CTL" keygen $k >/dev/null || echo "# keygen $k failed"; done
+
+roster() { # FILE SERIAL OPERATOR_KEYS...: a valid four-member roster
+    local f=$1 serial=$2 ops="" k
+    shift 2
+    for k in "$@"; do ops="$ops${ops:+, }\"$(pub "$k")\""; done
+    cat >"$f" <<EOF
+{"fleet": "pool", "serial": $serial, "operators": [$ops], "emergency_quorum": 1,
+ "observers": [],
+ "members": [
+  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:7401", "role": "producer", "flavour": "debian"},
+  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:7402", "role": "standby", "flavour": "nix"},
+  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:7403", "role": "relay", "flavour": "debian"},
+  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:7404", "role": "dark-relay", "flavour": "nix"}
+ ]}
+EOF
+}
+roster roster.json 1 ops
+
+# ---- roster sign and verify
+run 0 "roster sign with an operator key" -- "$CTL" roster sign --key ops.key roster.json
+check "roster sign writes roster.signed next to roster.json" test -s roster.signed
+run 0 "roster verify accepts it" -- "$CTL" roster verify roster.signed
+fp=$(head -c 8 ops.pub)
+check "verify summary names fleet, serial, members and signer" \
+    grep -q "fleet pool, serial 1, 4 members.*signed by $fp" out
+run 0 "roster verify --print" -- "$CTL" roster verify --print roster.signed
+check "--print gives back the exact signed bytes" cmp -s out roster.json
+
+cp roster.signed t.signed && flip t.signed 21
+run 1 "one flipped payload byte is refused" "t.signed: .*does not verify" -- \
+    "$CTL" roster verify t.signed
+cp roster.signed t.signed && flip t.signed $(($(size t.signed) - 10))
+run 1 "one flipped signature byte is refused" "t.signed: .*does not verify" -- \
+    "$CTL" roster verify t.signed
+cp roster.signed t.signed && flip t.signed $(($(size t.signed) - 90))
+run 1 "one flipped signer-key byte is refused" "t.signed: .*signature 0 .*(may not sign|does not verify)" -- \
+    "$CTL" roster verify t.signed
+head -c -1 roster.signed >t.signed
+run 1 "a truncated roster is refused" "t.signed: .*(truncated|length)" -- "$CTL" roster verify t.signed
+
+run 1 "roster sign refuses a key that is not an operator" \
+    "roster.json: key .* \(ops2.key\) is not an operator of this roster; add its .pub" -- \
+    "$CTL" roster sign --key ops2.key -o x.signed roster.json
+check "nothing written after the refusal" test ! -e x.signed
+"$SEAL" roster ops2.key roster.json rogue.signed
+run 1 "a roster sealed by a non-operator key is refused" "rogue.signed: .*may not sign" -- \
+    "$CTL" roster verify rogue.signed
+
+sed 's|tcp://127.0.0.1:7403|udp://127.0.0.1:7403|' roster.json >bad.json
+run 1 "roster sign refuses an invalid roster, naming the field" "bad.json: members\[2\]\.endpoint" -- \
+    "$CTL" roster sign --key ops.key bad.json
+"$SEAL" roster ops.key bad.json bad.signed
+run 1 "roster verify refuses an invalid roster even when well signed" "bad.signed: .*members\[2\]\.endpoint" -- \
+    "$CTL" roster verify bad.signed
+
+# ---- replacing a roster
+roster roster2.json 2 ops
+"$CTL" roster sign --key ops.key roster2.json >/dev/null
+run 0 "a higher serial may replace the current roster" -- \
+    "$CTL" roster verify --current roster.signed roster2.signed
+run 1 "a lower serial may not" "roster.signed: .*serial 1 is not higher than 2" -- \
+    "$CTL" roster verify --current roster2.signed roster.signed
+roster roster3.json 3 ops2
+"$CTL" roster sign --key ops2.key roster3.json >/dev/null
+run 0 "a roster naming new operators verifies on its own" -- "$CTL" roster verify roster3.signed
+run 1 "but cannot replace one whose operators did not sign it" "roster3.signed: .*may not sign" -- \
+    "$CTL" roster verify --current roster2.signed roster3.signed
+
+# ---- co-signing
+roster roster4.json 4 ops ops2
+"$CTL" roster sign --key ops.key roster4.json >/dev/null
+run 0 "sign-add adds a second operator's signature" -- "$CTL" sign-add --key ops2.key roster4.signed
+run 0 "the co-signed roster verifies" -- "$CTL" roster verify roster4.signed
+check "both signers are listed" grep -q "signed by $fp\.\.\., $(head -c 8 ops2.pub)\.\.\." out
+run 1 "sign-add refuses a key that already signed" "already signed" -- \
+    "$CTL" sign-add --key ops2.key -o y.signed roster4.signed
+run 1 "sign-add refuses a non-operator" "is not an operator" -- \
+    "$CTL" sign-add --key p1.key -o y.signed roster4.signed
+cp roster4.signed t.signed && flip t.signed 21
+run 1 "sign-add will not co-sign an altered document" "t.signed: not co-signing: .*does not verify" -- \
+    "$CTL" sign-add --key ops2.key -o y.signed t.signed
+
+# ---- releases
+H=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+cat >release.json <<EOF
+{"component": "cardano-node", "version": "10.5.3", "created_at": 1764115200,
+ "artifacts": {"debian": {"url": "https://example.org/cardano-node-10.5.3.deb", "sha256": "$H"},
+               "nix": {"image": "cardano-node@sha256:$H"}}}
+EOF
+run 0 "release sign with an operator key" -- \
+    "$CTL" release sign --key ops.key --roster roster.signed release.json
+run 0 "release verify accepts it" -- "$CTL" release verify --roster roster.signed release.signed
+check "release summary names component, version and signer" \
+    grep -q "cardano-node 10.5.3.*signed by $fp" out
+run 0 "release verify --print" -- "$CTL" release verify --roster roster.signed --print release.signed
+check "--print gives back the exact signed bytes" cmp -s out release.json
+run 1 "release sign refuses a key that is not an operator of the roster" \
+    "release.json: key .* \(ops2.key\) is not an operator of roster roster.signed" -- \
+    "$CTL" release sign --key ops2.key --roster roster.signed -o x.signed release.json
+"$SEAL" release ops2.key release.json rogue-rel.signed
+run 1 "a release sealed by a non-operator key is refused" "rogue-rel.signed: .*may not sign" -- \
+    "$CTL" release verify --roster roster.signed rogue-rel.signed
+cp release.signed t.signed && flip t.signed 30
+run 1 "one flipped release payload byte is refused" "t.signed: .*does not verify" -- \
+    "$CTL" release verify --roster roster.signed t.signed
+run 1 "a roster does not pass as a release" "roster.signed" -- \
+    "$CTL" release verify --roster roster.signed roster.signed
+cp roster.signed t.signed && flip t.signed 21
+run 1 "release verify refuses a tampered roster" "t.signed: roster refused" -- \
+    "$CTL" release verify --roster t.signed release.signed
+
+# ---- key files
+chmod 644 ops.key
+run 3 "a world-readable secret key is refused" "ops.key: .*chmod 600" -- \
+    "$CTL" roster sign --key ops.key -o x.signed roster.json
+chmod 600 ops.key
+run 3 "a missing file is a file error" "nosuch.json: cannot open" -- \
+    "$CTL" roster sign --key ops.key nosuch.json
+ln -s ops.key link.key
+run 3 "a symlinked secret key is refused" "link.key: .*symbolic link" -- \
+    "$CTL" roster sign --key link.key -o x.signed roster.json
+
+# ---- help and usage
+for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add"; do
+    # shellcheck disable=SC2086 # the command words must split
+    run 0 "staggerctl $c --help" -- "$CTL" $c --help
+    check "$c --help documents usage, exit codes and an example" \
+        grep -qz "usage: staggerctl $c.*exit codes:.*2  usage error.*example:" out
+    # shellcheck disable=SC2086
+    run 0 "staggerctl help $c" -- "$CTL" help $c
+done
+run 0 "staggerctl --help" -- "$CTL" --help
+check "--help lists the commands and exit codes" grep -qz "roster sign.*release verify.*exit codes:" out
+run 0 "staggerctl roster --help" -- "$CTL" roster --help
+run 2 "no command is a usage error" -- "$CTL"
+run 2 "an unknown command is a usage error" "unknown command 'frobnicate'" -- "$CTL" frobnicate
+run 2 "an unknown sub-command is a usage error" "roster: unknown sub-command 'burn'" -- "$CTL" roster burn
+run 2 "help for an unknown command is a usage error" -- "$CTL" help frobnicate
+run 2 "roster sign without --key is a usage error" "--key is required" -- \
+    "$CTL" roster sign roster.json
+run 2 "release verify without --roster is a usage error" "--roster is required" -- \
+    "$CTL" release verify release.signed
+run 2 "an unknown option is a usage error" "unknown option '--force'" -- \
+    "$CTL" roster verify --force roster.signed
+run 2 "a missing file argument is a usage error" "missing argument" -- "$CTL" roster verify
+run 2 "an extra argument is a usage error" "unexpected argument 'two'" -- \
+    "$CTL" roster verify one two
+run 2 "an option without its value is a usage error" "missing value" -- \
+    "$CTL" roster sign roster.json --key
+run 2 "sign-add of a release needs --roster" "pass --roster" -- \
+    "$CTL" sign-add --key ops.key release.signed
+
+echo "1..$n"
+exit $((failed > 0))
