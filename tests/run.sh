@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh: the whole test suite, from a fresh Debian 12 machine.
 # Installs what is missing, builds twice (gcc, and gcc with ASan+UBSan),
-# runs every test in both, builds the clang libFuzzer targets, and ends
-# with one line "N passed, N failed" counted from meson's results.
+# runs every test in both, builds the clang libFuzzer targets and runs each
+# briefly, and ends with one line "N passed, N failed" counted from meson's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/deps.sh
@@ -28,8 +28,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 meson test -C build/plain --num-processes "$jobs" --print-errorlogs "$@" || status=1
 meson test -C build/asan --num-processes "$jobs" --print-errorlogs --timeout-multiplier 3 "$@" || status=1
+# libFuzzer runs: each target fuzzes briefly over a copy of its corpus.
+meson test -C build/fuzz --num-processes "$jobs" --print-errorlogs "$@" || status=1
 
-/usr/bin/python3 - build/plain build/asan <<'PY'
+/usr/bin/python3 - build/plain build/asan build/fuzz <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
