@@ -136,6 +136,23 @@ int stg_json_only(json_t *obj, const char *path, const char *const *allowed,
     return 0;
 }
 
+int stg_json_object_only(json_t *v, const char *path, const char *const *allowed,
+                         stg_diag_t *d) {
+    if (!json_is_object(v)) return stg_diag_set(d, STG_REJECT_WRONG_TYPE, path, "must be an object");
+    return stg_json_only(v, path, allowed, d);
+}
+
+int stg_json_decode(const uint8_t *buf, size_t len, stg_json_decoder_t fn, void *out,
+                    size_t size, stg_diag_t *d) {
+    memset(out, 0, size);
+    json_t *root = stg_json_parse(buf, len, d);
+    if (!root) return STG_EREJECT;
+    int rc = fn(root, out, d);
+    json_decref(root);
+    if (rc < 0) memset(out, 0, size);
+    return rc;
+}
+
 static json_t *get(json_t *obj, const char *path, const char *key, bool required,
                    stg_path_t *p, int *rc, stg_diag_t *d) {
     stg_path_key(p, path, key);
@@ -146,23 +163,37 @@ static json_t *get(json_t *obj, const char *path, const char *key, bool required
     return v;
 }
 
+static int str_value(json_t *v, const char *where, char *out, size_t cap,
+                     stg_diag_t *d) {
+    if (!json_is_string(v))
+        return stg_diag_set(d, STG_REJECT_WRONG_TYPE, where, "must be a string");
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (memchr(s, 0, n))
+        return stg_diag_set(d, STG_REJECT_BAD_VALUE, where, "must not contain NUL");
+    if (n >= cap)
+        return stg_diag_set(d, STG_REJECT_TOO_LONG, where, "%zu characters, at most %zu", n,
+                            cap - 1);
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
 int stg_json_str(json_t *obj, const char *path, const char *key, bool required,
                  char *out, size_t cap, stg_diag_t *d) {
     stg_path_t p;
     int rc;
     json_t *v = get(obj, path, key, required, &p, &rc, d);
     if (!v) return rc;
-    if (!json_is_string(v))
-        return stg_diag_set(d, STG_REJECT_WRONG_TYPE, p.s, "must be a string");
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (memchr(s, 0, n))
-        return stg_diag_set(d, STG_REJECT_BAD_VALUE, p.s, "must not contain NUL");
-    if (n >= cap)
-        return stg_diag_set(d, STG_REJECT_TOO_LONG, p.s, "%zu characters, at most %zu", n,
-                            cap - 1);
-    memcpy(out, s, n + 1);
-    return 0;
+    return str_value(v, p.s, out, cap, d);
+}
+
+int stg_json_elem_str(json_t *arr, const char *path, size_t idx, char *out,
+                      size_t cap, stg_diag_t *d) {
+    stg_path_t p;
+    stg_path_idx(&p, path, idx);
+    json_t *v = json_array_get(arr, idx);
+    if (!v) return stg_diag_set(d, STG_REJECT_MISSING_FIELD, p.s, "no such element");
+    return str_value(v, p.s, out, cap, d);
 }
 
 int stg_json_int(json_t *obj, const char *path, const char *key, bool required,
@@ -231,4 +262,35 @@ bool stg_name_ok(const char *s) {
             return false;
     }
     return true;
+}
+
+int stg_name_check(const char *path, const char *s, stg_diag_t *d) {
+    if (stg_name_ok(s)) return 0;
+    char q[STG_QUOTE_MAX];
+    return stg_diag_set(d, STG_REJECT_BAD_VALUE, path,
+                        "must be a name: 1..%d characters of a-z 0-9 . _ -, starting "
+                        "with a letter or digit (got \"%s\")",
+                        STG_NAME_MAX, stg_json_quote(s, q, sizeof q));
+}
+
+int stg_json_name(json_t *obj, const char *path, const char *key, bool required,
+                  char out[STG_NAME_MAX + 1], stg_diag_t *d) {
+    json_t *present = json_object_get(obj, key);
+    int rc = stg_json_str(obj, path, key, required, out, STG_NAME_MAX + 1, d);
+    if (rc < 0 || !present) return rc;
+    stg_path_t p;
+    stg_path_key(&p, path, key);
+    return stg_name_check(p.s, out, d);
+}
+
+const char *stg_json_quote(const char *s, char *out, size_t cap) {
+    if (cap == 0) return out;
+    size_t n = strlen(s);
+    bool cut = n >= cap;
+    size_t keep = !cut ? n : cap > 4 ? cap - 4 : cap - 1;
+    for (size_t i = 0; i < keep; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (cut && cap > 4) memcpy(out + keep, "...", 4);
+    else out[keep] = '\0';
+    return out;
 }

@@ -135,6 +135,18 @@ void stg_path_idx(stg_path_t *out, const char *base, size_t idx);
 /* Refuse keys of obj that are not in allowed (NULL-terminated). */
 int stg_json_only(json_t *obj, const char *path, const char *const *allowed,
                   stg_diag_t *d);
+/* v must be an object with no keys but allowed: WRONG_TYPE or
+ * UNKNOWN_FIELD otherwise. For array elements and nested objects. */
+int stg_json_object_only(json_t *v, const char *path, const char *const *allowed,
+                         stg_diag_t *d);
+
+/* The frame of every document decoder: zero out[0..size), parse buf
+ * strictly, run fn on the root; on refusal out is zeroed again, so no
+ * half-decoded document is ever left behind. */
+typedef int (*stg_json_decoder_t)(json_t *root, void *out, stg_diag_t *d);
+int stg_json_decode(const uint8_t *buf, size_t len, stg_json_decoder_t fn, void *out,
+                    size_t size, stg_diag_t *d);
+
 /* Typed getters. Missing required fields are MISSING_FIELD; wrong types
  * WRONG_TYPE; out-of-bounds OUT_OF_RANGE. *out unchanged when an optional
  * field is absent (return 0). Strings are copied with their length bounded
@@ -153,8 +165,24 @@ int stg_json_array(json_t *obj, const char *path, const char *key,
 int stg_json_object(json_t *obj, const char *path, const char *key,
                     bool required, json_t **out, stg_diag_t *d);
 
+/* One array element as a string, like stg_json_str; path names the array
+ * ("operators"), the message names the element ("operators[2]"). */
+int stg_json_elem_str(json_t *arr, const char *path, size_t idx, char *out,
+                      size_t cap, stg_diag_t *d);
+
 /* A name: 1..STG_NAME_MAX chars of [a-z0-9._-], starting with a letter or
  * digit. Used for fleet, member, flavour, component and role tags. */
 bool stg_name_ok(const char *s);
+/* stg_name_ok, or a BAD_VALUE rejection for the field at path. */
+int stg_name_check(const char *path, const char *s, stg_diag_t *d);
+/* A required or optional string field that must be a name. */
+int stg_json_name(json_t *obj, const char *path, const char *key, bool required,
+                  char out[STG_NAME_MAX + 1], stg_diag_t *d);
+
+/* Hostile text made safe to quote in a message or a log line: printable
+ * ASCII only (others become '?'), cut to cap-1 bytes with "..." when
+ * longer. Returns out. */
+#define STG_QUOTE_MAX 48
+const char *stg_json_quote(const char *s, char *out, size_t cap);
 
 #endif
