@@ -59,6 +59,10 @@ static const struct {
      T("{\"a\":\"relay-1\",\"b\":-5,\"c\":9223372036854775807,\"d\":true,\"e\":null,"
        "\"f\":[1,2,3,4,5],\"g\":{\"h\":[{\"i\":\"x\"}]},\"j\":1.5,\"k\":\"\\u00e9\","
        "\"l\":\"Upper\"}")},
+    {J, "frame.json", T("{\"fleet\":\"pool-a\",\"serial\":7,\"flag\":true}")},
+    {J, "frame-bad-name.json", T("{\"fleet\":\"Pool A\",\"serial\":7}")},
+    {J, "quote.json",
+     T("{\"a\":\"tab\\there\\n\\u00ff\\u2028 and a long tail, longer than a quote may be\"}")},
     {J, "nested-8.json", T("{\"a\":[[[[[[[{\"b\":1}]]]]]]]}")},
     {J | R | L, "nested-9.json", T("{\"a\":[[[[[[[[{\"b\":1}]]]]]]]]}")},
     {J, "brackets-in-string.json", T("{\"a\":\"[[[[[[[[[[{{{{{{{{\\\"\",\"b\":[]}")},
