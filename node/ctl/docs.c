@@ -154,20 +154,6 @@ static int roster_verify(const ctl_cmd_t *self, int argc, char **argv) {
         rc = old ? ctl_open_roster(current, NULL, old, NULL, NULL) : CTL_SYSTEM;
     }
     if (!rc) rc = ctl_open_roster(in, old, r, &buf, &len);
-    /* A replacement must be for the same fleet and newer, else peers keep
-     * the roster they hold. */
-    if (!rc && old && strcmp(old->fleet, r->fleet) != 0) {
-        ctl_err("%s: roster refused: it is for fleet %s, the current roster %s is for "
-                "fleet %s",
-                in, r->fleet, current, old->fleet);
-        rc = CTL_REFUSED;
-    }
-    if (!rc && old && r->serial <= old->serial) {
-        ctl_err("%s: roster refused: serial %lld is not higher than %lld of the current "
-                "roster %s; raise \"serial\" and sign again",
-                in, (long long)r->serial, (long long)old->serial, current);
-        rc = CTL_REFUSED;
-    }
     if (!rc && print) print_payload(buf, len);
     if (!rc && !print) roster_summary(in, buf, len, r);
     free(buf);

@@ -115,8 +115,13 @@ roster roster2.json 2 ops
 "$CTL" roster sign --key ops.key roster2.json >/dev/null
 run 0 "a higher serial may replace the current roster" -- \
     "$CTL" roster verify --current roster.signed roster2.signed
-run 1 "a lower serial may not" "roster.signed: .*serial 1 is not higher than 2" -- \
+run 1 "a lower serial may not" "roster.signed: .*serial: 1 .*2" -- \
     "$CTL" roster verify --current roster2.signed roster.signed
+roster other.json 5 ops
+sed -i 's/"fleet": "pool"/"fleet": "other"/' other.json
+"$CTL" roster sign --key ops.key other.json >/dev/null
+run 1 "nor may another fleet's roster" "other.signed: .*fleet" -- \
+    "$CTL" roster verify --current roster2.signed other.signed
 roster roster3.json 3 ops2
 "$CTL" roster sign --key ops2.key roster3.json >/dev/null
 run 0 "a roster naming new operators verifies on its own" -- "$CTL" roster verify roster3.signed
