@@ -24,7 +24,7 @@ step "1. An operator key (kept offline in real life) and one key per node"
 show keygen operator
 nodes=(bp standby relay1 relay2 relay3 relay4 dark1 dark2)
 for n in "${nodes[@]}"; do "$ctl" keygen "$n" >/dev/null; done
-ls -l operator.key operator.pub | awk '{print "  " $1, $NF}'
+stat -c '  %A %n' operator.key operator.pub
 echo "  and ${#nodes[@]} node key pairs: ${nodes[*]}"
 
 step "2. The roster: who is in the pool, in which role and build flavour"

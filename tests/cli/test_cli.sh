@@ -44,7 +44,7 @@ check() {
 flip() { # FILE OFFSET: invert the low bit of one byte in place
     local b
     b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+    printf '%b' "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 size() { stat -c %s "$1"; }
 pub() { cat "$1.pub"; }
