@@ -1,0 +1,254 @@
+/* status.c: staggerctl status and roster publish: talk to one running peer
+ * over CURVE as an operator or observer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "ctl.h"
+#include "stagger/wire.h"
+
+#define REPLY_MAX (1024u * 1024u)
+
+/* Resolve --peer (a member name or its endpoint; absent = every member in
+ * turn) to the list of members to try. */
+static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *n) {
+    *n = 0;
+    for (unsigned i = 0; i < r->nmembers; i++)
+        if (!peer || strcmp(peer, r->members[i].name) == 0 ||
+            strcmp(peer, r->members[i].endpoint) == 0)
+            out[(*n)++] = (int)i;
+    if (*n == 0) {
+        ctl_err("--peer %s: no member of fleet %s has that name or endpoint; "
+                "see the roster's \"members\"",
+                peer, r->fleet);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
+}
+
+/* Send frame to the first peer that answers; the reply's JSON text is
+ * returned (caller frees). On failure prints why and returns NULL. */
+static char *ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                 const uint8_t *frame, size_t flen, int timeout_ms, int *rc) {
+    int order[STG_MEMBERS_MAX], n;
+    if ((*rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return NULL;
+    uint8_t *reply = malloc(REPLY_MAX);
+    if (!reply) {
+        *rc = CTL_SYSTEM;
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        const stg_member_t *m = &r->members[order[k]];
+        size_t rlen = 0;
+        int e = stg_client_request(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX,
+                                   &rlen, timeout_ms);
+        if (e != 0) {
+            const char *why = e == -ETIMEDOUT ? "no answer (is staggerd running there?)"
+                              : e == -EACCES  ? "refused our key: use an operator or observer "
+                                                "key listed in this roster"
+                                              : stg_strerror(e);
+            ctl_err("%s (%s): %s", m->name, m->endpoint, why);
+            continue;
+        }
+        stg_msg_t *msg = malloc(sizeof *msg);
+        stg_diag_t d = {0};
+        if (!msg || stg_msg_decode(reply, rlen, msg, &d) != 0 ||
+            (msg->type != STG_MSG_STATUS_REP && msg->type != STG_MSG_ERROR_REP)) {
+            ctl_err("%s: unexpected reply: %s", m->name, d.msg);
+            free(msg);
+            continue;
+        }
+        char *text = strndup((const char *)msg->blob, msg->blob_len);
+        bool error = msg->type == STG_MSG_ERROR_REP;
+        free(msg);
+        free(reply);
+        if (error) {
+            ctl_err("%s: %s", m->name, text);
+            free(text);
+            *rc = CTL_REFUSED;
+            return NULL;
+        }
+        *rc = CTL_OK;
+        return text;
+    }
+    free(reply);
+    *rc = 2; /* unreachable: the status command documents exit 2 for this */
+    return NULL;
+}
+
+static const char *str(json_t *o, const char *k) {
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && *s ? s : "-";
+}
+
+static void print_table(json_t *st) {
+    printf("fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
+           (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
+    printf("%-14s %-10s %-8s %-12s %-9s %-10s %8s %5s\n", "NAME", "ROLE", "FLAVOUR", "VERSION",
+           "HEALTH", "PHASE", "HEARD", "INC");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(st, "members"), i, m) {
+        json_t *ago = json_object_get(m, "heard_ago_ms");
+        char heard[16] = "never";
+        if (json_is_integer(ago)) snprintf(heard, sizeof heard, "%.1fs", json_integer_value(ago) / 1000.0);
+        printf("%-14s %-10s %-8s %-12s %-9s %-10s %8s %5lld%s\n", str(m, "name"), str(m, "role"),
+               str(m, "flavour"), str(m, "version"), str(m, "health"), str(m, "phase"), heard,
+               (long long)json_integer_value(json_object_get(m, "incarnation")),
+               json_is_true(json_object_get(m, "self")) ? "  (answering)" : "");
+        const char *detail = json_string_value(json_object_get(m, "detail"));
+        if (detail && *detail && strcmp(str(m, "health"), "healthy") != 0)
+            printf("%-14s   %s\n", "", detail);
+    }
+    json_t *s = json_object_get(st, "summary");
+    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s\n",
+           (long long)json_integer_value(json_object_get(s, "members")),
+           (long long)json_integer_value(json_object_get(s, "healthy")),
+           (long long)json_integer_value(json_object_get(s, "unhealthy")),
+           (long long)json_integer_value(json_object_get(s, "unknown")), str(s, "state"));
+}
+
+static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
+    const char *key = NULL, *roster = NULL, *peer = NULL, *tmo = NULL;
+    bool json = false;
+    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
+                              {"roster", 'r', &roster, NULL},
+                              {"peer", 'p', &peer, NULL},
+                              {"timeout-ms", 't', &tmo, NULL},
+                              {"json", 'j', NULL, &json},
+                              {0}};
+    int rc;
+    if (!ctl_parse(self, argc, argv, opts, NULL, 0, &rc)) return rc;
+    if (!key || !roster) {
+        ctl_err("status needs --key and --roster; see 'staggerctl status --help'");
+        return CTL_USAGE;
+    }
+    int timeout_ms = tmo ? atoi(tmo) : 2000;
+    if (timeout_ms <= 0) {
+        ctl_err("--timeout-ms %s: must be a positive number of milliseconds", tmo);
+        return CTL_USAGE;
+    }
+    stg_roster_t *r = ctl_roster_new();
+    stg_seckey_t *k = NULL;
+    if (!r) return CTL_SYSTEM;
+    if ((rc = ctl_open_roster(roster, NULL, r, NULL, NULL)) != CTL_OK ||
+        (rc = ctl_load_key(key, &k)) != CTL_OK) {
+        free(r);
+        return rc;
+    }
+    uint8_t frame[STG_WIRE_HEADER];
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_STATUS_REQ;
+    int n = stg_msg_encode(&m, frame, sizeof frame);
+    char *text = ask(r, peer, k, frame, (size_t)n, timeout_ms, &rc);
+    stg_seckey_destroy(&k);
+    free(r);
+    if (!text) return rc;
+    json_error_t err;
+    json_t *st = json_loads(text, 0, &err);
+    if (!st) {
+        ctl_err("the peer answered with invalid JSON: %s", err.text);
+        free(text);
+        return CTL_SYSTEM;
+    }
+    if (json) printf("%s\n", text);
+    else print_table(st);
+    const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
+    rc = state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
+    json_decref(st);
+    free(text);
+    return rc;
+}
+
+const ctl_cmd_t ctl_status_cmd = {
+    .name = "status",
+    .summary = "ask one peer for its view of the whole fleet",
+    .usage = "status --key KEY --roster ROSTER.signed [--peer NAME|ENDPOINT] [--json] "
+             "[--timeout-ms N]",
+    .text = "Connects to one staggerd (the member named by --peer, or each member in turn\n"
+            "until one answers) with an operator or observer key of the roster, and prints\n"
+            "its view: one row per member with role, flavour, running version, health,\n"
+            "update phase, time since last heard and incarnation, then a summary.\n"
+            "Members that are suspected or dead show health \"unknown\".\n\n"
+            "  --key FILE        an operator or observer secret key of the roster\n"
+            "  --roster FILE     the signed roster (to find the peer and its key)\n"
+            "  --peer X          member name or endpoint to ask (default: first that answers)\n"
+            "  --json            print the peer's status document (docs/protocol.md §8)\n"
+            "  --timeout-ms N    how long to wait per peer (default 2000)\n\n"
+            "Exit codes for status: 0 fleet healthy; 1 degraded (a member unhealthy or\n"
+            "unknown); 2 no peer could be reached (or bad usage); 3 file or system error.",
+    .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
+    .run = run_status,
+};
+
+static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
+    const char *key = NULL, *roster = NULL, *peer = NULL;
+    const char *pos[1];
+    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
+                              {"roster", 'r', &roster, NULL},
+                              {"peer", 'p', &peer, NULL},
+                              {0}};
+    int rc;
+    if (!ctl_parse(self, argc, argv, opts, pos, 1, &rc)) return rc;
+    if (!key || !roster) {
+        ctl_err("roster publish needs --key and --roster; see 'staggerctl roster publish --help'");
+        return CTL_USAGE;
+    }
+    stg_roster_t *cur = ctl_roster_new(), *next = ctl_roster_new();
+    stg_seckey_t *k = NULL;
+    uint8_t *env = NULL;
+    size_t elen = 0;
+    rc = cur && next ? CTL_OK : CTL_SYSTEM;
+    if (rc == CTL_OK) rc = ctl_open_roster(roster, NULL, cur, NULL, NULL);
+    /* Check it here as the peers will: a higher serial signed by a current operator. */
+    if (rc == CTL_OK) rc = ctl_open_roster(pos[0], cur, next, &env, &elen);
+    if (rc == CTL_OK) rc = ctl_load_key(key, &k);
+    char *text = NULL;
+    if (rc == CTL_OK) {
+        uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
+        stg_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = STG_MSG_ROSTER;
+        m.serial = (uint64_t)cur->serial;
+        m.blob = env;
+        m.blob_len = elen;
+        int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen) : -1;
+        text = n > 0 ? ask(cur, peer, k, frame, (size_t)n, 3000, &rc) : NULL;
+        free(frame);
+    }
+    if (text) {
+        json_t *st = json_loads(text, 0, NULL);
+        long long serial = (long long)json_integer_value(json_object_get(st, "serial"));
+        if (serial == next->serial) {
+            printf("%s: roster serial %lld accepted by %s; it floods to the fleet from there\n",
+                   pos[0], serial, json_string_value(json_object_get(st, "self")));
+        } else {
+            ctl_err("%s: the peer still holds serial %lld (see its log for why)", pos[0], serial);
+            rc = CTL_REFUSED;
+        }
+        json_decref(st);
+        free(text);
+    }
+    stg_seckey_destroy(&k);
+    free(env);
+    free(cur);
+    free(next);
+    return rc;
+}
+
+const ctl_cmd_t ctl_roster_publish_cmd = {
+    .name = "roster publish",
+    .summary = "hand a newer signed roster to a running peer",
+    .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] NEW.signed",
+    .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
+            "current operator), then gives it to one peer, which floods it to every member.\n\n"
+            "  --key FILE      an operator or observer key of the current roster\n"
+            "  --roster FILE   the current signed roster\n"
+            "  --peer X        member name or endpoint (default: first that answers)",
+    .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
+    .run = run_publish,
+};

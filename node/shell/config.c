@@ -1,0 +1,94 @@
+/* config.c: staggerd's configuration file, decoded with the same strict
+ * JSON rules as every other input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "stagger/keyfile.h"
+
+static const char *const top_fields[] = {"key", "roster", "listen", "state_dir", "component",
+                                         "hooks", "log_level", "tuning", NULL};
+static const char *const hook_fields[] = {"health", NULL};
+static const char *const tuning_fields[] = {
+    "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_ms",
+    "sync_interval_ms", "fanout", "health_interval_ms", "retransmit", NULL};
+
+static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
+    int64_t v;
+    int rc = stg_json_only(o, "tuning", tuning_fields, d);
+#define MS(field, lo, hi)                                                       \
+    if (!rc && !(rc = stg_json_int(o, "tuning", #field, false, lo, hi, &v, d)) && \
+        json_object_get(o, #field))                                             \
+        t->field = v;
+#define CNT(field, lo, hi)                                                      \
+    if (!rc && !(rc = stg_json_int(o, "tuning", #field, false, lo, hi, &v, d)) && \
+        json_object_get(o, #field))                                             \
+        t->field = (unsigned)v;
+    MS(probe_interval_ms, 50, 60000)
+    MS(probe_timeout_ms, 10, 60000)
+    CNT(indirect_checks, 0, 16)
+    MS(suspicion_ms, 100, 600000)
+    MS(sync_interval_ms, 50, 600000)
+    CNT(fanout, 1, 16)
+    MS(health_interval_ms, 100, 3600000)
+    CNT(retransmit, 1, 16)
+#undef MS
+#undef CNT
+    if (!rc && t->probe_timeout_ms >= t->probe_interval_ms)
+        rc = stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "tuning.probe_timeout_ms",
+                          "must be shorter than probe_interval_ms (%lld)",
+                          (long long)t->probe_interval_ms);
+    return rc;
+}
+
+int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->component, sizeof cfg->component, "cardano-node");
+    cfg->log_level = STG_LOG_INFO;
+    stg_core_tuning_default(&cfg->tuning);
+    uint8_t *buf;
+    size_t len;
+    int rc = stg_file_read(path, STG_PAYLOAD_MAX, &buf, &len, msg, cap);
+    if (rc < 0) return rc;
+    stg_diag_t d = {0};
+    json_t *o = stg_json_parse(buf, len, &d);
+    free(buf);
+    rc = o ? 0 : STG_EREJECT;
+    json_t *hooks = NULL, *tun = NULL;
+    char level[16] = "info";
+    if (!rc) rc = stg_json_only(o, "", top_fields, &d);
+    if (!rc) rc = stg_json_str(o, "", "key", true, cfg->key, sizeof cfg->key, &d);
+    if (!rc) rc = stg_json_str(o, "", "roster", true, cfg->roster, sizeof cfg->roster, &d);
+    if (!rc) rc = stg_json_str(o, "", "listen", false, cfg->listen, sizeof cfg->listen, &d);
+    if (!rc) rc = stg_json_str(o, "", "state_dir", true, cfg->state_dir, sizeof cfg->state_dir, &d);
+    if (!rc) rc = stg_json_str(o, "", "component", false, cfg->component, sizeof cfg->component, &d);
+    if (!rc) rc = stg_json_str(o, "", "log_level", false, level, sizeof level, &d);
+    if (!rc) rc = stg_json_object(o, "", "hooks", false, &hooks, &d);
+    if (!rc && hooks) rc = stg_json_only(hooks, "hooks", hook_fields, &d);
+    if (!rc && hooks)
+        rc = stg_json_str(hooks, "hooks", "health", false, cfg->health_hook,
+                          sizeof cfg->health_hook, &d);
+    if (!rc) rc = stg_json_object(o, "", "tuning", false, &tun, &d);
+    if (!rc && tun) rc = tuning(tun, &cfg->tuning, &d);
+    if (!rc && !stg_name_ok(cfg->component))
+        rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "component",
+                          "\"%s\" is not a name (a-z 0-9 . _ -)", cfg->component);
+    if (!rc) {
+        static const char *const levels[] = {"error", "warning", "info", "debug"};
+        cfg->log_level = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(level, levels[i]) == 0) cfg->log_level = i;
+        if (cfg->log_level < 0)
+            rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "log_level",
+                              "must be error, warning, info or debug");
+    }
+    if (!rc && cfg->listen[0] && strncmp(cfg->listen, "tcp://", 6) != 0)
+        rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "listen", "must look like tcp://HOST:PORT");
+    if (!rc && cfg->health_hook[0] && cfg->health_hook[0] != '/')
+        rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "hooks.health",
+                          "must be an absolute path to an executable");
+    json_decref(o);
+    if (rc) snprintf(msg, cap, "%s: %s", path, d.msg);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/* hook.c: child processes for hooks (see hook.h). The result is reported
+ * only when the process has exited AND its output pipe is closed, so no
+ * output is lost and no handle outlives its memory. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+
+struct stg_hook {
+    uv_process_t proc;
+    uv_pipe_t out;
+    uv_timer_t timer;
+    stg_hook_done_cb done;
+    void *ctx;
+    stg_hook_result_t res;
+    uint64_t start;
+    int open_handles;
+    int exited;
+    char buf[1024];
+};
+
+static void maybe_finish(uv_handle_t *h) {
+    stg_hook_t *hk = h->data;
+    if (--hk->open_handles > 0) return;
+    hk->res.elapsed_ms = (int64_t)(uv_now(h->loop) - hk->start);
+    if (hk->done) hk->done(hk->ctx, &hk->res);
+    free(hk);
+}
+
+static void close_one(uv_handle_t *h) {
+    if (!uv_is_closing(h)) uv_close(h, maybe_finish);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+    (void)suggested;
+    stg_hook_t *hk = h->data;
+    *b = uv_buf_init(hk->buf, sizeof hk->buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+    stg_hook_t *hk = s->data;
+    if (n > 0) {
+        /* Keep the last STG_HOOK_OUTPUT_MAX-1 bytes: the end says why. */
+        size_t cap = sizeof hk->res.output - 1, add = (size_t)n;
+        if (add >= cap) {
+            memcpy(hk->res.output, b->base + add - cap, cap);
+            hk->res.output_len = cap;
+        } else {
+            if (hk->res.output_len + add > cap) {
+                size_t drop = hk->res.output_len + add - cap;
+                memmove(hk->res.output, hk->res.output + drop, hk->res.output_len - drop);
+                hk->res.output_len -= drop;
+            }
+            memcpy(hk->res.output + hk->res.output_len, b->base, add);
+            hk->res.output_len += add;
+        }
+        hk->res.output[hk->res.output_len] = '\0';
+    } else if (n < 0) {
+        close_one((uv_handle_t *)s);
+        if (hk->exited) close_one((uv_handle_t *)&hk->timer);
+    }
+}
+
+/* After the exit, output still in the pipe gets a short grace; a child the
+ * hook left behind holding the pipe open must not stall us for ever. */
+#define PIPE_GRACE_MS 200
+
+static void on_timer(uv_timer_t *t) {
+    stg_hook_t *hk = t->data;
+    if (hk->exited) {
+        close_one((uv_handle_t *)&hk->out);
+        close_one((uv_handle_t *)t);
+        return;
+    }
+    hk->res.timed_out = 1;
+    stg_hook_kill(hk);
+}
+
+static void on_exit_(uv_process_t *p, int64_t status, int sig) {
+    stg_hook_t *hk = p->data;
+    hk->exited = 1;
+    hk->res.exit_status = (int)status;
+    hk->res.term_signal = sig;
+    close_one((uv_handle_t *)p);
+    if (uv_is_closing((uv_handle_t *)&hk->out)) {
+        close_one((uv_handle_t *)&hk->timer);
+    } else {
+        uv_timer_stop(&hk->timer);
+        uv_timer_start(&hk->timer, on_timer, PIPE_GRACE_MS, 0);
+    }
+}
+
+void stg_hook_kill(stg_hook_t *hk) {
+    if (hk->exited) return;
+    /* The whole group: a hook's own children must not outlive it. */
+    uv_kill(-hk->proc.pid, SIGKILL);
+    uv_process_kill(&hk->proc, SIGKILL);
+}
+
+int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_ms,
+                 stg_hook_done_cb done, void *ctx, stg_hook_t **out) {
+    stg_hook_t *hk = calloc(1, sizeof *hk);
+    if (!hk) return UV_ENOMEM;
+    hk->done = done;
+    hk->ctx = ctx;
+    hk->start = uv_now(loop);
+    uv_pipe_init(loop, &hk->out, 0);
+    uv_timer_init(loop, &hk->timer);
+    hk->out.data = hk->timer.data = hk->proc.data = hk;
+
+    /* stderr joins stdout in one pipe, so the kept output reads in order.
+     * libuv cannot point stderr at a pipe it has not created yet, so the
+     * shell does the join; "$0" keeps the path out of shell parsing. */
+    char *args[] = {"/bin/sh", "-c", "exec \"$0\" 2>&1", (char *)path, NULL};
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&hk->out;
+    stdio[2].flags = UV_IGNORE;
+    uv_process_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    opt.file = "/bin/sh";
+    opt.args = args;
+    opt.env = env;
+    opt.exit_cb = on_exit_;
+    opt.stdio = stdio;
+    opt.stdio_count = 3;
+    opt.flags = UV_PROCESS_DETACHED; /* own session and group, for the kill */
+    int rc = uv_spawn(loop, &hk->proc, &opt);
+    if (rc != 0) {
+        /* libuv still needs the process handle closed after a failed spawn. */
+        hk->done = NULL;
+        hk->open_handles = 3;
+        uv_close((uv_handle_t *)&hk->proc, maybe_finish);
+        uv_close((uv_handle_t *)&hk->out, maybe_finish);
+        uv_close((uv_handle_t *)&hk->timer, maybe_finish);
+        return rc;
+    }
+    hk->open_handles = 3;
+    uv_read_start((uv_stream_t *)&hk->out, on_alloc, on_read);
+    uv_timer_start(&hk->timer, on_timer, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
+    if (out) *out = hk;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* hook.h: run an operator hook as a child process on the libuv loop, with
+ * a timeout, its output (stdout and stderr together) captured. */
+#ifndef STAGGER_HOOK_H
+#define STAGGER_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define STG_HOOK_OUTPUT_MAX 4096
+
+typedef struct {
+    int exit_status;     /* the exit code when it exited */
+    int term_signal;     /* the signal that ended it, or 0 */
+    int timed_out;       /* 1 when we killed it at the deadline */
+    int spawn_error;     /* libuv error when it could not start, or 0 */
+    char output[STG_HOOK_OUTPUT_MAX]; /* NUL-terminated; the last bytes kept */
+    size_t output_len;
+    int64_t elapsed_ms;
+} stg_hook_result_t;
+
+/* Called once, on the loop, when the hook and its pipe are done. result is
+ * borrowed, valid until the callback returns. */
+typedef void (*stg_hook_done_cb)(void *ctx, const stg_hook_result_t *result);
+
+typedef struct stg_hook stg_hook_t;
+
+/* Start path with argv {path, NULL} and the environment env (NULL-
+ * terminated "K=V" strings, copied by libuv). The hook runs in its own
+ * process group so a timeout kills everything it started. 0 or a libuv
+ * error; on error done is never called. */
+int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_ms,
+                 stg_hook_done_cb done, void *ctx, stg_hook_t **out);
+
+/* Kill a running hook now (SIGKILL to its group); done is still called. */
+void stg_hook_kill(stg_hook_t *h);
+
+#endif

@@ -1,0 +1,564 @@
+/* staggerd.c: the stagger peer daemon. The shell around the pure core: it
+ * owns the libuv loop, the transport, timers, hooks, signals and the state
+ * directory, turns all of them into core events, and carries out the
+ * core's actions. No policy lives here. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "config.h"
+#include "hook.h"
+#include "net.h"
+#include "stagger/core.h"
+#include "stagger/keyfile.h"
+
+typedef struct {
+    uint8_t x[32];
+    char user_id[STG_KEY_B64_LEN + 1];
+} admitted_t;
+
+typedef struct {
+    stg_config_t cfg;
+    uv_loop_t *loop;
+    stg_seckey_t *key;
+    stg_core_t *core;
+    stg_net_t *net;
+    stg_actions_t *acts;
+    uv_timer_t timer;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    stg_hook_t *health_running;
+    bool stopping;
+    admitted_t *admitted;
+    size_t nadmitted;
+    char name[STG_NAME_MAX + 1];
+    uint64_t unknown_sender;      /* messages from keys no longer in the roster */
+    char **hook_env;
+} daemon_t;
+
+/* ---- logging ---------------------------------------------------------- */
+
+static int log_level = STG_LOG_INFO;
+static const char *log_name = "";
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 3, 4))) static void say(int level, const char *tag,
+                                                       const char *fmt, ...) {
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    if (level > log_level) return;
+    int64_t now = wall_ms();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03dZ %s %-5s [%s] %s\n", ts, (int)(now % 1000), log_name,
+            names[level], tag, line);
+}
+
+/* ---- state directory -------------------------------------------------- */
+
+static void state_path(const daemon_t *d, const char *name, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s", d->cfg.state_dir, name);
+}
+
+static int persist(daemon_t *d, const char *name, const void *data, size_t len) {
+    char path[STG_PATH_MAX + 64];
+    state_path(d, strcmp(name, "roster") == 0 ? "roster.signed" : name, path, sizeof path);
+    int rc = stg_file_write_atomic(path, data, len, 0600);
+    if (rc < 0)
+        say(STG_LOG_ERROR, "journal", "cannot write %s: %s; check the disk and permissions",
+            path, strerror(-rc));
+    return rc;
+}
+
+/* ---- core glue -------------------------------------------------------- */
+
+static void step(daemon_t *d, const stg_event_t *ev);
+
+/* Who may connect: members, operators, observers of the current roster. */
+static void rebuild_admit(daemon_t *d) {
+    const stg_roster_t *r = stg_core_roster(d->core);
+    free(d->admitted);
+    d->nadmitted = 0;
+    d->admitted = calloc(r->nmembers + r->noperators + r->nobservers, sizeof *d->admitted);
+    const stg_pubkey_t *keys[STG_MEMBERS_MAX + STG_OPERATORS_MAX + STG_OBSERVERS_MAX];
+    size_t n = 0;
+    for (unsigned i = 0; i < r->nmembers; i++) keys[n++] = &r->members[i].key;
+    for (unsigned i = 0; i < r->noperators; i++) keys[n++] = &r->operators[i];
+    for (unsigned i = 0; i < r->nobservers; i++) keys[n++] = &r->observers[i];
+    for (size_t i = 0; i < n; i++) {
+        admitted_t *a = &d->admitted[d->nadmitted];
+        if (stg_curve_from_pubkey(keys[i], a->x) != 0) continue;
+        stg_pubkey_to_b64(keys[i], a->user_id);
+        d->nadmitted++;
+    }
+}
+
+static void rebuild_peers(daemon_t *d) {
+    const stg_roster_t *r = stg_core_roster(d->core);
+    int self = stg_core_self(d->core);
+    rebuild_admit(d);
+    for (unsigned i = 0; i < r->nmembers; i++) {
+        if ((int)i == self) continue;
+        int rc = stg_net_peer_set(d->net, i, r->members[i].endpoint, &r->members[i].key);
+        if (rc < 0)
+            say(STG_LOG_WARNING, "net", "%s: cannot set up %s: %s", r->members[i].name,
+                r->members[i].endpoint, stg_strerror(rc));
+    }
+    if (self >= 0) stg_net_peer_drop(d->net, (unsigned)self);
+    for (unsigned i = r->nmembers; i < STG_NET_PEERS_MAX; i++) stg_net_peer_drop(d->net, i);
+}
+
+static void health_done(void *ctx, const stg_hook_result_t *res) {
+    daemon_t *d = ctx;
+    d->health_running = NULL;
+    if (d->stopping) return;
+    stg_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = STG_EV_HEALTH;
+    ev.now_ms = wall_ms();
+    char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "";
+    /* Output lines "version=X" and "detail=text"; the rest is kept out of
+     * the record (it goes to the debug log). */
+    char *save = NULL, out[STG_HOOK_OUTPUT_MAX];
+    snprintf(out, sizeof out, "%s", res->output);
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "version=", 8) == 0) snprintf(version, sizeof version, "%s", line + 8);
+        else if (strncmp(line, "detail=", 7) == 0) snprintf(detail, sizeof detail, "%s", line + 7);
+    }
+    if (res->timed_out) {
+        ev.health = STG_HEALTH_UNHEALTHY;
+        snprintf(detail, sizeof detail, "health hook timed out after %lld ms",
+                 (long long)res->elapsed_ms);
+    } else if (res->term_signal) {
+        ev.health = STG_HEALTH_UNHEALTHY;
+        snprintf(detail, sizeof detail, "health hook killed by signal %d", res->term_signal);
+    } else if (res->exit_status != 0) {
+        ev.health = STG_HEALTH_UNHEALTHY;
+        if (!detail[0]) snprintf(detail, sizeof detail, "health hook exited %d", res->exit_status);
+    } else {
+        ev.health = STG_HEALTH_HEALTHY;
+    }
+    say(STG_LOG_DEBUG, "hook", "health: exit %d signal %d%s in %lld ms: %s", res->exit_status,
+        res->term_signal, res->timed_out ? " (timed out)" : "", (long long)res->elapsed_ms,
+        res->output);
+    ev.version = version[0] ? version : NULL;
+    ev.detail = detail;
+    step(d, &ev);
+}
+
+static void run_health(daemon_t *d) {
+    if (d->health_running || !d->cfg.health_hook[0]) {
+        if (!d->cfg.health_hook[0]) {
+            /* No hook configured: the node is reachable, its service unknown. */
+            stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(),
+                              .health = STG_HEALTH_UNKNOWN, .detail = "no health hook configured"};
+            step(d, &ev);
+        }
+        return;
+    }
+    int64_t timeout_ms = stg_core_roster(d->core)->policy.health_timeout_s * 1000;
+    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, health_done, d,
+                          &d->health_running);
+    if (rc != 0) {
+        say(STG_LOG_ERROR, "hook", "cannot run health hook %s: %s; check the path and that it "
+                                   "is executable", d->cfg.health_hook, uv_strerror(rc));
+        stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(),
+                          .health = STG_HEALTH_UNHEALTHY, .detail = "health hook cannot start"};
+        step(d, &ev);
+    }
+}
+
+static void make_hook_env(daemon_t *d) {
+    const stg_roster_t *r = stg_core_roster(d->core);
+    const stg_member_t *m = &r->members[stg_core_self(d->core)];
+    char buf[6][256];
+    snprintf(buf[0], sizeof buf[0], "STAGGER_NODE=%s", m->name);
+    snprintf(buf[1], sizeof buf[1], "STAGGER_FLEET=%s", r->fleet);
+    snprintf(buf[2], sizeof buf[2], "STAGGER_ROLE=%s", stg_role_name(m->role));
+    snprintf(buf[3], sizeof buf[3], "STAGGER_FLAVOUR=%s", m->flavour);
+    snprintf(buf[4], sizeof buf[4], "STAGGER_COMPONENT=%s", d->cfg.component);
+    snprintf(buf[5], sizeof buf[5], "STAGGER_STATE_DIR=%s", d->cfg.state_dir);
+    const char *path = getenv("PATH");
+    if (d->hook_env)
+        for (char **e = d->hook_env; *e; e++) free(*e);
+    free(d->hook_env);
+    d->hook_env = calloc(8, sizeof *d->hook_env);
+    for (int i = 0; i < 6; i++) d->hook_env[i] = strdup(buf[i]);
+    char p[4096];
+    snprintf(p, sizeof p, "PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    d->hook_env[6] = strdup(p);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm_timer(daemon_t *d) {
+    int64_t wait = stg_core_next_wakeup(d->core) - wall_ms();
+    if (wait < 0) wait = 0;
+    if (wait > 60000) wait = 60000;
+    uv_timer_start(&d->timer, on_timer, (uint64_t)wait, 0);
+}
+
+static void apply(daemon_t *d) {
+    stg_actions_t *a = d->acts;
+    if (a->dropped)
+        say(STG_LOG_WARNING, "core", "%u actions did not fit in one step and were dropped",
+            a->dropped);
+    for (unsigned i = 0; i < a->n; i++) {
+        const stg_action_t *x = &a->a[i];
+        switch (x->type) {
+        case STG_ACT_SEND: {
+            int rc = stg_net_send(d->net, (unsigned)x->peer, x->data, x->len);
+            if (rc < 0 && rc != -EAGAIN)
+                say(STG_LOG_DEBUG, "net", "send to %d: %s", x->peer, stg_strerror(rc));
+            break;
+        }
+        case STG_ACT_PERSIST: persist(d, x->name, x->data, x->len); break;
+        case STG_ACT_LOG:
+            say((int)x->level, x->tag, "%.*s", (int)x->len, (const char *)x->data);
+            break;
+        case STG_ACT_RUN_HEALTH: run_health(d); break;
+        case STG_ACT_ROSTER_CHANGED:
+            if (stg_core_self(d->core) < 0) break;
+            rebuild_peers(d);
+            make_hook_env(d);
+            break;
+        }
+    }
+}
+
+static void step(daemon_t *d, const stg_event_t *ev) {
+    if (d->stopping) return;
+    stg_core_step(d->core, ev, d->acts);
+    apply(d);
+    arm_timer(d);
+}
+
+static void on_timer(uv_timer_t *t) {
+    daemon_t *d = t->data;
+    stg_event_t ev = {.type = STG_EV_TICK, .now_ms = wall_ms()};
+    step(d, &ev);
+}
+
+/* ---- transport callbacks ---------------------------------------------- */
+
+static bool admit(void *ctx, const uint8_t x[32], char user_id[STG_NET_USER_ID_MAX]) {
+    daemon_t *d = ctx;
+    for (size_t i = 0; i < d->nadmitted; i++)
+        if (sodium_memcmp(d->admitted[i].x, x, 32) == 0) {
+            snprintf(user_id, STG_NET_USER_ID_MAX, "%s", d->admitted[i].user_id);
+            return true;
+        }
+    return false;
+}
+
+static void reply_status(daemon_t *d, const stg_net_route_t *route) {
+    int64_t now = wall_ms();
+    json_t *st = stg_core_status_json(d->core, now);
+    stg_net_stats_t ns;
+    stg_net_stats(d->net, &ns);
+    json_object_set_new(st, "transport",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "zap_allowed",
+                                  (json_int_t)ns.zap_allowed, "zap_denied",
+                                  (json_int_t)ns.zap_denied, "frames_bad",
+                                  (json_int_t)ns.frames_bad, "rx_msgs", (json_int_t)ns.rx_msgs,
+                                  "tx_msgs", (json_int_t)ns.tx_msgs, "tx_dropped",
+                                  (json_int_t)ns.tx_dropped, "unknown_sender",
+                                  (json_int_t)d->unknown_sender));
+    char *text = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    if (!text) return;
+    size_t tl = strlen(text);
+    uint8_t *frame = malloc(STG_WIRE_HEADER + tl);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_STATUS_REP;
+    m.serial = (uint64_t)stg_core_roster(d->core)->serial;
+    m.blob = (const uint8_t *)text;
+    m.blob_len = tl;
+    int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + tl) : -1;
+    if (n > 0) stg_net_reply(d->net, route, frame, (size_t)n);
+    free(frame);
+    free(text);
+}
+
+static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
+                   const uint8_t *body, size_t len) {
+    daemon_t *d = ctx;
+    if (d->stopping) return;
+    const stg_roster_t *r = stg_core_roster(d->core);
+    /* ZAP ran at the handshake; the roster may have changed since. */
+    stg_pubkey_t k;
+    int from = -2;
+    if (stg_pubkey_from_b64(&k, user_id) == 0) {
+        from = stg_roster_find_key(r, &k);
+        if (from < 0) {
+            for (unsigned i = 0; i < r->noperators; i++)
+                if (stg_pubkey_eq(&k, &r->operators[i])) from = -1;
+            for (unsigned i = 0; i < r->nobservers; i++)
+                if (stg_pubkey_eq(&k, &r->observers[i])) from = -1;
+        }
+    }
+    if (from == -2) {
+        d->unknown_sender++;
+        return;
+    }
+    if (len >= 2 && body[0] == 1 && body[1] == STG_MSG_STATUS_REQ) {
+        reply_status(d, route);
+        return;
+    }
+    stg_event_t ev = {.type = STG_EV_MESSAGE, .now_ms = wall_ms(), .from = from, .data = body,
+                      .len = len};
+    step(d, &ev);
+    /* A client handing us a roster gets our status back: it shows the
+     * serial we now hold. */
+    if (from == -1 && len >= 2 && body[0] == 1 && body[1] == STG_MSG_ROSTER && !d->stopping)
+        reply_status(d, route);
+}
+
+/* ---- signals and shutdown --------------------------------------------- */
+
+static void shutdown_(daemon_t *d, const char *why) {
+    if (d->stopping) return;
+    say(STG_LOG_INFO, "shell", "stopping (%s)", why);
+    d->stopping = true;
+    if (d->health_running) stg_hook_kill(d->health_running);
+    uv_timer_stop(&d->timer);
+    uv_close((uv_handle_t *)&d->timer, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    stg_net_close(&d->net);
+}
+
+static int load_roster_file(const char *path, const stg_roster_t *current, uint8_t **env,
+                            size_t *len, stg_roster_t *out, char *msg, size_t cap) {
+    int rc = stg_file_read(path, stg_envelope_size(STG_PAYLOAD_MAX, STG_SIG_MAX), env, len, msg,
+                           cap);
+    if (rc < 0) return rc;
+    stg_diag_t dg = {0};
+    rc = stg_roster_open(*env, *len, current, out, &dg);
+    if (rc) {
+        snprintf(msg, cap, "%s: %s", path, dg.msg);
+        free(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    daemon_t *d = s->data;
+    if (signum != SIGHUP) {
+        shutdown_(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+    /* SIGHUP: offer the roster file again; a higher serial replaces ours. */
+    uint8_t *env = NULL;
+    size_t len = 0;
+    char msg[512];
+    stg_roster_t *tmp = malloc(sizeof *tmp);
+    int rc = tmp ? load_roster_file(d->cfg.roster, NULL, &env, &len, tmp, msg, sizeof msg) : -1;
+    free(tmp);
+    if (rc) {
+        say(STG_LOG_WARNING, "roster", "SIGHUP: keeping the current roster: %s", msg);
+        return;
+    }
+    say(STG_LOG_INFO, "roster", "SIGHUP: offering %s", d->cfg.roster);
+    stg_event_t ev = {.type = STG_EV_ROSTER, .now_ms = wall_ms(), .data = env, .len = len};
+    step(d, &ev);
+    free(env);
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "staggerd: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: staggerd --config FILE [--check-config]\n"
+            "\n"
+            "The stagger peer daemon: gossips this node's version and health with the\n"
+            "fleet's other members over CURVE-authenticated ZeroMQ.\n"
+            "\n"
+            "  --config FILE    daemon configuration (JSON; see docs/operations.md)\n"
+            "  --check-config   validate the configuration, key and roster, then exit\n"
+            "  --help           this text\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the roster file and\n"
+            "adopts it when its serial is higher.\n"
+            "Exit codes: 0 clean stop or valid config; 1 bad configuration; 3 runtime failure.\n"
+            "Example: staggerd --config /etc/stagger/staggerd.json\n");
+}
+
+static int64_t read_incarnation(const daemon_t *d) {
+    char path[STG_PATH_MAX + 64];
+    state_path(d, "incarnation", path, sizeof path);
+    uint8_t *buf;
+    size_t len;
+    char msg[256];
+    if (stg_file_read(path, 64, &buf, &len, msg, sizeof msg) < 0) return 0;
+    char text[65];
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    free(buf);
+    return strtoll(text, NULL, 10);
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"check-config", no_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *config = NULL;
+    bool check = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config = optarg; break;
+        case 'k': check = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (sodium_init() < 0) return fail("libsodium failed to initialise");
+    /* Secret keys live in this process: no core dumps. */
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+
+    static daemon_t dd;
+    daemon_t *d = &dd;
+    char msg[1024];
+    if (stg_config_load(config, &d->cfg, msg, sizeof msg) != 0) return fail("%s", msg);
+    log_level = d->cfg.log_level;
+    if (stg_seckey_load(d->cfg.key, &d->key, msg, sizeof msg) != 0)
+        return fail("config key: %s", msg);
+    stg_roster_t *boot = malloc(sizeof *boot);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    if (load_roster_file(d->cfg.roster, NULL, &env, &len, boot, msg, sizeof msg) != 0)
+        return fail("config roster: %s", msg);
+    int self = stg_roster_find_key(boot, &d->key->pub);
+    if (self < 0)
+        return fail("%s: this node's key %s is not a member of fleet %s; add it to the roster "
+                    "or point \"key\" at the right file",
+                    d->cfg.roster, d->cfg.key, boot->fleet);
+    snprintf(d->name, sizeof d->name, "%s", boot->members[self].name);
+    log_name = d->name;
+    if (check) {
+        printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members)\n", config, d->name,
+               boot->fleet, (long long)boot->serial, boot->nmembers);
+        return 0;
+    }
+    if (mkdir(d->cfg.state_dir, 0700) != 0 && errno != EEXIST)
+        return fail("state_dir %s: %s", d->cfg.state_dir, strerror(errno));
+
+    /* A roster learnt at run time, newer than the configured one, wins. */
+    char spath[STG_PATH_MAX + 64];
+    state_path(d, "roster.signed", spath, sizeof spath);
+    uint8_t *senv = NULL;
+    size_t slen = 0;
+    stg_roster_t *later = malloc(sizeof *later);
+    if (access(spath, R_OK) == 0 &&
+        load_roster_file(spath, boot, &senv, &slen, later, msg, sizeof msg) == 0) {
+        free(env);
+        env = senv;
+        len = slen;
+        say(STG_LOG_INFO, "roster", "using roster serial %lld from %s", (long long)later->serial,
+            spath);
+    }
+    free(later);
+
+    /* The incarnation grows at every start and is on disk before we speak. */
+    int64_t inc = read_incarnation(d) + 1;
+    char text[32];
+    int tn = snprintf(text, sizeof text, "%lld", (long long)inc);
+    if (persist(d, "incarnation", text, (size_t)tn) != 0) return 3;
+
+    stg_core_config_t cc;
+    memset(&cc, 0, sizeof cc);
+    cc.key = d->key;
+    cc.roster_env = env;
+    cc.roster_len = len;
+    cc.incarnation = inc;
+    randombytes_buf(&cc.seed, sizeof cc.seed);
+    snprintf(cc.component, sizeof cc.component, "%s", d->cfg.component);
+    cc.tuning = d->cfg.tuning;
+    stg_diag_t dg = {0};
+    int64_t now = wall_ms();
+    d->core = stg_core_new(&cc, now, &dg);
+    free(env);
+    free(boot);
+    if (!d->core) return fail("%s", dg.msg);
+    d->acts = malloc(sizeof *d->acts);
+
+    d->loop = uv_default_loop();
+    const stg_roster_t *r = stg_core_roster(d->core);
+    const char *listen = d->cfg.listen[0] ? d->cfg.listen : r->members[stg_core_self(d->core)].endpoint;
+    stg_net_callbacks_t cb = {.admit = admit, .on_msg = on_msg, .on_peer = NULL};
+    rebuild_admit(d);
+    d->net = stg_net_new(d->loop, d->key, listen, &cb, d, msg, sizeof msg);
+    if (!d->net) return fail("cannot listen on %s: %s", listen, msg);
+    rebuild_peers(d);
+    make_hook_env(d);
+
+    uv_timer_init(d->loop, &d->timer);
+    d->timer.data = d;
+    uv_signal_init(d->loop, &d->sig_term);
+    uv_signal_init(d->loop, &d->sig_int);
+    uv_signal_init(d->loop, &d->sig_hup);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+
+    say(STG_LOG_INFO, "shell", "node %s of fleet %s listening on %s, incarnation %lld, %u members",
+        d->name, r->fleet, stg_net_endpoint(d->net), (long long)inc, r->nmembers);
+    stg_event_t ev = {.type = STG_EV_TICK, .now_ms = wall_ms()};
+    step(d, &ev);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+
+    stg_core_destroy(&d->core);
+    stg_seckey_destroy(&d->key);
+    free(d->acts);
+    free(d->admitted);
+    if (d->hook_env)
+        for (char **e = d->hook_env; *e; e++) free(*e);
+    free(d->hook_env);
+    uv_loop_close(d->loop);
+    say(STG_LOG_INFO, "shell", "stopped");
+    return 0;
+}
