@@ -67,6 +67,10 @@ typedef struct {
     int64_t gate_timeout_s;
 } stg_policy_t;
 
+/* The policy a roster gets when it says nothing: values for cardano-node,
+ * each explained in docs/protocol.md §4.3. */
+void stg_policy_default(stg_policy_t *p);
+
 typedef struct {
     char fleet[STG_NAME_MAX + 1];
     int64_t serial;
@@ -87,7 +91,9 @@ int stg_roster_decode(const uint8_t *json, size_t len, stg_roster_t *r, stg_diag
 /* Parse an envelope, check it is a roster, decode it, and check that its
  * signatures come from its own operator keys (at least one). For a roster
  * replacing `current`, pass current: then the signers must be operators of
- * the current roster (a new roster cannot appoint itself). */
+ * the current roster (a new roster cannot appoint itself), checked before
+ * the JSON is parsed, and the roster must name the same fleet with a higher
+ * serial. r must not be current; on failure *r is zeroed. */
 int stg_roster_open(const uint8_t *buf, size_t len, const stg_roster_t *current,
                     stg_roster_t *r, stg_diag_t *d);
 
@@ -114,8 +120,9 @@ typedef struct {
 } stg_release_t;
 
 int stg_release_decode(const uint8_t *json, size_t len, stg_release_t *rel, stg_diag_t *d);
-/* Parse an envelope, decode the release, require one operator signature of
- * roster r. */
+/* Parse an envelope, require one operator signature of roster r (checked
+ * before the JSON is parsed), decode the release. On failure *rel is
+ * zeroed. */
 int stg_release_open(const uint8_t *buf, size_t len, const stg_roster_t *r,
                      stg_release_t *rel, stg_diag_t *d);
 /* The artifact for a flavour, or NULL. Borrowed from rel. */
