@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# purity.sh: prove the pure libraries (the core and the codecs) reference no
+# clock, randomness, I/O, libuv, ZeroMQ or system call. Every undefined
+# symbol of the archive must be defined inside it or be on the allowlist
+# below: memory and string functions, formatting into buffers, jansson,
+# and libsodium's deterministic primitives. Anything else fails, so a new
+# dependency has to be argued for here, in review.
+set -euo pipefail
+status=0
+allowed='^(mem(cpy|set|cmp|move|chr)|str(len|cmp|ncmp|casecmp|chr|rchr|spn|cspn|str|ndup|dup|cpy|tol|toll|toul|toull|error)|inet_pton|(v)?snprintf|__(v)?snprintf_chk|__memcpy_chk|__memset_chk|__memmove_chk|__strcpy_chk|__stack_chk_fail|__assert_fail|abort|(m|c|re)alloc|free|qsort|bsearch|__ctype_b_loc|__errno_location|json_[a-z_]+|jansson_[a-z_]+|crypto_(sign_(detached|verify_detached|seed_keypair|ed25519_pk_to_curve25519|ed25519_sk_to_curve25519)|generichash(_init|_update|_final)?|core_ed25519_is_valid_point)|sodium_(bin2base64|base642bin|memcmp|memzero|bin2hex|hex2bin)|__(asan|ubsan|sanitizer|sancov|lsan)_[A-Za-z0-9_]+|__sancov_lowest_stack)$'
+# The libraries are checked as one unit: the core may call the codecs.
+defined=$(for lib in "$@"; do nm --defined-only -g "$lib" 2>/dev/null; done |
+          awk 'NF==3 {print $3}' | sort -u)
+for lib in "$@"; do
+  undefined=$(nm -u "$lib" 2>/dev/null | awk 'NF {print $NF}' | grep -v ':$' | sort -u)
+  bad=$(comm -23 <(echo "$undefined") <(echo "$defined") | grep -Ev "$allowed" | grep . || true)
+  name=$(basename "$lib")
+  if [ -n "$bad" ]; then
+    echo "not ok - $name references symbols outside the pure allowlist:"
+    echo "$bad" | sed 's/^/#   /'
+    status=1
+  else
+    echo "ok - $name is pure ($(echo "$undefined" | wc -l) undefined symbols, all allowed)"
+  fi
+done
+echo "1..$#"
+exit $status
