@@ -28,6 +28,9 @@ int fuzz_verdict(int rc, const stg_diag_t *d);
 /* calloc that aborts on failure. Caller owns the result (free()). */
 void *fuzz_calloc(size_t size);
 
+/* Whether all n bytes at p are zero. */
+bool fuzz_is_zero(const void *p, size_t n);
+
 /* Abort unless s is NUL-terminated within cap bytes. */
 void fuzz_check_str(const char *s, size_t cap);
 

@@ -32,6 +32,13 @@ void *fuzz_calloc(size_t size) {
     return p;
 }
 
+bool fuzz_is_zero(const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i]) return false;
+    return true;
+}
+
 void fuzz_check_str(const char *s, size_t cap) {
     FUZZ_ASSERT(memchr(s, '\0', cap) != NULL);
 }

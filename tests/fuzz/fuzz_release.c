@@ -11,16 +11,26 @@
 static void check_release(const stg_release_t *rel) {
     fuzz_check_str(rel->component, sizeof rel->component);
     fuzz_check_str(rel->version, sizeof rel->version);
-    FUZZ_ASSERT(stg_name_ok(rel->component));
-    FUZZ_ASSERT(rel->nartifacts <= STG_FLAVOURS_MAX);
+    FUZZ_ASSERT(stg_name_ok(rel->component) && rel->version[0] != '\0');
+    FUZZ_ASSERT(rel->not_before_s == 0 || rel->not_before_s >= rel->created_at_s);
+    FUZZ_ASSERT(rel->nartifacts >= 1 && rel->nartifacts <= STG_FLAVOURS_MAX);
     for (unsigned i = 0; i < rel->nartifacts; i++) {
         const stg_artifact_t *a = &rel->artifacts[i];
         fuzz_check_str(a->flavour, sizeof a->flavour);
         fuzz_check_str(a->image, sizeof a->image);
         fuzz_check_str(a->url, sizeof a->url);
         fuzz_check_str(a->sha256, sizeof a->sha256);
+        FUZZ_ASSERT(stg_name_ok(a->flavour) && strlen(a->sha256) == 64);
+        FUZZ_ASSERT((a->image[0] != '\0') != (a->url[0] != '\0'));
         FUZZ_ASSERT(stg_release_artifact(rel, a->flavour) != NULL);
     }
+}
+
+/* A release is either fully decoded and checked, or all zero. */
+static int verdict(int rc, const stg_diag_t *d, const stg_release_t *rel) {
+    if (fuzz_verdict(rc, d) == 0) check_release(rel);
+    else FUZZ_ASSERT(fuzz_is_zero(rel, sizeof *rel));
+    return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -29,22 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     stg_roster_t *roster = fuzz_test_roster();
     stg_diag_t d;
 
-    int rc_dec = fuzz_verdict(stg_release_decode(data, size, decoded, fuzz_diag(&d)), &d);
-    if (rc_dec == 0) check_release(decoded);
+    int rc_dec = verdict(stg_release_decode(data, size, decoded, fuzz_diag(&d)), &d, decoded);
 
     size_t envlen = 0;
     uint8_t *env = fuzz_seal(STG_DOC_RELEASE, data, size, &envlen);
     if (env) {
-        int rc = stg_release_open(env, envlen, roster, opened, fuzz_diag(&d));
+        int rc = verdict(stg_release_open(env, envlen, roster, opened, fuzz_diag(&d)), &d, opened);
         /* The signer is the roster's operator: opening is decoding. */
-        FUZZ_ASSERT((fuzz_verdict(rc, &d) == 0) == (rc_dec == 0));
+        FUZZ_ASSERT((rc == 0) == (rc_dec == 0));
         if (rc == 0) FUZZ_ASSERT(memcmp(decoded, opened, sizeof *opened) == 0);
         free(env);
     }
 
     /* The input as an envelope: signatures the fuzzer made up never pass. */
-    memset(opened, 0, sizeof *opened);
-    fuzz_verdict(stg_release_open(data, size, roster, opened, fuzz_diag(&d)), &d);
+    verdict(stg_release_open(data, size, roster, opened, fuzz_diag(&d)), &d, opened);
 
     free(decoded);
     free(opened);

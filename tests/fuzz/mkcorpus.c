@@ -20,29 +20,51 @@ enum { J = 1, R = 2, L = 4 };
 
 #define GOLDEN_RELEASE "{\"component\":\"cardano-node\",\"version\":\"10.5.3\"}"
 #define TEST_KEY "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
-#define KEY_1 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=" /* seed 20..3f */
+/* Keys of seeds 20..3f, 40..5f, 60..7f, 80..9f (see key_n). */
+#define KEY_1 "Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="
+#define KEY_2 "JUO5L/EJVRFHatyDadtt3JM2ZaEZeN2hQE7hBmypVZ0="
+#define KEY_3 "F0VTtFbd38aQjsqxwQH+arIeK6oGF3lbfUOmNIKZP9U="
+#define KEY_4 "zRSzf5VulTGU/3+3Oz2B3MVh1hp1OAlLfD4aZD7l86o="
 
-#define ROSTER                                                                         \
-    "{\"fleet\":\"pool-a\",\"serial\":7,\"operators\":[\"" TEST_KEY "\"],"             \
-    "\"emergency_quorum\":1,\"observers\":[],"                                          \
-    "\"members\":["                                                                     \
-    "{\"name\":\"relay-1\",\"key\":\"" TEST_KEY "\",\"endpoint\":\"tcp://10.0.0.1:7000\"," \
-    "\"role\":\"relay\",\"flavour\":\"amd64\",\"tags\":[\"eu\"]},"                      \
-    "{\"name\":\"bp-1\",\"key\":\"" KEY_1 "\","       \
-    "\"endpoint\":\"tcp://10.0.0.2:7000\",\"role\":\"producer\",\"flavour\":\"amd64\","   \
-    "\"stage\":3,\"holdback\":true}],"                                                   \
-    "\"policy\":{\"batch\":1,\"soak_s\":3600,\"unavailable_max\":1,"                     \
-    "\"epoch_start_s\":1506203091,\"epoch_length_s\":432000,\"proof_epochs\":1,"         \
-    "\"epoch_guard_s\":600,\"windows\":[{\"days\":[\"mon\",\"tue\"],"                    \
-    "\"start\":\"02:00\",\"end\":\"05:00\"}]}}"
+/* A roster using every field; the test key is its operator. */
+#define ROSTER                                                                              \
+    "{\"fleet\":\"pool-a\",\"serial\":7,\"operators\":[\"" TEST_KEY "\"],"                  \
+    "\"emergency_quorum\":1,\"observers\":[\"" KEY_4 "\"],\"members\":["                    \
+    "{\"name\":\"relay-1\",\"key\":\"" KEY_1 "\",\"endpoint\":\"tcp://10.0.0.1:3001\","     \
+    "\"role\":\"relay\",\"flavour\":\"amd64\",\"tags\":[\"eu\",\"fast\"]},"                 \
+    "{\"name\":\"bp-1\",\"key\":\"" KEY_2 "\",\"endpoint\":\"tcp://[fd00::2]:3001\","       \
+    "\"role\":\"producer\",\"flavour\":\"amd64\",\"stage\":3},"                             \
+    "{\"name\":\"bp-2\",\"key\":\"" KEY_3 "\",\"endpoint\":\"tcp://bp-2.example.org:3001\"," \
+    "\"role\":\"standby\",\"flavour\":\"arm64\",\"holdback\":true}],"                       \
+    "\"policy\":{\"batch\":2,\"soak_s\":3600,\"unavailable_max\":1,"                        \
+    "\"health_deadline_s\":600,"                                                            \
+    "\"epoch\":{\"start_s\":1596059091,\"length_s\":432000,\"proof_epochs\":1,"             \
+    "\"guard_s\":600},"                                                                     \
+    "\"timeouts\":{\"install_s\":600,\"health_s\":30,\"rollback_s\":600,\"gate_s\":30},"    \
+    "\"windows\":[{\"days\":[\"mon\",\"tue\"],\"start\":\"22:00\",\"end\":\"02:00\"}]}}"
 
-#define RELEASE                                                                       \
-    "{\"component\":\"cardano-node\",\"version\":\"10.5.3\",\"created_at\":1750000000,"  \
-    "\"not_before\":1750003600,\"artifacts\":[{\"flavour\":\"amd64\",\"image\":"          \
-    "\"ghcr.io/intersectmbo/cardano-node@sha256:"                                        \
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"                \
-    "{\"flavour\":\"arm64\",\"url\":\"https://example.org/cardano-node.tar.gz\","         \
-    "\"sha256\":\"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\"}]}"
+/* The smallest roster: defaults pick the holdback pair (standby, relay). */
+#define ROSTER_HEAD "{\"fleet\":\"f\",\"serial\":1,\"operators\":[\"" TEST_KEY "\"],"
+#define MEMBER_A                                                                            \
+    "{\"name\":\"a\",\"key\":\"" KEY_1 "\",\"endpoint\":\"tcp://a:1\",\"role\":\"standby\","  \
+    "\"flavour\":\"x\"}"
+#define MEMBERS_OK                                                                          \
+    MEMBER_A ","                                                                            \
+    "{\"name\":\"b\",\"key\":\"" KEY_2 "\",\"endpoint\":\"tcp://b:1\",\"role\":\"dark-relay\"," \
+    "\"flavour\":\"x\"},"                                                                    \
+    "{\"name\":\"c\",\"key\":\"" KEY_3 "\",\"endpoint\":\"tcp://c:1\",\"role\":\"relay\","     \
+    "\"flavour\":\"x\"}"
+#define ROSTER_MIN ROSTER_HEAD "\"members\":[" MEMBERS_OK "]}"
+
+#define RELEASE                                                                             \
+    "{\"component\":\"cardano-node\",\"version\":\"10.5.3\",\"created_at\":1750000000,"     \
+    "\"not_before\":1750003600,\"artifacts\":{\"amd64\":{\"image\":"                        \
+    "\"ghcr.io/intersectmbo/cardano-node:10.5.3@sha256:"                                    \
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"                  \
+    "\"arm64\":{\"url\":\"https://example.org/cardano-node.tar.gz\",\"sha256\":"            \
+    "\"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\"}}}"
+#define RELEASE_HEAD "{\"component\":\"c\",\"version\":\"1\",\"created_at\":1,"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Text seeds, with their length so they may hold any byte. */
 #define T(s) s, sizeof(s) - 1
@@ -54,7 +76,45 @@ static const struct {
 } texts[] = {
     {J | L, "golden-release.json", T(GOLDEN_RELEASE)},
     {J | R, "roster.json", T(ROSTER)},
+    {R, "roster-min.json", T(ROSTER_MIN)},
+    {R, "roster-no-holdback-pair.json", T(ROSTER_HEAD "\"members\":[" MEMBER_A "]}")},
+    {R, "roster-operator-as-member.json",
+     T(ROSTER_HEAD "\"members\":[{\"name\":\"a\",\"key\":\"" TEST_KEY "\","
+       "\"endpoint\":\"tcp://a:1\",\"role\":\"relay\",\"flavour\":\"x\"}]}")},
+    {R, "roster-duplicate-member.json",
+     T(ROSTER_HEAD "\"members\":[" MEMBER_A "," MEMBER_A "]}")},
+    {R, "roster-bad-key.json",
+     T(ROSTER_HEAD "\"members\":[{\"name\":\"a\",\"key\":"
+       "\"Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdd=\",\"endpoint\":\"tcp://a:1\","
+       "\"role\":\"relay\",\"flavour\":\"x\"}]}")},
+    {R, "roster-bad-endpoint.json",
+     T(ROSTER_HEAD "\"members\":[{\"name\":\"a\",\"key\":\"" KEY_1 "\","
+       "\"endpoint\":\"tcp://[::1:65536\",\"role\":\"relay\",\"flavour\":\"x\"}]}")},
+    {R, "roster-empty-window.json",
+     T(ROSTER_HEAD "\"members\":[" MEMBERS_OK "],\"policy\":{\"windows\":[{\"days\":"
+       "[\"sun\",\"sun\"],\"start\":\"24:00\",\"end\":\"24:00\"}]}}")},
+    {R, "roster-guard-over-length.json",
+     T(ROSTER_HEAD "\"members\":[" MEMBERS_OK "],\"policy\":{\"epoch\":{\"length_s\":60}}}")},
+    {R, "roster-quorum-over-operators.json",
+     T(ROSTER_HEAD "\"emergency_quorum\":2,\"members\":[" MEMBERS_OK "]}")},
     {J | L, "release.json", T(RELEASE)},
+    {L, "release-url.json",
+     T(RELEASE_HEAD "\"artifacts\":{\"x\":{\"url\":\"file:///srv/a\",\"sha256\":\"" HEX64
+       "\"}}}")},
+    {L, "release-image-and-url.json",
+     T(RELEASE_HEAD "\"artifacts\":{\"x\":{\"image\":\"a@sha256:" HEX64 "\","
+       "\"url\":\"https://a\"}}}")},
+    {L, "release-image-with-sha256.json",
+     T(RELEASE_HEAD "\"artifacts\":{\"x\":{\"image\":\"a@sha256:" HEX64 "\","
+       "\"sha256\":\"" HEX64 "\"}}}")},
+    {L, "release-unpinned-image.json",
+     T(RELEASE_HEAD "\"artifacts\":{\"x\":{\"image\":\"a:latest@sha256:0123\"}}}")},
+    {L, "release-bad-flavour.json",
+     T(RELEASE_HEAD "\"artifacts\":{\"X Y\":{\"url\":\"https://a\",\"sha256\":\"" HEX64
+       "\"}}}")},
+    {L, "release-not-before-created.json",
+     T("{\"component\":\"c\",\"version\":\"1\",\"created_at\":5,\"not_before\":4,"
+       "\"artifacts\":{}}")},
     {J, "getters.json",
      T("{\"a\":\"relay-1\",\"b\":-5,\"c\":9223372036854775807,\"d\":true,\"e\":null,"
        "\"f\":[1,2,3,4,5],\"g\":{\"h\":[{\"i\":\"x\"}]},\"j\":1.5,\"k\":\"\\u00e9\","
@@ -188,6 +248,9 @@ int main(int argc, char **argv) {
 
     env = sealed(STG_DOC_ROSTER, ROSTER, 1, &len);
     put_env(R, "roster.env", env, len);
+    free(env);
+    env = sealed(STG_DOC_ROSTER, ROSTER_MIN, 1, &len);
+    put_env(R, "roster-min.env", env, len);
     free(env);
     env = sealed(STG_DOC_ROSTER, ROSTER, STG_SIG_MAX, &len);
     put_env(R, "roster-8-signatures.env", env, len);
