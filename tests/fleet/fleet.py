@@ -1,0 +1,670 @@
+#!/usr/bin/python3
+"""fleet.py: the harness of the multi-process fleet tests (tests/fleet/):
+real staggerd processes on 127.0.0.1, keys and rosters made with staggerctl,
+waiting only by polling `staggerctl status --json` (or a log) against a
+deadline, and a pyzmq/PyNaCl client that speaks the peer protocol as an
+authenticated member, for the tests that must send what staggerd never would.
+
+Each test file is `test_NAME.py STAGGERD STAGGERCTL`, prints TAP, and runs
+its body through main() below, which owns the temporary directory and every
+process: all are killed by PID at the end (finally, atexit, SIGTERM), and on
+a failure the tail of every daemon's log is printed as TAP comments.
+Debian's /usr/bin/python3 with python3-zmq and python3-nacl (PITFALLS.md).
+"""
+import atexit
+import base64
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+try:
+    import zmq
+    from zmq.utils.monitor import recv_monitor_message
+    from nacl.bindings import (crypto_sign_ed25519_pk_to_curve25519,
+                               crypto_sign_ed25519_sk_to_curve25519)
+    from nacl.signing import SigningKey
+except ImportError as e:  # the suite needs Debian's python3-zmq and python3-nacl
+    print("1..0 # SKIP %s (install python3-zmq and python3-nacl)" % e)
+    sys.exit(0)
+
+# The fleet: 1 producer, 1 standby, relays and dark relays, flavours alternating.
+MEMBERS = [("bp", "producer"), ("standby", "standby"), ("relay1", "relay"),
+           ("relay2", "relay"), ("dark1", "dark-relay"), ("relay3", "relay"),
+           ("dark2", "dark-relay"), ("relay4", "relay")]
+FLAVOURS = ["debian", "nix"]
+FLEET = "loopback"
+
+# Fast timers so a failure is seen in seconds; health_s in the roster policy.
+TUNING = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "indirect_checks": 2,
+          "suspicion_ms": 1200, "sync_interval_ms": 500, "fanout": 2,
+          "health_interval_ms": 300, "retransmit": 3}
+HEALTH_TIMEOUT_S = 1
+POLL_S = 0.15
+
+# docs/protocol.md §2 and proto/wire.c: the envelope and the peer frames.
+DOC_TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4, "request": 5}
+MSG = {"ping": 1, "ack": 2, "ping-req": 3, "sync": 4, "digest": 5, "records": 6,
+       "roster": 7, "roster-want": 8, "status-req": 20, "status-rep": 21, "error-rep": 22}
+WIRE_MAX = 256 * 1024
+
+# ---- processes: every one we start is killed by PID, whatever happens ----
+
+_live = {}  # pid -> Popen
+
+
+def _kill_all():
+    for pid, p in list(_live.items()):
+        if p.poll() is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        _live.pop(pid, None)
+
+
+def _on_sigterm(signum, frame):
+    # meson's timeout: unwind through the finally blocks, which clean up.
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_kill_all)
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    # A daemon must not outlive a harness that was itself SIGKILLed.
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+# ---- ports: free at run time, and distinct between tests running at once ----
+
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "stagger-fleet-ports")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def reserve_ports(n):
+    """n TCP ports the kernel says are free on 127.0.0.1. The sockets are held
+    until all are chosen (distinct within the test); a file per port under
+    _PORT_DIR, named after it and holding our PID, keeps other fleet tests
+    running in parallel off them until release_ports()."""
+    os.makedirs(_PORT_DIR, exist_ok=True)
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            path = os.path.join(_PORT_DIR, str(port))
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    owner = int(open(path).read() or 0)
+                except (OSError, ValueError):
+                    owner = 0
+                if owner and _pid_alive(owner):
+                    continue
+                os.unlink(path)  # left by a run that died
+                continue
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def release_ports(ports):
+    for p in ports:
+        try:
+            os.unlink(os.path.join(_PORT_DIR, str(p)))
+        except FileNotFoundError:
+            pass
+
+
+# ---- TAP ----
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, cond, desc, detail=""):
+        self.n += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, desc), flush=True)
+        if not cond:
+            self.failed += 1
+            self.note(detail)
+        return bool(cond)
+
+    def note(self, text):
+        for line in str(text).splitlines():
+            print("# " + line, flush=True)
+
+
+# ---- the envelope and records, from docs/protocol.md §2 ----
+
+def b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+def seal(doc_type, payload, key):
+    """An envelope of payload signed by SigningKey key."""
+    msg = b"stagger/v1/" + doc_type.encode() + b"\0" + payload
+    sig = key.sign(msg).signature
+    head = b"STG" + bytes([1, DOC_TYPES[doc_type], 1]) + struct.pack(">I", len(payload))
+    return head + payload + bytes(key.verify_key) + sig
+
+
+def record_payload(node, inc, seq, version, health="healthy", detail="", flavour="debian",
+                   fleet=FLEET):
+    now = int(time.time() * 1000)
+    doc = {"fleet": fleet, "node": node, "inc": inc, "seq": seq, "time_ms": now,
+           "component": "cardano-node", "version": version, "flavour": flavour,
+           "health": health, "detail": detail, "health_since_ms": now, "phase": "idle"}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def frame(msg_type, serial, body=b"", version=1):
+    """version u8 | type u8 | roster_serial u64be | body (proto/wire.c)."""
+    t = MSG[msg_type] if isinstance(msg_type, str) else msg_type
+    return bytes([version, t]) + struct.pack(">Q", serial) + body
+
+
+def records_frame(serial, envelopes):
+    body = bytes([len(envelopes)])
+    for e in envelopes:
+        body += struct.pack(">H", len(e)) + e
+    return frame("records", serial, body)
+
+
+def ping_frame(serial, seq, claims=()):
+    """claims: (member index, state 0/1/2, incarnation)."""
+    body = struct.pack(">I", seq) + bytes([len(claims)])
+    for member, state, inc in claims:
+        body += struct.pack(">HBQ", member, state, inc)
+    return frame("ping", serial, body)
+
+
+# ---- the fleet ----
+
+class Status:
+    """One `staggerctl status` answer: exit code, parsed JSON (or None), text."""
+
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+        try:
+            self.doc = json.loads(out) if out.strip().startswith("{") else None
+        except ValueError:
+            self.doc = None
+
+    def row(self, name):
+        for m in (self.doc or {}).get("members", []):
+            if m.get("name") == name:
+                return m
+        return None
+
+    def rejects(self, reason):
+        return ((self.doc or {}).get("rejects") or {}).get(reason, 0)
+
+    def transport(self, field):
+        return ((self.doc or {}).get("transport") or {}).get(field, 0)
+
+    def __repr__(self):
+        return "rc=%d err=%r" % (self.rc, self.err.strip()[-300:])
+
+
+class Node:
+    def __init__(self, fleet, name, role, flavour, port):
+        self.name, self.role, self.flavour, self.port = name, role, flavour, port
+        self.endpoint = "tcp://127.0.0.1:%d" % port
+        self.dir = os.path.join(fleet.dir, name)
+        self.key = os.path.join(fleet.keys, name + ".key")
+        self.roster = os.path.join(self.dir, "roster.signed")
+        self.config = os.path.join(self.dir, "staggerd.json")
+        self.hook = os.path.join(self.dir, "health.sh")
+        self.log = os.path.join(self.dir, "staggerd.log")
+        self.proc = None
+
+
+HOOK = r"""#!/bin/sh
+# Health hook of one test node: what it does is set by files beside it
+# (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail".
+d='%s'
+[ -d "$d" ] || exit 9
+v=
+read -r v <"$d/version" 2>/dev/null
+[ -n "$v" ] && echo "version=$v"
+mode=healthy
+read -r mode <"$d/mode" 2>/dev/null
+case $mode in
+healthy) exit 0 ;;
+unhealthy)
+    detail=
+    read -r detail <"$d/detail" 2>/dev/null
+    echo "detail=$detail"
+    exit 1 ;;
+hang)
+    # Until staggerd kills it; bounded, so a hook orphaned by a kill -9 of
+    # its daemon goes away by itself once the mode changes or the test ends.
+    n=0
+    while [ $n -lt 300 ] && [ -d "$d" ] && [ "$mode" = hang ]; do
+        sleep 0.1
+        read -r mode <"$d/mode" 2>/dev/null || mode=
+        n=$((n + 1))
+    done
+    exit 3 ;;
+esac
+exit 2
+"""
+
+
+class Fleet:
+    def __init__(self, staggerd, staggerctl, tap, n=8, versions=None):
+        self.staggerd = os.path.realpath(staggerd)
+        self.ctl_path = os.path.realpath(staggerctl)
+        self.tap = tap
+        self.dir = tempfile.mkdtemp(prefix="stagger-fleet-")
+        self.keys = os.path.join(self.dir, "keys")
+        os.mkdir(self.keys)
+        self.ports = reserve_ports(n + 2)  # two spare, for intruders
+        self.spare_ports = self.ports[n:]
+        self.zctx = None
+        self.nodes = {}
+        self.order = []
+        self.pub("op")
+        for i in range(n):
+            name, role = MEMBERS[i] if i < len(MEMBERS) else ("relay%d" % (i + 1), "relay")
+            node = Node(self, name, role, FLAVOURS[i % 2], self.ports[i])
+            os.mkdir(node.dir)
+            self.pub(name)
+            with open(node.hook, "w") as f:
+                f.write(HOOK % node.dir)
+            os.chmod(node.hook, 0o755)
+            version = (versions or {}).get(name, "10.5.1" if i % 2 == 0 else "10.5.2")
+            self.set_health(name, "healthy", version=version)
+            self.nodes[name] = node
+            self.order.append(name)
+        self.roster = self.sign_roster(self.roster_doc(1), "roster1")
+        for node in self.nodes.values():
+            shutil.copy(self.roster, node.roster)
+            self.write_config(node)
+
+    # -- keys, rosters, configs
+
+    def ctl(self, *args, timeout=15):
+        return subprocess.run([self.ctl_path] + [str(a) for a in args], cwd=self.dir,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def pub(self, name):
+        """Public key text of keys/NAME, made with staggerctl keygen if new."""
+        path = os.path.join(self.keys, name + ".pub")
+        if not os.path.exists(path):
+            r = subprocess.run([self.ctl_path, "keygen", name], cwd=self.keys,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("staggerctl keygen %s: %s" % (name, r.stderr))
+        return open(path).read().strip()
+
+    def keyfile(self, name):
+        return os.path.join(self.keys, name + ".key")
+
+    def signing_key(self, name):
+        """The Ed25519 key of keys/NAME.key (base64 seed, docs/protocol.md §1)."""
+        return SigningKey(base64.b64decode(open(self.keyfile(name)).read().strip()))
+
+    def roster_doc(self, serial, observers=(), extra_members=(), operators=("op",),
+                   members=None):
+        names = self.order if members is None else members
+        doc = {"fleet": FLEET, "serial": serial,
+               "operators": [self.pub(o) for o in operators], "emergency_quorum": 1,
+               "observers": [self.pub(o) for o in observers],
+               "members": [{"name": n, "key": self.pub(n), "endpoint": self.nodes[n].endpoint,
+                            "role": self.nodes[n].role, "flavour": self.nodes[n].flavour}
+                           for n in names] + list(extra_members),
+               "policy": {"timeouts": {"health_s": HEALTH_TIMEOUT_S}}}
+        return doc
+
+    def sign_roster(self, doc, stem, key="op"):
+        """Write STEM.json and sign it with staggerctl; returns STEM.signed."""
+        js = os.path.join(self.dir, stem + ".json")
+        out = os.path.join(self.dir, stem + ".signed")
+        with open(js, "w") as f:
+            json.dump(doc, f, indent=1)
+        r = self.ctl("roster", "sign", "--key", self.keyfile(key), "-o", out, js)
+        if r.returncode != 0:
+            raise RuntimeError("staggerctl roster sign %s: %s" % (stem, r.stderr))
+        return out
+
+    def write_config(self, node, roster=None, key=None):
+        cfg = {"key": key or node.key, "roster": roster or node.roster,
+               "state_dir": os.path.join(node.dir, "state"), "component": "cardano-node",
+               "hooks": {"health": node.hook}, "log_level": "info", "tuning": TUNING}
+        with open(node.config, "w") as f:
+            json.dump(cfg, f, indent=1)
+
+    # -- the health hook's behaviour
+
+    def set_health(self, name, mode, version=None, detail=None):
+        d = os.path.join(self.dir, name)
+        for field, value in (("mode", mode), ("version", version), ("detail", detail)):
+            if value is None:
+                continue
+            tmp = os.path.join(d, "." + field)
+            with open(tmp, "w") as f:
+                f.write(value + "\n")
+            os.replace(tmp, os.path.join(d, field))
+
+    # -- processes
+
+    def start(self, name, tries=3):
+        """Start NAME's staggerd and wait (by its log) until it listens."""
+        node = self.nodes[name]
+        for attempt in range(tries):
+            log = open(node.log, "a")
+            log.write("=== fleet.py: start %s\n" % name)
+            log.flush()
+            p = subprocess.Popen([self.staggerd, "--config", node.config], stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=subprocess.STDOUT, cwd=node.dir,
+                                 preexec_fn=_die_with_parent)
+            log.close()
+            _live[p.pid] = p
+            node.proc = p
+            if self.wait_log(name, "listening on", 10, since_start=True):
+                return p
+            if p.poll() is None:
+                raise RuntimeError("%s: staggerd did not report listening in 10 s" % name)
+            _live.pop(p.pid, None)
+            # A port taken in the gap between our check and its bind (another
+            # process's outgoing connection) is the only retryable failure.
+            if "cannot listen" not in self.log_tail(name, 5):
+                break
+        raise RuntimeError("%s: staggerd exited with %s:\n%s"
+                           % (name, p.returncode, self.log_tail(name, 20)))
+
+    def start_all(self, names=None):
+        for n in names or self.order:
+            self.start(n)
+
+    def pid(self, name):
+        return self.nodes[name].proc.pid
+
+    def kill9(self, name):
+        p = self.nodes[name].proc
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        _live.pop(p.pid, None)
+
+    def stop(self, name, timeout=10):
+        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
+        p = self.nodes[name].proc
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+                _live.pop(p.pid, None)
+                return None
+        _live.pop(p.pid, None)
+        return p.returncode
+
+    def hup(self, name):
+        os.kill(self.nodes[name].proc.pid, signal.SIGHUP)
+
+    def alive(self, name):
+        p = self.nodes[name].proc
+        return p is not None and p.poll() is None
+
+    def start_extra(self, tag, config, log):
+        """A staggerd outside the fleet (an intruder), tracked like the others."""
+        f = open(log, "a")
+        p = subprocess.Popen([self.staggerd, "--config", config], stdin=subprocess.DEVNULL,
+                             stdout=f, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        f.close()
+        _live[p.pid] = p
+        self.extra_logs = getattr(self, "extra_logs", []) + [(tag, log)]
+        return p
+
+    # -- logs
+
+    def log_text(self, name, since_start=False):
+        try:
+            text = open(self.nodes[name].log, errors="replace").read()
+        except FileNotFoundError:
+            return ""
+        if since_start:
+            text = text[text.rfind("=== fleet.py: start"):]
+        return text
+
+    def log_tail(self, name, lines=60):
+        return "\n".join(self.log_text(name).splitlines()[-lines:])
+
+    def wait_log(self, name, needle, timeout, since_start=False):
+        deadline = time.monotonic() + timeout
+        while True:
+            if needle in self.log_text(name, since_start):
+                return True
+            if time.monotonic() >= deadline or not self.alive(name):
+                return needle in self.log_text(name, since_start)
+            time.sleep(0.05)
+
+    def dump_logs(self):
+        for name in self.order:
+            self.tap.note("---- %s (pid %s) log tail ----\n%s" % (
+                name, self.nodes[name].proc.pid if self.nodes[name].proc else "-",
+                self.log_tail(name, 40)))
+        for tag, log in getattr(self, "extra_logs", []):
+            try:
+                text = "\n".join(open(log, errors="replace").read().splitlines()[-40:])
+            except FileNotFoundError:
+                text = ""
+            self.tap.note("---- %s log tail ----\n%s" % (tag, text))
+
+    # -- status, by staggerctl
+
+    def status_cmd(self, peer, key="op", roster=None, as_json=True, timeout_ms=1000):
+        cmd = [self.ctl_path, "status", "--key", self.keyfile(key),
+               "--roster", roster or self.roster, "--timeout-ms", str(timeout_ms)]
+        if peer:
+            cmd += ["--peer", peer]
+        if as_json:
+            cmd.append("--json")
+        return cmd
+
+    def status(self, peer, **kw):
+        r = subprocess.run(self.status_cmd(peer, **kw), capture_output=True, text=True,
+                           timeout=15)
+        return Status(r.returncode, r.stdout, r.stderr)
+
+    def status_all(self, peers=None, **kw):
+        """Every peer's answer, asked concurrently: name -> Status."""
+        peers = peers or self.order
+        procs = {p: subprocess.Popen(self.status_cmd(p, **kw), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for p in peers}
+        out = {}
+        for p, proc in procs.items():
+            o, e = proc.communicate(timeout=15)
+            out[p] = Status(proc.returncode, o, e)
+        return out
+
+    def problems(self, expect, peers=None, serial=None, members=None, rc=None, **kw):
+        """What, in every asked peer's view, differs from expect: a dict
+        member name -> {field: value or predicate}. Empty list: all agree."""
+        bad = []
+        views = self.status_all(peers, **kw)
+        for peer, st in views.items():
+            if st.doc is None:
+                bad.append("%s: no status (%r)" % (peer, st))
+                continue
+            if rc is not None and st.rc != rc:
+                bad.append("%s: status exit %d, want %d" % (peer, st.rc, rc))
+            if serial is not None and st.doc.get("serial") != serial:
+                bad.append("%s: serial %s, want %s" % (peer, st.doc.get("serial"), serial))
+            want_n = len(self.order) if members is None else members
+            if len(st.doc.get("members", [])) != want_n:
+                bad.append("%s: %d members, want %d" % (peer, len(st.doc["members"]), want_n))
+            for name, fields in expect.items():
+                row = st.row(name)
+                if row is None:
+                    bad.append("%s: no row for %s" % (peer, name))
+                    continue
+                for field, want in fields.items():
+                    got = row.get(field)
+                    ok = want(got) if callable(want) else got == want
+                    if not ok:
+                        bad.append("%s sees %s.%s = %r, want %s" % (
+                            peer, name, field, got,
+                            getattr(want, "__doc__", None) or repr(want)))
+        self.last_views = views
+        return bad
+
+    def healthy_expect(self, names=None):
+        """Every member healthy, alive, with the version its hook prints."""
+        exp = {}
+        for n in names or self.order:
+            v = open(os.path.join(self.dir, n, "version")).read().strip()
+            exp[n] = {"health": "healthy", "liveness": "alive", "version": v}
+        return exp
+
+    # -- waiting: by polling against a deadline, never by sleeping
+
+    def wait(self, what, timeout):
+        """Poll what() (a list of problems) until it is empty or the deadline
+        passes. Returns (ok, seconds taken, last problems)."""
+        t0 = time.monotonic()
+        while True:
+            bad = what()
+            took = time.monotonic() - t0
+            if not bad:
+                return True, took, []
+            if took >= timeout:
+                return False, took, bad
+            time.sleep(POLL_S)
+
+    def hold(self, what, duration):
+        """Poll what() for duration seconds; it must stay empty throughout.
+        Returns (ok, problems at the first failure)."""
+        t0 = time.monotonic()
+        while True:
+            bad = what()
+            if bad:
+                return False, bad
+            if time.monotonic() - t0 >= duration:
+                return True, []
+            time.sleep(POLL_S)
+
+    def check_wait(self, desc, what, timeout):
+        ok, took, bad = self.wait(what, timeout)
+        self.tap.check(ok, "%s (%.1f s)" % (desc, took) if ok else
+                       "%s (not within %.0f s)" % (desc, timeout), "\n".join(bad[:20]))
+        return ok
+
+    def converge(self, timeout=30):
+        return self.check_wait("all %d peers list %d members, all healthy with their versions"
+                               % (len(self.order), len(self.order)),
+                               lambda: self.problems(self.healthy_expect(), rc=0), timeout)
+
+    # -- speaking the peer protocol directly
+
+    def context(self):
+        if self.zctx is None:
+            self.zctx = zmq.Context()
+        return self.zctx
+
+    def client(self, to, as_key, expect_auth=True, timeout=5):
+        """A CURVE DEALER connected to peer `to` with the keys of keys/AS_KEY
+        (X25519 converted from its Ed25519 key, docs/protocol.md §1), or with
+        a random key when as_key is None. Returns (socket, outcome): outcome
+        is "ok" after a successful handshake, "denied" when refused."""
+        node = self.nodes[to]
+        s = self.context().socket(zmq.DEALER)
+        s.linger = 0
+        if as_key is None:
+            sk = SigningKey.generate()
+        else:
+            sk = self.signing_key(as_key)
+        sk64 = bytes(sk) + bytes(sk.verify_key)
+        s.curve_secretkey = crypto_sign_ed25519_sk_to_curve25519(sk64)
+        s.curve_publickey = crypto_sign_ed25519_pk_to_curve25519(bytes(sk.verify_key))
+        server = base64.b64decode(self.pub(to))
+        s.curve_serverkey = crypto_sign_ed25519_pk_to_curve25519(server)
+        mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED |
+                                   zmq.EVENT_HANDSHAKE_FAILED_AUTH |
+                                   zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                   zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        s.connect(node.endpoint)
+        outcome = "timeout"
+        if mon.poll(timeout * 1000):
+            ev = recv_monitor_message(mon)["event"]
+            outcome = "ok" if ev == zmq.EVENT_HANDSHAKE_SUCCEEDED else \
+                "denied" if ev == zmq.EVENT_HANDSHAKE_FAILED_AUTH else "failed %#x" % ev
+        s.disable_monitor()
+        mon.close(0)
+        return s, outcome
+
+    def request(self, sock, data, timeout=3):
+        """Send one frame and wait for one reply frame (or None)."""
+        sock.send(data)
+        if sock.poll(timeout * 1000):
+            return sock.recv()
+        return None
+
+    def cleanup(self):
+        for n in self.order:
+            p = self.nodes[n].proc
+            if p is not None and p.poll() is None:
+                self.stop(n, timeout=5)
+        _kill_all()
+        if self.zctx is not None:
+            self.zctx.destroy(linger=0)
+        release_ports(self.ports)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main(body, **fleet_args):
+    """Run body(fleet, tap) with a fresh fleet; TAP out, exit 1 on failure."""
+    if len(sys.argv) != 3:
+        print("usage: %s STAGGERD STAGGERCTL" % sys.argv[0], file=sys.stderr)
+        return 2
+    tap = Tap()
+    fleet = None
+    t0 = time.monotonic()
+    try:
+        fleet = Fleet(sys.argv[1], sys.argv[2], tap, **fleet_args)
+        body(fleet, tap)
+    except BaseException as e:  # SystemExit from SIGTERM included: still clean up
+        tap.check(False, "test body ran to the end", "".join(traceback.format_exception(e)))
+    finally:
+        if fleet is not None:
+            if tap.failed:
+                fleet.dump_logs()
+            fleet.cleanup()
+        _kill_all()
+    tap.note("%.1f s" % (time.monotonic() - t0))
+    print("1..%d" % tap.n, flush=True)
+    return 1 if tap.failed else 0
