@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""test_health.py: the health hook contract, fleet-wide. Exit 0 -> healthy;
+exit 1 -> unhealthy with the hook's detail text on every peer (status exit
+1, the table shows the detail); a hook that hangs past policy.timeouts.health_s
+-> unhealthy with "timed out" in the detail on every peer, both from healthy
+and straight from another unhealthy state; recovery -> healthy everywhere.
+
+usage: /usr/bin/python3 test_health.py STAGGERD STAGGERCTL   (prints TAP)
+"""
+import sys
+
+from fleet import HEALTH_TIMEOUT_S, TUNING, main
+
+SICK = "relay2"
+DETAIL = "cardano-node not synced: tip 42 slots behind"
+
+
+def has_timed_out(v):
+    """a detail saying "timed out\""""
+    return "timed out" in v
+
+
+def test(f, tap):
+    f.start_all()
+    if not f.converge(timeout=30):
+        return
+    version = open(f.dir + "/" + SICK + "/version").read().strip()
+    # A hung hook is seen after the timeout plus one health period; the rest is slack.
+    hang_s = HEALTH_TIMEOUT_S + TUNING["health_interval_ms"] / 1000 + 10
+
+    def sick(detail):
+        exp = f.healthy_expect()
+        exp[SICK] = {"health": "unhealthy", "liveness": "alive", "version": version,
+                     "detail": detail}
+        return exp
+
+    f.set_health(SICK, "unhealthy", detail=DETAIL)
+    f.check_wait("hook exit 1: every peer shows %s unhealthy with the hook's detail, "
+                 "status exit 1" % SICK, lambda: f.problems(sick(DETAIL), rc=1), 10)
+    s = f.last_views["bp"].doc["summary"]
+    tap.check(s["state"] == "degraded" and s["unhealthy"] == 1 and s["healthy"] == 7,
+              "summary: degraded, 1 unhealthy, 7 healthy", repr(s))
+    r = f.status(None, as_json=False)
+    tap.check(r.rc == 1 and DETAIL in r.out and "1 unhealthy" in r.out,
+              "the status table shows the detail under the unhealthy member", r.out)
+
+    f.set_health(SICK, "hang")
+    f.check_wait("hook hangs (unhealthy before): every peer shows \"timed out\" in the detail",
+                 lambda: f.problems(sick(has_timed_out), rc=1), hang_s)
+
+    f.set_health(SICK, "healthy")
+    f.check_wait("hook exits 0 again: healthy everywhere, status exit 0",
+                 lambda: f.problems(f.healthy_expect(), rc=0), 10)
+
+    f.set_health(SICK, "hang")
+    f.check_wait("hook hangs (healthy before): unhealthy with \"timed out\" on every peer",
+                 lambda: f.problems(sick(has_timed_out), rc=1), hang_s)
+
+    f.set_health(SICK, "healthy")
+    f.check_wait("recovered: healthy everywhere, status exit 0",
+                 lambda: f.problems(f.healthy_expect(), rc=0), 10)
+    tap.check(all(v.row(SICK)["detail"] == "" for v in f.last_views.values()),
+              "the old detail is gone once healthy")
+
+
+if __name__ == "__main__":
+    sys.exit(main(test))
