@@ -16,13 +16,14 @@ const char *stg_health_name(stg_health_t h) {
 }
 
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
                           "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,
                           "seq", (json_int_t)r->seq, "time_ms", (json_int_t)r->time_ms,
                           "component", r->component, "version", r->version, "flavour",
                           r->flavour, "health", stg_health_name(r->health), "detail",
                           r->detail, "health_since_ms", (json_int_t)r->health_since_ms,
-                          "phase", r->phase);
+                          "phase", r->phase, "release", r->release, "phase_since_ms",
+                          (json_int_t)r->phase_since_ms);
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -32,7 +33,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
 
 static const char *const record_fields[] = {
     "fleet", "node", "inc", "seq", "time_ms", "component", "version", "flavour",
-    "health", "detail", "health_since_ms", "phase", NULL};
+    "health", "detail", "health_since_ms", "phase", "release", "phase_since_ms", NULL};
 
 #define INT53 ((int64_t)1 << 53)
 
@@ -55,6 +56,9 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc)
         rc = stg_json_int(o, "record", "health_since_ms", true, 0, INT53, &r->health_since_ms, d);
     if (!rc) rc = stg_json_str(o, "record", "phase", true, r->phase, sizeof r->phase, d);
+    if (!rc) rc = stg_json_str(o, "record", "release", true, r->release, sizeof r->release, d);
+    if (!rc)
+        rc = stg_json_int(o, "record", "phase_since_ms", true, 0, INT53, &r->phase_since_ms, d);
     json_decref(o);
     if (rc) return rc;
     r->health = STG_HEALTH__COUNT;

@@ -148,7 +148,29 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
             r.left -= m->rec_len[i];
         }
         break;
+    case STG_MSG_RELEASE_WANT:
+        if (r.left >= 8) memcpy(m->release, r.p, 8);
+        rd(&r, 8);
+        break;
+    case STG_MSG_VOTE_REQ:
+    case STG_MSG_START:
+    case STG_MSG_SLOT_FREE:
+    case STG_MSG_VOTE:
+    case STG_MSG_START_ACK:
+        m->slot = (uint8_t)rd(&r, 1);
+        if (r.left >= 8) memcpy(m->release, r.p, 8);
+        rd(&r, 8);
+        if (m->type == STG_MSG_VOTE || m->type == STG_MSG_START_ACK) {
+            m->ok = (uint8_t)rd(&r, 1);
+            m->reason = (uint8_t)rd(&r, 1);
+            if (m->ok > 1)
+                return stg_diag_set(d, STG_REJECT_BAD_VALUE, "message", "ok flag %u", m->ok);
+        }
+        if (m->slot > 1)
+            return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "slot %u", m->slot);
+        break;
     case STG_MSG_ROSTER:
+    case STG_MSG_RELEASE:
     case STG_MSG_STATUS_REP:
     case STG_MSG_ERROR_REP:
         if (r.left == 0) return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "empty body");
@@ -207,7 +229,23 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
             wr_bytes(&w, m->rec[i], m->rec_len[i]);
         }
         break;
+    case STG_MSG_RELEASE_WANT:
+        wr_bytes(&w, m->release, 8);
+        break;
+    case STG_MSG_VOTE_REQ:
+    case STG_MSG_START:
+    case STG_MSG_SLOT_FREE:
+    case STG_MSG_VOTE:
+    case STG_MSG_START_ACK:
+        wr(&w, m->slot, 1);
+        wr_bytes(&w, m->release, 8);
+        if (m->type == STG_MSG_VOTE || m->type == STG_MSG_START_ACK) {
+            wr(&w, m->ok, 1);
+            wr(&w, m->reason, 1);
+        }
+        break;
     case STG_MSG_ROSTER:
+    case STG_MSG_RELEASE:
     case STG_MSG_STATUS_REP:
     case STG_MSG_ERROR_REP:
         wr_bytes(&w, m->blob, m->blob_len);

@@ -25,6 +25,71 @@
 
 typedef struct stg_core stg_core_t;
 
+/* The executor's phases, in order; see docs/protocol.md §9. */
+#define STG_PHASE_MAP(X)               \
+    X(IDLE, "idle")                    \
+    X(ELECTED, "elected")              \
+    X(INSTALLING, "installing")        \
+    X(VERIFYING, "verifying")          \
+    X(SOAKING, "soaking")              \
+    X(DONE, "done")                    \
+    X(FAILED, "failed")                \
+    X(ROLLING_BACK, "rolling-back")    \
+    X(ROLLED_BACK, "rolled-back")
+
+typedef enum {
+#define X(name, text) STG_PHASE_##name,
+    STG_PHASE_MAP(X)
+#undef X
+    STG_PHASE__COUNT
+} stg_phase_t;
+
+const char *stg_phase_name(stg_phase_t p);
+int stg_phase_from_name(const char *s); /* -1 when unknown */
+/* Between elected and done, or rolling back: the node holds a slot. */
+bool stg_phase_updating(stg_phase_t p);
+
+#define STG_HOOK_MAP(X)            \
+    X(INSTALL, "install")          \
+    X(HEALTH, "health")            \
+    X(ROLLBACK, "rollback")        \
+    X(GATE, "gate")
+
+typedef enum {
+#define X(name, text) STG_HOOK_##name,
+    STG_HOOK_MAP(X)
+#undef X
+    STG_HOOK__COUNT
+} stg_hook_kind_t;
+
+const char *stg_hook_name(stg_hook_kind_t h);
+
+/* Why a voter refused a slot (also why the rollout waits). */
+#define STG_DENY_MAP(X)                                      \
+    X(NONE, "granted")                                       \
+    X(NO_RELEASE, "no such release adopted")                 \
+    X(HALTED, "the fleet is halted")                         \
+    X(FAILED_RELEASE, "the release failed")                  \
+    X(SLOT_TAKEN, "the slot is held")                        \
+    X(HOLDS_OTHER, "the candidate holds another slot")       \
+    X(BUDGET, "too many members unavailable")                \
+    X(NOT_NEXT, "not next in the order")                     \
+    X(WINDOW, "outside the update windows")                  \
+    X(EPOCH_GUARD, "an epoch boundary is near")              \
+    X(PROOF, "the release is not proven yet")                \
+    X(NOT_YET, "the release is not valid yet")               \
+    X(GATE, "the gate hook said no")                         \
+    X(ALREADY_DONE, "the candidate already runs it")
+
+typedef enum {
+#define X(name, text) STG_DENY_##name,
+    STG_DENY_MAP(X)
+#undef X
+    STG_DENY__COUNT
+} stg_deny_t;
+
+const char *stg_deny_text(stg_deny_t d);
+
 typedef struct {
     int64_t probe_interval_ms;    /* one direct ping per period */
     int64_t probe_timeout_ms;     /* then ask others (ping-req) */
@@ -34,6 +99,8 @@ typedef struct {
     unsigned fanout;              /* peers a new record is pushed to */
     int64_t health_interval_ms;   /* how often the health hook runs */
     unsigned retransmit;          /* sends of each liveness claim */
+    int64_t start_bound_ms;       /* a grant not started within this expires */
+    int64_t backoff_ms;           /* base delay after a lost election */
 } stg_core_tuning_t;
 
 /* Defaults, documented in docs/operations.md. */
@@ -45,6 +112,8 @@ typedef struct {
     size_t roster_len;
     int64_t incarnation;          /* this start's, from the journal: > last */
     uint64_t seed;                /* random source */
+    const uint8_t *journal;       /* last persisted "journal", or NULL; copied */
+    size_t journal_len;
     char component[STG_NAME_MAX + 1];
     stg_core_tuning_t tuning;
 } stg_core_config_t;
@@ -53,7 +122,9 @@ typedef struct {
     X(TICK, "tick")                 \
     X(MESSAGE, "message")           \
     X(HEALTH, "health")             \
-    X(ROSTER, "roster")
+    X(ROSTER, "roster")             \
+    X(HOOK_DONE, "hook-done")       \
+    X(RELEASE, "release")
 
 typedef enum {
 #define X(name, text) STG_EV_##name,
@@ -73,6 +144,10 @@ typedef struct {
     stg_health_t health;
     const char *version;          /* may be NULL: unchanged */
     const char *detail;           /* may be NULL */
+    const char *progress;         /* HEALTH: progress marker, NULL when none */
+    /* HOOK_DONE: which hook, and whether it succeeded (exit 0 in time). */
+    stg_hook_kind_t hook;
+    bool ok;
 } stg_event_t;
 
 #define STG_ACT_MAP(X)              \
@@ -80,6 +155,7 @@ typedef struct {
     X(PERSIST, "persist")           \
     X(LOG, "log")                   \
     X(RUN_HEALTH, "run-health")     \
+    X(RUN_HOOK, "run-hook")         \
     X(ROSTER_CHANGED, "roster-changed")
 
 typedef enum {
@@ -95,7 +171,9 @@ typedef struct {
     int peer;                     /* SEND: roster index */
     stg_log_level_t level;        /* LOG */
     const char *tag;              /* LOG: "gossip", "swim", "roster", ... */
-    const char *name;             /* PERSIST: "incarnation", "roster" */
+    const char *name;             /* PERSIST: "incarnation", "roster", "journal" */
+    stg_hook_kind_t hook;         /* RUN_HOOK */
+    const stg_release_t *release; /* RUN_HOOK: borrowed, valid until the next step */
     const uint8_t *data;          /* borrowed from the action list */
     size_t len;
 } stg_action_t;
@@ -147,8 +225,35 @@ typedef struct {
     uint64_t rejects[STG_REJECT__COUNT];
     uint64_t msgs_in, msgs_out, records_new, suspicions, deaths, refutes,
         roster_updates;
+    uint64_t grants, denials[STG_DENY__COUNT], elections_won, elections_lost, transitions;
 } stg_core_stats_t;
 const stg_core_stats_t *stg_core_stats(const stg_core_t *core);
+
+/* The executor of this node, for the simulator's invariants and status. */
+typedef struct {
+    stg_phase_t phase;
+    int slot;                     /* slot held, or -1 */
+    unsigned acks;                /* start acknowledgements that made it hold the slot */
+    bool have_release;
+    stg_release_t release;        /* the release the phase is about */
+    uint8_t release_id[8];
+    int64_t since_ms;
+    char detail[STG_DETAIL_MAX + 1];
+} stg_exec_view_t;
+void stg_core_exec(const stg_core_t *core, stg_exec_view_t *out);
+
+/* The release this node has adopted (newest valid for its component), or
+ * NULL. Borrowed, valid until the next step. */
+const stg_release_t *stg_core_release(const stg_core_t *core, uint8_t id[8]);
+
+/* This voter's grant of slot s: holder index, or -1. */
+int stg_core_grant(const stg_core_t *core, unsigned slot, uint8_t release_id[8], bool *started);
+
+/* Does this node's own view say the release's proof holds? */
+bool stg_core_proof_holds(const stg_core_t *core, int64_t now_ms);
+
+/* The 8-byte id of a release: BLAKE2b-64 of its envelope payload. */
+void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]);
 
 /* Status as JSON (schema in docs/protocol.md §8). Caller owns the result. */
 json_t *stg_core_status_json(const stg_core_t *core, int64_t now_ms);

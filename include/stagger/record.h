@@ -37,7 +37,9 @@ typedef struct {
     stg_health_t health;
     char detail[STG_DETAIL_MAX + 1];
     int64_t health_since_ms;
-    char phase[24];                   /* executor phase, "idle" for now */
+    char phase[24];                   /* executor phase (stg_phase_t name) */
+    char release[17];                 /* id of the release the phase is about, or "" */
+    int64_t phase_since_ms;           /* when the phase began (signer's clock) */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

@@ -31,6 +31,13 @@
     X(RECORDS, 6, "records")        \
     X(ROSTER, 7, "roster")          \
     X(ROSTER_WANT, 8, "roster-want")\
+    X(RELEASE, 9, "release")        \
+    X(RELEASE_WANT, 10, "release-want") \
+    X(VOTE_REQ, 11, "vote-req")     \
+    X(VOTE, 12, "vote")             \
+    X(START, 13, "start")           \
+    X(START_ACK, 14, "start-ack")   \
+    X(SLOT_FREE, 15, "slot-free")   \
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
     X(ERROR_REP, 22, "error-rep")
@@ -73,7 +80,12 @@ typedef struct {
     uint8_t nrec;                 /* RECORDS */
     const uint8_t *rec[STG_RECORDS_MAX];
     uint16_t rec_len[STG_RECORDS_MAX];
-    const uint8_t *blob;          /* ROSTER envelope, STATUS_REP/ERROR_REP text */
+    /* VOTE_REQ, VOTE, START, START_ACK, SLOT_FREE, RELEASE_WANT */
+    uint8_t slot;
+    uint8_t release[8];           /* release id (see stg_release_id) */
+    uint8_t ok;                   /* VOTE: granted; START_ACK: accepted */
+    uint8_t reason;               /* VOTE: stg_deny_t when refused */
+    const uint8_t *blob;          /* ROSTER/RELEASE envelope, STATUS_REP/ERROR_REP text */
     size_t blob_len;
 } stg_msg_t;
 

@@ -10,82 +10,11 @@
 #include <sodium.h>
 
 #include "stagger/core.h"
-#include "rng.h"
-
-#define CLAIMS_MAX 64
-#define RELAYS_MAX 32
-#define REJECT_LOG_EVERY_MS 10000
-
-typedef struct {
-    bool have;
-    stg_record_t rec;
-    uint8_t env[STG_RECORD_ENV_MAX];
-    size_t env_len;
-    stg_live_t live;
-    uint64_t live_inc;            /* incarnation the liveness state is about */
-    int64_t suspect_deadline_ms;
-    int64_t last_heard_ms;
-    int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
-} peer_t;
-
-typedef struct {
-    uint16_t member;
-    uint8_t state;
-    uint64_t inc;
-    unsigned left;                /* transmissions still to make */
-} claim_t;
-
-typedef struct {
-    bool active, acked, indirect_sent;
-    int target;
-    uint32_t seq;
-    int64_t sent_ms;
-} probe_t;
-
-typedef struct {
-    bool used;
-    uint32_t my_seq;
-    int origin;
-    uint32_t origin_seq;
-    int64_t expires_ms;
-} relay_t;
-
-struct stg_core {
-    stg_core_tuning_t t;
-    const stg_seckey_t *key;
-    char component[STG_NAME_MAX + 1];
-    stg_roster_t *roster;
-    uint8_t *roster_env;
-    size_t roster_len;
-    int self;                     /* -1 when we are not in the roster */
-    int64_t inc, seq;
-    peer_t *peers;                /* roster->nmembers entries */
-    stg_rng_t rng;
-    probe_t probe;
-    int order[STG_MEMBERS_MAX];
-    unsigned order_n, order_pos;
-    relay_t relays[RELAYS_MAX];
-    claim_t claims[CLAIMS_MAX];
-    unsigned nclaims;
-    uint32_t next_seq;
-    int lhm;                      /* Lifeguard local health multiplier */
-    int64_t next_probe_ms, next_sync_ms, next_health_ms;
-    stg_health_t health;
-    char version[STG_VERSION_MAX + 1];
-    char detail[STG_DETAIL_MAX + 1];
-    int64_t health_since_ms;
-    bool started;
-    stg_core_stats_t stats;
-    int64_t reject_log_ms[STG_REJECT__COUNT];
-    uint64_t reject_unlogged[STG_REJECT__COUNT];
-    /* per step */
-    stg_actions_t *acts;
-    int64_t now;
-};
+#include "internal.h"
 
 /* ---- actions ---------------------------------------------------------- */
 
-static uint8_t *arena_take(stg_core_t *c, size_t n) {
+uint8_t *stg__arena(stg_core_t *c, size_t n) {
     stg_actions_t *a = c->acts;
     if (!a) return NULL; /* outside a step (construction): nowhere to put it */
     if (a->n >= STG_ACTIONS_MAX || a->used + n > STG_ARENA_BYTES) {
@@ -98,7 +27,7 @@ static uint8_t *arena_take(stg_core_t *c, size_t n) {
     return p;
 }
 
-static stg_action_t *act_new(stg_core_t *c, stg_act_type_t type) {
+stg_action_t *stg__act(stg_core_t *c, stg_act_type_t type) {
     stg_actions_t *a = c->acts;
     if (!a) return NULL;
     if (a->n >= STG_ACTIONS_MAX) {
@@ -112,15 +41,15 @@ static stg_action_t *act_new(stg_core_t *c, stg_act_type_t type) {
     return x;
 }
 
-__attribute__((format(printf, 4, 5))) static void logf_(stg_core_t *c, stg_log_level_t lvl,
+void stg__log(stg_core_t *c, stg_log_level_t lvl,
                                                          const char *tag, const char *fmt, ...) {
-    char *buf = (char *)arena_take(c, 256);
+    char *buf = (char *)stg__arena(c, 256);
     if (!buf) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, 256, fmt, ap);
     va_end(ap);
-    stg_action_t *x = act_new(c, STG_ACT_LOG);
+    stg_action_t *x = stg__act(c, STG_ACT_LOG);
     if (!x) return;
     x->level = lvl;
     x->tag = tag;
@@ -128,11 +57,11 @@ __attribute__((format(printf, 4, 5))) static void logf_(stg_core_t *c, stg_log_l
     x->len = n < 0 ? 0 : (n > 255 ? 255 : (size_t)n);
 }
 
-static const char *mname(const stg_core_t *c, int i) {
+const char *stg__mname(const stg_core_t *c, int i) {
     return (i >= 0 && (unsigned)i < c->roster->nmembers) ? c->roster->members[i].name : "?";
 }
 
-static void send_msg(stg_core_t *c, int peer, stg_msg_t *m) {
+void stg__send(stg_core_t *c, int peer, stg_msg_t *m) {
     if (peer < 0 || peer == c->self || c->self < 0) return;
     m->serial = (uint64_t)c->roster->serial;
     stg_actions_t *a = c->acts;
@@ -147,8 +76,8 @@ static void send_msg(stg_core_t *c, int peer, stg_msg_t *m) {
         a->dropped++;
         return;
     }
-    uint8_t *p = arena_take(c, (size_t)n);
-    stg_action_t *x = act_new(c, STG_ACT_SEND);
+    uint8_t *p = stg__arena(c, (size_t)n);
+    stg_action_t *x = stg__act(c, STG_ACT_SEND);
     if (!p || !x) return;
     x->peer = peer;
     x->data = p;
@@ -156,9 +85,9 @@ static void send_msg(stg_core_t *c, int peer, stg_msg_t *m) {
     c->stats.msgs_out++;
 }
 
-static void persist(stg_core_t *c, const char *name, const void *data, size_t len) {
-    uint8_t *p = arena_take(c, len);
-    stg_action_t *x = p ? act_new(c, STG_ACT_PERSIST) : NULL;
+void stg__persist(stg_core_t *c, const char *name, const void *data, size_t len) {
+    uint8_t *p = stg__arena(c, len);
+    stg_action_t *x = p ? stg__act(c, STG_ACT_PERSIST) : NULL;
     if (!x) return;
     memcpy(p, data, len);
     x->name = name;
@@ -166,13 +95,13 @@ static void persist(stg_core_t *c, const char *name, const void *data, size_t le
     x->len = len;
 }
 
-static void reject(stg_core_t *c, const stg_diag_t *d, int from) {
+void stg__reject(stg_core_t *c, const stg_diag_t *d, int from) {
     stg_reject_t r = d->reason < STG_REJECT__COUNT ? d->reason : STG_REJECT_BAD_VALUE;
     c->stats.rejects[r]++;
     /* Rate-limited: one line per reason per period, with the count since. */
     if (c->now - c->reject_log_ms[r] >= REJECT_LOG_EVERY_MS || c->reject_log_ms[r] == 0) {
-        logf_(c, STG_LOG_WARNING, "proto", "rejected from %s: %s (%s)%s",
-              from >= 0 ? mname(c, from) : "client", d->msg, stg_reject_name(r),
+        stg__log(c, STG_LOG_WARNING, "proto", "rejected from %s: %s (%s)%s",
+              from >= 0 ? stg__mname(c, from) : "client", d->msg, stg_reject_name(r),
               c->reject_unlogged[r] ? " and more since the last report" : "");
         c->reject_log_ms[r] = c->now;
         c->reject_unlogged[r] = 0;
@@ -183,7 +112,7 @@ static void reject(stg_core_t *c, const stg_diag_t *d, int from) {
 
 /* ---- own record ------------------------------------------------------- */
 
-static void sign_own(stg_core_t *c) {
+void stg__sign_own(stg_core_t *c) {
     if (c->self < 0) return;
     peer_t *me = &c->peers[c->self];
     const stg_member_t *m = &c->roster->members[c->self];
@@ -200,13 +129,16 @@ static void sign_own(stg_core_t *c) {
     r.health = c->health;
     snprintf(r.detail, sizeof r.detail, "%s", c->detail);
     r.health_since_ms = c->health_since_ms;
-    snprintf(r.phase, sizeof r.phase, "idle");
+    snprintf(r.phase, sizeof r.phase, "%s", stg_phase_name(c->phase));
+    if (c->exec_have)
+        sodium_bin2hex(r.release, sizeof r.release, c->exec_id, sizeof c->exec_id);
+    r.phase_since_ms = c->phase_since_ms;
     uint8_t json[1024];
     int n = stg_record_encode(&r, json, sizeof json);
     size_t elen = 0;
     if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
                                    sizeof me->env, &elen) != 0) {
-        logf_(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
+        stg__log(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
         return;
     }
     me->env_len = elen;
@@ -227,14 +159,14 @@ static void records_to(stg_core_t *c, int peer, const int *idx, unsigned n) {
         m.rec[m.nrec] = p->env;
         m.rec_len[m.nrec] = (uint16_t)p->env_len;
         if (++m.nrec == STG_RECORDS_MAX) {
-            send_msg(c, peer, &m);
+            stg__send(c, peer, &m);
             m.nrec = 0;
         }
     }
-    if (m.nrec) send_msg(c, peer, &m);
+    if (m.nrec) stg__send(c, peer, &m);
 }
 
-static void push_own_to_all(stg_core_t *c) {
+void stg__push_own(stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if ((int)i != c->self) records_to(c, (int)i, &c->self, 1);
 }
@@ -282,8 +214,8 @@ static void set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
     peer_t *p = &c->peers[i];
     static const char *const names[] = {"alive", "suspect", "dead"};
     if (p->live != s)
-        logf_(c, s == STG_LIVE_ALIVE ? STG_LOG_INFO : STG_LOG_WARNING, "swim",
-              "%s: %s -> %s (incarnation %llu)", mname(c, i), names[p->live], names[s],
+        stg__log(c, s == STG_LIVE_ALIVE ? STG_LOG_INFO : STG_LOG_WARNING, "swim",
+              "%s: %s -> %s (incarnation %llu)", stg__mname(c, i), names[p->live], names[s],
               (unsigned long long)inc);
     p->live = s;
     p->live_inc = inc;
@@ -300,12 +232,12 @@ static void refute(stg_core_t *c, uint64_t claimed_inc) {
     c->inc++;
     char text[24];
     int n = snprintf(text, sizeof text, "%lld", (long long)c->inc);
-    persist(c, "incarnation", text, (size_t)n);
+    stg__persist(c, "incarnation", text, (size_t)n);
     c->stats.refutes++;
-    logf_(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
+    stg__log(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
           (long long)c->inc);
-    sign_own(c);
-    push_own_to_all(c);
+    stg__sign_own(c);
+    stg__push_own(c);
 }
 
 static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
@@ -313,7 +245,7 @@ static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
         stg_diag_t d = {0};
         stg_diag_set(&d, STG_REJECT_UNKNOWN_MEMBER, "message", "liveness claim about member %u",
                      pg->member);
-        reject(c, &d, from);
+        stg__reject(c, &d, from);
         return;
     }
     if (pg->state == STG_LIVE_ALIVE) return; /* aliveness travels as signed records */
@@ -336,7 +268,7 @@ static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
 
 /* ---- peer choice ------------------------------------------------------ */
 
-static bool usable(const stg_core_t *c, int i) {
+bool stg__usable(const stg_core_t *c, int i) {
     return i != c->self && c->peers[i].live != STG_LIVE_DEAD;
 }
 
@@ -344,16 +276,16 @@ static int random_peer(stg_core_t *c, int not1, int not2) {
     int cand[STG_MEMBERS_MAX];
     unsigned n = 0;
     for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
+        if (stg__usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
     return n ? cand[stg__rng_below(&c->rng, n)] : -1;
 }
 
-/* k distinct random usable peers other than the excluded ones. */
-static unsigned random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out) {
+/* k distinct random stg__usable peers other than the excluded ones. */
+unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out) {
     int cand[STG_MEMBERS_MAX];
     unsigned n = 0;
     for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
+        if (stg__usable(c, (int)i) && (int)i != not1 && (int)i != not2) cand[n++] = (int)i;
     unsigned take = k < n ? k : n;
     for (unsigned i = 0; i < take; i++) {
         unsigned j = i + stg__rng_below(&c->rng, n - i);
@@ -383,7 +315,7 @@ static int next_probe_target(stg_core_t *c) {
         if (c->order_pos >= c->order_n) reshuffle(c);
         if (c->order_n == 0) return -1;
         int t = c->order[c->order_pos++];
-        if (usable(c, t)) return t;
+        if (stg__usable(c, t)) return t;
     }
     return -1;
 }
@@ -418,11 +350,11 @@ static void send_digest(stg_core_t *c, int peer, bool want_reply) {
         m->vv[m->nvv++] = (stg_vv_entry_t){(uint16_t)i, (uint64_t)c->peers[i].rec.inc,
                                             (uint64_t)c->peers[i].rec.seq};
     }
-    send_msg(c, peer, m);
+    stg__send(c, peer, m);
     free(m);
 }
 
-static int cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b) {
+int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b) {
     if (inc_a != inc_b) return inc_a < inc_b ? -1 : 1;
     if (seq_a != seq_b) return seq_a < seq_b ? -1 : 1;
     return 0;
@@ -441,7 +373,7 @@ static void on_digest(stg_core_t *c, const stg_msg_t *m, int from) {
     }
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         const peer_t *p = &c->peers[i];
-        int cmp = p->have ? cmp_version(p->rec.inc, p->rec.seq, their_inc[i], their_seq[i])
+        int cmp = p->have ? stg__cmp_version(p->rec.inc, p->rec.seq, their_inc[i], their_seq[i])
                           : (their_inc[i] ? -1 : 0);
         if (cmp > 0) give[ngive++] = (int)i;
         if (cmp < 0) they_newer = true;
@@ -460,11 +392,11 @@ static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
         int idx = -1;
         stg_diag_t d = {0};
         if (stg_record_open(m->rec[i], m->rec_len[i], c->roster, &r, &idx, &d) != 0) {
-            reject(c, &d, from);
+            stg__reject(c, &d, from);
             continue;
         }
         peer_t *p = &c->peers[idx];
-        int cmp = p->have ? cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
+        int cmp = p->have ? stg__cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
         if (idx == c->self) {
             /* Someone holds a newer record of ours than we do: our journal
              * was lost. Move past it so our records win again. */
@@ -483,7 +415,7 @@ static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
         bool changed = !p->have || p->rec.health != r.health ||
                        strcmp(p->rec.version, r.version) != 0;
         if (changed)
-            logf_(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
+            stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
                   r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
                   r.detail[0] ? ": " : "", r.detail);
         p->rec = r;
@@ -497,11 +429,12 @@ static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
         if (idx == from) p->last_heard_ms = c->now;
         c->stats.records_new++;
         fresh[nfresh++] = idx;
+        stg__rollout_record(c, idx);
     }
     if (!nfresh) return;
     /* Rumour: pass what was new to us on to a few others, once. */
     int to[STG_MEMBERS_MAX];
-    unsigned n = random_peers(c, from, -1, c->t.fanout, to);
+    unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
     for (unsigned k = 0; k < n; k++) {
         int peer = to[k];
         int subset[STG_RECORDS_MAX];
@@ -524,7 +457,7 @@ static void send_roster(stg_core_t *c, int peer) {
     m.type = STG_MSG_ROSTER;
     m.blob = c->roster_env;
     m.blob_len = c->roster_len;
-    send_msg(c, peer, &m);
+    stg__send(c, peer, &m);
 }
 
 static int install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size_t len) {
@@ -557,6 +490,7 @@ static int install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, si
     c->probe.active = false;
     memset(c->relays, 0, sizeof c->relays);
     reshuffle(c);
+    stg__rollout_roster_changed(c);
     return 0;
 }
 
@@ -570,7 +504,7 @@ static void on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         if (d.reason == STG_REJECT_STALE && len == c->roster_len &&
             memcmp(env, c->roster_env, len) == 0)
             return;
-        reject(c, &d, from);
+        stg__reject(c, &d, from);
         return;
     }
     int64_t old = c->roster->serial;
@@ -579,21 +513,21 @@ static void on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         return;
     }
     c->stats.roster_updates++;
-    persist(c, "roster", env, len);
-    act_new(c, STG_ACT_ROSTER_CHANGED);
-    logf_(c, STG_LOG_INFO, "roster", "roster of fleet %s: serial %lld -> %lld, %u members",
+    stg__persist(c, "roster", env, len);
+    stg__act(c, STG_ACT_ROSTER_CHANGED);
+    stg__log(c, STG_LOG_INFO, "roster", "roster of fleet %s: serial %lld -> %lld, %u members",
           r->fleet, (long long)old, (long long)r->serial, r->nmembers);
     if (c->self < 0) {
-        logf_(c, STG_LOG_ERROR, "roster",
+        stg__log(c, STG_LOG_ERROR, "roster",
               "this node's key is not in roster serial %lld: it no longer takes part; "
               "add it back or stop this daemon",
               (long long)r->serial);
         return;
     }
-    sign_own(c);
+    stg__sign_own(c);
     /* Flood: every member hears it at once. */
     for (unsigned i = 0; i < r->nmembers; i++) send_roster(c, (int)i);
-    push_own_to_all(c);
+    stg__push_own(c);
 }
 
 /* ---- probes ----------------------------------------------------------- */
@@ -605,7 +539,7 @@ static void send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_
     m.seq = seq;
     m.target = (uint16_t)(target < 0 ? 0 : target);
     piggyback(c, &m);
-    send_msg(c, peer, &m);
+    stg__send(c, peer, &m);
 }
 
 static void on_ack(stg_core_t *c, uint32_t seq, int from) {
@@ -628,7 +562,7 @@ static void on_ping_req(stg_core_t *c, const stg_msg_t *m, int from) {
     if (m->target >= c->roster->nmembers || m->target == c->self) {
         stg_diag_t d = {0};
         stg_diag_set(&d, STG_REJECT_BAD_VALUE, "message", "ping-req for member %u", m->target);
-        reject(c, &d, from);
+        stg__reject(c, &d, from);
         return;
     }
     int slot = -1;
@@ -680,16 +614,17 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     int from = ev->from;
     c->stats.msgs_in++;
     if (stg_msg_decode(ev->data, ev->len, m, &d) != 0) {
-        reject(c, &d, from);
+        stg__reject(c, &d, from);
         goto out;
     }
     if (from < 0 || (unsigned)from >= c->roster->nmembers) {
-        /* A client (operator) may hand us a roster; nothing else. */
+        /* A client (operator) may hand us a roster or a release; nothing else. */
         if (m->type == STG_MSG_ROSTER) on_roster(c, m->blob, m->blob_len, -1);
+        else if (m->type == STG_MSG_RELEASE) stg__rollout_release(c, m->blob, m->blob_len, -1);
         else {
             stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s from a non-member",
                          stg_msg_name(m->type));
-            reject(c, &d, from);
+            stg__reject(c, &d, from);
         }
         goto out;
     }
@@ -707,7 +642,7 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
             w.type = STG_MSG_ROSTER_WANT;
             if (!c->peers[from].roster_sent_ms || c->now - c->peers[from].roster_sent_ms >= 1000) {
                 c->peers[from].roster_sent_ms = c->now;
-                send_msg(c, from, &w);
+                stg__send(c, from, &w);
             }
         }
         goto out;
@@ -727,10 +662,12 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     case STG_MSG_DIGEST: on_digest(c, m, from); break;
     case STG_MSG_RECORDS: on_records(c, m, from); break;
     case STG_MSG_ROSTER_WANT: send_roster(c, from); break;
+    case STG_MSG_RELEASE: stg__rollout_release(c, m->blob, m->blob_len, from); break;
     default:
+        if (stg__rollout_msg(c, m, from)) break;
         stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s between peers",
                      stg_msg_name(m->type));
-        reject(c, &d, from);
+        stg__reject(c, &d, from);
         break;
     }
 out:
@@ -744,7 +681,7 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
         changed = true;
     }
     if (ev->health != c->health) {
-        logf_(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
+        stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
               "health: %s -> %s%s%s", stg_health_name(c->health), stg_health_name(ev->health),
               ev->detail && *ev->detail ? ": " : "", ev->detail ? ev->detail : "");
         c->health = ev->health;
@@ -752,34 +689,35 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
     }
     if (ev->detail) snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
     if (changed && c->self >= 0) {
-        sign_own(c);
-        push_own_to_all(c);
+        stg__sign_own(c);
+        stg__push_own(c);
     }
+    stg__rollout_health(c, ev);
 }
 
 static void on_tick(stg_core_t *c) {
     if (c->self < 0) return;
     if (!c->started) {
         c->started = true;
-        push_own_to_all(c);
+        stg__push_own(c);
         int peer = random_peer(c, -1, -1);
         if (peer >= 0) {
             stg_msg_t m;
             memset(&m, 0, sizeof m);
             m.type = STG_MSG_SYNC;
             vv_hash(c, m.hash);
-            send_msg(c, peer, &m);
+            stg__send(c, peer, &m);
         }
     }
     if (c->now >= c->next_health_ms) {
-        act_new(c, STG_ACT_RUN_HEALTH);
+        stg__act(c, STG_ACT_RUN_HEALTH);
         c->next_health_ms = c->now + c->t.health_interval_ms;
     }
     probe_t *p = &c->probe;
     if (p->active && !p->acked && !p->indirect_sent && c->now >= p->sent_ms + probe_timeout(c)) {
         p->indirect_sent = true;
         int helpers[16];
-        unsigned n = random_peers(c, p->target, -1, c->t.indirect_checks > 16 ? 16 : c->t.indirect_checks,
+        unsigned n = stg__random_peers(c, p->target, -1, c->t.indirect_checks > 16 ? 16 : c->t.indirect_checks,
                                   helpers);
         for (unsigned i = 0; i < n; i++)
             send_probe_msg(c, helpers[i], STG_MSG_PING_REQ, p->seq, p->target);
@@ -795,6 +733,7 @@ static void on_tick(stg_core_t *c) {
             claim(c, (int)i, STG_LIVE_DEAD, q->live_inc);
         }
     }
+    stg__rollout_tick(c);
     if (c->now >= c->next_sync_ms) {
         c->next_sync_ms = c->now + c->t.sync_interval_ms;
         int peer = random_peer(c, -1, -1);
@@ -806,7 +745,7 @@ static void on_tick(stg_core_t *c) {
             unsigned held = 0;
             for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
             m.nrecords_held = (uint16_t)held;
-            send_msg(c, peer, &m);
+            stg__send(c, peer, &m);
         }
     }
 }
@@ -822,6 +761,8 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     case STG_EV_MESSAGE: on_message(c, ev); break;
     case STG_EV_HEALTH: on_health(c, ev); break;
     case STG_EV_ROSTER: on_roster(c, ev->data, ev->len, -1); break;
+    case STG_EV_HOOK_DONE: stg__rollout_hook_done(c, ev); break;
+    case STG_EV_RELEASE: stg__rollout_release(c, ev->data, ev->len, -1); break;
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
@@ -839,6 +780,8 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->fanout = 2;
     t->health_interval_ms = 10000;
     t->retransmit = 3;
+    t->start_bound_ms = 10000;
+    t->backoff_ms = 1000;
 }
 
 stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_t *err) {
@@ -881,13 +824,15 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     c->next_probe_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.probe_interval_ms);
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);
     c->next_health_ms = now_ms;
-    sign_own(c);
+    stg__rollout_init(c, cfg->journal, cfg->journal_len);
+    stg__sign_own(c);
     return c;
 }
 
 void stg_core_destroy(stg_core_t **cp) {
     if (!cp || !*cp) return;
     stg_core_t *c = *cp;
+    stg__rollout_free(c);
     free(c->peers);
     free(c->roster_env);
     free(c->roster);
@@ -906,7 +851,8 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
             w = c->peers[i].suspect_deadline_ms;
-    return w;
+    int64_t r = stg__rollout_wakeup(c);
+    return r < w ? r : w;
 }
 
 const stg_roster_t *stg_core_roster(const stg_core_t *c) { return c->roster; }
@@ -958,11 +904,12 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
                                 json_integer((json_int_t)c->stats.rejects[k]));
     const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
-    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o}",
+    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o}",
                      "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
                      c->self >= 0 ? r->members[c->self].name : "", "now_ms",
                      (json_int_t)now_ms, "members", members, "summary", "state", state,
                      "members", (int)r->nmembers, "healthy", (int)count[STG_HEALTH_HEALTHY],
                      "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
-                     (int)count[STG_HEALTH_UNKNOWN], "rejects", rej);
+                     (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
+                     stg__rollout_status(c, now_ms));
 }

@@ -9,7 +9,7 @@
 
 static const char *const top_fields[] = {"key", "roster", "listen", "state_dir", "component",
                                          "hooks", "log_level", "tuning", NULL};
-static const char *const hook_fields[] = {"health", NULL};
+static const char *const hook_fields[] = {"health", "install", "rollback", "gate", NULL};
 static const char *const tuning_fields[] = {
     "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_ms",
     "sync_interval_ms", "fanout", "health_interval_ms", "retransmit", NULL};
@@ -66,9 +66,21 @@ int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) 
     if (!rc) rc = stg_json_str(o, "", "log_level", false, level, sizeof level, &d);
     if (!rc) rc = stg_json_object(o, "", "hooks", false, &hooks, &d);
     if (!rc && hooks) rc = stg_json_only(hooks, "hooks", hook_fields, &d);
-    if (!rc && hooks)
-        rc = stg_json_str(hooks, "hooks", "health", false, cfg->health_hook,
-                          sizeof cfg->health_hook, &d);
+    struct {
+        const char *name;
+        char *dst;
+    } hk[] = {{"health", cfg->health_hook},
+              {"install", cfg->install_hook},
+              {"rollback", cfg->rollback_hook},
+              {"gate", cfg->gate_hook}};
+    for (size_t i = 0; i < sizeof hk / sizeof hk[0] && hooks && !rc; i++) {
+        rc = stg_json_str(hooks, "hooks", hk[i].name, false, hk[i].dst, STG_PATH_MAX, &d);
+        if (!rc && hk[i].dst[0] && hk[i].dst[0] != '/') {
+            char f[32];
+            snprintf(f, sizeof f, "hooks.%s", hk[i].name);
+            rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, f, "must be an absolute path to an executable");
+        }
+    }
     if (!rc) rc = stg_json_object(o, "", "tuning", false, &tun, &d);
     if (!rc && tun) rc = tuning(tun, &cfg->tuning, &d);
     if (!rc && !stg_name_ok(cfg->component))
@@ -85,9 +97,6 @@ int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) 
     }
     if (!rc && cfg->listen[0] && strncmp(cfg->listen, "tcp://", 6) != 0)
         rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "listen", "must look like tcp://HOST:PORT");
-    if (!rc && cfg->health_hook[0] && cfg->health_hook[0] != '/')
-        rc = stg_diag_set(&d, STG_REJECT_BAD_VALUE, "hooks.health",
-                          "must be an absolute path to an executable");
     json_decref(o);
     if (rc) snprintf(msg, cap, "%s: %s", path, d.msg);
     return rc;

@@ -14,6 +14,9 @@ typedef struct {
     char state_dir[STG_PATH_MAX];
     char component[STG_NAME_MAX + 1];
     char health_hook[STG_PATH_MAX];/* "" = no hook: health unknown */
+    char install_hook[STG_PATH_MAX];  /* "" = updates cannot install: they fail */
+    char rollback_hook[STG_PATH_MAX]; /* "" = nothing to undo: succeeds */
+    char gate_hook[STG_PATH_MAX];     /* "" = always yes */
     int log_level;                 /* stg_log_level_t: 0 error .. 3 debug */
     stg_core_tuning_t tuning;
 } stg_config_t;

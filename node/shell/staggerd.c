@@ -84,7 +84,10 @@ static void state_path(const daemon_t *d, const char *name, char *out, size_t ca
 
 static int persist(daemon_t *d, const char *name, const void *data, size_t len) {
     char path[STG_PATH_MAX + 64];
-    state_path(d, strcmp(name, "roster") == 0 ? "roster.signed" : name, path, sizeof path);
+    state_path(d, strcmp(name, "roster") == 0 ? "roster.signed"
+                  : strcmp(name, "journal") == 0 ? "journal.json"
+                                                 : name,
+               path, sizeof path);
     int rc = stg_file_write_atomic(path, data, len, 0600);
     if (rc < 0)
         say(STG_LOG_ERROR, "journal", "cannot write %s: %s; check the disk and permissions",
@@ -138,7 +141,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     memset(&ev, 0, sizeof ev);
     ev.type = STG_EV_HEALTH;
     ev.now_ms = wall_ms();
-    char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "";
+    char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "", progress[64] = "";
     /* Output lines "version=X" and "detail=text"; the rest is kept out of
      * the record (it goes to the debug log). */
     char *save = NULL, out[STG_HOOK_OUTPUT_MAX];
@@ -146,6 +149,8 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "version=", 8) == 0) snprintf(version, sizeof version, "%s", line + 8);
         else if (strncmp(line, "detail=", 7) == 0) snprintf(detail, sizeof detail, "%s", line + 7);
+        else if (strncmp(line, "progress=", 9) == 0)
+            snprintf(progress, sizeof progress, "%s", line + 9);
     }
     if (res->timed_out) {
         ev.health = STG_HEALTH_UNHEALTHY;
@@ -165,7 +170,104 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         res->output);
     ev.version = version[0] ? version : NULL;
     ev.detail = detail;
+    ev.progress = progress[0] ? progress : NULL;
     step(d, &ev);
+}
+
+/* ---- update hooks (install, rollback, gate) ---------------------------- */
+
+typedef struct {
+    daemon_t *d;
+    stg_hook_kind_t kind;
+} hook_ctx_t;
+
+/* The last non-empty line of a hook's output: what it said last is why. */
+static void last_line(const char *out, char *dst, size_t cap) {
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ')) n--;
+    size_t b = n;
+    while (b && out[b - 1] != '\n') b--;
+    snprintf(dst, cap, "%.*s", (int)(n - b), out + b);
+}
+
+static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
+    hook_ctx_t *hc = ctx;
+    daemon_t *d = hc->d;
+    stg_hook_kind_t kind = hc->kind;
+    free(hc);
+    if (d->stopping) return;
+    char tail[200], detail[STG_DETAIL_MAX + 1];
+    last_line(res->output, tail, sizeof tail);
+    bool ok = !res->timed_out && !res->term_signal && res->exit_status == 0;
+    if (res->timed_out)
+        snprintf(detail, sizeof detail, "%s hook timed out after %llds%s%s", stg_hook_name(kind),
+                 (long long)(res->elapsed_ms / 1000), tail[0] ? ": " : "", tail);
+    else if (res->term_signal)
+        snprintf(detail, sizeof detail, "%s hook killed by signal %d", stg_hook_name(kind),
+                 res->term_signal);
+    else if (!ok)
+        snprintf(detail, sizeof detail, "%s hook exited %d%s%s", stg_hook_name(kind),
+                 res->exit_status, tail[0] ? ": " : "", tail);
+    else
+        snprintf(detail, sizeof detail, "%s", tail);
+    say(ok ? STG_LOG_INFO : STG_LOG_WARNING, "hook", "%s: %s in %lld ms%s%s", stg_hook_name(kind),
+        ok ? "ok" : "failed", (long long)res->elapsed_ms, detail[0] ? ": " : "", detail);
+    stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind, .ok = ok,
+                      .detail = detail};
+    step(d, &ev);
+}
+
+static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release_t *rel) {
+    const stg_roster_t *r = stg_core_roster(d->core);
+    const stg_policy_t *p = &r->policy;
+    const char *path = kind == STG_HOOK_INSTALL    ? d->cfg.install_hook
+                       : kind == STG_HOOK_ROLLBACK ? d->cfg.rollback_hook
+                                                   : d->cfg.gate_hook;
+    int64_t timeout_s = kind == STG_HOOK_INSTALL    ? p->install_timeout_s
+                        : kind == STG_HOOK_ROLLBACK ? p->rollback_timeout_s
+                                                    : p->gate_timeout_s;
+    if (!path[0]) {
+        /* No gate means yes; no rollback hook means nothing to undo; an
+         * install without a hook cannot happen. */
+        bool ok = kind != STG_HOOK_INSTALL;
+        stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind, .ok = ok,
+                          .detail = ok ? "no hook configured" : "no install hook configured"};
+        step(d, &ev);
+        return;
+    }
+    const stg_member_t *me = &r->members[stg_core_self(d->core)];
+    const stg_artifact_t *art = stg_release_artifact(rel, me->flavour);
+    char extra[8][640];
+    int n = 0;
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_HOOK=%s", stg_hook_name(kind));
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_RELEASE_COMPONENT=%s", rel->component);
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_RELEASE_VERSION=%s", rel->version);
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT=%s",
+             art ? (art->image[0] ? art->image : art->url) : "");
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_SHA256=%s", art ? art->sha256 : "");
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_KIND=%s",
+             art ? (art->image[0] ? "image" : "url") : "none");
+    char *env[24];
+    int k = 0;
+    for (char **e = d->hook_env; e && *e && k < 14; e++) env[k++] = *e;
+    for (int i = 0; i < n; i++) env[k++] = extra[i];
+    env[k] = NULL;
+    hook_ctx_t *hc = malloc(sizeof *hc);
+    hc->d = d;
+    hc->kind = kind;
+    say(STG_LOG_INFO, "hook", "%s: running %s for %s %s", stg_hook_name(kind), path,
+        rel->component, rel->version);
+    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, update_hook_done, hc, NULL);
+    if (rc != 0) {
+        free(hc);
+        char det[STG_DETAIL_MAX + 1];
+        snprintf(det, sizeof det, "cannot run %s hook %s: %s", stg_hook_name(kind), path,
+                 uv_strerror(rc));
+        say(STG_LOG_ERROR, "hook", "%s; check the path and that it is executable", det);
+        stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind,
+                          .ok = false, .detail = det};
+        step(d, &ev);
+    }
 }
 
 static void run_health(daemon_t *d) {
@@ -239,6 +341,7 @@ static void apply(daemon_t *d) {
             say((int)x->level, x->tag, "%.*s", (int)x->len, (const char *)x->data);
             break;
         case STG_ACT_RUN_HEALTH: run_health(d); break;
+        case STG_ACT_RUN_HOOK: run_update_hook(d, x->hook, x->release); break;
         case STG_ACT_ROSTER_CHANGED:
             if (stg_core_self(d->core) < 0) break;
             rebuild_peers(d);
@@ -248,11 +351,43 @@ static void apply(daemon_t *d) {
     }
 }
 
+/* Events that arise while actions are being carried out (a hook that is
+ * not configured answers at once) wait here, so one action list is never
+ * overwritten while it is being read. */
+#define DEFERRED_MAX 8
+typedef struct {
+    stg_event_t ev;
+    char detail[STG_DETAIL_MAX + 1];
+} deferred_t;
+static deferred_t deferred[DEFERRED_MAX];
+static unsigned ndeferred;
+static bool in_step;
+
 static void step(daemon_t *d, const stg_event_t *ev) {
     if (d->stopping) return;
+    if (in_step) {
+        if (ndeferred == DEFERRED_MAX) {
+            say(STG_LOG_ERROR, "core", "event queue full; dropping a %s event (bug)", "nested");
+            return;
+        }
+        deferred_t *q = &deferred[ndeferred++];
+        q->ev = *ev;
+        snprintf(q->detail, sizeof q->detail, "%s", ev->detail ? ev->detail : "");
+        q->ev.detail = q->detail;
+        q->ev.data = NULL; /* only data-less events are ever deferred */
+        q->ev.len = 0;
+        return;
+    }
+    in_step = true;
     stg_core_step(d->core, ev, d->acts);
     apply(d);
-    arm_timer(d);
+    for (unsigned i = 0; i < ndeferred && !d->stopping; i++) {
+        stg_core_step(d->core, &deferred[i].ev, d->acts);
+        apply(d);
+    }
+    ndeferred = 0;
+    in_step = false;
+    if (!d->stopping) arm_timer(d);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -333,7 +468,8 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
     step(d, &ev);
     /* A client handing us a roster gets our status back: it shows the
      * serial we now hold. */
-    if (from == -1 && len >= 2 && body[0] == 1 && body[1] == STG_MSG_ROSTER && !d->stopping)
+    if (from == -1 && len >= 2 && body[0] == 1 &&
+        (body[1] == STG_MSG_ROSTER || body[1] == STG_MSG_RELEASE) && !d->stopping)
         reply_status(d, route);
 }
 
@@ -507,8 +643,17 @@ int main(int argc, char **argv) {
     int tn = snprintf(text, sizeof text, "%lld", (long long)inc);
     if (persist(d, "incarnation", text, (size_t)tn) != 0) return 3;
 
+    uint8_t *journal = NULL;
+    size_t journal_len = 0;
+    state_path(d, "journal.json", spath, sizeof spath);
+    if (access(spath, R_OK) == 0 &&
+        stg_file_read(spath, 4 * STG_PAYLOAD_MAX, &journal, &journal_len, msg, sizeof msg) != 0)
+        return fail("%s", msg);
+
     stg_core_config_t cc;
     memset(&cc, 0, sizeof cc);
+    cc.journal = journal;
+    cc.journal_len = journal_len;
     cc.key = d->key;
     cc.roster_env = env;
     cc.roster_len = len;
@@ -519,6 +664,7 @@ int main(int argc, char **argv) {
     stg_diag_t dg = {0};
     int64_t now = wall_ms();
     d->core = stg_core_new(&cc, now, &dg);
+    free(journal);
     free(env);
     free(boot);
     if (!d->core) return fail("%s", dg.msg);

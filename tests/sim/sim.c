@@ -10,14 +10,14 @@
 #include "sim.h"
 #include "rng.h"
 
-enum { EV_DELIVER, EV_WAKE, EV_HEALTH };
+enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK };
 
 typedef struct {
     int64_t at;
     uint64_t order;               /* ties break by insertion: deterministic */
     int kind;
     unsigned node;
-    int from;
+    int from;                     /* EV_HOOK: the hook kind; EV_HOOK ok in len */
     uint64_t gen;                 /* node generation (a restart makes old events moot) */
     uint8_t *data;
     size_t len;
@@ -34,6 +34,11 @@ typedef struct {
     size_t journal_roster_len;
     stg_health_t health;
     char version[STG_VERSION_MAX + 1];
+    char old_version[STG_VERSION_MAX + 1];
+    int64_t unhealthy_until;      /* restarting after an install */
+    uint8_t *journal;
+    size_t journal_len;
+    sim_behaviour_t beh;
 } snode_t;
 
 struct sim {
@@ -53,6 +58,8 @@ struct sim {
     uint64_t messages;
     char **trace;
     size_t ntrace, captrace;
+    sim_observer_t observer;
+    void *observer_ctx;
 };
 
 /* ---- heap ------------------------------------------------------------- */
@@ -119,6 +126,11 @@ char *sim_roster_json(sim_t *s, int64_t serial) {
     stg_pubkey_to_b64(&s->op.pub, opk);
     json_t *r = json_pack("{s:s, s:I, s:[s], s:o}", "fleet", "sim", "serial", (json_int_t)serial,
                           "operators", opk, "members", members);
+    if (s->cfg.policy_json) {
+        json_t *pol = json_loads(s->cfg.policy_json, 0, NULL);
+        if (!pol) abort();
+        json_object_set_new(r, "policy", pol);
+    }
     char *text = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     return text;
@@ -133,7 +145,7 @@ size_t sim_seal(sim_t *s, int node, int type, const char *json, uint8_t *out, si
 
 static void schedule_wake(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
-    int64_t w = stg_core_next_wakeup(nd->core);
+    int64_t w = stg_core_next_wakeup(nd->core) - s->cfg.start_ms;
     if (w < s->now) w = s->now;
     if (w < nd->wake_at) {
         nd->wake_at = w;
@@ -153,8 +165,10 @@ static void start_node(sim_t *s, unsigned i) {
     cc.seed = stg__rng_next(&s->rng);
     snprintf(cc.component, sizeof cc.component, "cardano-node");
     cc.tuning = s->tuning;
+    cc.journal = nd->journal;
+    cc.journal_len = nd->journal_len;
     stg_diag_t d = {0};
-    nd->core = stg_core_new(&cc, s->now, &d);
+    nd->core = stg_core_new(&cc, s->cfg.start_ms + s->now, &d);
     if (!nd->core) {
         fprintf(stderr, "sim: node %u: %s\n", i, d.msg);
         abort();
@@ -178,6 +192,7 @@ sim_t *sim_new(const sim_config_t *cfg) {
         seed_key(&s->nodes[i].key, i);
         s->nodes[i].health = STG_HEALTH_HEALTHY;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
+        snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
     }
     char *json = sim_roster_json(s, 1);
     uint8_t buf[STG_PAYLOAD_MAX];
@@ -195,6 +210,7 @@ void sim_destroy(sim_t **sp) {
     for (unsigned i = 0; i < s->cfg.n; i++) {
         stg_core_destroy(&s->nodes[i].core);
         free(s->nodes[i].journal_roster);
+        free(s->nodes[i].journal);
     }
     for (size_t i = 0; i < s->nheap; i++) free(s->heap[i].data);
     for (size_t i = 0; i < s->ntrace; i++) free(s->trace[i]);
@@ -245,6 +261,11 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_PERSIST:
             if (strcmp(a->name, "incarnation") == 0) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
+            } else if (strcmp(a->name, "journal") == 0) {
+                free(nd->journal);
+                nd->journal = malloc(a->len);
+                memcpy(nd->journal, a->data, a->len);
+                nd->journal_len = a->len;
             } else if (strcmp(a->name, "roster") == 0) {
                 free(nd->journal_roster);
                 nd->journal_roster = malloc(a->len);
@@ -256,6 +277,29 @@ static void apply(sim_t *s, unsigned i) {
             push(s, (sev_t){.at = s->now + 5, .kind = EV_HEALTH, .node = i, .gen = nd->gen});
             break;
         case STG_ACT_LOG: keep_trace(s, i, a); break;
+        case STG_ACT_RUN_HOOK: {
+            /* The stand-in service: install switches the version and
+             * restarts it (unhealthy for a while); rollback switches back. */
+            bool ok = true;
+            int64_t took = 1;
+            if (a->hook == STG_HOOK_INSTALL) {
+                took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
+                ok = !nd->beh.install_fails;
+            } else if (a->hook == STG_HOOK_ROLLBACK) {
+                took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
+                ok = !nd->beh.rollback_fails;
+            } else if (a->hook == STG_HOOK_GATE) {
+                ok = !nd->beh.gate_says_no;
+            }
+            sev_t e = {.at = s->now + took, .kind = EV_HOOK, .node = i, .from = (int)a->hook,
+                       .gen = nd->gen, .len = ok};
+            if (a->hook == STG_HOOK_INSTALL && ok) {
+                /* The new version is what runs from the moment the hook ends. */
+                e.data = (uint8_t *)strdup(a->release->version);
+            }
+            push(s, e);
+            break;
+        }
         case STG_ACT_ROSTER_CHANGED: break;
         }
     }
@@ -263,9 +307,12 @@ static void apply(sim_t *s, unsigned i) {
 
 static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     snode_t *nd = &s->nodes[i];
-    stg_core_step(nd->core, ev, s->acts);
+    stg_event_t e = *ev;
+    e.now_ms += s->cfg.start_ms;
+    stg_core_step(nd->core, &e, s->acts);
     apply(s, i);
     schedule_wake(s, i);
+    if (s->observer) s->observer(s, i, s->observer_ctx);
 }
 
 void sim_run_until(sim_t *s, int64_t t_ms) {
@@ -274,6 +321,9 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
+            /* A hook cut short by a crash leaves no trace, except an install
+             * that already switched the binary: model the worst case, where
+             * the new version is on disk. */
             free(e.data);
             continue;
         }
@@ -295,11 +345,31 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.len = e.len;
             step_node(s, e.node, &ev);
             break;
-        case EV_HEALTH:
+        case EV_HEALTH: {
+            stg_health_t h = nd->health;
+            if (s->now < nd->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
+            if (nd->beh.health_fails_after_install && strcmp(nd->version, nd->old_version) != 0)
+                h = STG_HEALTH_UNHEALTHY;
             ev.type = STG_EV_HEALTH;
-            ev.health = nd->health;
+            ev.health = h;
             ev.version = nd->version;
-            ev.detail = nd->health == STG_HEALTH_HEALTHY ? "ok" : "failing";
+            ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
+            step_node(s, e.node, &ev);
+            break;
+        }
+        case EV_HOOK:
+            ev.type = STG_EV_HOOK_DONE;
+            ev.hook = (stg_hook_kind_t)e.from;
+            ev.ok = e.len != 0;
+            ev.detail = ev.ok ? "" : "exit 1";
+            if (ev.hook == STG_HOOK_INSTALL && e.data) {
+                snprintf(nd->version, sizeof nd->version, "%s", (const char *)e.data);
+                nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+            }
+            if (ev.hook == STG_HOOK_ROLLBACK && ev.ok) {
+                memcpy(nd->version, nd->old_version, sizeof nd->version);
+                nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+            }
             step_node(s, e.node, &ev);
             break;
         }
@@ -339,6 +409,32 @@ void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t 
 }
 
 stg_core_t *sim_core(sim_t *s, unsigned node) { return s->nodes[node].core; }
+unsigned sim_nodes(const sim_t *s) { return s->cfg.n; }
+const char *sim_running(const sim_t *s, unsigned node) { return s->nodes[node].version; }
+void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b) { s->nodes[node].beh = *b; }
+void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
+    s->observer = fn;
+    s->observer_ctx = ctx;
+}
+
+void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"component\":\"cardano-node\",\"version\":\"%s\",\"created_at\":%lld,"
+             "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/cardano-node-%s.deb\","
+             "\"sha256\":\"%064d\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
+             version, (long long)created_at_s, version, 0, 0);
+    uint8_t env[4096], frame[8192];
+    size_t n = sim_seal(s, -1, STG_DOC_RELEASE, json, env, sizeof env);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RELEASE;
+    m.blob = env;
+    m.blob_len = n;
+    int fl = stg_msg_encode(&m, frame, sizeof frame);
+    if (fl < 0) abort();
+    sim_inject(s, node, -1, frame, (size_t)fl);
+}
 bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
 uint64_t sim_messages(const sim_t *s) { return s->messages; }
 

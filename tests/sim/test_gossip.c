@@ -153,7 +153,7 @@ static void impersonation_rejected(void **state) {
     const char *json =
         "{\"component\":\"cardano-node\",\"detail\":\"\",\"flavour\":\"nix\",\"fleet\":\"sim\","
         "\"health\":\"unhealthy\",\"health_since_ms\":0,\"inc\":999,\"node\":\"n05\","
-        "\"phase\":\"idle\",\"seq\":999,\"time_ms\":0,\"version\":\"6.6.6\"}";
+        "\"phase\":\"idle\",\"phase_since_ms\":0,\"release\":\"\",\"seq\":999,\"time_ms\":0,\"version\":\"6.6.6\"}";
     uint8_t env[2048], frame[4096];
     size_t elen = sim_seal(s, 2, STG_DOC_RECORD, json, env, sizeof env);
     stg_msg_t m;

@@ -1,0 +1,160 @@
+/* internal.h: the state of one core, shared by its two halves: core.c
+ * (membership, liveness, state gossip) and rollout.c (release adoption,
+ * election, executor). Not installed; nothing outside node/core sees it. */
+#ifndef STAGGER_CORE_INTERNAL_H
+#define STAGGER_CORE_INTERNAL_H
+
+#include "stagger/core.h"
+#include "rng.h"
+
+#define CLAIMS_MAX 64
+#define RELAYS_MAX 32
+#define REJECT_LOG_EVERY_MS 10000
+
+typedef struct {
+    bool have;
+    stg_record_t rec;
+    uint8_t env[STG_RECORD_ENV_MAX];
+    size_t env_len;
+    stg_live_t live;
+    uint64_t live_inc;            /* incarnation the liveness state is about */
+    int64_t suspect_deadline_ms;
+    int64_t last_heard_ms;
+    int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
+} peer_t;
+
+typedef struct {
+    uint16_t member;
+    uint8_t state;
+    uint64_t inc;
+    unsigned left;                /* transmissions still to make */
+} claim_t;
+
+typedef struct {
+    bool active, acked, indirect_sent;
+    int target;
+    uint32_t seq;
+    int64_t sent_ms;
+} probe_t;
+
+typedef struct {
+    bool used;
+    uint32_t my_seq;
+    int origin;
+    uint32_t origin_seq;
+    int64_t expires_ms;
+} relay_t;
+
+typedef struct {
+    int holder;                   /* -1: free */
+    uint8_t release[8];
+    bool started;                 /* the holder confirmed it started */
+    int64_t at_ms;
+} grant_t;
+
+typedef struct {
+    bool active;
+    int slot;
+    uint8_t release[8];
+    int64_t began_ms;
+    bool start_sent;
+    uint8_t granted[STG_MEMBERS_MAX / 8], acked[STG_MEMBERS_MAX / 8];
+    unsigned ngranted, nacked, ndenied;
+    stg_deny_t last_deny;
+} attempt_t;
+
+struct stg_core {
+    stg_core_tuning_t t;
+    const stg_seckey_t *key;
+    char component[STG_NAME_MAX + 1];
+    stg_roster_t *roster;
+    uint8_t *roster_env;
+    size_t roster_len;
+    int self;                     /* -1 when we are not in the roster */
+    int64_t inc, seq;
+    peer_t *peers;                /* roster->nmembers entries */
+    stg_rng_t rng;
+    probe_t probe;
+    int order[STG_MEMBERS_MAX];
+    unsigned order_n, order_pos;
+    relay_t relays[RELAYS_MAX];
+    claim_t claims[CLAIMS_MAX];
+    unsigned nclaims;
+    uint32_t next_seq;
+    int lhm;                      /* Lifeguard local health multiplier */
+    int64_t next_probe_ms, next_sync_ms, next_health_ms;
+    stg_health_t health;
+    char version[STG_VERSION_MAX + 1];
+    char detail[STG_DETAIL_MAX + 1];
+    int64_t health_since_ms;
+    bool started;
+    stg_core_stats_t stats;
+    int64_t reject_log_ms[STG_REJECT__COUNT];
+    uint64_t reject_unlogged[STG_REJECT__COUNT];
+    /* rollout: the adopted release */
+    bool have_release;
+    stg_release_t release;
+    uint8_t release_id[8];
+    uint8_t *release_env;
+    size_t release_len;
+    int64_t release_want_ms;      /* rate limit for release-want */
+    /* rollout: this node as a voter */
+    grant_t grants[2];
+    /* rollout: this node as a candidate */
+    attempt_t att;
+    int64_t backoff_until_ms;
+    bool gate_running;
+    int64_t gate_ok_until_ms;
+    /* rollout: this node's executor */
+    stg_phase_t phase;
+    int slot;
+    unsigned acks;
+    int64_t phase_since_ms;
+    int64_t deadline_ms;
+    bool exec_have;
+    stg_release_t exec_rel;
+    uint8_t exec_id[8];
+    uint8_t *exec_env;            /* the envelope of exec_rel, for the journal */
+    size_t exec_len;
+    char exec_detail[STG_DETAIL_MAX + 1];
+    char last_progress[64];
+    bool hook_running;
+    bool halted;
+    char waiting[256];            /* why the rollout waits, for status */
+    /* per step */
+    stg_actions_t *acts;
+    int64_t now;
+};
+
+
+/* core.c, for rollout.c */
+uint8_t *stg__arena(stg_core_t *c, size_t n);
+stg_action_t *stg__act(stg_core_t *c, stg_act_type_t type);
+void stg__log(stg_core_t *c, stg_log_level_t lvl, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *stg__mname(const stg_core_t *c, int i);
+void stg__send(stg_core_t *c, int peer, stg_msg_t *m);
+void stg__persist(stg_core_t *c, const char *name, const void *data, size_t len);
+void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
+void stg__sign_own(stg_core_t *c);
+void stg__push_own(stg_core_t *c);
+bool stg__usable(const stg_core_t *c, int i);
+unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
+int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
+
+/* rollout.c, for core.c */
+void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
+void stg__rollout_free(stg_core_t *c);
+/* Handle a rollout message; false when the type is not a rollout one. */
+bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from);
+void stg__rollout_health(stg_core_t *c, const stg_event_t *ev);
+void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev);
+void stg__rollout_tick(stg_core_t *c);
+void stg__rollout_roster_changed(stg_core_t *c);
+/* A record of member idx changed (after it is stored). */
+void stg__rollout_record(stg_core_t *c, int idx);
+int64_t stg__rollout_wakeup(const stg_core_t *c);
+json_t *stg__rollout_status(const stg_core_t *c, int64_t now_ms);
+
+#endif
