@@ -36,7 +36,7 @@ extern const ctl_cmd_t ctl_keygen_cmd;
 extern const ctl_cmd_t ctl_roster_sign_cmd, ctl_roster_verify_cmd;
 extern const ctl_cmd_t ctl_release_sign_cmd, ctl_release_verify_cmd;
 extern const ctl_cmd_t ctl_sign_add_cmd;
-extern const ctl_cmd_t ctl_status_cmd, ctl_roster_publish_cmd;
+extern const ctl_cmd_t ctl_status_cmd, ctl_roster_publish_cmd, ctl_release_publish_cmd;
 
 /* "staggerctl: " + message + newline, on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

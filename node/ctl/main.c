@@ -10,7 +10,7 @@
 static const ctl_cmd_t *const commands[] = {
     &ctl_keygen_cmd,       &ctl_roster_sign_cmd,    &ctl_roster_verify_cmd,
     &ctl_release_sign_cmd, &ctl_release_verify_cmd, &ctl_sign_add_cmd,
-    &ctl_status_cmd,       &ctl_roster_publish_cmd,
+    &ctl_status_cmd,       &ctl_roster_publish_cmd, &ctl_release_publish_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

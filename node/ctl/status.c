@@ -103,6 +103,44 @@ static void print_table(json_t *st) {
         if (detail && *detail && strcmp(str(m, "health"), "healthy") != 0)
             printf("%-14s   %s\n", "", detail);
     }
+    json_t *ro = json_object_get(st, "rollout");
+    json_t *rel = json_object_get(ro, "release");
+    if (json_is_object(rel)) {
+        printf("release %s %s (%s), %lld member(s) still to update\n", str(rel, "component"),
+               str(rel, "version"), str(rel, "id"),
+               (long long)json_integer_value(json_object_get(ro, "pending")));
+        size_t k;
+        json_t *w;
+        json_array_foreach(json_object_get(ro, "wave"), k, w) {
+            json_t *left = json_object_get(w, "soak_left_ms");
+            if (json_is_integer(left))
+                printf("  wave: %s %s, %.0fs of soak left\n", str(w, "name"), str(w, "phase"),
+                       json_integer_value(left) / 1000.0);
+            else
+                printf("  wave: %s %s\n", str(w, "name"), str(w, "phase"));
+        }
+        json_t *next = json_object_get(ro, "next");
+        if (json_array_size(next)) {
+            printf("  next:");
+            json_array_foreach(next, k, w) printf(" %s", json_string_value(w));
+            printf("\n");
+        }
+    }
+    const char *waiting = json_string_value(json_object_get(ro, "waiting"));
+    if (waiting && *waiting) {
+        printf("  %s", waiting);
+        json_t *pf = json_object_get(ro, "proof");
+        json_int_t nb = json_integer_value(json_object_get(pf, "next_boundary_ms"));
+        if (json_integer_value(json_object_get(pf, "epochs_left")) > 0 && nb > 0) {
+            time_t t = (time_t)(nb / 1000);
+            struct tm tm;
+            char when[32];
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+            printf(" (next epoch boundary %s)", when);
+        }
+        printf("\n");
+    }
     json_t *s = json_object_get(st, "summary");
     printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
@@ -251,4 +289,83 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
             "  --peer X        member name or endpoint (default: first that answers)",
     .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
     .run = run_publish,
+};
+
+static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
+    const char *key = NULL, *roster = NULL, *peer = NULL;
+    const char *pos[1];
+    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
+                              {"roster", 'r', &roster, NULL},
+                              {"peer", 'p', &peer, NULL},
+                              {0}};
+    int rc;
+    if (!ctl_parse(self, argc, argv, opts, pos, 1, &rc)) return rc;
+    if (!key || !roster) {
+        ctl_err("release publish needs --key and --roster; see 'staggerctl release publish --help'");
+        return CTL_USAGE;
+    }
+    stg_roster_t *r = ctl_roster_new();
+    stg_seckey_t *k = NULL;
+    uint8_t *env = NULL;
+    size_t elen = 0;
+    stg_release_t rel;
+    rc = r ? CTL_OK : CTL_SYSTEM;
+    if (rc == CTL_OK) rc = ctl_open_roster(roster, NULL, r, NULL, NULL);
+    if (rc == CTL_OK) rc = ctl_read(pos[0], CTL_SIGNED_MAX, &env, &elen);
+    if (rc == CTL_OK) {
+        /* Check it here as the peers will: signed by an operator of this roster. */
+        stg_diag_t d = {0};
+        if (stg_release_open(env, elen, r, &rel, &d) != 0) rc = ctl_refused(pos[0], "release", &d);
+    }
+    if (rc == CTL_OK) rc = ctl_load_key(key, &k);
+    char *text = NULL;
+    if (rc == CTL_OK) {
+        uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
+        stg_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = STG_MSG_RELEASE;
+        m.serial = (uint64_t)r->serial;
+        m.blob = env;
+        m.blob_len = elen;
+        int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen) : -1;
+        text = n > 0 ? ask(r, peer, k, frame, (size_t)n, 3000, &rc) : NULL;
+        free(frame);
+    }
+    if (text) {
+        json_t *st = json_loads(text, 0, NULL);
+        json_t *held = json_object_get(json_object_get(st, "rollout"), "release");
+        const char *v = json_string_value(json_object_get(held, "version"));
+        if (v && strcmp(v, rel.version) == 0) {
+            printf("%s: release %s %s adopted by %s; it spreads to the fleet and rolls out from "
+                   "there (watch with 'staggerctl status')\n",
+                   pos[0], rel.component, rel.version, json_string_value(json_object_get(st, "self")));
+        } else {
+            ctl_err("%s: the peer holds release %s instead (a newer one, another component, or "
+                    "see its log for why)",
+                    pos[0], v ? v : "none");
+            rc = CTL_REFUSED;
+        }
+        json_decref(st);
+        free(text);
+    }
+    stg_seckey_destroy(&k);
+    free(env);
+    free(r);
+    return rc;
+}
+
+const ctl_cmd_t ctl_release_publish_cmd = {
+    .name = "release publish",
+    .summary = "hand a signed release to a running peer: the fleet rolls it out",
+    .usage = "release publish --key KEY --roster ROSTER.signed [--peer NAME] RELEASE.signed",
+    .text = "Checks RELEASE.signed against the roster (signed by one of its operators), then\n"
+            "gives it to one peer. The peer adopts it when it is the newest release of its\n"
+            "component, floods it to every member, and the staggered rollout begins: one or\n"
+            "two members at a time, the holdback pair last, after the proof.\n\n"
+            "  --key FILE      an operator or observer key of the roster\n"
+            "  --roster FILE   the signed roster\n"
+            "  --peer X        member name or endpoint (default: first that answers)",
+    .example = "staggerctl release publish --key ops.key --roster roster.signed --peer relay1 "
+               "cardano-node-10.5.2.signed",
+    .run = run_release_publish,
 };
