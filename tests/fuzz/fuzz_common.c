@@ -33,10 +33,10 @@ void *fuzz_calloc(size_t size) {
 }
 
 bool fuzz_is_zero(const void *p, size_t n) {
+    /* Each byte equals the next and the first is 0. One memcmp, not a loop
+     * of instrumented compares: rosters are 200 KB and this runs per input. */
     const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i]) return false;
-    return true;
+    return n == 0 || (b[0] == 0 && memcmp(b, b + 1, n - 1) == 0);
 }
 
 void fuzz_check_str(const char *s, size_t cap) {
