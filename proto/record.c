@@ -24,6 +24,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
                           r->detail, "health_since_ms", (json_int_t)r->health_since_ms,
                           "phase", r->phase, "release", r->release, "phase_since_ms",
                           (json_int_t)r->phase_since_ms);
+    if (o && r->phase_detail[0]) json_object_set_new(o, "phase_detail", json_string(r->phase_detail));
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -33,7 +34,8 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
 
 static const char *const record_fields[] = {
     "fleet", "node", "inc", "seq", "time_ms", "component", "version", "flavour",
-    "health", "detail", "health_since_ms", "phase", "release", "phase_since_ms", NULL};
+    "health", "detail", "health_since_ms", "phase", "release", "phase_since_ms", "phase_detail",
+    NULL};
 
 #define INT53 ((int64_t)1 << 53)
 
@@ -59,6 +61,9 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc) rc = stg_json_str(o, "record", "release", true, r->release, sizeof r->release, d);
     if (!rc)
         rc = stg_json_int(o, "record", "phase_since_ms", true, 0, INT53, &r->phase_since_ms, d);
+    if (!rc)
+        rc = stg_json_str(o, "record", "phase_detail", false, r->phase_detail,
+                          sizeof r->phase_detail, d);
     json_decref(o);
     if (rc) return rc;
     r->health = STG_HEALTH__COUNT;

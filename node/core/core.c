@@ -133,6 +133,8 @@ void stg__sign_own(stg_core_t *c) {
     if (c->exec_have)
         sodium_bin2hex(r.release, sizeof r.release, c->exec_id, sizeof c->exec_id);
     r.phase_since_ms = c->phase_since_ms;
+    if (c->phase != STG_PHASE_IDLE)
+        snprintf(r.phase_detail, sizeof r.phase_detail, "%s", c->exec_detail);
     uint8_t json[1024];
     int n = stg_record_encode(&r, json, sizeof json);
     size_t elen = 0;
@@ -888,10 +890,11 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
         count[shown]++;
         int64_t heard = (int)i == c->self ? now_ms : p->last_heard_ms;
         json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
             "role", stg_role_name(m->role), "flavour", m->flavour, "version",
             p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
             p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",
+            "phase_detail", p->have ? p->rec.phase_detail : "",
             "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",
             (int)i == c->self, "heard_ago_ms",
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",

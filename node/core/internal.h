@@ -118,6 +118,7 @@ struct stg_core {
     size_t exec_len;
     char exec_detail[STG_DETAIL_MAX + 1];
     char last_progress[64];
+    char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
     bool hook_running;
     bool halted;
     char waiting[256];            /* why the rollout waits, for status */

@@ -440,6 +440,7 @@ static void release_slot(stg_core_t *c) {
 }
 
 static void fail(stg_core_t *c, const char *why) {
+    snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
     set_phase(c, STG_PHASE_FAILED, "%s", why);
     set_phase(c, STG_PHASE_ROLLING_BACK, "running the rollback hook after: %s", why);
     run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
@@ -510,10 +511,12 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         }
     } else if (ev->hook == STG_HOOK_ROLLBACK && c->phase == STG_PHASE_ROLLING_BACK) {
         if (ev->ok) {
-            set_phase(c, STG_PHASE_ROLLED_BACK, "rolled back from %s", c->exec_rel.version);
+            set_phase(c, STG_PHASE_ROLLED_BACK, "rolled back from %s after: %s",
+                      c->exec_rel.version, c->fail_reason);
             release_slot(c);
         } else {
-            set_phase(c, STG_PHASE_FAILED, "rollback hook failed too: %s; the operator must act", d);
+            set_phase(c, STG_PHASE_FAILED, "%s, and the rollback hook failed too: %s; the operator must act",
+                      c->fail_reason, d);
         }
     }
 }
@@ -845,7 +848,7 @@ static void explain(stg_core_t *c) {
     else if (f >= 0)
         snprintf(w, cap, "halted: %s %s failed on %s: %s; resume or abandon it",
                  c->release.component, c->release.version, stg__mname(c, f),
-                 c->peers[f].rec.detail);
+                 c->peers[f].rec.phase_detail);
     else if (pending_count(c) == 0)
         snprintf(w, cap, "done: every member runs %s %s", c->release.component,
                  c->release.version);
@@ -1094,7 +1097,7 @@ json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
     json_object_set_new(o, "pending", json_integer((json_int_t)pending_count(c)));
     int f = failed_member(c);
     json_object_set_new(o, "failed", f >= 0 ? json_pack("{s:s, s:s}", "node", stg__mname(c, f),
-                                                        "detail", c->peers[f].rec.detail)
+                                                        "detail", c->peers[f].rec.phase_detail)
                                             : json_null());
     proof_t pf = proof(c, now);
     json_object_set_new(o, "proof", json_pack("{s:b, s:I, s:I, s:I}", "holds", pf.holds,
