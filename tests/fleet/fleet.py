@@ -604,6 +604,8 @@ class Fleet:
         node = self.nodes[to]
         s = self.context().socket(zmq.DEALER)
         s.linger = 0
+        # A DEALER with no live connection blocks a send for ever: bound it.
+        s.sndtimeo = 1000
         if as_key is None:
             sk = SigningKey.generate()
         else:
@@ -628,8 +630,12 @@ class Fleet:
         return s, outcome
 
     def request(self, sock, data, timeout=3):
-        """Send one frame and wait for one reply frame (or None)."""
-        sock.send(data)
+        """Send one frame and wait for one reply frame (None: no reply, or
+        nowhere to send it)."""
+        try:
+            sock.send(data)
+        except zmq.Again:
+            return None
         if sock.poll(timeout * 1000):
             return sock.recv()
         return None

@@ -111,11 +111,13 @@ def test(f, tap):
                  lambda: [] if f.status("relay1").rejects("BAD_SIGNATURE") > sig0
                  else ["BAD_SIGNATURE still %d" % sig0], 10)
     sock.close(0)
-    bp = {"bp": {"version": not_forged, "seq": small, "health": "healthy",
-                 "incarnation": bp_inc}}
-    ok, bad = f.hold(lambda: f.problems(bp), 2.0)
-    tap.check(ok, "bp's row is unchanged on every peer (held 2 s, 4 sync rounds)",
-              "\n".join(bad))
+    # Unchanged: bp's row, and no row anywhere carries the forged record.
+    rows = {n: {"version": not_forged} for n in f.order}
+    rows["bp"] = {"version": not_forged, "seq": small, "health": "healthy",
+                  "incarnation": bp_inc}
+    ok, bad = f.hold(lambda: f.problems(rows), 2.0)
+    tap.check(ok, "bp's row is unchanged and the forgery is in no row, on every peer "
+              "(held 2 s, 4 sync rounds)", "\n".join(bad))
     f.check_wait("the fleet is still healthy everywhere", lambda: f.problems(steady, rc=0), 10)
 
 
