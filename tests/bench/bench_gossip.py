@@ -940,11 +940,12 @@ def main():
     if not a.no_serf and not shutil.which("serf"):
         raise SystemExit("bench: serf not installed (apt-get install -y serf) or use --no-serf")
     a.tuning_a = a.tuning_b = parse_tuning(a.tuning)
-    sync_ms = a.tuning_a.get("sync_interval_ms", 1000)
+    sync_ms = a.tuning_a.get("sync_interval_ms", default_sync_ms())
     out = a.out or os.path.join("/tmp/stagger-bench", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
     a.out = os.path.abspath(out)
     meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sync_interval_ms": sync_ms, "git_dirty": _git_dirty(),
             "kernel": os.uname().release, "cpus": os.cpu_count(),
             "cpu_model": _cpu_model(), "loadavg_start": loadavg(),
             "args": {k: v for k, v in vars(a).items() if k not in ("tuning_a", "tuning_b")},
@@ -991,6 +992,19 @@ def main():
     return 0
 
 
+def default_sync_ms():
+    """The daemon's default tuning.sync_interval_ms, read from
+    stg_core_tuning_default in node/core/core.c (the interval the
+    dissemination target is counted in)."""
+    try:
+        with open(os.path.join(ROOT, "node", "core", "core.c")) as f:
+            src = f.read()
+        body = src[src.index("void stg_core_tuning_default("):]
+        return int(re.search(r"sync_interval_ms = (\d+);", body).group(1))
+    except (OSError, ValueError, AttributeError):
+        return 1000
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -1000,6 +1014,14 @@ def _cpu_model():
     except OSError:
         pass
     return None
+
+
+def _git_dirty():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "status", "--short", "--untracked-files=no"],
+                              capture_output=True, text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _git_rev():
