@@ -689,7 +689,12 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
         c->health = ev->health;
         c->health_since_ms = ev->now_ms;
     }
-    if (ev->detail) snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
+    /* A new reason for the same state (a hook that now times out instead of
+     * failing) is news too: the record is what status shows fleet-wide. */
+    if (ev->detail && strcmp(ev->detail, c->detail) != 0) {
+        snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
+        changed = true;
+    }
     if (changed && c->self >= 0) {
         stg__sign_own(c);
         stg__push_own(c);

@@ -184,7 +184,8 @@ def record_payload(node, inc, seq, version, health="healthy", detail="", flavour
     now = int(time.time() * 1000)
     doc = {"fleet": fleet, "node": node, "inc": inc, "seq": seq, "time_ms": now,
            "component": "cardano-node", "version": version, "flavour": flavour,
-           "health": health, "detail": detail, "health_since_ms": now, "phase": "idle"}
+           "health": health, "detail": detail, "health_since_ms": now, "phase": "idle",
+           "release": "", "phase_since_ms": now}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
