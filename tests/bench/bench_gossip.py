@@ -186,6 +186,17 @@ def ss_delta(a, b):
     return by, sg, sum(1 for k in b if k not in a)
 
 
+def proc_pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def lo_counters():
     with open("/proc/net/dev") as f:
         for line in f:
@@ -501,6 +512,9 @@ def phase_idle_and_fail(a, n, base):
         ss1 = ss_counters(pids)
         rss = [proc_status_kb(p, "VmRSS") for p in pids]
         hwm = [proc_status_kb(p, "VmHWM") for p in pids]
+        anon = [proc_status_kb(p, "RssAnon") for p in pids]
+        rfile = [proc_status_kb(p, "RssFile") for p in pids]
+        pss = [proc_pss_kb(p) for p in pids]
         msgs1 = transport_msgs(fl)
         fl.poll()
         cpu = [100.0 * (c1[p][0] - c0[p][0]) / CLK_TCK / dt for p in pids if c0[p] and c1[p]]
@@ -513,6 +527,11 @@ def phase_idle_and_fail(a, n, base):
             "idle_secs": round(dt, 2), "all_peers_alive": ok,
             "rss_mib": stats([r / 1024.0 for r in rss if r], 2),
             "rss_hwm_mib": stats([r / 1024.0 for r in hwm if r], 2),
+            # VmRSS = RssAnon (private heap, stacks) + RssFile (mostly shared
+            # libraries: the same pages in every peer); Pss splits the shared.
+            "rss_anon_mib": stats([r / 1024.0 for r in anon if r], 2),
+            "rss_file_mib": stats([r / 1024.0 for r in rfile if r], 2),
+            "pss_mib": stats([r / 1024.0 for r in pss if r], 2),
             "cpu_pct_of_core_per_peer": stats(cpu, 3),
             "cpu_pct_of_core_all_peers": round(sum(cpu), 2),
             "hook_children_cpu_pct_of_core_per_peer": stats(ccpu, 3),
@@ -806,6 +825,8 @@ def stagger_figures(r, n, sync_ms):
         "false_suspicions": idle.get("false_suspicions"),
         "false_suspicions_after_kill": fl.get("false_suspicions_after_kill"),
         "rss_mib": _dig(idle, ("rss_mib", "p50")),
+        "rss_anon_mib": _dig(idle, ("rss_anon_mib", "p50")),
+        "pss_mib": _dig(idle, ("pss_mib", "p50")),
         "cpu_pct": _dig(idle, ("cpu_pct_of_core_per_peer", "p50")),
         "lo_bps": idle.get("lo_bytes_per_s_per_peer"),
         "own_bps": idle.get("own_ip_bytes_per_s_per_peer"),
@@ -881,6 +902,9 @@ def print_table(results, sync_ms):
         lines.append("%-46s %12s" % ("  of which TCP payload B/s, segments/s",
                                      "%s, %s" % (fmt(st.get("own_payload_bps"), 0),
                                                  fmt(st.get("own_segs"), 2))))
+        lines.append("%-46s %12s" % ("  of which private (RssAnon) MiB; Pss MiB",
+                                     "%s; %s" % (fmt(st.get("rss_anon_mib"), 2),
+                                                 fmt(st.get("pss_mib"), 2))))
         lines.append("%-46s %12s" % ("suspicions during the simultaneous start (A)",
                                      fmt(st.get("startup_suspicions"))))
         lines.append("%-46s %12s" % ("idle messages sent per peer per s",
