@@ -17,7 +17,7 @@ VICTIM = "relay2"
 # (members - 1) rounds, then the suspicion runs out; the rest is slack for a
 # loaded machine (and ASan builds).
 N = 8
-DETECT_S = (N - 1) * TUNING["probe_interval_ms"] / 1000 + 3
+DETECT_S = (N - 1) * TUNING["probe_interval_ms"] / 1000 + 5
 DEAD_S = DETECT_S + TUNING["suspicion_ms"] / 1000 + 3
 
 
