@@ -128,4 +128,52 @@ int stg_release_open(const uint8_t *buf, size_t len, const stg_roster_t *r,
 /* The artifact for a flavour, or NULL. Borrowed from rel. */
 const stg_artifact_t *stg_release_artifact(const stg_release_t *rel, const char *flavour);
 
+/* ---- emergency commands ------------------------------------------------
+ * Operator-signed (the roster's emergency_quorum of distinct operator
+ * keys), applied at most once per fleet-wide sequence number. */
+
+#define STG_CMD_MAP(X)              \
+    X(UPDATE, "update")             \
+    X(ROLLBACK, "rollback")         \
+    X(HALT, "halt")                 \
+    X(RESUME, "resume")             \
+    X(ABANDON, "abandon")
+
+typedef enum {
+#define X(name, text) STG_CMD_##name,
+    STG_CMD_MAP(X)
+#undef X
+    STG_CMD__COUNT
+} stg_cmd_action_t;
+
+const char *stg_cmd_name(stg_cmd_action_t a);
+
+#define STG_CMD_RELEASE_MAX 16384   /* the embedded release envelope */
+#define STG_CMD_REASON_MAX 255
+
+typedef struct {
+    char fleet[STG_NAME_MAX + 1];
+    int64_t seq;                    /* fleet-wide, strictly increasing */
+    int64_t issued_at_s, expires_at_s;
+    stg_cmd_action_t action;
+    unsigned ntargets;              /* 0 = every member */
+    char targets[STG_MEMBERS_MAX][STG_NAME_MAX + 1];
+    bool include_holdback;          /* update only: the holdback pair too */
+    int64_t spacing_s;              /* update only: between targets' starts */
+    char reason[STG_CMD_REASON_MAX + 1];
+    size_t release_len;             /* update only: the signed release */
+    uint8_t release[STG_CMD_RELEASE_MAX];
+} stg_command_t;
+
+int stg_command_decode(const uint8_t *json, size_t len, stg_command_t *cmd, stg_diag_t *d);
+/* Envelope in: type command, every signature by an operator of r and at
+ * least r->emergency_quorum of them, the fleet, not expired at now_ms, not
+ * issued in the future (beyond 5 minutes of clock skew), and for update an
+ * embedded release signed by an operator. The sequence (replay) is the
+ * receiver's to check. nsigners (may be NULL) gets the signature count. */
+int stg_command_open(const uint8_t *buf, size_t len, const stg_roster_t *r, int64_t now_ms,
+                     stg_command_t *cmd, unsigned *nsigners, stg_diag_t *d);
+/* Is member name among the command's targets (all when none are named)? */
+bool stg_command_targets(const stg_command_t *cmd, const char *name);
+
 #endif
