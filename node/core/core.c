@@ -12,6 +12,8 @@
 #include "stagger/core.h"
 #include "internal.h"
 
+#define DETAIL_EVERY_MS 60000
+
 /* ---- actions ---------------------------------------------------------- */
 
 uint8_t *stg__arena(stg_core_t *c, size_t n) {
@@ -579,8 +581,28 @@ static void on_ping_req(stg_core_t *c, const stg_msg_t *m, int from) {
     send_probe_msg(c, m->target, STG_MSG_PING, seq, -1);
 }
 
+/* A member we hold dead may be back behind a healed partition, holding us
+ * dead too: neither would ever probe the other again, and it cannot refute
+ * what it never hears. Now and then tell one of them directly. */
+static void ping_the_dead(stg_core_t *c) {
+    int dead[STG_MEMBERS_MAX];
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if ((int)i != c->self && c->peers[i].live == STG_LIVE_DEAD) dead[n++] = (int)i;
+    if (n == 0 || stg__rng_below(&c->rng, DEAD_PING_EVERY) != 0) return;
+    int t = dead[stg__rng_below(&c->rng, n)];
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_PING;
+    m.seq = ++c->next_seq;
+    m.npiggy = 1;
+    m.piggy[0] = (stg_piggy_t){(uint16_t)t, STG_LIVE_DEAD, c->peers[t].live_inc};
+    stg__send(c, t, &m);
+}
+
 static void probe_round(stg_core_t *c) {
     probe_t *p = &c->probe;
+    ping_the_dead(c);
     if (p->active) {
         if (p->acked) {
             if (c->lhm > 0) c->lhm--;
@@ -690,12 +712,17 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
         c->health_since_ms = ev->now_ms;
     }
     /* A new reason for the same state (a hook that now times out instead of
-     * failing) is news too: the record is what status shows fleet-wide. */
+     * failing) is news too: the record is what status shows fleet-wide. A
+     * healthy node's detail changes at every run ("tip age 12s"), so while
+     * healthy it is refreshed at most once a minute: otherwise every node
+     * would push to every peer every health interval. */
     if (ev->detail && strcmp(ev->detail, c->detail) != 0) {
         snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
-        changed = true;
+        if (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= DETAIL_EVERY_MS)
+            changed = true;
     }
     if (changed && c->self >= 0) {
+        c->detail_signed_ms = c->now;
         stg__sign_own(c);
         stg__push_own(c);
     }

@@ -10,6 +10,7 @@
 #define CLAIMS_MAX 64
 #define RELAYS_MAX 32
 #define REJECT_LOG_EVERY_MS 10000
+#define DEAD_PING_EVERY 4     /* probe rounds, on average, between pings to the dead */
 
 typedef struct {
     bool have;
@@ -119,6 +120,7 @@ struct stg_core {
     char exec_detail[STG_DETAIL_MAX + 1];
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
+    int64_t detail_signed_ms;     /* last record re-signed for a detail change */
     bool hook_running;
     bool halted;
     char waiting[256];            /* why the rollout waits, for status */
