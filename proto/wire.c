@@ -171,6 +171,7 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
         break;
     case STG_MSG_ROSTER:
     case STG_MSG_RELEASE:
+    case STG_MSG_COMMAND:
     case STG_MSG_STATUS_REP:
     case STG_MSG_ERROR_REP:
         if (r.left == 0) return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "empty body");
@@ -246,6 +247,7 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
         break;
     case STG_MSG_ROSTER:
     case STG_MSG_RELEASE:
+    case STG_MSG_COMMAND:
     case STG_MSG_STATUS_REP:
     case STG_MSG_ERROR_REP:
         wr_bytes(&w, m->blob, m->blob_len);

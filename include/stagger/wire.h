@@ -38,6 +38,7 @@
     X(START, 13, "start")           \
     X(START_ACK, 14, "start-ack")   \
     X(SLOT_FREE, 15, "slot-free")   \
+    X(COMMAND, 16, "command")       \
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
     X(ERROR_REP, 22, "error-rep")

@@ -37,6 +37,8 @@ extern const ctl_cmd_t ctl_roster_sign_cmd, ctl_roster_verify_cmd;
 extern const ctl_cmd_t ctl_release_sign_cmd, ctl_release_verify_cmd;
 extern const ctl_cmd_t ctl_sign_add_cmd;
 extern const ctl_cmd_t ctl_status_cmd, ctl_roster_publish_cmd, ctl_release_publish_cmd;
+extern const ctl_cmd_t ctl_emergency_update_cmd, ctl_emergency_rollback_cmd, ctl_emergency_halt_cmd,
+    ctl_emergency_resume_cmd, ctl_emergency_abandon_cmd, ctl_emergency_send_cmd;
 
 /* "staggerctl: " + message + newline, on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -84,6 +86,17 @@ void ctl_signers(const uint8_t *buf, size_t len, char *out, size_t cap);
 /* The output file for a signed document: in with ".json" replaced by
  * ".signed", or in + ".signed". */
 int ctl_default_out(const char *in, char *out, size_t cap);
+
+/* Send one frame to --peer (a member name or endpoint; NULL: each member in
+ * turn until one answers) with key, and return the JSON text of its
+ * status-rep (caller frees). NULL after printing why, with *rc = 2 when no
+ * peer answered, CTL_REFUSED for an error-rep, CTL_USAGE for a bad --peer. */
+char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+              const uint8_t *frame, size_t flen, int timeout_ms, int *rc);
+/* Send a signed document of type msg_type (a wire message type carrying an
+ * envelope) and return the status-rep text like ctl_ask. */
+char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                   int msg_type, const uint8_t *env, size_t elen, int *rc);
 
 /* Largest signed document a file may hold. */
 #define CTL_SIGNED_MAX (STG_ENV_HEADER + STG_PAYLOAD_MAX + STG_SIG_MAX * STG_ENV_SIG_ENTRY)

@@ -11,17 +11,20 @@ static const ctl_cmd_t *const commands[] = {
     &ctl_keygen_cmd,       &ctl_roster_sign_cmd,    &ctl_roster_verify_cmd,
     &ctl_release_sign_cmd, &ctl_release_verify_cmd, &ctl_sign_add_cmd,
     &ctl_status_cmd,       &ctl_roster_publish_cmd, &ctl_release_publish_cmd,
+    &ctl_emergency_update_cmd, &ctl_emergency_rollback_cmd, &ctl_emergency_halt_cmd,
+    &ctl_emergency_resume_cmd, &ctl_emergency_abandon_cmd, &ctl_emergency_send_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void overview(FILE *out) {
     fprintf(out, "usage: staggerctl COMMAND [OPTIONS] [ARGS]\n"
                  "       staggerctl help COMMAND\n\n"
-                 "Keys and operator-signed documents for a stagger fleet.\n\n"
+                 "Keys, operator-signed documents, status and emergency commands for a\n"
+                 "stagger fleet.\n\n"
                  "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-16s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "  %-16s %s\n\n", "help COMMAND", "show the help of one command");
+        fprintf(out, "  %-19s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-19s %s\n\n", "help COMMAND", "show the help of one command");
     fprintf(out, "Every command takes --help.\n\n");
     if (out == stdout) {
         ctl_print_exit_codes();

@@ -31,8 +31,8 @@ static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *
 
 /* Send frame to the first peer that answers; the reply's JSON text is
  * returned (caller frees). On failure prints why and returns NULL. */
-static char *ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-                 const uint8_t *frame, size_t flen, int timeout_ms, int *rc) {
+char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+              const uint8_t *frame, size_t flen, int timeout_ms, int *rc) {
     int order[STG_MEMBERS_MAX], n;
     if ((*rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return NULL;
     uint8_t *reply = malloc(REPLY_MAX);
@@ -77,6 +77,26 @@ static char *ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *ke
     free(reply);
     *rc = 2; /* unreachable: the status command documents exit 2 for this */
     return NULL;
+}
+
+char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                   int msg_type, const uint8_t *env, size_t elen, int *rc) {
+    uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
+    if (!frame) {
+        *rc = CTL_SYSTEM;
+        return NULL;
+    }
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)msg_type;
+    m.serial = (uint64_t)r->serial;
+    m.blob = env;
+    m.blob_len = elen;
+    int n = stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen);
+    char *text = n > 0 ? ctl_ask(r, peer, key, frame, (size_t)n, 3000, rc) : NULL;
+    if (n <= 0) *rc = CTL_SYSTEM;
+    free(frame);
+    return text;
 }
 
 static const char *str(json_t *o, const char *k) {
@@ -182,7 +202,7 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_STATUS_REQ;
     int n = stg_msg_encode(&m, frame, sizeof frame);
-    char *text = ask(r, peer, k, frame, (size_t)n, timeout_ms, &rc);
+    char *text = ctl_ask(r, peer, k, frame, (size_t)n, timeout_ms, &rc);
     stg_seckey_destroy(&k);
     free(r);
     if (!text) return rc;
@@ -247,16 +267,7 @@ static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
     if (rc == CTL_OK) rc = ctl_load_key(key, &k);
     char *text = NULL;
     if (rc == CTL_OK) {
-        uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
-        stg_msg_t m;
-        memset(&m, 0, sizeof m);
-        m.type = STG_MSG_ROSTER;
-        m.serial = (uint64_t)cur->serial;
-        m.blob = env;
-        m.blob_len = elen;
-        int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen) : -1;
-        text = n > 0 ? ask(cur, peer, k, frame, (size_t)n, 3000, &rc) : NULL;
-        free(frame);
+        text = ctl_send_doc(cur, peer, k, STG_MSG_ROSTER, env, elen, &rc);
     }
     if (text) {
         json_t *st = json_loads(text, 0, NULL);
@@ -320,16 +331,7 @@ static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
     if (rc == CTL_OK) rc = ctl_load_key(key, &k);
     char *text = NULL;
     if (rc == CTL_OK) {
-        uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
-        stg_msg_t m;
-        memset(&m, 0, sizeof m);
-        m.type = STG_MSG_RELEASE;
-        m.serial = (uint64_t)r->serial;
-        m.blob = env;
-        m.blob_len = elen;
-        int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen) : -1;
-        text = n > 0 ? ask(r, peer, k, frame, (size_t)n, 3000, &rc) : NULL;
-        free(frame);
+        text = ctl_send_doc(r, peer, k, STG_MSG_RELEASE, env, elen, &rc);
     }
     if (text) {
         json_t *st = json_loads(text, 0, NULL);
