@@ -79,7 +79,8 @@ const char *stg_hook_name(stg_hook_kind_t h);
     X(PROOF, "the release is not proven yet")                \
     X(NOT_YET, "the release is not valid yet")               \
     X(GATE, "the gate hook said no")                         \
-    X(ALREADY_DONE, "the candidate already runs it")
+    X(ALREADY_DONE, "the candidate already runs it")                 \
+    X(ABANDONED, "the operator abandoned the release")
 
 typedef enum {
 #define X(name, text) STG_DENY_##name,
@@ -114,6 +115,8 @@ typedef struct {
     uint64_t seed;                /* random source */
     const uint8_t *journal;       /* last persisted "journal", or NULL; copied */
     size_t journal_len;
+    const uint8_t *commands;      /* last persisted "commands", or NULL; copied */
+    size_t commands_len;
     char component[STG_NAME_MAX + 1];
     stg_core_tuning_t tuning;
 } stg_core_config_t;
@@ -171,7 +174,8 @@ typedef struct {
     int peer;                     /* SEND: roster index */
     stg_log_level_t level;        /* LOG */
     const char *tag;              /* LOG: "gossip", "swim", "roster", ... */
-    const char *name;             /* PERSIST: "incarnation", "roster", "journal" */
+    const char *name;             /* PERSIST: "incarnation", "roster", "journal", "commands"
+                                   * (replace the named file), or "audit" (append a line) */
     stg_hook_kind_t hook;         /* RUN_HOOK */
     const stg_release_t *release; /* RUN_HOOK: borrowed, valid until the next step */
     const uint8_t *data;          /* borrowed from the action list */
@@ -239,8 +243,26 @@ typedef struct {
     uint8_t release_id[8];
     int64_t since_ms;
     char detail[STG_DETAIL_MAX + 1];
+    bool emergency;               /* an operator's emergency update: no slot, by design */
 } stg_exec_view_t;
 void stg_core_exec(const stg_core_t *core, stg_exec_view_t *out);
+
+/* The executor in brief, without copying the release: cheap enough for the
+ * simulator to call after every step. */
+typedef struct {
+    stg_phase_t phase;
+    int slot;                     /* slot held, or -1 */
+    unsigned acks;
+    bool have_release;
+    uint8_t release_id[8];        /* the release the phase is about */
+    int64_t since_ms;
+    bool emergency;               /* an operator's emergency update: no slot, by design */
+} stg_exec_brief_t;
+void stg_core_exec_brief(const stg_core_t *core, stg_exec_brief_t *out);
+
+/* A member whose record, in this node's view, shows it failed on release
+ * id (failed, rolling back or rolled back); -1 when none. */
+int stg_core_failed_member(const stg_core_t *core, const uint8_t id[8]);
 
 /* The release this node has adopted (newest valid for its component), or
  * NULL. Borrowed, valid until the next step. */

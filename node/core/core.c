@@ -134,7 +134,12 @@ void stg__sign_own(stg_core_t *c) {
     snprintf(r.phase, sizeof r.phase, "%s", stg_phase_name(c->phase));
     if (c->exec_have)
         sodium_bin2hex(r.release, sizeof r.release, c->exec_id, sizeof c->exec_id);
+    else if (c->have_release)
+        /* Idle: name the release we wait for, so a peer that missed its
+         * flood (lost, or down at the time) asks for it (release-want). */
+        sodium_bin2hex(r.release, sizeof r.release, c->release_id, sizeof c->release_id);
     r.phase_since_ms = c->phase_since_ms;
+    r.cmd_seq = c->cmd_seq;
     if (c->phase != STG_PHASE_IDLE)
         snprintf(r.phase_detail, sizeof r.phase_detail, "%s", c->exec_detail);
     uint8_t json[1024];
@@ -388,10 +393,21 @@ static void on_digest(stg_core_t *c, const stg_msg_t *m, int from) {
 
 /* ---- records ---------------------------------------------------------- */
 
+/* The same bytes as a record we hold: a rumour's duplicate, which is the
+ * common case. Nothing to verify or learn. */
+static bool held_env(const stg_core_t *c, const uint8_t *env, size_t len) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (p->have && p->env_len == len && memcmp(p->env, env, len) == 0) return true;
+    }
+    return false;
+}
+
 static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
     int fresh[STG_RECORDS_MAX];
     unsigned nfresh = 0;
     for (unsigned i = 0; i < m->nrec; i++) {
+        if (held_env(c, m->rec[i], m->rec_len[i])) continue;
         stg_record_t r;
         int idx = -1;
         stg_diag_t d = {0};
@@ -434,6 +450,7 @@ static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
         c->stats.records_new++;
         fresh[nfresh++] = idx;
         stg__rollout_record(c, idx);
+        stg__command_catch_up(c, idx, r.cmd_seq);
     }
     if (!nfresh) return;
     /* Rumour: pass what was new to us on to a few others, once. */
@@ -645,6 +662,7 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
         /* A client (operator) may hand us a roster or a release; nothing else. */
         if (m->type == STG_MSG_ROSTER) on_roster(c, m->blob, m->blob_len, -1);
         else if (m->type == STG_MSG_RELEASE) stg__rollout_release(c, m->blob, m->blob_len, -1);
+        else if (m->type == STG_MSG_COMMAND) stg__command_msg(c, m->blob, m->blob_len, -1);
         else {
             stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s from a non-member",
                          stg_msg_name(m->type));
@@ -687,6 +705,7 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     case STG_MSG_RECORDS: on_records(c, m, from); break;
     case STG_MSG_ROSTER_WANT: send_roster(c, from); break;
     case STG_MSG_RELEASE: stg__rollout_release(c, m->blob, m->blob_len, from); break;
+    case STG_MSG_COMMAND: stg__command_msg(c, m->blob, m->blob_len, from); break;
     default:
         if (stg__rollout_msg(c, m, from)) break;
         stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s between peers",
@@ -859,6 +878,7 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);
     c->next_health_ms = now_ms;
     stg__rollout_init(c, cfg->journal, cfg->journal_len);
+    stg__command_load(c, cfg->commands, cfg->commands_len);
     stg__sign_own(c);
     return c;
 }
@@ -867,6 +887,7 @@ void stg_core_destroy(stg_core_t **cp) {
     if (!cp || !*cp) return;
     stg_core_t *c = *cp;
     stg__rollout_free(c);
+    stg__command_free(c);
     free(c->peers);
     free(c->roster_env);
     free(c->roster);
@@ -922,11 +943,12 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
         count[shown]++;
         int64_t heard = (int)i == c->self ? now_ms : p->last_heard_ms;
         json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o, s:I, s:I}", "name", m->name,
             "role", stg_role_name(m->role), "flavour", m->flavour, "version",
             p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
             p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",
-            "phase_detail", p->have ? p->rec.phase_detail : "",
+            "phase_detail", p->have ? p->rec.phase_detail : "", "cmd_seq",
+            (json_int_t)((int)i == c->self ? c->cmd_seq : (p->have ? p->rec.cmd_seq : 0)),
             "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",
             (int)i == c->self, "heard_ago_ms",
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
@@ -939,12 +961,12 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
                                 json_integer((json_int_t)c->stats.rejects[k]));
     const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
-    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o}",
+    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o}",
                      "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
                      c->self >= 0 ? r->members[c->self].name : "", "now_ms",
                      (json_int_t)now_ms, "members", members, "summary", "state", state,
                      "members", (int)r->nmembers, "healthy", (int)count[STG_HEALTH_HEALTHY],
                      "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
                      (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
-                     stg__rollout_status(c, now_ms));
+                     stg__rollout_status(c, now_ms), "commands", stg__command_status(c));
 }

@@ -22,6 +22,7 @@ typedef struct {
     int64_t suspect_deadline_ms;
     int64_t last_heard_ms;
     int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
+    int64_t cmd_sent_ms;          /* rate limit for command catch-up to it */
 } peer_t;
 
 typedef struct {
@@ -64,6 +65,17 @@ typedef struct {
     stg_deny_t last_deny;
 } attempt_t;
 
+#define STG_CMD_HISTORY 8
+
+typedef struct {
+    uint8_t *env;
+    size_t len;
+    int64_t seq;
+    stg_cmd_action_t action;
+    int64_t expires_at_s;
+    int64_t applied_ms;
+} cmd_hist_t;
+
 struct stg_core {
     stg_core_tuning_t t;
     const stg_seckey_t *key;
@@ -99,6 +111,10 @@ struct stg_core {
     uint8_t *release_env;
     size_t release_len;
     int64_t release_want_ms;      /* rate limit for release-want */
+    bool rank_valid;              /* cache of the update order for rank_id */
+    uint8_t rank_id[8];
+    int rank[STG_MEMBERS_MAX];
+    unsigned rank_n;
     /* rollout: this node as a voter */
     grant_t grants[2];
     /* rollout: this node as a candidate */
@@ -121,6 +137,22 @@ struct stg_core {
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
+    /* emergency commands (command.c) */
+    int64_t cmd_seq;              /* highest applied, persisted */
+    cmd_hist_t cmd_hist[STG_CMD_HISTORY];
+    unsigned ncmd_hist;
+    char cmd_refusal[320];
+    bool abandoned;               /* the operator gave up on abandoned_id */
+    uint8_t abandoned_id[8];
+    uint8_t forgive_id[8];        /* resume: failures on it before forgive_before_ms are forgiven */
+    int64_t forgive_before_ms;
+    bool emergency_pending;       /* an emergency update waits for emergency_at_ms */
+    int64_t emergency_at_ms;
+    bool emergency;               /* the executor runs an emergency update */
+    int64_t emergency_seq;
+    bool rollback_after_install;  /* an emergency rollback came during the install */
+    uint8_t *pending_env;         /* the emergency release */
+    size_t pending_len;
     bool hook_running;
     bool halted;
     char waiting[256];            /* why the rollout waits, for status */
@@ -144,6 +176,19 @@ void stg__push_own(stg_core_t *c);
 bool stg__usable(const stg_core_t *c, int i);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
+
+/* command.c */
+void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);
+void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq);
+void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len);
+void stg__command_free(stg_core_t *c);
+json_t *stg__command_status(const stg_core_t *c);
+
+/* rollout.c, for command.c */
+void stg__rollout_save(stg_core_t *c);
+void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
+                                   int64_t spacing_s, int64_t seq);
+void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq);
 
 /* rollout.c, for core.c */
 void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);

@@ -93,7 +93,15 @@ static bool done_on(const stg_core_t *c, int i) {
 static bool failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
     if (!rec_about(c, i, id)) return false;
     stg_phase_t ph = rec_phase(c, i);
-    return ph == STG_PHASE_FAILED || ph == STG_PHASE_ROLLING_BACK || ph == STG_PHASE_ROLLED_BACK;
+    if (ph != STG_PHASE_FAILED && ph != STG_PHASE_ROLLING_BACK && ph != STG_PHASE_ROLLED_BACK)
+        return false;
+    /* An operator's resume forgives what failed before it. */
+    return !(c->forgive_before_ms && memcmp(id, c->forgive_id, 8) == 0 &&
+             c->peers[i].rec.phase_since_ms < c->forgive_before_ms);
+}
+
+static bool abandoned(const stg_core_t *c, const uint8_t id[8]) {
+    return c->abandoned && memcmp(id, c->abandoned_id, 8) == 0;
 }
 
 static int failed_member(const stg_core_t *c) {
@@ -150,7 +158,7 @@ static int okey_cmp(const void *a, const void *b) {
 
 static int stage_of(const stg_member_t *m) { return m->holdback ? 100 : m->stage; }
 
-static unsigned order(const stg_core_t *c, int *out) {
+static unsigned compute_order(const stg_core_t *c, int *out) {
     const stg_roster_t *r = c->roster;
     okey_t k[STG_MEMBERS_MAX];
     unsigned n = r->nmembers;
@@ -172,6 +180,19 @@ static unsigned order(const stg_core_t *c, int *out) {
     qsort(k, n, sizeof k[0], okey_cmp);
     for (unsigned i = 0; i < n; i++) out[i] = k[i].idx;
     return n;
+}
+
+/* The order depends only on the roster and the release: computed once per
+ * pair (every tick consults it). */
+static unsigned order(const stg_core_t *c, int *out) {
+    stg_core_t *w = (stg_core_t *)c; /* a cache, not state */
+    if (!w->rank_valid || memcmp(w->rank_id, c->release_id, 8) != 0) {
+        w->rank_n = compute_order(c, w->rank);
+        memcpy(w->rank_id, c->release_id, 8);
+        w->rank_valid = true;
+    }
+    memcpy(out, w->rank, w->rank_n * sizeof *out);
+    return w->rank_n;
 }
 
 /* Members still to update, in order, that could start now (available,
@@ -286,6 +307,7 @@ static stg_deny_t voter_check(const stg_core_t *c, int cand, unsigned slot, cons
     if (!c->have_release || memcmp(id, c->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
     if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
     if (c->halted) return STG_DENY_HALTED;
+    if (abandoned(c, id)) return STG_DENY_ABANDONED;
     if (failed_member(c) >= 0) return STG_DENY_FAILED_RELEASE;
     if (done_on(c, cand)) return STG_DENY_ALREADY_DONE;
     const grant_t *g = &c->grants[slot];
@@ -347,6 +369,22 @@ static void save(stg_core_t *c) {
                           (json_int_t)c->deadline_ms, "detail", c->exec_detail, "halted",
                           c->halted, "grants", grants, "exec_version", c->exec_rel.version,
                           "exec_release", "");
+    json_object_set_new(j, "emergency", json_boolean(c->emergency));
+    if (c->abandoned) {
+        char hex[17];
+        id_hex(c->abandoned_id, hex);
+        json_object_set_new(j, "abandoned", json_string(hex));
+    }
+    if (c->forgive_before_ms) {
+        char hex[17];
+        id_hex(c->forgive_id, hex);
+        json_object_set_new(j, "forgive", json_pack("{s:s, s:I}", "release", hex, "before_ms",
+                                                    (json_int_t)c->forgive_before_ms));
+    }
+    if (c->emergency_pending)
+        json_object_set_new(j, "emergency_pending",
+                            json_pack("{s:o, s:I}", "env", b64_json(c->pending_env, c->pending_len),
+                                      "at_ms", (json_int_t)c->emergency_at_ms));
     if (c->exec_have) {
         char hex[17];
         id_hex(c->exec_id, hex);
@@ -365,12 +403,13 @@ static void save(stg_core_t *c) {
 
 static bool legal(stg_phase_t a, stg_phase_t b) {
     switch (a) {
-    case STG_PHASE_IDLE: return b == STG_PHASE_ELECTED;
+    case STG_PHASE_IDLE: return b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
     case STG_PHASE_ELECTED: return b == STG_PHASE_INSTALLING || b == STG_PHASE_VERIFYING;
     case STG_PHASE_INSTALLING: return b == STG_PHASE_VERIFYING || b == STG_PHASE_FAILED;
     case STG_PHASE_VERIFYING: return b == STG_PHASE_SOAKING || b == STG_PHASE_FAILED;
     case STG_PHASE_SOAKING: return b == STG_PHASE_DONE || b == STG_PHASE_FAILED;
-    case STG_PHASE_DONE: return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED;
+    case STG_PHASE_DONE:
+        return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
     case STG_PHASE_FAILED: return b == STG_PHASE_ROLLING_BACK || b == STG_PHASE_IDLE;
     case STG_PHASE_ROLLING_BACK: return b == STG_PHASE_ROLLED_BACK || b == STG_PHASE_FAILED;
     case STG_PHASE_ROLLED_BACK: return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED;
@@ -497,7 +536,10 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         return;
     }
     c->hook_running = false;
-    if (ev->hook == STG_HOOK_INSTALL && c->phase == STG_PHASE_INSTALLING) {
+    if (ev->hook == STG_HOOK_INSTALL && c->phase == STG_PHASE_INSTALLING && c->rollback_after_install) {
+        c->rollback_after_install = false;
+        fail(c, "the operator ordered a rollback during the install");
+    } else if (ev->hook == STG_HOOK_INSTALL && c->phase == STG_PHASE_INSTALLING) {
         if (ev->ok) {
             c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
             c->last_progress[0] = '\0';
@@ -514,6 +556,7 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
             set_phase(c, STG_PHASE_ROLLED_BACK, "rolled back from %s after: %s",
                       c->exec_rel.version, c->fail_reason);
             release_slot(c);
+            c->emergency = false;
         } else {
             set_phase(c, STG_PHASE_FAILED, "%s, and the rollback hook failed too: %s; the operator must act",
                       c->fail_reason, d);
@@ -739,6 +782,10 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg__log(c, STG_LOG_INFO, "rollout", "adopted release %s %s (%s)", rel.component,
              rel.version, hex);
     save(c);
+    if (!c->exec_have) {
+        stg__sign_own(c); /* our record now names it (see stg__sign_own) */
+        stg__push_own(c);
+    }
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
@@ -773,6 +820,88 @@ void stg__rollout_record(stg_core_t *c, int idx) {
 
 /* ---- the tick ---------------------------------------------------------- */
 
+/* ---- emergency paths (operator commands, command.c) -------------------- */
+
+static bool open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
+                         uint8_t id[8]) {
+    stg_envelope_t e;
+    stg_diag_t d = {0};
+    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
+        stg_envelope_parse(env, len, &e, NULL) != 0)
+        return false;
+    stg_release_id(e.payload, e.payload_len, id);
+    return true;
+}
+
+static void start_emergency(stg_core_t *c) {
+    stg_release_t rel;
+    uint8_t id[8];
+    c->emergency_pending = false;
+    if (!open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
+    set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
+    c->emergency = true;
+    c->slot = -1;
+    c->acks = 0;
+    set_phase(c, STG_PHASE_ELECTED, "emergency update by operator command #%lld: no slot, no soak wait",
+              (long long)c->emergency_seq);
+    set_phase(c, STG_PHASE_INSTALLING, "running the install hook");
+    run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
+}
+
+void stg__rollout_save(stg_core_t *c) {
+    save(c);
+    stg__sign_own(c);
+}
+
+void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
+                                   int64_t spacing_s, int64_t seq) {
+    stg_release_t rel;
+    uint8_t id[8];
+    if (!open_release(c, env, len, &rel, id)) return;
+    /* The operator's word wins over created_at: an emergency downgrade is an update too. */
+    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) adopt(c, env, len, &rel, id);
+    if (strcmp(c->version, rel.version) == 0) return; /* runs it already */
+    uint8_t *copy = malloc(len);
+    if (!copy) return;
+    memcpy(copy, env, len);
+    free(c->pending_env);
+    c->pending_env = copy;
+    c->pending_len = len;
+    /* Spaced in the rollout order, so not every relay restarts at once. */
+    int ord[STG_MEMBERS_MAX];
+    unsigned n = order(c, ord), k = 0;
+    for (unsigned i = 0; i < n && ord[i] != c->self; i++) k++;
+    c->emergency_pending = true;
+    c->emergency_seq = seq;
+    c->emergency_at_ms = c->now + (int64_t)k * spacing_s * 1000;
+    stg__log(c, STG_LOG_WARNING, "exec", "emergency update to %s %s in %llds (command #%lld)",
+             rel.component, rel.version, (long long)(k * spacing_s), (long long)seq);
+}
+
+void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
+    c->emergency_pending = false;
+    c->att.active = false;
+    char why[96];
+    snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)seq);
+    switch (c->phase) {
+    case STG_PHASE_ELECTED:
+    case STG_PHASE_INSTALLING: c->rollback_after_install = true; return;
+    case STG_PHASE_VERIFYING:
+    case STG_PHASE_SOAKING: fail(c, why); return;
+    case STG_PHASE_DONE:
+    case STG_PHASE_IDLE:
+        /* Done on the release, or running its version: put the old one back. */
+        if (!c->have_release || strcmp(c->version, c->release.version) != 0) return;
+        if (c->phase == STG_PHASE_IDLE || !c->exec_have || memcmp(c->exec_id, c->release_id, 8) != 0)
+            set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
+        snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
+        set_phase(c, STG_PHASE_ROLLING_BACK, "%s", why);
+        run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+        return;
+    default: return;
+    }
+}
+
 static void expire_grants(stg_core_t *c) {
     for (unsigned s = 0; s < c->roster->policy.batch; s++) {
         grant_t *g = &c->grants[s];
@@ -799,7 +928,9 @@ static void campaign(stg_core_t *c) {
         c->phase != STG_PHASE_ROLLED_BACK)
         return;
     if (!c->have_release || c->att.active || c->now < c->backoff_until_ms) return;
-    if (done_on(c, c->self) || failed_on(c, c->self, c->release_id)) return;
+    if (done_on(c, c->self) || failed_on(c, c->self, c->release_id) ||
+        abandoned(c, c->release_id) || c->emergency_pending)
+        return;
     /* Ask only when our own rule says we are next: voters apply the same. */
     int slot = -1;
     for (unsigned s = 0; s < c->roster->policy.batch; s++)
@@ -845,6 +976,9 @@ static void explain(stg_core_t *c) {
     }
     int f = failed_member(c);
     if (c->halted) snprintf(w, cap, "halted by the operator");
+    else if (abandoned(c, c->release_id))
+        snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
+                 c->release.component, c->release.version);
     else if (f >= 0)
         snprintf(w, cap, "halted: %s %s failed on %s: %s; resume or abandon it",
                  c->release.component, c->release.version, stg__mname(c, f),
@@ -910,7 +1044,12 @@ void stg__rollout_tick(stg_core_t *c) {
         set_phase(c, STG_PHASE_DONE, "healthy on %s for %llds", c->exec_rel.version,
                   (long long)c->roster->policy.soak_s);
         release_slot(c);
+        c->emergency = false;
     }
+    if (c->emergency_pending && c->now >= c->emergency_at_ms &&
+        (c->phase == STG_PHASE_IDLE || c->phase == STG_PHASE_DONE ||
+         c->phase == STG_PHASE_ROLLED_BACK))
+        start_emergency(c);
     expire_grants(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         give_up(c, "no majority in time");
@@ -937,6 +1076,7 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
 }
 
 void stg__rollout_roster_changed(stg_core_t *c) {
+    c->rank_valid = false;
     if (!c->peers || !c->roster) return;
     for (unsigned s = 0; s < 2; s++) c->grants[s].holder = -1;
     c->att.active = false;
@@ -1009,6 +1149,21 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     }
     free(env);
     c->halted = json_is_true(json_object_get(j, "halted"));
+    c->emergency = json_is_true(json_object_get(j, "emergency"));
+    const char *ab = json_string_value(json_object_get(j, "abandoned"));
+    size_t hn = 0;
+    if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)
+        c->abandoned = true;
+    json_t *fg = json_object_get(j, "forgive");
+    const char *fr = json_string_value(json_object_get(fg, "release"));
+    if (fr && sodium_hex2bin(c->forgive_id, 8, fr, strlen(fr), NULL, &hn, NULL) == 0 && hn == 8)
+        c->forgive_before_ms = json_integer_value(json_object_get(fg, "before_ms"));
+    json_t *ep = json_object_get(j, "emergency_pending");
+    b64_load(json_object_get(ep, "env"), &c->pending_env, &c->pending_len);
+    if (c->pending_env) {
+        c->emergency_pending = true;
+        c->emergency_at_ms = json_integer_value(json_object_get(ep, "at_ms"));
+    }
     json_t *gs = json_object_get(j, "grants");
     for (unsigned s = 0; s < 2 && s < json_array_size(gs); s++) {
         json_t *g = json_array_get(gs, s);
@@ -1029,7 +1184,8 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
 void stg__rollout_free(stg_core_t *c) {
     free(c->release_env);
     free(c->exec_env);
-    c->release_env = c->exec_env = NULL;
+    free(c->pending_env);
+    c->release_env = c->exec_env = c->pending_env = NULL;
 }
 
 /* ---- views ------------------------------------------------------------- */
@@ -1045,7 +1201,24 @@ void stg_core_exec(const stg_core_t *c, stg_exec_view_t *out) {
         memcpy(out->release_id, c->exec_id, 8);
     }
     out->since_ms = c->phase_since_ms;
+    out->emergency = c->emergency;
     snprintf(out->detail, sizeof out->detail, "%s", c->exec_detail);
+}
+
+void stg_core_exec_brief(const stg_core_t *c, stg_exec_brief_t *out) {
+    memset(out, 0, sizeof *out);
+    out->phase = c->phase;
+    out->slot = c->slot;
+    out->acks = c->acks;
+    out->have_release = c->exec_have;
+    if (c->exec_have) memcpy(out->release_id, c->exec_id, 8);
+    out->since_ms = c->phase_since_ms;
+}
+
+int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (failed_on(c, (int)i, id)) return (int)i;
+    return -1;
 }
 
 const stg_release_t *stg_core_release(const stg_core_t *c, uint8_t id[8]) {

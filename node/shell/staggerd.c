@@ -3,6 +3,7 @@
  * directory, turns all of them into core events, and carries out the
  * core's actions. No policy lives here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -82,11 +83,29 @@ static void state_path(const daemon_t *d, const char *name, char *out, size_t ca
     snprintf(out, cap, "%s/%s", d->cfg.state_dir, name);
 }
 
+/* The audit log is append-only: one JSON line per command received. */
+static int append_audit(daemon_t *d, const void *data, size_t len) {
+    char path[STG_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/audit.log", d->cfg.state_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    ssize_t w = fd >= 0 ? write(fd, data, len) : -1;
+    if (fd >= 0) fsync(fd);
+    if (fd >= 0) close(fd);
+    if (w != (ssize_t)len) {
+        say(STG_LOG_ERROR, "journal", "cannot append to %s: %s; check the disk", path,
+            strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
 static int persist(daemon_t *d, const char *name, const void *data, size_t len) {
+    if (strcmp(name, "audit") == 0) return append_audit(d, data, len);
     char path[STG_PATH_MAX + 64];
     state_path(d, strcmp(name, "roster") == 0 ? "roster.signed"
-                  : strcmp(name, "journal") == 0 ? "journal.json"
-                                                 : name,
+                  : strcmp(name, "journal") == 0  ? "journal.json"
+                  : strcmp(name, "commands") == 0 ? "commands.json"
+                                                  : name,
                path, sizeof path);
     int rc = stg_file_write_atomic(path, data, len, 0600);
     if (rc < 0)
@@ -469,7 +488,8 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
     /* A client handing us a roster gets our status back: it shows the
      * serial we now hold. */
     if (from == -1 && len >= 2 && body[0] == 1 &&
-        (body[1] == STG_MSG_ROSTER || body[1] == STG_MSG_RELEASE) && !d->stopping)
+        (body[1] == STG_MSG_ROSTER || body[1] == STG_MSG_RELEASE || body[1] == STG_MSG_COMMAND) &&
+        !d->stopping)
         reply_status(d, route);
 }
 
@@ -650,10 +670,19 @@ int main(int argc, char **argv) {
         stg_file_read(spath, 4 * STG_PAYLOAD_MAX, &journal, &journal_len, msg, sizeof msg) != 0)
         return fail("%s", msg);
 
+    uint8_t *commands = NULL;
+    size_t commands_len = 0;
+    state_path(d, "commands.json", spath, sizeof spath);
+    if (access(spath, R_OK) == 0 &&
+        stg_file_read(spath, 4 * STG_PAYLOAD_MAX, &commands, &commands_len, msg, sizeof msg) != 0)
+        return fail("%s", msg);
+
     stg_core_config_t cc;
     memset(&cc, 0, sizeof cc);
     cc.journal = journal;
     cc.journal_len = journal_len;
+    cc.commands = commands;
+    cc.commands_len = commands_len;
     cc.key = d->key;
     cc.roster_env = env;
     cc.roster_len = len;
@@ -665,6 +694,7 @@ int main(int argc, char **argv) {
     int64_t now = wall_ms();
     d->core = stg_core_new(&cc, now, &dg);
     free(journal);
+    free(commands);
     free(env);
     free(boot);
     if (!d->core) return fail("%s", dg.msg);

@@ -1,0 +1,224 @@
+/* command.c: operator-signed emergency commands in the core: check, apply
+ * exactly once, audit, flood, and catch up members that missed them.
+ *
+ * A command is applied when it passes every check of stg_command_open and
+ * its sequence is above the highest applied one; that sequence is
+ * persisted with the command before anything else happens, so a replay, also
+ * after a restart, changes nothing. Applied commands are flooded to every
+ * member at once (each member relays once: a repeat is below its sequence),
+ * and kept (the last few) so that a member whose record shows an older
+ * sequence is sent what it missed, if it has not expired. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+#define CATCH_UP_EVERY_MS 1000
+
+static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, unsigned nsig,
+                  int from, const char *why) {
+    char line[640];
+    int n = snprintf(line, sizeof line,
+                     "{\"at_ms\":%lld,\"verdict\":\"%s\",\"seq\":%lld,\"action\":\"%s\","
+                     "\"signers\":%u,\"from\":\"%s\",\"why\":\"",
+                     (long long)c->now, verdict, cmd ? (long long)cmd->seq : 0LL,
+                     cmd ? stg_cmd_name(cmd->action) : "", nsig,
+                     from >= 0 ? stg__mname(c, from) : "client");
+    /* why is our own text or a decoder message; keep it valid JSON. */
+    for (const char *p = why; *p && n < (int)sizeof line - 8; p++)
+        if (*p >= 0x20 && *p != '"' && *p != '\\') line[n++] = *p;
+    n += snprintf(line + n, sizeof line - (size_t)n, "\"}\n");
+    stg__persist(c, "audit", line, (size_t)n);
+}
+
+static void save_commands(stg_core_t *c) {
+    json_t *hist = json_array();
+    for (unsigned i = 0; i < c->ncmd_hist; i++) {
+        size_t cap = sodium_base64_encoded_len(c->cmd_hist[i].len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(cap);
+        if (!b64) continue;
+        sodium_bin2base64(b64, cap, c->cmd_hist[i].env, c->cmd_hist[i].len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        json_array_append_new(hist, json_string(b64));
+        free(b64);
+    }
+    json_t *j = json_pack("{s:I, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "history", hist);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (text) {
+        stg__persist(c, "commands", text, strlen(text));
+        free(text);
+    }
+}
+
+static void remember(stg_core_t *c, const uint8_t *env, size_t len, const stg_command_t *cmd) {
+    if (c->ncmd_hist == STG_CMD_HISTORY) {
+        free(c->cmd_hist[0].env);
+        memmove(c->cmd_hist, c->cmd_hist + 1, (STG_CMD_HISTORY - 1) * sizeof c->cmd_hist[0]);
+        c->ncmd_hist--;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy) return;
+    memcpy(copy, env, len);
+    c->cmd_hist[c->ncmd_hist++] = (cmd_hist_t){copy, len, cmd->seq, cmd->action,
+                                               cmd->expires_at_s, c->now};
+}
+
+static bool echo(const stg_core_t *c, const uint8_t *env, size_t len) {
+    for (unsigned i = 0; i < c->ncmd_hist; i++)
+        if (c->cmd_hist[i].len == len && memcmp(c->cmd_hist[i].env, env, len) == 0) return true;
+    return false;
+}
+
+static void send_command(stg_core_t *c, int peer, const uint8_t *env, size_t len) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_COMMAND;
+    m.blob = env;
+    m.blob_len = len;
+    stg__send(c, peer, &m);
+}
+
+static void apply(stg_core_t *c, const stg_command_t *cmd) {
+    const stg_member_t *me = &c->roster->members[c->self];
+    bool targeted = stg_command_targets(cmd, me->name);
+    switch (cmd->action) {
+    case STG_CMD_HALT: c->halted = true; break;
+    case STG_CMD_RESUME:
+        c->halted = false;
+        /* Failures before this command no longer hold the release back. */
+        if (c->have_release) {
+            memcpy(c->forgive_id, c->release_id, 8);
+            c->forgive_before_ms = c->now;
+        }
+        break;
+    case STG_CMD_ABANDON:
+        if (c->have_release) {
+            c->abandoned = true;
+            memcpy(c->abandoned_id, c->release_id, 8);
+        }
+        break;
+    case STG_CMD_ROLLBACK:
+        if (c->have_release) {
+            c->abandoned = true;
+            memcpy(c->abandoned_id, c->release_id, 8);
+        }
+        if (targeted) stg__rollout_emergency_rollback(c, cmd->seq);
+        break;
+    case STG_CMD_UPDATE:
+        stg__rollout_release(c, cmd->release, cmd->release_len, -1);
+        if (targeted && (!me->holdback || cmd->include_holdback))
+            stg__rollout_emergency_update(c, cmd->release, cmd->release_len, cmd->spacing_s,
+                                          cmd->seq);
+        break;
+    default: break;
+    }
+    stg__rollout_save(c);
+}
+
+void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
+    if (c->self < 0) return;
+    stg_command_t *cmd = malloc(sizeof *cmd);
+    if (!cmd) return;
+    stg_diag_t d = {0};
+    unsigned nsig = 0;
+    if (stg_command_open(env, len, c->roster, c->now, cmd, &nsig, &d) != 0) {
+        stg__reject(c, &d, from);
+        audit(c, "refused", cmd->seq ? cmd : NULL, nsig, from, d.msg);
+        snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (%s)", d.msg,
+                 stg_reject_name(d.reason));
+        free(cmd);
+        return;
+    }
+    if (cmd->seq <= c->cmd_seq) {
+        /* The flood coming back is no news; anything else is a replay. */
+        if (!(from >= 0 && echo(c, env, len))) {
+            stg_diag_set(&d, STG_REJECT_REPLAY, "command",
+                         "%s #%lld is not above the last applied #%lld", stg_cmd_name(cmd->action),
+                         (long long)cmd->seq, (long long)c->cmd_seq);
+            stg__reject(c, &d, from);
+            audit(c, "refused", cmd, nsig, from, d.msg);
+            snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (REPLAY)", d.msg);
+        }
+        free(cmd);
+        return;
+    }
+    /* Sequence first, on disk, then effects: a crash in between cannot
+     * make a command apply twice. */
+    c->cmd_seq = cmd->seq;
+    remember(c, env, len, cmd);
+    save_commands(c);
+    audit(c, "applied", cmd, nsig, from, cmd->reason);
+    stg__log(c, STG_LOG_WARNING, "cmd", "applied operator command #%lld %s (%u signature%s)%s%s",
+             (long long)cmd->seq, stg_cmd_name(cmd->action), nsig, nsig == 1 ? "" : "s",
+             cmd->reason[0] ? ": " : "", cmd->reason);
+    c->cmd_refusal[0] = '\0';
+    apply(c, cmd);
+    free(cmd);
+    /* Every member hears it at once; each relays once (a repeat is old news). */
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if ((int)i != from) send_command(c, (int)i, env, len);
+    stg__sign_own(c);
+    stg__push_own(c);
+}
+
+/* A member's record shows an older sequence: send what it missed. */
+void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq) {
+    if (their_seq >= c->cmd_seq || idx == c->self) return;
+    peer_t *p = &c->peers[idx];
+    if (p->cmd_sent_ms && c->now - p->cmd_sent_ms < CATCH_UP_EVERY_MS) return;
+    p->cmd_sent_ms = c->now;
+    for (unsigned i = 0; i < c->ncmd_hist; i++)
+        if (c->cmd_hist[i].seq > their_seq && c->cmd_hist[i].expires_at_s * 1000 > c->now)
+            send_command(c, idx, c->cmd_hist[i].env, c->cmd_hist[i].len);
+}
+
+void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len) {
+    if (!text || !len) return;
+    stg_diag_t d = {0};
+    json_t *j = stg_json_parse(text, len, &d);
+    if (!j) return;
+    c->cmd_seq = json_integer_value(json_object_get(j, "applied_seq"));
+    json_t *hist = json_object_get(j, "history");
+    for (size_t i = 0; i < json_array_size(hist) && c->ncmd_hist < STG_CMD_HISTORY; i++) {
+        const char *b64 = json_string_value(json_array_get(hist, i));
+        if (!b64) continue;
+        size_t cap = strlen(b64), n = 0;
+        uint8_t *env = malloc(cap);
+        stg_command_t *cmd = malloc(sizeof *cmd);
+        stg_envelope_t e;
+        if (env && cmd &&
+            sodium_base642bin(env, cap, b64, cap, NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+            stg_envelope_parse(env, n, &e, NULL) == 0 &&
+            stg_command_decode(e.payload, e.payload_len, cmd, NULL) == 0)
+            remember(c, env, n, cmd);
+        free(env);
+        free(cmd);
+    }
+    json_decref(j);
+}
+
+void stg__command_free(stg_core_t *c) {
+    for (unsigned i = 0; i < c->ncmd_hist; i++) free(c->cmd_hist[i].env);
+    c->ncmd_hist = 0;
+}
+
+json_t *stg__command_status(const stg_core_t *c) {
+    json_t *recent = json_array();
+    for (unsigned i = c->ncmd_hist; i-- > 0;) {
+        const cmd_hist_t *h = &c->cmd_hist[i];
+        json_t *by = json_array();
+        for (unsigned m = 0; m < c->roster->nmembers; m++) {
+            int64_t seq = (int)m == c->self ? c->cmd_seq : c->peers[m].rec.cmd_seq;
+            if (seq >= h->seq) json_array_append_new(by, json_string(stg__mname(c, (int)m)));
+        }
+        json_array_append_new(recent, json_pack("{s:I, s:s, s:I, s:o}", "seq", (json_int_t)h->seq,
+                                                "action", stg_cmd_name(h->action), "applied_at_ms",
+                                                (json_int_t)h->applied_ms, "applied_by", by));
+    }
+    return json_pack("{s:I, s:s, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "last_refusal",
+                     c->cmd_refusal, "recent", recent);
+}
