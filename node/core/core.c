@@ -499,6 +499,14 @@ static int install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, si
             if (strcmp(peers[i].rec.node, r->members[i].name) != 0) peers[i].have = false;
         }
     }
+    /* Grants follow their holders by key too: forgetting a started grant
+     * would let a second member take a slot still in use. A holder that
+     * left the roster is dropped by the rollout's expiry pass. */
+    for (unsigned s = 0; s < 2 && c->roster; s++) {
+        int h = c->grants[s].holder;
+        if (h >= 0 && (unsigned)h < c->roster->nmembers)
+            c->grants[s].holder = stg_roster_find_key(r, &c->roster->members[h].key);
+    }
     free(c->peers);
     free(c->roster_env);
     if (c->roster && c->roster != r) free(c->roster);

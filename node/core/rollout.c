@@ -1078,8 +1078,9 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
 void stg__rollout_roster_changed(stg_core_t *c) {
     c->rank_valid = false;
     if (!c->peers || !c->roster) return;
-    for (unsigned s = 0; s < 2; s++) c->grants[s].holder = -1;
-    c->att.active = false;
+    /* Grants were carried across by key (core.c); a campaign in flight
+     * counted votes by index, so it starts over. */
+    if (c->att.active) c->att.active = false;
 }
 
 /* ---- journal load ------------------------------------------------------ */
