@@ -260,6 +260,9 @@ static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
     if (pg->state == STG_LIVE_ALIVE) return; /* aliveness travels as signed records */
     if (pg->member == c->self) {
         if (pg->inc >= (uint64_t)c->inc) refute(c, pg->inc);
+        /* A claim about an older life of ours: its sender missed our newer
+         * record (it holds us dead since a partition, say). Send it. */
+        else if (from >= 0 && from != c->self) records_to(c, from, &c->self, 1);
         return;
     }
     peer_t *p = &c->peers[pg->member];
