@@ -1,6 +1,8 @@
 /* sim.c: the simulation harness (see sim.h). One heap of timed events
  * (deliveries and wake-ups) drives real cores; every random choice comes
- * from the seed, so a run replays exactly. */
+ * from the seed, through one stream per component, so a run replays
+ * exactly. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,12 @@
 #include "rng.h"
 
 enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK };
+
+/* The random streams: one per component, each seeded from the run's seed
+ * and its own number, so drawing more from one never shifts another. */
+enum { ST_CORE, ST_DELAY, ST_LOSS, ST_DUP, ST_REORDER, ST_HOOK, ST_CLOCK, ST__COUNT };
+
+#define TRACE_LINE 320
 
 typedef struct {
     int64_t at;
@@ -39,12 +47,17 @@ typedef struct {
     uint8_t *journal;
     size_t journal_len;
     sim_behaviour_t beh;
+    int64_t clock_offset_ms;      /* skew of its clock */
+    int64_t clock_ppm;            /* drift of its clock */
+    int hook;                     /* install or rollback running, or -1 */
+    char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
+    uint64_t starts;
 } snode_t;
 
 struct sim {
     sim_config_t cfg;
     stg_core_tuning_t tuning;
-    stg_rng_t rng;
+    stg_rng_t rng[ST__COUNT];
     int64_t now;
     uint64_t order;
     sev_t *heap;
@@ -54,10 +67,13 @@ struct sim {
     uint8_t *roster_env;
     size_t roster_len;
     bool blocked[SIM_NODES_MAX][SIM_NODES_MAX];
+    int64_t last_at[SIM_NODES_MAX][SIM_NODES_MAX]; /* FIFO: latest delivery per link */
     stg_actions_t *acts;
-    uint64_t messages;
-    char **trace;
+    uint64_t messages, steps;
+    char **trace;                 /* trace_keep == 0: every line */
     size_t ntrace, captrace;
+    char (*ring)[TRACE_LINE];     /* trace_keep > 0: the last lines */
+    size_t ring_next, ring_count;
     sim_observer_t observer;
     void *observer_ctx;
 };
@@ -117,10 +133,16 @@ char *sim_roster_json(sim_t *s, int64_t serial) {
         snprintf(name, sizeof name, "n%02u", i);
         snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", 20000 + i);
         stg_pubkey_to_b64(&s->nodes[i].key.pub, key);
+        const sim_member_t *sm = s->cfg.members ? &s->cfg.members[i] : NULL;
         const char *role = i == 0 ? "producer" : i == 1 ? "standby" : (i % 3 == 2 ? "dark-relay" : "relay");
-        json_array_append_new(members, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key",
-                                                 key, "endpoint", ep, "role", role, "flavour",
-                                                 i % 2 ? "nix" : "debian"));
+        const char *flavour = i % 2 ? "nix" : "debian";
+        if (sm && sm->role) role = sm->role;
+        if (sm && sm->flavour) flavour = sm->flavour;
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key", key, "endpoint", ep,
+                              "role", role, "flavour", flavour);
+        if (sm && sm->holdback == 1) json_object_set_new(m, "holdback", json_true());
+        if (sm && sm->stage > 0) json_object_set_new(m, "stage", json_integer(sm->stage));
+        json_array_append_new(members, m);
     }
     char opk[STG_KEY_B64_LEN + 1];
     stg_pubkey_to_b64(&s->op.pub, opk);
@@ -143,9 +165,29 @@ size_t sim_seal(sim_t *s, int node, int type, const char *json, uint8_t *out, si
     return n;
 }
 
+/* A node's clock: offset plus a rate off by ppm; strictly increasing. */
+static int64_t node_clock(const sim_t *s, unsigned i, int64_t v) {
+    const snode_t *nd = &s->nodes[i];
+    return s->cfg.start_ms + nd->clock_offset_ms + v + v * nd->clock_ppm / 1000000;
+}
+
+/* The first virtual time at which node i's clock reads at least w. */
+static int64_t virtual_at(const sim_t *s, unsigned i, int64_t w) {
+    const snode_t *nd = &s->nodes[i];
+    int64_t x = w - s->cfg.start_ms - nd->clock_offset_ms;
+    if (x <= 0) return 0;
+    int64_t v = x * 1000000 / (1000000 + nd->clock_ppm);
+    while (node_clock(s, i, v) < w) v++;
+    while (v > 0 && node_clock(s, i, v - 1) >= w) v--;
+    return v;
+}
+
+int64_t sim_node_clock(const sim_t *s, unsigned node) { return node_clock(s, node, s->now); }
+
 static void schedule_wake(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
-    int64_t w = stg_core_next_wakeup(nd->core) - s->cfg.start_ms;
+    int64_t next = stg_core_next_wakeup(nd->core);
+    int64_t w = next == INT64_MAX ? INT64_MAX / 2 : virtual_at(s, i, next);
     if (w < s->now) w = s->now;
     if (w < nd->wake_at) {
         nd->wake_at = w;
@@ -162,19 +204,21 @@ static void start_node(sim_t *s, unsigned i) {
     cc.roster_len = nd->journal_roster ? nd->journal_roster_len : s->roster_len;
     /* The shell persists incarnation+1 before it starts the core. */
     cc.incarnation = ++nd->journal_inc;
-    cc.seed = stg__rng_next(&s->rng);
+    cc.seed = stg__rng_next(&s->rng[ST_CORE]);
     snprintf(cc.component, sizeof cc.component, "cardano-node");
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
     cc.journal_len = nd->journal_len;
     stg_diag_t d = {0};
-    nd->core = stg_core_new(&cc, s->cfg.start_ms + s->now, &d);
+    nd->core = stg_core_new(&cc, node_clock(s, i, s->now), &d);
     if (!nd->core) {
         fprintf(stderr, "sim: node %u: %s\n", i, d.msg);
         abort();
     }
     nd->up = true;
     nd->gen++;
+    nd->starts++;
+    nd->hook = -1;
     nd->wake_at = INT64_MAX;
     schedule_wake(s, i);
 }
@@ -185,11 +229,21 @@ sim_t *sim_new(const sim_config_t *cfg) {
     s->cfg = *cfg;
     if (cfg->tuning) s->tuning = *cfg->tuning;
     else stg_core_tuning_default(&s->tuning);
-    stg__rng_seed(&s->rng, cfg->seed);
+    for (unsigned k = 0; k < ST__COUNT; k++)
+        stg__rng_seed(&s->rng[k], cfg->seed ^ (0x9e3779b97f4a7c15ull * (k + 1)));
     s->acts = malloc(sizeof *s->acts);
+    if (cfg->trace && cfg->trace_keep) s->ring = calloc(cfg->trace_keep, sizeof *s->ring);
     seed_key(&s->op, 1000);
     for (unsigned i = 0; i < cfg->n; i++) {
         seed_key(&s->nodes[i].key, i);
+        if (cfg->skew_max_ms > 0)
+            s->nodes[i].clock_offset_ms =
+                (int64_t)stg__rng_below(&s->rng[ST_CLOCK], (uint32_t)(2 * cfg->skew_max_ms + 1)) -
+                cfg->skew_max_ms;
+        if (cfg->drift_max_ppm > 0)
+            s->nodes[i].clock_ppm =
+                (int64_t)stg__rng_below(&s->rng[ST_CLOCK], (uint32_t)(2 * cfg->drift_max_ppm + 1)) -
+                cfg->drift_max_ppm;
         s->nodes[i].health = STG_HEALTH_HEALTHY;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
         snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
@@ -215,6 +269,7 @@ void sim_destroy(sim_t **sp) {
     for (size_t i = 0; i < s->nheap; i++) free(s->heap[i].data);
     for (size_t i = 0; i < s->ntrace; i++) free(s->trace[i]);
     free(s->trace);
+    free(s->ring);
     free(s->heap);
     free(s->acts);
     free(s->roster_env);
@@ -224,19 +279,69 @@ void sim_destroy(sim_t **sp) {
 
 /* ---- running ---------------------------------------------------------- */
 
-static void keep_trace(sim_t *s, unsigned node, const stg_action_t *a) {
-    if (!s->cfg.trace) return;
-    if (s->ntrace == s->captrace) {
-        s->captrace = s->captrace ? 2 * s->captrace : 256;
-        s->trace = realloc(s->trace, s->captrace * sizeof *s->trace);
+static void keep_line(sim_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void keep_line(sim_t *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (s->ring) {
+        /* Ring mode: fixed slots, no allocation, so thousands of seeds stay fast. */
+        vsnprintf(s->ring[s->ring_next], TRACE_LINE, fmt, ap);
+        s->ring_next = (s->ring_next + 1) % s->cfg.trace_keep;
+        if (s->ring_count < s->cfg.trace_keep) s->ring_count++;
+    } else {
+        if (s->ntrace == s->captrace) {
+            s->captrace = s->captrace ? 2 * s->captrace : 256;
+            s->trace = realloc(s->trace, s->captrace * sizeof *s->trace);
+            if (!s->trace) abort();
+        }
+        char *line = malloc(TRACE_LINE);
+        if (!line) abort();
+        vsnprintf(line, TRACE_LINE, fmt, ap);
+        s->trace[s->ntrace++] = line;
     }
-    char *line = malloc(64 + a->len);
-    snprintf(line, 64 + a->len, "%8lld n%02u [%s] %.*s", (long long)s->now, node, a->tag,
-             (int)a->len, (const char *)a->data);
-    s->trace[s->ntrace++] = line;
+    va_end(ap);
 }
 
-static double uniform(sim_t *s) { return (double)(stg__rng_next(&s->rng) >> 11) / 9007199254740992.0; }
+static void keep_trace(sim_t *s, unsigned node, const stg_action_t *a) {
+    if (!s->cfg.trace) return;
+    keep_line(s, "%8lld n%02u [%s] %.*s", (long long)s->now, node, a->tag, (int)a->len,
+              (const char *)a->data);
+}
+
+void sim_note(sim_t *s, const char *fmt, ...) {
+    if (!s->cfg.trace) return;
+    char text[TRACE_LINE - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    keep_line(s, "%8lld sim [sim] %s", (long long)s->now, text);
+}
+
+static double uniform(sim_t *s, int stream) {
+    return (double)(stg__rng_next(&s->rng[stream]) >> 11) / 9007199254740992.0;
+}
+
+/* One copy of a message onto the wire: delay, maybe held back, FIFO if asked. */
+static void transmit(sim_t *s, unsigned from, unsigned to, const uint8_t *data, size_t len) {
+    int64_t span = s->cfg.delay_max_ms - s->cfg.delay_min_ms;
+    int64_t delay = s->cfg.delay_min_ms +
+                    (span > 0 ? (int64_t)stg__rng_below(&s->rng[ST_DELAY], (uint32_t)span + 1) : 0);
+    if (s->cfg.reorder > 0 && uniform(s, ST_REORDER) < s->cfg.reorder) {
+        int64_t d = s->cfg.delay_max_ms > 0 ? s->cfg.delay_max_ms : 1;
+        delay += d + (int64_t)stg__rng_below(&s->rng[ST_REORDER], (uint32_t)(3 * d + 1));
+    }
+    int64_t at = s->now + delay;
+    if (s->cfg.fifo) {
+        if (at < s->last_at[from][to]) at = s->last_at[from][to];
+        s->last_at[from][to] = at;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy) abort();
+    memcpy(copy, data, len);
+    push(s, (sev_t){.at = at, .kind = EV_DELIVER, .node = to, .from = (int)from, .gen = 0,
+                    .data = copy, .len = len});
+}
 
 static void apply(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
@@ -248,14 +353,9 @@ static void apply(sim_t *s, unsigned i) {
             unsigned to = (unsigned)a->peer;
             if (to >= s->cfg.n) break;
             s->messages++;
-            if (s->cfg.loss > 0 && uniform(s) < s->cfg.loss) break;
-            int64_t span = s->cfg.delay_max_ms - s->cfg.delay_min_ms;
-            int64_t delay = s->cfg.delay_min_ms +
-                            (span > 0 ? (int64_t)stg__rng_below(&s->rng, (uint32_t)span + 1) : 0);
-            uint8_t *copy = malloc(a->len);
-            memcpy(copy, a->data, a->len);
-            push(s, (sev_t){.at = s->now + delay, .kind = EV_DELIVER, .node = to, .from = (int)i,
-                            .gen = 0, .data = copy, .len = a->len});
+            if (s->cfg.loss > 0 && uniform(s, ST_LOSS) < s->cfg.loss) break;
+            transmit(s, i, to, a->data, a->len);
+            if (s->cfg.dup > 0 && uniform(s, ST_DUP) < s->cfg.dup) transmit(s, i, to, a->data, a->len);
             break;
         }
         case STG_ACT_PERSIST:
@@ -282,12 +382,14 @@ static void apply(sim_t *s, unsigned i) {
              * restarts it (unhealthy for a while); rollback switches back. */
             bool ok = true;
             int64_t took = 1;
-            if (a->hook == STG_HOOK_INSTALL) {
+            if (a->hook == STG_HOOK_INSTALL || a->hook == STG_HOOK_ROLLBACK) {
                 took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
-                ok = !nd->beh.install_fails;
-            } else if (a->hook == STG_HOOK_ROLLBACK) {
-                took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
-                ok = !nd->beh.rollback_fails;
+                /* Hooks take between 3/4 and 5/4 of the nominal time. */
+                took = took * 3 / 4 + (int64_t)stg__rng_below(&s->rng[ST_HOOK], (uint32_t)(took / 2 + 1));
+                ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
+                nd->hook = (int)a->hook;
+                snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
+                         a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
             } else if (a->hook == STG_HOOK_GATE) {
                 ok = !nd->beh.gate_says_no;
             }
@@ -308,7 +410,8 @@ static void apply(sim_t *s, unsigned i) {
 static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     snode_t *nd = &s->nodes[i];
     stg_event_t e = *ev;
-    e.now_ms += s->cfg.start_ms;
+    e.now_ms = node_clock(s, i, s->now);
+    s->steps++;
     stg_core_step(nd->core, &e, s->acts);
     apply(s, i);
     schedule_wake(s, i);
@@ -321,9 +424,8 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
-            /* A hook cut short by a crash leaves no trace, except an install
-             * that already switched the binary: model the worst case, where
-             * the new version is on disk. */
+            /* Moot: the node crashed (sim_crash decided what a hook cut
+             * short left on disk). */
             free(e.data);
             continue;
         }
@@ -360,6 +462,7 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         case EV_HOOK:
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
+            if (e.from == nd->hook) nd->hook = -1;
             ev.ok = e.len != 0;
             ev.detail = ev.ok ? "" : "exit 1";
             if (ev.hook == STG_HOOK_INSTALL && e.data) {
@@ -382,6 +485,23 @@ int64_t sim_now(const sim_t *s) { return s->now; }
 
 void sim_crash(sim_t *s, unsigned node) {
     snode_t *nd = &s->nodes[node];
+    if (!nd->up) return;
+    /* A hook cut short: the install may or may not have switched the
+     * binary, the rollback may or may not have switched it back; either
+     * way the service was in the middle of a restart. */
+    if (nd->hook >= 0) {
+        bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
+        if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0])
+            memcpy(nd->version, nd->hook_version, sizeof nd->version);
+        if (switched && nd->hook == STG_HOOK_ROLLBACK)
+            memcpy(nd->version, nd->old_version, sizeof nd->version);
+        nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+        sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
+                 stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
+        nd->hook = -1;
+    } else {
+        sim_note(s, "n%02u crashed", node);
+    }
     stg_core_destroy(&nd->core);
     nd->up = false;
     nd->gen++;
@@ -389,11 +509,22 @@ void sim_crash(sim_t *s, unsigned node) {
 
 void sim_restart(sim_t *s, unsigned node) {
     if (s->nodes[node].up) sim_crash(s, node);
+    sim_note(s, "n%02u restarts from its journal", node);
     start_node(s, node);
 }
 
 void sim_block(sim_t *s, unsigned a, unsigned b, bool blocked) {
     s->blocked[a][b] = s->blocked[b][a] = blocked;
+}
+void sim_block_one(sim_t *s, unsigned from, unsigned to, bool blocked) {
+    s->blocked[from][to] = blocked;
+}
+bool sim_blocked(const sim_t *s, unsigned from, unsigned to) { return s->blocked[from][to]; }
+void sim_heal(sim_t *s) { memset(s->blocked, 0, sizeof s->blocked); }
+void sim_set_net(sim_t *s, double loss, double dup, double reorder) {
+    s->cfg.loss = loss;
+    s->cfg.dup = dup;
+    s->cfg.reorder = reorder;
 }
 
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version) {
@@ -437,7 +568,14 @@ void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_a
 }
 bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
 uint64_t sim_messages(const sim_t *s) { return s->messages; }
+uint64_t sim_steps(const sim_t *s) { return s->steps; }
+const char *sim_old_version(const sim_t *s, unsigned node) { return s->nodes[node].old_version; }
+int sim_hook_running(const sim_t *s, unsigned node) { return s->nodes[node].hook; }
+uint64_t sim_starts(const sim_t *s, unsigned node) { return s->nodes[node].starts; }
 
 void sim_dump_trace(const sim_t *s) {
     for (size_t i = 0; i < s->ntrace; i++) fprintf(stderr, "%s\n", s->trace[i]);
+    size_t first = s->ring_count < s->cfg.trace_keep ? 0 : s->ring_next;
+    for (size_t k = 0; k < s->ring_count; k++)
+        fprintf(stderr, "%s\n", s->ring[(first + k) % s->cfg.trace_keep]);
 }

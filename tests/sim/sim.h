@@ -1,6 +1,12 @@
 /* sim.h: many real stagger cores in one process, a virtual clock and a
- * modelled network (delay, loss, partitions, crashes), all from one seed.
- * Used by the gossip tests now and by stagger-sim for rollouts. */
+ * modelled network (delay, loss, duplication, reordering, symmetric and
+ * one-way partitions, crashes and restarts from the journal, clock skew),
+ * all from one seed. Used by the gossip and rollout tests and by
+ * stagger-sim, which checks the invariants after every step.
+ *
+ * The seed fans out into one random stream per component (network, core
+ * seeds, hooks, clocks), so a new fault kind drawing from its own stream
+ * leaves the others' draws, and so the rest of a run, unchanged. */
 #ifndef STAGGER_SIM_H
 #define STAGGER_SIM_H
 
@@ -13,14 +19,29 @@
 
 typedef struct sim sim_t;
 
+/* One member of the simulated roster; zero fields take the defaults. */
+typedef struct {
+    const char *role;           /* NULL: n00 producer, n01 standby, then relays */
+    const char *flavour;        /* NULL: debian / nix alternating */
+    int holdback;               /* -1 or 0: roster default (§4.3); 1: "holdback": true */
+    int stage;                  /* 0: from the role */
+} sim_member_t;
+
 typedef struct {
     unsigned n;                 /* nodes */
     uint64_t seed;
     int64_t delay_min_ms, delay_max_ms;
     double loss;                /* probability a message is lost */
+    double dup;                 /* probability a message is delivered twice */
+    double reorder;             /* probability a message is held back 1-4 x delay_max */
+    bool fifo;                  /* per-link FIFO: no reordering at all */
+    int64_t skew_max_ms;        /* per-node clock offset drawn in [-skew, +skew] */
+    int drift_max_ppm;          /* per-node clock rate drawn in [-drift, +drift] ppm */
     bool trace;                 /* keep log lines for printing */
+    unsigned trace_keep;        /* with trace: keep only the last this many (0: all) */
     const stg_core_tuning_t *tuning; /* NULL: defaults */
     const char *policy_json;    /* roster "policy" object, or NULL for defaults */
+    const sim_member_t *members;/* n entries, or NULL for the default roles */
     int64_t start_ms;           /* virtual wall clock at t = 0 (Unix ms) */
     int64_t install_ms;         /* how long an install hook takes */
     int64_t restart_ms;         /* after install, unhealthy this long */
@@ -40,11 +61,18 @@ void sim_destroy(sim_t **s);
 /* Run until virtual time t (absolute ms since the start). */
 void sim_run_until(sim_t *s, int64_t t_ms);
 int64_t sim_now(const sim_t *s);
+/* Node's own clock (Unix ms) at the current virtual time: skewed, drifting. */
+int64_t sim_node_clock(const sim_t *s, unsigned node);
 
 /* Faults. */
 void sim_crash(sim_t *s, unsigned node);
 void sim_restart(sim_t *s, unsigned node);          /* from its journal */
 void sim_block(sim_t *s, unsigned a, unsigned b, bool blocked); /* both ways */
+void sim_block_one(sim_t *s, unsigned from, unsigned to, bool blocked); /* from -> to only */
+bool sim_blocked(const sim_t *s, unsigned from, unsigned to);
+void sim_heal(sim_t *s);                            /* lift every block */
+/* Change the network model mid-run (a healed phase sets them to zero). */
+void sim_set_net(sim_t *s, double loss, double dup, double reorder);
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version);
 
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
@@ -53,7 +81,13 @@ void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
 void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s);
 /* The version the node's service runs now (what its health hook reports). */
 const char *sim_running(const sim_t *s, unsigned node);
+/* The version it ran before the first install (what a rollback restores). */
+const char *sim_old_version(const sim_t *s, unsigned node);
 unsigned sim_nodes(const sim_t *s);
+/* Which hook the node runs now (STG_HOOK_*), or -1. */
+int sim_hook_running(const sim_t *s, unsigned node);
+/* Counts a node's starts: 1 after sim_new, +1 per restart. */
+uint64_t sim_starts(const sim_t *s, unsigned node);
 /* Called after every step with the node that stepped (invariant checks). */
 typedef void (*sim_observer_t)(sim_t *s, unsigned node, void *ctx);
 void sim_observe(sim_t *s, sim_observer_t fn, void *ctx);
@@ -68,7 +102,10 @@ char *sim_roster_json(sim_t *s, int64_t serial);
 stg_core_t *sim_core(sim_t *s, unsigned node);
 bool sim_alive(const sim_t *s, unsigned node);
 uint64_t sim_messages(const sim_t *s);
+uint64_t sim_steps(const sim_t *s);
 /* Print the kept log lines (trace mode) to stderr. */
 void sim_dump_trace(const sim_t *s);
+/* Add a line of the harness's own to the trace (trace mode). */
+void sim_note(sim_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,7 +1,9 @@
-/* test_rollout.c: rollouts of real cores in the simulator: a good release
- * reaches everyone one slot at a time with the holdback pair last; a
- * failing release halts the fleet after one rollback; a crash mid-install
- * resumes; a minority never starts. */
+/* test_rollout.c: rollouts of real cores in the simulator, with the
+ * invariants of check.h after every step: a good release reaches everyone
+ * one slot at a time with the holdback pair last; a failing install halts
+ * the fleet after one rollback, and every status says why; a crash
+ * mid-install resumes; a node that is down or cut off is never elected; a
+ * minority never starts; batch 2 runs two at a time, never three. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "sim.h"
 
 #define START_MS 1800000000000LL /* a Unix time in ms, on an epoch boundary below */
@@ -22,6 +25,7 @@ static const char POLICY[] =
     "\"health_deadline_s\":60}";
 
 typedef struct {
+    check_t *check;
     unsigned max_updating;
     unsigned violations;
     int order[SIM_NODES_MAX];
@@ -31,8 +35,8 @@ typedef struct {
 } watch_t;
 
 static void observe(sim_t *s, unsigned node, void *ctx) {
-    (void)node;
     watch_t *w = ctx;
+    check_step(w->check, node);
     unsigned updating = 0;
     for (unsigned i = 0; i < sim_nodes(s); i++) {
         if (!sim_alive(s, i)) continue;
@@ -46,6 +50,7 @@ static void observe(sim_t *s, unsigned node, void *ctx) {
             if (stg_core_roster(sim_core(s, i))->members[i].holdback) {
                 /* Every non-holdback member must be done by now. */
                 for (unsigned j = 0; j < sim_nodes(s); j++) {
+                    if (!sim_alive(s, j)) continue; /* check.c judges those by journal */
                     stg_exec_view_t y;
                     stg_core_exec(sim_core(s, j), &y);
                     if (!stg_core_roster(sim_core(s, j))->members[j].holdback &&
@@ -56,21 +61,46 @@ static void observe(sim_t *s, unsigned node, void *ctx) {
         }
     }
     if (updating > w->max_updating) w->max_updating = updating;
-    if (updating > 1) w->violations++;
+    if (updating > stg_core_roster(sim_core(s, node))->policy.batch) w->violations++;
 }
 
-static sim_t *make(unsigned n, uint64_t seed, watch_t *w) {
+static sim_t *make_with(unsigned n, uint64_t seed, watch_t *w, const char *policy) {
     stg_core_tuning_t t;
     stg_core_tuning_default(&t);
     t.health_interval_ms = 1000;
     sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
-                        .tuning = &t, .policy_json = POLICY, .start_ms = START_MS,
-                        .install_ms = 1000, .restart_ms = 2000, .trace = getenv("SIM_TRACE") != NULL};
+                        .tuning = &t, .policy_json = policy, .start_ms = START_MS,
+                        .install_ms = 1000, .restart_ms = 2000, .trace = true,
+                        .trace_keep = getenv("SIM_TRACE") ? 0 : 200};
     sim_t *s = sim_new(&cfg);
     assert_non_null(s);
     memset(w, 0, sizeof *w);
+    w->check = check_new(s);
     sim_observe(s, observe, w);
     return s;
+}
+
+static sim_t *make(unsigned n, uint64_t seed, watch_t *w) { return make_with(n, seed, w, POLICY); }
+
+/* POLICY with another batch and unavailability budget; valid until the next call. */
+static const char *policy(unsigned batch, unsigned unavailable_max) {
+    static char buf[sizeof POLICY + 8];
+    snprintf(buf, sizeof buf, "{\"batch\":%u,\"soak_s\":5,\"unavailable_max\":%u,%s", batch,
+             unavailable_max, strstr(POLICY, "\"epoch\""));
+    return buf;
+}
+
+/* No invariant broken; on failure the trace tells the story. */
+static void assert_clean(sim_t *s, watch_t *w) {
+    if (check_violation(w->check) || w->violations || getenv("SIM_TRACE")) sim_dump_trace(s);
+    if (check_violation(w->check)) fprintf(stderr, "violation: %s\n", check_violation(w->check));
+    assert_null(check_violation(w->check));
+    assert_int_equal(w->violations, 0);
+}
+
+static void finish(sim_t **s, watch_t *w) {
+    check_destroy(&w->check);
+    sim_destroy(s);
 }
 
 static bool all_done(sim_t *s, const char *version) {
@@ -102,9 +132,9 @@ static void good_release_reaches_everyone(void **state) {
     sim_run_until(s, 5000);
     sim_publish(s, 3, "10.5.2", 1800000100);
     int64_t t = WAIT_FOR(s, 600000, all_done(s, "10.5.2"));
-    if (t < 0 || getenv("SIM_TRACE")) sim_dump_trace(s);
+    if (t < 0) sim_dump_trace(s);
     assert_true(t >= 0);
-    assert_int_equal(w.violations, 0);
+    assert_clean(s, &w);
     assert_int_equal(w.max_updating, 1);
     assert_int_equal(w.holdback_started_early, 0);
     assert_int_equal(w.norder, 8);
@@ -112,12 +142,189 @@ static void good_release_reaches_everyone(void **state) {
     const stg_roster_t *r = stg_core_roster(sim_core(s, 0));
     assert_true(r->members[w.order[6]].holdback);
     assert_true(r->members[w.order[7]].holdback);
-    sim_destroy(&s);
+    finish(&s, &w);
+}
+
+static stg_phase_t phase_of(sim_t *s, unsigned i) {
+    stg_exec_brief_t x;
+    stg_core_exec_brief(sim_core(s, i), &x);
+    return x.phase;
+}
+
+static unsigned count_started(const watch_t *w) { return w->norder; }
+
+/* Every install fails: the first node elected fails, rolls back, and the
+ * fleet halts; nobody else starts, and every node's status says so. */
+static void failing_install_halts_fleet(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make(8, 21, &w);
+    sim_behaviour_t bad = {.install_fails = true};
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &bad);
+    sim_run_until(s, 5000);
+    sim_publish(s, 2, "10.5.2", 1800000100);
+    int64_t t = WAIT_FOR(s, 120000, count_started(&w) > 0 && phase_of(s, (unsigned)w.order[0]) ==
+                                                                 STG_PHASE_ROLLED_BACK);
+    assert_true(t >= 0);
+    unsigned first = (unsigned)w.order[0];
+    /* Long enough for several more waves, had the fleet not halted. */
+    sim_run_until(s, sim_now(s) + 120000);
+    assert_clean(s, &w);
+    assert_int_equal(count_started(&w), 1);
+    assert_int_equal(phase_of(s, first), STG_PHASE_ROLLED_BACK);
+    assert_string_equal(sim_running(s, first), "10.5.1");
+    char name[8];
+    snprintf(name, sizeof name, "n%02u", first);
+    for (unsigned i = 0; i < 8; i++) {
+        json_t *st = stg_core_status_json(sim_core(s, i), sim_node_clock(s, i));
+        json_t *ro = json_object_get(st, "rollout");
+        json_t *f = json_object_get(ro, "failed");
+        assert_true(json_is_object(f));
+        assert_string_equal(json_string_value(json_object_get(f, "node")), name);
+        const char *waiting = json_string_value(json_object_get(ro, "waiting"));
+        assert_non_null(waiting);
+        assert_non_null(strstr(waiting, "halted"));
+        assert_non_null(strstr(waiting, "install hook failed"));
+        json_decref(st);
+    }
+    finish(&s, &w);
+}
+
+/* The updating node crashes in the middle of its install and comes back
+ * from its journal: whatever the cut-short install left on disk, it ends
+ * done (and the rollout carries on to everyone) or rolled back (and the
+ * fleet halts on it). Both outcomes must occur over these seeds. */
+static void crash_mid_install_resumes(void **state) {
+    (void)state;
+    unsigned carried_on = 0, rolled_back = 0;
+    for (uint64_t seed = 31; seed < 37; seed++) {
+        watch_t w;
+        sim_t *s = make(6, seed, &w);
+        sim_run_until(s, 5000);
+        sim_publish(s, 0, "10.5.2", 1800000100);
+        int victim = -1;
+        assert_true(WAIT_FOR(s, 60000, ({
+                        for (unsigned i = 0; i < 6 && victim < 0; i++)
+                            if (sim_hook_running(s, i) == STG_HOOK_INSTALL) victim = (int)i;
+                        victim >= 0;
+                    })) >= 0);
+        sim_run_until(s, sim_now(s) + 200 + (int64_t)(seed % 5) * 100); /* mid-install */
+        sim_crash(s, (unsigned)victim);
+        sim_run_until(s, sim_now(s) + 5000);
+        sim_restart(s, (unsigned)victim);
+        int64_t t = WAIT_FOR(s, 900000, all_done(s, "10.5.2") ||
+                                            (phase_of(s, (unsigned)victim) == STG_PHASE_ROLLED_BACK &&
+                                             w.norder == 1));
+        if (t < 0) sim_dump_trace(s);
+        assert_true(t >= 0);
+        if (all_done(s, "10.5.2")) carried_on++;
+        else {
+            rolled_back++;
+            sim_run_until(s, sim_now(s) + 60000);
+            assert_int_equal(w.norder, 1); /* halted: nobody else started */
+        }
+        assert_clean(s, &w);
+        finish(&s, &w);
+    }
+    assert_true(carried_on > 0);
+    assert_true(rolled_back > 0);
+}
+
+/* A node that is down, and one cut off from everyone, are never elected
+ * while so; the others go ahead (two unavailable are within the budget);
+ * when both return the rollout completes. */
+static void down_or_cut_off_never_elected(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make_with(8, 41, &w, policy(1, 2));
+    sim_run_until(s, 5000);
+    const unsigned down = 3, cut = 4;
+    sim_crash(s, down);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != cut) sim_block(s, cut, i, true);
+    sim_publish(s, 2, "10.5.2", 1800000100);
+    /* Everyone else that is not held back finishes meanwhile. */
+    int64_t t = WAIT_FOR(s, 600000, ({
+                             bool ok = true;
+                             for (unsigned i = 0; i < 8; i++)
+                                 if (i != down && i != cut &&
+                                     !stg_core_roster(sim_core(s, 0))->members[i].holdback &&
+                                     phase_of(s, i) != STG_PHASE_DONE)
+                                     ok = false;
+                             ok;
+                         }));
+    if (t < 0) sim_dump_trace(s);
+    assert_true(t >= 0);
+    sim_run_until(s, sim_now(s) + 30000);
+    assert_false(w.started[down]);
+    assert_false(w.started[cut]);
+    assert_int_equal(phase_of(s, cut), STG_PHASE_IDLE);
+    /* Both back: the rollout completes, holdback pair included. */
+    sim_heal(s);
+    sim_restart(s, down);
+    t = WAIT_FOR(s, 900000, all_done(s, "10.5.2"));
+    if (t < 0) sim_dump_trace(s);
+    assert_true(t >= 0);
+    assert_clean(s, &w);
+    finish(&s, &w);
+}
+
+/* Partition 3 | 5 of 8 with the release published on the minority side:
+ * the minority never starts; the majority never heard of it and waits.
+ * Healed, the rollout completes. Then the same with the release on the
+ * majority side: the majority proceeds, the minority still never starts. */
+static void minority_never_starts(void **state) {
+    (void)state;
+    for (int side = 0; side < 2; side++) {
+        watch_t w;
+        sim_t *s = make(8, 51 + (uint64_t)side, &w);
+        sim_run_until(s, 5000);
+        for (unsigned a = 0; a < 3; a++)
+            for (unsigned b = 3; b < 8; b++) sim_block(s, a, b, true);
+        sim_publish(s, side == 0 ? 1 : 5, "10.5.2", 1800000100);
+        sim_run_until(s, sim_now(s) + 120000);
+        for (unsigned i = 0; i < 3; i++) {
+            assert_false(w.started[i]);
+            assert_int_equal(phase_of(s, i), STG_PHASE_IDLE);
+        }
+        if (side == 0) {
+            assert_int_equal(count_started(&w), 0);
+            for (unsigned i = 3; i < 8; i++) assert_null(stg_core_release(sim_core(s, i), NULL));
+        } else {
+            assert_true(count_started(&w) > 0); /* the majority went ahead */
+        }
+        sim_heal(s);
+        int64_t t = WAIT_FOR(s, 900000, all_done(s, "10.5.2"));
+        if (t < 0) sim_dump_trace(s);
+        assert_true(t >= 0);
+        assert_clean(s, &w);
+        finish(&s, &w);
+    }
+}
+
+static void batch_two_never_three(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make_with(8, 61, &w, policy(2, 2));
+    sim_run_until(s, 5000);
+    sim_publish(s, 4, "10.5.2", 1800000100);
+    int64_t t = WAIT_FOR(s, 600000, all_done(s, "10.5.2"));
+    if (t < 0) sim_dump_trace(s);
+    assert_true(t >= 0);
+    assert_clean(s, &w);
+    assert_int_equal(w.max_updating, 2);
+    assert_int_equal(w.holdback_started_early, 0);
+    finish(&s, &w);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_release_reaches_everyone),
+        cmocka_unit_test(failing_install_halts_fleet),
+        cmocka_unit_test(crash_mid_install_resumes),
+        cmocka_unit_test(down_or_cut_off_never_elected),
+        cmocka_unit_test(minority_never_starts),
+        cmocka_unit_test(batch_two_never_three),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,74 @@
+/* check.h: the rollout invariants, checked after every simulator step
+ * against the true state of every core (crashed nodes by their journal).
+ * Used by stagger-sim and by the rollout scenario tests.
+ *
+ * The invariants (docs/testing.md, "Simulator" has the same list):
+ *  1 batch      at most `batch` executors hold a slot (elected, installing,
+ *               verifying, soaking, failed or rolling back), crashed ones
+ *               counted by their journal.
+ *  2 slot       no two of those executors hold the same slot number, and
+ *               none holds a slot >= batch.
+ *  3 majority   a node that enters elected has acks > n/2, and more than n/2
+ *               voters (true state) hold a started grant of that slot and
+ *               release for it at that moment.
+ *  4 proof      a holdback node enters elected only when every non-holdback
+ *               member's executor is done on that release, or it is idle or
+ *               done and its service already runs that version.
+ *  5 failed     a voter never grants or acknowledges the start of a slot for
+ *               release R in a step after which its own view shows a member
+ *               failed on R; and once the network is healed, no node enters
+ *               elected on R later than FAILED_NEWS_MS after both the first
+ *               failure on R and the heal.
+ * The end state (check_finished) is judged by the driver after the healed
+ * phase. */
+#ifndef STAGGER_SIM_CHECK_H
+#define STAGGER_SIM_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+/* After a heal, how long the failure of a release may take to stop new
+ * elections: an attempt granted before the news may still collect its
+ * start acknowledgements until start_bound / 2 (5 s by default), and the
+ * news crosses a healed fleet in well under 5 s (push, then rumour). */
+#define FAILED_NEWS_MS 10000
+
+typedef struct check check_t;
+
+/* Watch s (installs itself as the observer). Caller owns the result. */
+check_t *check_new(sim_t *s);
+void check_destroy(check_t **c);
+/* What the observer does after node stepped; for a caller that installs an
+ * observer of its own (sim_observe) and chains to the checker. */
+void check_step(check_t *c, unsigned node);
+
+/* The network is healed from now on (starts the clock of invariant 5). */
+void check_healed(check_t *c);
+
+/* The first violation, or NULL. */
+const char *check_violation(const check_t *c);
+uint64_t check_violation_step(const check_t *c);
+
+/* The end state: every node up; either every node is done on the release
+ * and runs its version, or the release failed: the nodes that failed on it
+ * rolled back (or, when their rollback hook failed, stay failed), no node is
+ * mid-update, and every node's own view shows the failure. Writes the
+ * outcome ("done", "failed") or what is missing into why. */
+bool check_finished(const check_t *c, char *why, size_t cap);
+
+/* Elections seen, and the gaps from the end of a wave's soak (an executor
+ * soaking -> done) to the next node entering elected, in ms of virtual
+ * time. next_holdback tells whether that next node was a holdback one (it
+ * waits for the proof, not for gossip). */
+typedef struct {
+    int64_t gap_ms;
+    bool next_holdback;
+} check_gap_t;
+unsigned check_elections(const check_t *c);
+unsigned check_gaps(const check_t *c, const check_gap_t **out);
+/* Did any node fail on the release? */
+bool check_release_failed(const check_t *c);
+
+#endif

@@ -1,0 +1,434 @@
+/* stagger_sim.c: stagger-sim, the deterministic rollout simulator. Each
+ * seed builds a fleet (3..12 nodes, batch 1 or 2, roles, holdback and
+ * policy drawn from the seed), publishes a release, runs a fault phase
+ * (delay, loss, duplication, reordering, partitions both ways and one way,
+ * crashes and restarts, clock skew and drift, failing hooks and health),
+ * then a healed phase that must finish the rollout within a bound. The
+ * invariants of check.h run after every step; a failing seed prints its
+ * trace and replays exactly with --seed.
+ *
+ *   stagger-sim --seeds 1..2000 --faults all
+ *   stagger-sim --seed 1234 --trace */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "rng.h"
+#include "sim.h"
+
+#define START_MS 1800000000000LL /* on an epoch boundary of the policies below */
+#define TRACE_KEEP 200
+
+enum { FAULTS_NONE, FAULTS_NET, FAULTS_ALL };
+
+/* The driver's own random streams, apart from the simulator's. */
+enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS__COUNT };
+
+typedef struct {
+    unsigned nodes, batch;        /* 0: from the seed */
+    int faults;
+    bool trace, quiet;
+    bool expect_violation;        /* a broken build: pass when the invariants catch it */
+} opts_t;
+
+typedef struct {
+    bool ok;
+    bool finished_failed;         /* the release failed (a legal outcome) */
+    unsigned elections;
+    int64_t virtual_ms;
+    char verdict[600];
+} result_t;
+
+static stg_rng_t rs[DS__COUNT];
+
+static uint32_t below(int st, uint32_t n) { return n ? stg__rng_below(&rs[st], n) : 0; }
+static int64_t range(int st, int64_t lo, int64_t hi) {
+    return lo + (int64_t)below(st, (uint32_t)(hi - lo + 1));
+}
+static bool chance(int st, unsigned percent) { return below(st, 100) < percent; }
+
+typedef enum { F_CRASH, F_RESTART, F_SPLIT, F_ONEWAY, F_UNBLOCK, F_BLIP, F_UNBLIP } fkind_t;
+typedef struct {
+    int64_t at;
+    fkind_t kind;
+    unsigned a, b;
+    uint64_t mask;                /* F_SPLIT: one side */
+} fault_t;
+
+#define FAULTS_MAX 128
+
+static int fault_cmp(const void *x, const void *y) {
+    const fault_t *a = x, *b = y;
+    if (a->at != b->at) return a->at < b->at ? -1 : 1;
+    return a->kind < b->kind ? -1 : a->kind > b->kind;
+}
+
+static void apply_fault(sim_t *s, const fault_t *f, unsigned n) {
+    switch (f->kind) {
+    case F_CRASH:
+        if (sim_alive(s, f->a)) sim_crash(s, f->a);
+        break;
+    case F_RESTART:
+        if (!sim_alive(s, f->a)) sim_restart(s, f->a);
+        break;
+    case F_SPLIT:
+        sim_note(s, "partition: mask %llx against the rest", (unsigned long long)f->mask);
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++)
+                if ((f->mask >> i & 1) != (f->mask >> j & 1)) sim_block_one(s, i, j, true);
+        break;
+    case F_ONEWAY:
+        sim_note(s, "one-way block n%02u -> n%02u", f->a, f->b);
+        sim_block_one(s, f->a, f->b, true);
+        break;
+    case F_UNBLOCK:
+        sim_note(s, "partitions lifted");
+        sim_heal(s);
+        break;
+    case F_BLIP:
+        sim_note(s, "n%02u unhealthy for a while", f->a);
+        sim_set_health(s, f->a, STG_HEALTH_UNHEALTHY, NULL);
+        break;
+    case F_UNBLIP: sim_set_health(s, f->a, STG_HEALTH_HEALTHY, NULL); break;
+    }
+}
+
+static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
+    for (unsigned k = 0; k < DS__COUNT; k++)
+        stg__rng_seed(&rs[k], seed ^ (0xd1b54a32d192ed03ull * (k + 1)));
+    memset(res, 0, sizeof *res);
+
+    /* The fleet's shape and policy. */
+    unsigned n = o->nodes ? o->nodes : (unsigned)range(DS_SHAPE, 3, 12);
+    unsigned batch = o->batch ? o->batch : (unsigned)range(DS_SHAPE, 1, 2);
+    sim_member_t mem[SIM_NODES_MAX];
+    memset(mem, 0, sizeof mem);
+    static const char *const flav[] = {"debian", "nix"};
+    for (unsigned i = 0; i < n; i++) {
+        mem[i].role = i == 0 ? "producer" : i == 1 ? "standby" : chance(DS_SHAPE, 60) ? "relay" : "dark-relay";
+        mem[i].flavour = flav[below(DS_SHAPE, 2)];
+    }
+    if (n > 3 && chance(DS_SHAPE, 25)) {
+        /* An explicit holdback set of one or two, never everyone. */
+        unsigned k = (unsigned)range(DS_SHAPE, 1, 2);
+        for (unsigned m = 0; m < k; m++) mem[below(DS_SHAPE, n)].holdback = 1;
+    }
+    if (chance(DS_SHAPE, 25))
+        for (unsigned i = 0; i < n; i++) mem[i].stage = (int)range(DS_SHAPE, 1, 3);
+    int64_t soak_s = range(DS_SHAPE, 1, 8), epoch_s = range(DS_SHAPE, 20, 60);
+    char policy[512];
+    snprintf(policy, sizeof policy,
+             "{\"batch\":%u,\"soak_s\":%lld,\"unavailable_max\":%u,"
+             "\"epoch\":{\"start_s\":%lld,\"length_s\":%lld,\"proof_epochs\":%u,\"guard_s\":%lld},"
+             "\"health_deadline_s\":60}",
+             batch, (long long)soak_s, (unsigned)range(DS_SHAPE, 1, n > 4 ? 2 : 1),
+             START_MS / 1000, (long long)epoch_s, (unsigned)range(DS_SHAPE, 0, 1),
+             (long long)range(DS_SHAPE, 1, 3));
+    stg_core_tuning_t t;
+    stg_core_tuning_default(&t);
+    t.health_interval_ms = range(DS_SHAPE, 500, 2000);
+    int64_t install_ms = range(DS_SHAPE, 300, 3000);
+
+    sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
+                        .tuning = &t, .policy_json = policy, .members = mem,
+                        .start_ms = START_MS, .install_ms = install_ms,
+                        .restart_ms = range(DS_SHAPE, 300, 3000), .trace = true,
+                        .trace_keep = o->trace ? 0 : TRACE_KEEP};
+    if (o->faults >= FAULTS_NET) {
+        cfg.delay_max_ms = range(DS_NET, 5, 80);
+        cfg.loss = chance(DS_NET, 70) ? (double)range(DS_NET, 1, 15) / 100 : 0;
+        cfg.dup = chance(DS_NET, 50) ? (double)range(DS_NET, 1, 10) / 100 : 0;
+        cfg.reorder = chance(DS_NET, 50) ? (double)range(DS_NET, 1, 20) / 100 : 0;
+        cfg.fifo = chance(DS_NET, 20);
+    }
+    if (o->faults >= FAULTS_ALL) {
+        cfg.skew_max_ms = chance(DS_NET, 70) ? 200 : 0;
+        cfg.drift_max_ppm = chance(DS_NET, 70) ? 10000 : 0;
+    }
+    sim_t *s = sim_new(&cfg);
+    if (!s) {
+        snprintf(res->verdict, sizeof res->verdict, "cannot build the fleet");
+        return;
+    }
+    check_t *c = check_new(s);
+
+    /* Hooks that fail, from the seed. */
+    sim_behaviour_t gate_no[SIM_NODES_MAX];
+    memset(gate_no, 0, sizeof gate_no);
+    if (o->faults >= FAULTS_ALL) {
+        for (unsigned i = 0; i < n; i++) {
+            sim_behaviour_t b = {0};
+            b.install_fails = chance(DS_HOOKS, 2);
+            b.health_fails_after_install = chance(DS_HOOKS, 1);
+            b.rollback_fails = chance(DS_HOOKS, 10);
+            b.gate_says_no = chance(DS_HOOKS, 2);
+            sim_set_behaviour(s, i, &b);
+            gate_no[i] = b;
+        }
+    }
+
+    /* The fault plan. */
+    int64_t publish_at = range(DS_SHAPE, 2000, 6000);
+    int64_t heal_at = o->faults == FAULTS_NONE ? publish_at : publish_at + range(DS_SHAPE, 20000, 150000);
+    fault_t plan[FAULTS_MAX];
+    unsigned np = 0;
+    if (o->faults >= FAULTS_NET) {
+        unsigned parts = (unsigned)range(DS_PARTITION, 0, 4);
+        for (unsigned k = 0; k < parts && np + 2 < FAULTS_MAX; k++) {
+            int64_t at = range(DS_PARTITION, 0, heal_at), len = range(DS_PARTITION, 1000, 25000);
+            if (chance(DS_PARTITION, 60)) {
+                uint64_t mask = 0;
+                for (unsigned i = 0; i < n; i++)
+                    if (chance(DS_PARTITION, 50)) mask |= 1ull << i;
+                plan[np++] = (fault_t){.at = at, .kind = F_SPLIT, .mask = mask};
+            } else {
+                unsigned ways = (unsigned)range(DS_PARTITION, 1, 4);
+                for (unsigned w = 0; w < ways && np + 2 < FAULTS_MAX; w++) {
+                    unsigned a = below(DS_PARTITION, n), b = below(DS_PARTITION, n);
+                    if (a != b) plan[np++] = (fault_t){.at = at, .kind = F_ONEWAY, .a = a, .b = b};
+                }
+            }
+            plan[np++] = (fault_t){.at = at + len, .kind = F_UNBLOCK};
+        }
+    }
+    if (o->faults >= FAULTS_ALL) {
+        unsigned crashes = (unsigned)range(DS_CRASH, 0, 4);
+        for (unsigned k = 0; k < crashes && np + 2 < FAULTS_MAX; k++) {
+            unsigned who = below(DS_CRASH, n);
+            int64_t at = range(DS_CRASH, 0, heal_at), down = range(DS_CRASH, 100, 30000);
+            plan[np++] = (fault_t){.at = at, .kind = F_CRASH, .a = who};
+            if (chance(DS_CRASH, 80)) plan[np++] = (fault_t){.at = at + down, .kind = F_RESTART, .a = who};
+        }
+        unsigned blips = chance(DS_HEALTH, 15) ? 1 : 0;
+        for (unsigned k = 0; k < blips && np + 2 < FAULTS_MAX; k++) {
+            unsigned who = below(DS_HEALTH, n);
+            int64_t at = range(DS_HEALTH, 0, heal_at);
+            plan[np++] = (fault_t){.at = at, .kind = F_BLIP, .a = who};
+            plan[np++] = (fault_t){.at = at + range(DS_HEALTH, 500, 5000), .kind = F_UNBLIP, .a = who};
+        }
+    }
+    qsort(plan, np, sizeof plan[0], fault_cmp);
+    sim_note(s, "seed %llu: %u nodes, batch %u, policy %s, install %lld ms, delay %lld..%lld ms, "
+                "loss %.2f, dup %.2f, reorder %.2f%s, publish at %lld, heal at %lld",
+             (unsigned long long)seed, n, batch, policy, (long long)install_ms,
+             (long long)cfg.delay_min_ms, (long long)cfg.delay_max_ms, cfg.loss, cfg.dup,
+             cfg.reorder, cfg.fifo ? " fifo" : "", (long long)publish_at, (long long)heal_at);
+
+    /* The fault phase. */
+    bool published = false;
+    unsigned k = 0;
+    for (;;) {
+        int64_t next = heal_at;
+        if (!published && publish_at < next) next = publish_at;
+        if (k < np && plan[k].at < next) next = plan[k].at;
+        sim_run_until(s, next);
+        if (check_violation(c)) break;
+        if (!published && next == publish_at) {
+            /* As staggerctl would: to a node that answers. */
+            unsigned to = below(DS_SHAPE, n);
+            for (unsigned tries = 0; tries < n && !sim_alive(s, to); tries++) to = (to + 1) % n;
+            sim_note(s, "publish 10.5.2 to n%02u", to);
+            sim_publish(s, to, "10.5.2", START_MS / 1000 + 100);
+            published = true;
+            continue;
+        }
+        if (k < np && plan[k].at == next) {
+            apply_fault(s, &plan[k++], n);
+            continue;
+        }
+        break;
+    }
+
+    /* The healed phase: no more faults, every node back, a bounded time. */
+    char why[160] = "";
+    if (!check_violation(c)) {
+        sim_note(s, "healed: partitions lifted, network clean, every node up");
+        sim_heal(s);
+        sim_set_net(s, 0, 0, 0);
+        for (unsigned i = 0; i < n; i++) {
+            if (!sim_alive(s, i)) sim_restart(s, i);
+            sim_set_health(s, i, STG_HEALTH_HEALTHY, NULL);
+            /* A gate that says no is a passing condition (a leader slot
+             * soon): it says yes again. Failing installs stay: they are the
+             * release's fault, and the rollout must halt on them. */
+            gate_no[i].gate_says_no = false;
+            sim_set_behaviour(s, i, &gate_no[i]);
+        }
+        check_healed(c);
+        int64_t bound = (int64_t)n * 30 * (soak_s * 1000 + install_ms) + 2 * epoch_s * 1000 + 60000;
+        int64_t until = sim_now(s) + bound;
+        bool fin = false;
+        while (!fin && sim_now(s) < until && !check_violation(c)) {
+            sim_run_until(s, sim_now(s) + 1000);
+            fin = check_finished(c, why, sizeof why);
+        }
+        if (!fin && !check_violation(c)) {
+            char v[256];
+            snprintf(v, sizeof v, "liveness: not finished %lld s after the heal: %s",
+                     (long long)bound / 1000, why);
+            for (unsigned i = 0; i < n; i++) {
+                json_t *st = stg_core_status_json(sim_core(s, i), sim_node_clock(s, i));
+                json_t *ro = json_object_get(st, "rollout");
+                stg_exec_brief_t x;
+                stg_core_exec_brief(sim_core(s, i), &x);
+                sim_note(s, "n%02u %s runs %s; waiting: %s", i, stg_phase_name(x.phase),
+                         sim_running(s, i), json_string_value(json_object_get(ro, "waiting")));
+                json_decref(st);
+            }
+            sim_note(s, "VIOLATION: %s", v);
+            snprintf(res->verdict, sizeof res->verdict, "%s", v);
+        }
+        res->ok = fin && !check_violation(c);
+        res->finished_failed = fin && strcmp(why, "failed") == 0;
+    }
+    if (check_violation(c))
+        snprintf(res->verdict, sizeof res->verdict, "%s (step %llu, %lld ms)", check_violation(c),
+                 (unsigned long long)check_violation_step(c), (long long)sim_now(s));
+    else if (res->ok)
+        snprintf(res->verdict, sizeof res->verdict, "%s", why);
+    res->elections = check_elections(c);
+    res->virtual_ms = sim_now(s);
+    if (!res->ok || o->trace) {
+        if (!o->quiet) sim_dump_trace(s);
+    }
+    check_destroy(&c);
+    sim_destroy(&s);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: stagger-sim [--seed N | --seeds A..B | --count K [--first A]]\n"
+            "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
+            "                   [--trace] [--quiet]\n"
+            "Runs rollouts of real stagger cores on a simulated network, checking the\n"
+            "invariants after every step. Exit status 1 when any seed violates one.\n"
+            "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
+            "  --seeds A..B every seed from A to B\n"
+            "  --faults     none: clean network; net: delay, loss, duplication,\n"
+            "               reordering, partitions; all (default): also crashes and\n"
+            "               restarts, clock skew and drift, failing hooks and health\n"
+            "  --trace      print the whole trace of every seed\n"
+            "  --quiet      no traces, only the verdict lines\n"
+            "  --expect-violation  for a deliberately broken build: stop at the first\n"
+            "               safety violation and exit 0; exit 1 when none is found\n",
+            TRACE_KEEP);
+}
+
+int main(int argc, char **argv) {
+    opts_t o = {.faults = FAULTS_ALL};
+    uint64_t first = 1, last = 1;
+    bool single = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--seed") == 0 && v) {
+            first = last = strtoull(v, NULL, 10);
+            single = true;
+            i++;
+        } else if (strcmp(a, "--seeds") == 0 && v) {
+            char *dots = strstr(v, "..");
+            if (!dots) {
+                fprintf(stderr, "stagger-sim: --seeds wants A..B, e.g. 1..2000\n");
+                return 2;
+            }
+            first = strtoull(v, NULL, 10);
+            last = strtoull(dots + 2, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--count") == 0 && v) {
+            last = first + strtoull(v, NULL, 10) - 1;
+            i++;
+        } else if (strcmp(a, "--first") == 0 && v) {
+            uint64_t cnt = last - first + 1;
+            first = strtoull(v, NULL, 10);
+            last = first + cnt - 1;
+            i++;
+        } else if (strcmp(a, "--nodes") == 0 && v) {
+            o.nodes = (unsigned)atoi(v);
+            if (o.nodes < 3 || o.nodes > 12) {
+                fprintf(stderr, "stagger-sim: --nodes wants 3..12\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--batch") == 0 && v) {
+            o.batch = (unsigned)atoi(v);
+            if (o.batch < 1 || o.batch > 2) {
+                fprintf(stderr, "stagger-sim: --batch wants 1 or 2\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--faults") == 0 && v) {
+            o.faults = strcmp(v, "none") == 0 ? FAULTS_NONE : strcmp(v, "net") == 0 ? FAULTS_NET
+                       : strcmp(v, "all") == 0 ? FAULTS_ALL : -1;
+            if (o.faults < 0) {
+                fprintf(stderr, "stagger-sim: --faults wants none, net or all\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--trace") == 0) {
+            o.trace = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+        } else if (strcmp(a, "--expect-violation") == 0) {
+            o.expect_violation = true;
+        } else {
+            fprintf(stderr, "stagger-sim: unknown argument %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (last < first) {
+        fprintf(stderr, "stagger-sim: empty seed range\n");
+        return 2;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned passed = 0, violations = 0, failed_releases = 0;
+    uint64_t elections = 0, first_bad = 0;
+    for (uint64_t seed = first; seed <= last; seed++) {
+        result_t r;
+        run_seed(seed, &o, &r);
+        elections += r.elections;
+        if (r.ok) {
+            passed++;
+            failed_releases += r.finished_failed;
+            if (single) printf("seed %llu: ok (%s)\n", (unsigned long long)seed, r.verdict);
+        } else if (o.expect_violation) {
+            if (strncmp(r.verdict, "liveness", 8) == 0) continue; /* not what we look for */
+            printf("caught: seed %llu, after %llu seeds of %llu..%llu: %s\n",
+                   (unsigned long long)seed, (unsigned long long)(seed - first + 1),
+                   (unsigned long long)first, (unsigned long long)last, r.verdict);
+            return 0;
+        } else {
+            if (!violations) first_bad = seed;
+            violations++;
+            printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s\n",
+                   (unsigned long long)seed, r.verdict, (unsigned long long)seed,
+                   o.faults == FAULTS_NONE ? " --faults none" : o.faults == FAULTS_NET ? " --faults net" : "",
+                   o.nodes || o.batch ? " (with the same --nodes/--batch)" : "");
+        }
+        fflush(stdout);
+        if (seed == UINT64_MAX) break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (o.expect_violation) {
+        printf("NOT caught: no safety violation in seeds %llu..%llu\n", (unsigned long long)first,
+               (unsigned long long)last);
+        return 1;
+    }
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("seeds %llu..%llu: %u passed, %u violations", (unsigned long long)first,
+           (unsigned long long)last, passed, violations);
+    if (violations) printf(" (first at seed %llu, after %llu seeds)", (unsigned long long)first_bad,
+                           (unsigned long long)(first_bad - first + 1));
+    printf("\n");
+    if (!single)
+        printf("rollouts: %u ended with the release failed and halted, %llu elections; "
+               "%.1f rollouts/s (%.2f s)\n",
+               failed_releases, (unsigned long long)elections, (double)(last - first + 1) / secs,
+               secs);
+    return violations ? 1 : 0;
+}
