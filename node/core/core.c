@@ -954,7 +954,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
         count[shown]++;
         int64_t heard = (int)i == c->self ? now_ms : p->last_heard_ms;
         json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:o, s:I, s:I}", "name", m->name,
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
             "role", stg_role_name(m->role), "flavour", m->flavour, "version",
             p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
             p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",

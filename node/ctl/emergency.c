@@ -39,10 +39,16 @@ static int64_t number(const char *opt, const char *v, int64_t dflt, int *rc) {
 static int confirm(const char *text, int64_t seq, const char *what) {
     json_t *st = json_loads(text, 0, NULL);
     json_t *cmds = json_object_get(st, "commands");
-    json_int_t applied = json_integer_value(json_object_get(cmds, "applied_seq"));
     const char *last_refusal = json_string_value(json_object_get(cmds, "last_refusal"));
     int rc = CTL_OK;
-    if (applied >= seq) {
+    /* Applied means this very sequence is among the peer's applied commands,
+     * not merely that it applied something later. */
+    bool applied = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(cmds, "recent"), i, e)
+        if (json_integer_value(json_object_get(e, "seq")) == seq) applied = true;
+    if (applied) {
         printf("%s: command %lld applied by %s; it floods to every reachable peer, and the "
                "others apply it when they come back (see 'staggerctl status')\n",
                what, (long long)seq, json_string_value(json_object_get(st, "self")));
