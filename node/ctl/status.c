@@ -161,6 +161,16 @@ static void print_table(json_t *st) {
         }
         printf("\n");
     }
+    json_t *cmds = json_object_get(st, "commands");
+    size_t ci;
+    json_t *ce;
+    json_array_foreach(json_object_get(cmds, "recent"), ci, ce) {
+        if (ci == 3) break;
+        printf("  operator command #%lld %s: applied by %zu of %zu members\n",
+               (long long)json_integer_value(json_object_get(ce, "seq")), str(ce, "action"),
+               json_array_size(json_object_get(ce, "applied_by")),
+               json_array_size(json_object_get(st, "members")));
+    }
     json_t *s = json_object_get(st, "summary");
     printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
