@@ -914,6 +914,15 @@ static void expire_grants(stg_core_t *c) {
             free_grant(c, s, "never started");
             continue;
         }
+        if (g->holder == c->self && !c->att.active && !stg_phase_updating(c->phase)) {
+            /* Our own attempt did not survive a restart (it is not in the
+             * journal), so nobody updates under this grant; a started one
+             * would otherwise be held for ever, here and by whoever
+             * acknowledged our start. */
+            send_slot_free(c, (int)s, g->release);
+            free_grant(c, s, "our attempt ended with a restart");
+            continue;
+        }
         if (g->holder != c->self && rec_about(c, g->holder, g->release)) {
             stg_phase_t ph = rec_phase(c, g->holder);
             if ((ph == STG_PHASE_DONE || ph == STG_PHASE_ROLLED_BACK) &&
