@@ -321,13 +321,14 @@ class Fleet:
         self.roster = os.path.join(self.keys, "roster.signed")
         self.t_first = self.t_last = None
 
-    # keys and the signed roster are made once per N and shared by the phases
+    # keys are made once per N and shared by the phases; the roster is
+    # signed again each time (its endpoints follow --port-base)
     def make_keys(self):
-        if os.path.exists(self.roster):
-            return
         os.makedirs(self.keys, exist_ok=True)
         ctl = self.a.staggerctl
         for k in ["operator"] + [name_of(i) for i in range(self.n)]:
+            if os.path.exists(os.path.join(self.keys, k + ".key")):
+                continue
             rc, _, err = run([ctl, "keygen", k], cwd=self.keys)
             if rc:
                 raise RuntimeError("staggerctl keygen %s: %s" % (k, err.strip()))
@@ -337,12 +338,14 @@ class Fleet:
                 return f.read().strip()
         roles = ["producer", "standby"] + ["relay"] * (self.n - 2)
         members = [{"name": name_of(i), "key": pub(name_of(i)),
-                    "endpoint": "tcp://127.0.0.1:%d" % (PORT_BASE + i),
+                    "endpoint": "tcp://127.0.0.1:%d" % (self.a.port_base + i),
                     "role": roles[i], "flavour": "debian"} for i in range(self.n)]
         doc = {"fleet": "bench", "serial": 1, "operators": [pub("operator")],
                "emergency_quorum": 1, "observers": [], "members": members}
         with open(os.path.join(self.keys, "roster.json"), "w") as f:
             json.dump(doc, f, indent=1)
+        if os.path.exists(self.roster):
+            os.unlink(self.roster)
         rc, _, err = run([ctl, "roster", "sign", "--key", "operator.key", "-o", "roster.signed",
                           "roster.json"], cwd=self.keys)
         if rc:
@@ -947,6 +950,9 @@ def main():
     ap.add_argument("--serf-script",
                     default=os.path.join(os.path.dirname(ROOT), "shared", "bench", "serf",
                                          "serf_bench.sh"))
+    ap.add_argument("--port-base", type=int, default=PORT_BASE,
+                    help="peer i listens on PORT_BASE+i, within %d-%d (default %d)"
+                    % (PORT_BASE, PORT_LAST, PORT_BASE))
     ap.add_argument("--serf-profile", default="lan")
     ap.add_argument("--serf-timeout-s", type=int, default=900)
     ap.add_argument("--check", action="store_true",
@@ -958,9 +964,9 @@ def main():
     for b in (a.staggerd, a.staggerctl):
         if not os.access(b, os.X_OK):
             raise SystemExit("bench: %s missing; build first (tests/bench/run.sh does)" % b)
-    if max(a.n) > PORT_LAST - PORT_BASE + 1 or min(a.n) < 3:
-        raise SystemExit("bench: N must be 3..%d (ports %d-%d)" %
-                         (PORT_LAST - PORT_BASE + 1, PORT_BASE, PORT_LAST))
+    if a.port_base < PORT_BASE or a.port_base + max(a.n) - 1 > PORT_LAST or min(a.n) < 3:
+        raise SystemExit("bench: N must be 3..%d with --port-base %d (ports %d-%d)" %
+                         (PORT_LAST - a.port_base + 1, a.port_base, PORT_BASE, PORT_LAST))
     if not a.no_serf and not shutil.which("serf"):
         raise SystemExit("bench: serf not installed (apt-get install -y serf) or use --no-serf")
     a.tuning_a = a.tuning_b = parse_tuning(a.tuning)
@@ -982,10 +988,10 @@ def main():
         os.makedirs(base, exist_ok=True)
         r = {"n": n}
         print("bench: N=%d stagger phase A (defaults: idle %gs, kill -9)" % (n, a.idle_s), flush=True)
-        r["A"] = phase_idle_and_fail(a, n, base)
+        r["A"] = _phase(phase_idle_and_fail, a, n, base)
         print("bench: N=%d stagger phase B (health every %d ms: %d version changes)" %
               (n, a.health_ms, a.trials), flush=True)
-        r["B"] = phase_dissemination(a, n, base)
+        r["B"] = _phase(phase_dissemination, a, n, base)
         r["stagger"] = stagger_figures(r, n, sync_ms)
         if not a.no_serf:
             r["serf_profile"] = a.serf_profile
@@ -1014,6 +1020,16 @@ def main():
               "was not unknown everywhere", file=sys.stderr)
         return 1
     return 0
+
+
+def _phase(fn, a, n, base):
+    """One phase; a failure (a peer that did not start, say) is recorded
+    and the run goes on with the next phase."""
+    try:
+        return fn(a, n, base)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print("bench: N=%d: %s: %s" % (n, fn.__name__, e), file=sys.stderr, flush=True)
+        return {"error": str(e)}
 
 
 def default_sync_ms():
