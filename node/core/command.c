@@ -127,9 +127,10 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     unsigned nsig = 0;
     if (stg_command_open(env, len, c->roster, c->now, cmd, &nsig, &d) != 0) {
         stg__reject(c, &d, from);
-        audit(c, "refused", cmd->seq ? cmd : NULL, nsig, from, d.msg);
+        /* The reason's name too, so the audit log says what status counts. */
         snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (%s)", d.msg,
                  stg_reject_name(d.reason));
+        audit(c, "refused", cmd->seq ? cmd : NULL, nsig, from, c->cmd_refusal);
         free(cmd);
         return;
     }
@@ -140,8 +141,8 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
                          "%s #%lld is not above the last applied #%lld", stg_cmd_name(cmd->action),
                          (long long)cmd->seq, (long long)c->cmd_seq);
             stg__reject(c, &d, from);
-            audit(c, "refused", cmd, nsig, from, d.msg);
             snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (REPLAY)", d.msg);
+            audit(c, "refused", cmd, nsig, from, c->cmd_refusal);
         }
         free(cmd);
         return;
@@ -156,11 +157,14 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
              (long long)cmd->seq, stg_cmd_name(cmd->action), nsig, nsig == 1 ? "" : "s",
              cmd->reason[0] ? ": " : "", cmd->reason);
     c->cmd_refusal[0] = '\0';
-    apply(c, cmd);
-    free(cmd);
-    /* Every member hears it at once; each relays once (a repeat is old news). */
+    /* Every member hears it at once; each relays once (a repeat is old news).
+     * Before apply(): an update's release is flooded from there too, and a
+     * member that got the release first could campaign for a normal slot
+     * before the command that makes its start an emergency one. */
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if ((int)i != from) send_command(c, (int)i, env, len);
+    apply(c, cmd);
+    free(cmd);
     stg__sign_own(c);
     stg__push_own(c);
 }
