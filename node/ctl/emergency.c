@@ -48,7 +48,18 @@ static int confirm(const char *text, int64_t seq, const char *what) {
     json_t *e;
     json_array_foreach(json_object_get(cmds, "recent"), i, e)
         if (json_integer_value(json_object_get(e, "seq")) == seq) applied = true;
-    if (applied) {
+    /* A replay of a command applied before is among them too, yet the peer
+     * refused it just now (REPLAY, naming this sequence): not applied. */
+    char replay[64];
+    snprintf(replay, sizeof replay, "#%lld is not above", (long long)seq);
+    bool already = applied && last_refusal && strstr(last_refusal, replay);
+    if (already) {
+        ctl_err("%s: %s refused command %lld: %s; it was applied before, a replay changes "
+                "nothing",
+                what, json_string_value(json_object_get(st, "self")), (long long)seq,
+                last_refusal);
+        rc = CTL_REFUSED;
+    } else if (applied) {
         printf("%s: command %lld applied by %s; it floods to every reachable peer, and the "
                "others apply it when they come back (see 'staggerctl status')\n",
                what, (long long)seq, json_string_value(json_object_get(st, "self")));
