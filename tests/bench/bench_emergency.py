@@ -1,0 +1,448 @@
+#!/usr/bin/python3
+"""bench_emergency.py: issue 5's benchmark: how fast an operator's emergency
+command reaches every peer, beside Serf's user-event propagation.
+
+For each N it starts N staggerd peers on 127.0.0.1 (ports --port-base+i,
+default 17500..17599; CURVE, a freshly signed roster, the operator's default
+tuning), waits until every peer has heard every other, then sends --commands
+commands (halt and resume alternating) with `staggerctl emergency`, each to
+a different peer (1, 4, 7, ... mod N, as Serf's script rotates its sender):
+
+  t0       just before staggerctl is started (so the CLI's start-up, key
+           loading, CURVE handshake and local checks are included);
+  t_recv   the receiving peer's own `[cmd] applied operator command #SEQ`
+           log line (UTC ms), which separates the CLI's cost;
+  arrival  each peer's `[cmd] applied operator command #SEQ` line.
+
+Per command: "last" = the last peer's arrival - t0, "flood" = the last
+arrival - t_recv. It prints median, p99 and max over the commands, and
+how many did not reach every peer within --deadline-s.
+
+Then (unless --no-serf), after every staggerd has stopped, it runs
+../shared/bench/serf/serf_bench.sh N lan for the same N (one at a time,
+never beside staggerd; --idle 0 --no-fail: only the user-event phases) and
+prints Serf's user-event t100 (handler and RPC stream) beside ours, with
+the ratio. Every process started here is tracked by PID and stopped (TERM,
+at most 5 s, then KILL) on exit, error or signal; every wait has a
+deadline. Stdlib only.
+
+usage: /usr/bin/python3 tests/bench/bench_emergency.py --build BUILD_DIR
+           [--n 8 32 64] [--commands 20] [--no-serf] [--out DIR] [--check]
+"""
+import argparse
+import atexit
+import calendar
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# ---------------------------------------------------------------- processes
+_PROCS = {}   # pid -> (Popen, label, group)
+
+
+def spawn(argv, label, group=False, **kw):
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=group, **kw)
+    _PROCS[p.pid] = (p, label, group)
+    return p
+
+
+def _signal(p, group, sig):
+    try:
+        if group:
+            os.killpg(p.pid, sig)
+        else:
+            p.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(procs, grace=5.0):
+    procs = [p for p in procs if p.pid in _PROCS]
+    for p in procs:
+        if p.poll() is None:
+            _signal(p, _PROCS[p.pid][2], signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in procs:
+        if p.poll() is None:
+            _signal(p, _PROCS[p.pid][2], signal.SIGKILL)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                print("bench: pid %d (%s) would not die" % (p.pid, _PROCS[p.pid][1]),
+                      file=sys.stderr)
+        _PROCS.pop(p.pid, None)
+
+
+def stop_everything():
+    if _PROCS:
+        stop([v[0] for v in list(_PROCS.values())], grace=10.0)
+
+
+def _on_signal(signum, _frame):
+    signal.signal(signum, signal.SIG_IGN)
+    print("bench: signal %d, stopping everything" % signum, file=sys.stderr)
+    stop_everything()
+    sys.exit(128 + signum)
+
+
+atexit.register(stop_everything)
+for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_s, _on_signal)
+
+
+def run(argv, timeout=30, **kw):
+    p = spawn(argv, os.path.basename(argv[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop([p], grace=1.0)
+        raise RuntimeError("%s timed out after %s s" % (" ".join(argv), timeout))
+    _PROCS.pop(p.pid, None)
+    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+# ---------------------------------------------------------------- figures
+def pctl(xs, p):
+    """Nearest rank (Serf's script's definition)."""
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
+    return xs[k]
+
+
+def stats(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"n": len(xs), "p50": round(statistics.median(xs), 1), "p99": round(pctl(xs, 99), 1),
+            "max": round(max(xs), 1), "min": round(min(xs), 1)}
+
+
+# ---------------------------------------------------------------- logs
+LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (\S+) +\w+ +\[(\w+)\] (.*)$")
+APPLIED = re.compile(r"^applied operator command #(\d+) ")
+GOSSIP = re.compile(r"^(\S+): ")
+_SECS = {}
+
+
+def log_ms(date, ms):
+    s = _SECS.get(date)
+    if s is None:
+        s = _SECS[date] = calendar.timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%S"))
+    return s * 1000 + int(ms)
+
+
+class PeerLog:
+    """Follows one daemon's log file: command applications and gossip heard."""
+
+    def __init__(self, path):
+        self.path, self.off, self.rest = path, 0, b""
+        self.applied = {}   # seq -> [ms, ...] (more than one would be a bug)
+        self.heard = set()  # members whose record it logged
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                data = f.read(1 << 22)
+        except FileNotFoundError:
+            return
+        self.off += len(data)
+        data = self.rest + data
+        cut = data.rfind(b"\n") + 1
+        self.rest = data[cut:]
+        for line in data[:cut].decode(errors="replace").splitlines():
+            m = LINE.match(line)
+            if not m:
+                continue
+            tag, msg = m.group(4), m.group(5)
+            if tag == "cmd":
+                a = APPLIED.match(msg)
+                if a:
+                    self.applied.setdefault(int(a.group(1)), []).append(
+                        log_ms(m.group(1), m.group(2)))
+            elif tag == "gossip":
+                g = GOSSIP.match(msg)
+                if g:
+                    self.heard.add(g.group(1))
+
+
+HOOK = """#!/bin/sh
+# bench health hook: healthy, on a fixed version
+echo "version=bench.0"
+"""
+
+
+def name_of(i):
+    return "n%02d" % i
+
+
+class Fleet:
+    def __init__(self, a, n, dirn):
+        self.a, self.n, self.dir = a, n, dirn
+        self.keys = os.path.join(dirn, "keys")
+        self.roster = os.path.join(self.keys, "roster.signed")
+        self.procs, self.logs = [], []
+
+    def setup(self):
+        os.makedirs(self.keys, exist_ok=True)
+        for k in ["operator"] + [name_of(i) for i in range(self.n)]:
+            rc, _, err = run([self.a.staggerctl, "keygen", k], cwd=self.keys)
+            if rc:
+                raise RuntimeError("staggerctl keygen %s: %s" % (k, err.strip()))
+
+        def pub(k):
+            with open(os.path.join(self.keys, k + ".pub")) as f:
+                return f.read().strip()
+        roles = ["producer", "standby"] + ["relay"] * (self.n - 2)
+        members = [{"name": name_of(i), "key": pub(name_of(i)),
+                    "endpoint": "tcp://127.0.0.1:%d" % (self.a.port_base + i),
+                    "role": roles[i], "flavour": "debian"} for i in range(self.n)]
+        doc = {"fleet": "bench", "serial": 1, "operators": [pub("operator")],
+               "emergency_quorum": 1, "observers": [], "members": members}
+        with open(os.path.join(self.keys, "roster.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+        rc, _, err = run([self.a.staggerctl, "roster", "sign", "--key", "operator.key", "-o",
+                          "roster.signed", "roster.json"], cwd=self.keys)
+        if rc:
+            raise RuntimeError("staggerctl roster sign: %s" % err.strip())
+        hook = os.path.join(self.dir, "health.sh")
+        with open(hook, "w") as f:
+            f.write(HOOK)
+        os.chmod(hook, 0o755)
+        for i in range(self.n):
+            d = os.path.join(self.dir, name_of(i))
+            os.makedirs(os.path.join(d, "state"), mode=0o700, exist_ok=True)
+            cfg = {"key": os.path.join(self.keys, name_of(i) + ".key"), "roster": self.roster,
+                   "state_dir": os.path.join(d, "state"), "hooks": {"health": hook},
+                   "log_level": "info"}
+            with open(os.path.join(d, "staggerd.json"), "w") as f:
+                json.dump(cfg, f, indent=1)
+
+    def start(self):
+        for i in range(self.n):
+            d = os.path.join(self.dir, name_of(i))
+            log = open(os.path.join(d, "staggerd.log"), "wb")
+            p = spawn([self.a.staggerd, "--config", os.path.join(d, "staggerd.json")],
+                      "staggerd " + name_of(i), stdout=log, stderr=log)
+            log.close()
+            self.procs.append(p)
+            self.logs.append(PeerLog(os.path.join(d, "staggerd.log")))
+
+    def poll(self):
+        for lg in self.logs:
+            lg.poll()
+
+    def converge(self, timeout):
+        """Until every peer logged a record of every other peer."""
+        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        while time.monotonic() < deadline:
+            self.poll()
+            if any(p.poll() is not None for p in self.procs):
+                raise RuntimeError("a staggerd exited during start-up; see %s" % self.dir)
+            if all(len(lg.heard - {name_of(i)}) >= self.n - 1 for i, lg in enumerate(self.logs)):
+                return round(time.monotonic() - t0, 1)
+            time.sleep(0.2)
+        return None
+
+    def stop(self):
+        stop(self.procs)
+
+
+# ---------------------------------------------------------------- stagger
+def bench_stagger(a, n, base):
+    fl = Fleet(a, n, os.path.join(base, "stagger-%d" % n))
+    fl.setup()
+    fl.start()
+    res = {"n": n, "commands": []}
+    try:
+        conv = fl.converge(a.converge_s)
+        if conv is None:
+            raise RuntimeError("N=%d: peers did not hear each other within %d s; see %s"
+                               % (n, a.converge_s, fl.dir))
+        res["converge_s"] = conv
+        time.sleep(a.settle_s)  # the start-up churn (suspicions, refutations) settles
+        for k in range(a.commands):
+            action = "halt" if k % 2 == 0 else "resume"
+            to = (1 + 3 * k) % n
+            argv = [a.staggerctl, "emergency", action, "--key",
+                    os.path.join(fl.keys, "operator.key"), "--roster", fl.roster, "--peer",
+                    name_of(to), "--reason", "bench %d" % k]
+            t0 = time.time_ns() / 1e6
+            rc, out, err = run(argv, timeout=30)
+            t_cli = time.time_ns() / 1e6 - t0
+            m = re.search(r"command (\d+) applied by", out)
+            if rc or not m:
+                res["commands"].append({"k": k, "error": (out + err).strip()[-300:]})
+                continue
+            seq = int(m.group(1))
+            deadline = time.monotonic() + a.deadline_s
+            while time.monotonic() < deadline:
+                fl.poll()
+                if all(seq in lg.applied for lg in fl.logs):
+                    break
+                time.sleep(0.02)
+            fl.poll()
+            arr = {name_of(i): lg.applied[seq][0] for i, lg in enumerate(fl.logs)
+                   if seq in lg.applied}
+            twice = [name_of(i) for i, lg in enumerate(fl.logs) if len(lg.applied.get(seq, [])) > 1]
+            t_recv = arr.get(name_of(to))
+            rec = {"k": k, "seq": seq, "action": action, "to": name_of(to),
+                   "reached": len(arr), "cli_ms": round(t_cli, 1), "twice": twice}
+            if len(arr) == n:
+                rec["last_ms"] = round(max(arr.values()) - t0, 1)
+                rec["flood_ms"] = max(arr.values()) - t_recv if t_recv is not None else None
+                rec["recv_ms"] = round(t_recv - t0, 1) if t_recv is not None else None
+            res["commands"].append(rec)
+            time.sleep(a.gap_s)
+    finally:
+        fl.stop()
+    cmds = res["commands"]
+    res["last_ms"] = stats([c.get("last_ms") for c in cmds])
+    res["flood_ms"] = stats([c.get("flood_ms") for c in cmds])
+    res["recv_ms"] = stats([c.get("recv_ms") for c in cmds])
+    res["incomplete"] = sum(1 for c in cmds if c.get("reached") != n)
+    res["applied_twice"] = sum(len(c.get("twice", [])) for c in cmds)
+    return res
+
+
+# ---------------------------------------------------------------- serf
+def bench_serf(a, n, base):
+    out_dir = os.path.join(base, "serf-%d" % n)
+    os.makedirs(out_dir, exist_ok=True)
+    env = dict(os.environ, SERF_BENCH_RESULTS=os.path.join(out_dir, "results"))
+    argv = ["bash", a.serf_script, str(n), "lan", "--idle", "0", "--no-fail",
+            "--out", os.path.join(out_dir, "runs"), "--results", os.path.join(out_dir, "results")]
+    with open(os.path.join(out_dir, "serf_bench.out"), "wb") as logf:
+        p = spawn(argv, "serf_bench.sh", group=True, stdout=logf, stderr=subprocess.STDOUT,
+                  env=env)
+        try:
+            p.wait(timeout=a.serf_timeout_s)
+        except subprocess.TimeoutExpired:
+            stop([p])
+            return {"error": "serf_bench.sh timed out after %d s" % a.serf_timeout_s}
+    _PROCS.pop(p.pid, None)
+    with open(os.path.join(out_dir, "serf_bench.out"), errors="replace") as f:
+        for line in f:
+            if line.startswith("{") and '"bench": "serf"' in line:
+                s = json.loads(line)
+                return {"handler_t100": s.get("event_handler") and s["event_handler"]["t100_ms"],
+                        "stream_t100": s.get("event_stream") and s["event_stream"]["t100_ms"],
+                        "handler_full": s.get("event_handler") and
+                        s["event_handler"].get("events_fully_delivered"),
+                        "events": s.get("event_handler") and s["event_handler"].get("events")}
+    return {"error": "no JSON line from serf_bench.sh (exit %s); see %s/serf_bench.out"
+            % (p.returncode, out_dir)}
+
+
+def ensure_serf():
+    if shutil.which("serf"):
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        run(["apt-get", "install", "-y", "-q", "serf"], timeout=300)
+    return bool(shutil.which("serf"))
+
+
+# ---------------------------------------------------------------- report
+def fmt(x):
+    return "-" if x is None else ("%.1f" % x)
+
+
+def table(results):
+    lines = ["Emergency command propagation (staggerctl -> last peer applied), ms",
+             "%-4s %-10s %-22s %-22s %-18s %-10s %-24s %-24s %-8s" % (
+                 "N", "commands", "last: p50 / p99 / max", "flood: p50 / p99 / max",
+                 "CLI->recv p50", "incomplete", "serf handler t100 p50/max",
+                 "serf stream t100 p50/max", "ratio")]
+    for r in results:
+        st, sf = r["stagger"], r.get("serf") or {}
+        la, flo, rv = st["last_ms"] or {}, st["flood_ms"] or {}, st["recv_ms"] or {}
+        h, s = sf.get("handler_t100") or {}, sf.get("stream_t100") or {}
+        ratio = "-"
+        if la.get("p50") and s.get("p50"):
+            ratio = "%.3f" % (la["p50"] / s["p50"])
+        lines.append("%-4d %-10s %-22s %-22s %-18s %-10s %-24s %-24s %-8s" % (
+            st["n"], "%d" % len(st["commands"]),
+            "%s / %s / %s" % (fmt(la.get("p50")), fmt(la.get("p99")), fmt(la.get("max"))),
+            "%s / %s / %s" % (fmt(flo.get("p50")), fmt(flo.get("p99")), fmt(flo.get("max"))),
+            fmt(rv.get("p50")), "%d" % st["incomplete"],
+            "%s / %s" % (fmt(h.get("p50")), fmt(h.get("max"))) if h else sf.get("error", "-")[:24],
+            "%s / %s" % (fmt(s.get("p50")), fmt(s.get("max"))) if s else "-", ratio))
+    lines.append("ratio: stagger last p50 / serf stream t100 p50 (lower is faster)")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--n", type=int, nargs="+", default=[8, 32, 64])
+    ap.add_argument("--commands", type=int, default=20)
+    ap.add_argument("--gap-s", type=float, default=0.3)
+    ap.add_argument("--deadline-s", type=float, default=5.0)
+    ap.add_argument("--converge-s", type=int, default=120)
+    ap.add_argument("--settle-s", type=float, default=3.0)
+    ap.add_argument("--port-base", type=int, default=17500)
+    ap.add_argument("--no-serf", action="store_true")
+    ap.add_argument("--serf-script", default=os.path.join(os.path.dirname(ROOT), "shared",
+                                                          "bench", "serf", "serf_bench.sh"))
+    ap.add_argument("--serf-timeout-s", type=int, default=900)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every command reached every peer exactly once")
+    a = ap.parse_args()
+    a.build = os.path.abspath(a.build)
+    a.staggerd = os.path.join(a.build, "node", "shell", "staggerd")
+    a.staggerctl = os.path.join(a.build, "node", "ctl", "staggerctl")
+    if max(a.n) > 100:
+        raise SystemExit("bench: at most 100 peers (ports %d..%d)" % (a.port_base,
+                                                                      a.port_base + 99))
+    base = a.out or tempfile.mkdtemp(prefix="stagger-bench-emergency-")
+    if os.path.exists(base):
+        shutil.rmtree(base)
+    os.makedirs(base)
+    if not a.no_serf and not ensure_serf():
+        raise SystemExit("bench: serf not installed (apt-get install -y serf) or use --no-serf")
+    results = []
+    for n in a.n:
+        print("bench: N=%d stagger" % n, flush=True)
+        r = {"stagger": bench_stagger(a, n, base)}
+        print("bench: N=%d last-applied %s, incomplete %d" % (n, r["stagger"]["last_ms"],
+                                                              r["stagger"]["incomplete"]),
+              flush=True)
+        if not a.no_serf:
+            print("bench: N=%d serf (serf_bench.sh %d lan)" % (n, n), flush=True)
+            r["serf"] = bench_serf(a, n, base)
+        results.append(r)
+        with open(os.path.join(base, "summary.json"), "w") as f:
+            json.dump(results, f, indent=1)
+    print(table(results))
+    print("details: %s/summary.json" % base)
+    if a.check:
+        bad = [(r["stagger"]["n"], r["stagger"]["incomplete"], r["stagger"]["applied_twice"])
+               for r in results
+               if r["stagger"]["incomplete"] or r["stagger"]["applied_twice"] or
+               len(r["stagger"]["commands"]) != a.commands]
+        if bad:
+            print("bench: FAILED (N, incomplete, applied twice): %r" % bad)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
