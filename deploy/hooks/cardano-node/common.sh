@@ -66,6 +66,7 @@ PODMAN=${PODMAN:-podman}
 
 HOOK=${0##*/}
 STEP=starting
+CLEANUP=
 
 say() { printf '%s: %s\n' "$HOOK" "$*"; }
 # die REASON: the reason is the last line, which staggerd reports.
@@ -77,6 +78,7 @@ die() {
 # An unexpected failure under set -e still ends with a line saying where.
 on_exit() {
     _rc=$?
+    if [ -n "$CLEANUP" ]; then rm -rf "$CLEANUP"; fi
     if [ "$_rc" -ne 0 ] && [ -n "$STEP" ]; then
         printf '%s failed (exit %s) while %s\n' "$HOOK" "$_rc" "$STEP"
     fi

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""The cardano-node gate hook with an injected clock (STAGGER_CARDANO_NOW):
+epoch boundaries (mainnet constants and a short test schedule), the
+measured restart time, the leader slots file, producer against relay.
+  test_gate.py HOOKS_DIR"""
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deploytap import Tap, run_hook  # noqa: E402
+
+HOOK = os.path.join(sys.argv[1], "gate")
+t = Tap()
+tmp = tempfile.mkdtemp(prefix="stagger-gate-")
+
+# Mainnet: epoch N starts at 1596059091 + (N - 208) * 432000.
+E512 = 1596059091 + (512 - 208) * 432000
+E513 = E512 + 432000
+OFFSET = 1591566291          # mainnet tip time = slot + offset
+
+
+def gate(now, role="producer", **extra):
+    env = {"STAGGER_ROLE": role, "STAGGER_CARDANO_NOW": str(now),
+           "STAGGER_STATE_DIR": extra.pop("state", os.path.join(tmp, "state-none"))}
+    env.update(extra)
+    return run_hook(HOOK, env)
+
+
+# ---- epoch boundaries, mainnet defaults (guard 1 h, restart 600 s) -------------
+r = gate(E512 + 1800)
+t.ok(r.code == 1 and "epoch 512 began 1800s ago" in r.last, "producer 30 min after a boundary: no", r)
+r = gate(E512 - 1800)
+t.ok(r.code == 1 and "epoch 512 begins in 1800s" in r.last, "producer 30 min before a boundary: no", r)
+r = gate(E512 + 2 * 86400)
+t.ok(r.code == 0 and "epoch 512" in r.last, "producer mid-epoch: yes", r)
+r = gate(E512 + 3600 + 5)
+t.ok(r.code == 0, "producer just past the guard after a boundary: yes", r)
+r = gate(E513 - 3600 - 600 + 5)
+t.ok(r.code == 1 and "epoch 513" in r.last,
+     "producer whose restart would end inside the guard before a boundary: no", r)
+r = gate(E513 - 3600 - 600 - 5)
+t.ok(r.code == 0, "producer whose restart ends before the guard: yes", r)
+for role in ("relay", "standby", "dark-relay"):
+    r = gate(E512 + 60, role=role)
+    t.ok(r.code == 0, "%s one minute after a boundary: yes" % role, r)
+r = gate(E512 + 1800, STAGGER_CARDANO_EPOCH_GUARD_S="600")
+t.ok(r.code == 0, "guard configurable (600 s): 30 min after is fine", r)
+
+# ---- a short schedule, as in tests and testnets --------------------------------
+short = {"STAGGER_CARDANO_EPOCH_START_S": "1000000", "STAGGER_CARDANO_EPOCH_REF": "0",
+         "STAGGER_CARDANO_EPOCH_LENGTH_S": "3600", "STAGGER_CARDANO_EPOCH_GUARD_S": "300",
+         "STAGGER_CARDANO_RESTART_S": "60"}
+r = gate(1000000 + 5 * 3600 + 100, **short)
+t.ok(r.code == 1 and "epoch 5 began 100s ago" in r.last, "short schedule: near a boundary: no", r)
+r = gate(1000000 + 5 * 3600 + 1800, **short)
+t.ok(r.code == 0 and "epoch 5" in r.last, "short schedule: mid-epoch: yes", r)
+
+# ---- the restart time measured by the health hook counts -----------------------
+st = os.path.join(tmp, "state-measured")
+os.makedirs(os.path.join(st, "cardano-node"))
+with open(os.path.join(st, "cardano-node", "restart_s"), "w") as f:
+    f.write("7200\n")
+at = E513 - 3600 - 3000
+r = gate(at)
+t.ok(r.code == 0, "configured 600 s restart fits before the guard", r)
+r = gate(at, state=st)
+t.ok(r.code == 1 and "7200s, measured" in r.last, "a measured 2 h restart does not fit: no", r)
+
+# ---- leader slots file -------------------------------------------------------
+NOW = E512 + 2 * 86400
+
+
+def leader_file(name, content, mtime=NOW - 3600):
+    p = os.path.join(tmp, name)
+    with open(p, "w") as f:
+        f.write(content)
+    os.utime(p, (mtime, mtime))
+    return p
+
+
+def slot_at(ts):
+    return ts - OFFSET
+
+
+near = leader_file("near", "# slots of epoch 512\n%d\n%d\n" % (slot_at(NOW - 500), slot_at(NOW + 900)))
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=near)
+t.ok(r.code == 1 and "next leader slot %d" % slot_at(NOW + 900) in r.last and "in 900s" in r.last,
+     "leader slot in 15 min (< restart 600 + margin 600): no; past slots ignored", r)
+r = gate(NOW, role="relay", STAGGER_CARDANO_LEADER_SLOTS_FILE=near)
+t.ok(r.code == 0, "the same file on a relay: yes", r)
+far = leader_file("far", "%d\n" % slot_at(NOW + 5000))
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=far)
+t.ok(r.code == 0 and "in 5000s" in r.last, "leader slot in 83 min: yes", r)
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=far, STAGGER_CARDANO_LEADER_MARGIN_S="4800")
+t.ok(r.code == 1, "margin configurable: 600 + 4800 > 5000: no", r)
+cncli = leader_file("cncli.json", json.dumps({"status": "ok", "epoch": 512, "assignedSlots": [
+    {"no": 1, "slot": slot_at(NOW + 300), "slotInEpoch": 1, "at": "..."}]}))
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=cncli)
+t.ok(r.code == 1 and "in 300s" in r.last, "cncli JSON (assignedSlots): near slot: no", r)
+lst = leader_file("list.json", json.dumps([slot_at(NOW + 200000)]))
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=lst)
+t.ok(r.code == 0, "JSON list, slot far: yes", r)
+empty = leader_file("empty", "# no slots this epoch\n")
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=empty)
+t.ok(r.code == 0 and "no leader slot ahead" in r.last, "fresh file with no slots: yes", r)
+stale = leader_file("stale", "# written last epoch\n", mtime=E512 - 100)
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=stale)
+t.ok(r.code == 1 and "stale" in r.last, "file older than the epoch: no", r)
+r = gate(NOW, STAGGER_CARDANO_LEADER_SLOTS_FILE=os.path.join(tmp, "missing"))
+t.ok(r.code == 1 and "cannot read" in r.last, "configured file missing: no", r)
+
+# ---- settings from the env file; a bad setting ------------------------------
+envfile = os.path.join(tmp, "cardano-node.env")
+with open(envfile, "w") as f:
+    f.write('STAGGER_CARDANO_EPOCH_GUARD_S="600"\nSTAGGER_CARDANO_LEADER_SLOTS_FILE=%s\n' % near)
+r = gate(E512 + 1800, STAGGER_CARDANO_ENV=envfile, STAGGER_CARDANO_LEADER_SLOTS_FILE="")
+t.ok(r.code == 0, "guard from the env file; the environment overrides the file's leader file", r)
+r = gate(NOW, STAGGER_CARDANO_ENV=envfile)
+t.ok(r.code == 1 and "leader slot" in r.last, "leader file from the env file", r)
+r = gate(NOW, STAGGER_CARDANO_EPOCH_GUARD_S="an hour")
+t.ok(r.code == 2 and "STAGGER_CARDANO_EPOCH_GUARD_S" in r.last, "bad setting: refused, named", r)
+
+t.done()
