@@ -13,9 +13,12 @@ Debian's /usr/bin/python3 with python3-zmq and python3-nacl (PITFALLS.md).
 """
 import atexit
 import base64
+import calendar
 import ctypes
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -248,17 +251,29 @@ class Node:
         self.config = os.path.join(self.dir, "staggerd.json")
         self.hook = os.path.join(self.dir, "health.sh")
         self.log = os.path.join(self.dir, "staggerd.log")
+        self.update_hooks = {h: os.path.join(self.dir, h + ".sh") for h in UPDATE_HOOKS}
         self.proc = None
 
 
 HOOK = r"""#!/bin/sh
 # Health hook of one test node: what it does is set by files beside it
-# (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail".
+# (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail";
+# and "restart-until" (Unix ms, written by the install hook): restarting till then.
 d='%s'
 [ -d "$d" ] || exit 9
 v=
 read -r v <"$d/version" 2>/dev/null
 [ -n "$v" ] && echo "version=$v"
+if [ -e "$d/restart-until" ]; then
+    u=0
+    read -r u <"$d/restart-until"
+    now=$(date +%%s%%3N)
+    if [ "$now" -lt "$u" ]; then
+        echo "progress=$now"
+        echo "detail=restarting on $v"
+        exit 1
+    fi
+fi
 mode=healthy
 read -r mode <"$d/mode" 2>/dev/null
 case $mode in
@@ -283,8 +298,244 @@ exit 2
 """
 
 
+# The update hooks of one test node, stand-ins like deploy/demo's: what they
+# do is set by files in the node's directory (fleet.py set_update), and each
+# run leaves "<unix ms> <hook> <version> <event>" lines in hooks.log, which
+# tests read as evidence independent of staggerd's own log. The "service" is
+# the health hook's version file: install switches it, rollback puts it back.
+UPDATE_HOOK_HEAD = r"""#!/bin/sh
+# %s hook of one test node (tests/fleet/fleet.py UPDATE_HOOKS).
+d='%s'
+[ -d "$d" ] || exit 9
+note() { echo "$(date +%%s%%3N) $STAGGER_HOOK $STAGGER_RELEASE_VERSION $*" >>"$d/hooks.log"; }
+put() { printf '%%s\n' "$2" >"$d/.$1.$$" && mv "$d/.$1.$$" "$d/$1"; }
+"""
+UPDATE_HOOKS = {
+    # Files: "fail-install" (exit 1 with its text), "install-ms" (how long
+    # it takes), "install-align" ("START_MS LENGTH_MS OFFSET_MS": it ends
+    # OFFSET_MS after the next epoch boundary, to place a node's turning
+    # healthy on the epoch grid), "restart-ms" (the service then restarts:
+    # unhealthy that long), "sick" (the new version never turns healthy).
+    "install": r"""note "begin pid $$"
+if [ -e "$d/fail-install" ]; then
+    note fail
+    cat "$d/fail-install"
+    exit 1
+fi
+# stderr first: a failed "<" must not write to the daemon's pipe, which a
+# hook orphaned by a kill -9 of its daemon would die of (SIGPIPE).
+ms=0
+read -r ms 2>/dev/null <"$d/install-ms"
+# In tenths of a second, so a hook orphaned by a kill -9 of its daemon
+# still ends by itself, and at once when the test's directory is gone.
+n=0
+while [ $((n * 100)) -lt "$ms" ] && [ -d "$d" ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+if [ -e "$d/install-align" ]; then
+    read -r start len off <"$d/install-align"
+    now=$(date +%s%3N)
+    until=$((start + ((now - start) / len + 1) * len + off))
+    while [ "$(date +%s%3N)" -lt "$until" ] && [ -d "$d" ]; do
+        sleep 0.1
+    done
+fi
+[ -d "$d" ] || exit 9
+put previous "$(cat "$d/version")"
+if [ -e "$d/sick" ]; then
+    put detail "$(cat "$d/sick")"
+    put mode unhealthy
+fi
+r=0
+read -r r 2>/dev/null <"$d/restart-ms"
+[ "$r" -gt 0 ] && put restart-until $(($(date +%s%3N) + r))
+put version "$STAGGER_RELEASE_VERSION"
+note end
+echo "installed $STAGGER_RELEASE_VERSION ($STAGGER_FLAVOUR) from $STAGGER_ARTIFACT"
+""",
+    # The previous version back, healthy again.
+    "rollback": r"""note "begin pid $$"
+[ -e "$d/previous" ] && put version "$(cat "$d/previous")"
+put mode healthy
+v=$(cat "$d/version")
+note "end $v"
+echo "rolled back to $v"
+""",
+    # Yes, unless a file "gate-no" says why not.
+    "gate": r"""note asked
+if [ -e "$d/gate-no" ]; then
+    cat "$d/gate-no"
+    exit 1
+fi
+exit 0
+""",
+}
+
+# ---- rollouts (issue 4): a policy with test-sized times ----
+
+NEW_VERSION = "10.5.3"
+ROLE_STAGE = {"relay": 1, "dark-relay": 2, "producer": 3, "standby": 4}
+
+
+def rollout_policy(batch=1, soak_s=2, epoch_s=8, unavailable_max=1, health_deadline_s=60):
+    """A roster policy for rollout tests: seconds instead of days. The epoch
+    grid starts on a multiple of its length; one boundary makes the proof
+    (proof_epochs 1) and the producer keeps 1 s off each boundary (guard_s).
+    health_deadline_s cannot go under the roster's minimum of 60."""
+    start = int(time.time()) // epoch_s * epoch_s
+    return {"batch": batch, "soak_s": soak_s, "unavailable_max": unavailable_max,
+            "epoch": {"start_s": start, "length_s": epoch_s, "proof_epochs": 1, "guard_s": 1},
+            "timeouts": {"health_s": HEALTH_TIMEOUT_S, "install_s": 30, "rollback_s": 30,
+                         "gate_s": 5},
+            "health_deadline_s": health_deadline_s}
+
+
+def blake8(data):
+    """BLAKE2b with an 8-byte output (libsodium crypto_generichash, outlen 8)."""
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+def envelope_payload(env):
+    """The payload of an envelope: STG, version, type, signature count, u32be
+    length, payload (docs/protocol.md §2, seal() above)."""
+    n = struct.unpack(">I", env[6:10])[0]
+    return env[10:10 + n]
+
+
+def release_id(signed_path):
+    """docs/protocol.md §9.1: the first 8 bytes of BLAKE2b of the payload, hex."""
+    return blake8(envelope_payload(open(signed_path, "rb").read())).hex()
+
+
+def holdback_members(roster):
+    """The holdback set of a roster document, by docs/protocol.md §4.3."""
+    ms = roster["members"]
+    flagged = [m["name"] for m in ms if m.get("holdback") is True]
+    if flagged:
+        return set(flagged)
+    def first(role):
+        names = sorted((m["name"] for m in ms if m["role"] == role and
+                        m.get("holdback") is not False), key=lambda n: n.encode())
+        return names[:1]
+
+    return set(first("standby") + (first("dark-relay") or first("relay")))
+
+
+def expected_order(roster, rid_hex):
+    """The update order of docs/protocol.md §9.3, computed here from the spec
+    (not from staggerd): stage, then rank inside the flavour, then the
+    flavour's key, then the name's key. Returns [(name, stage)]."""
+    rid = bytes.fromhex(rid_hex)
+    hold = holdback_members(roster)
+
+    def key(x):
+        return int.from_bytes(blake8(rid + x.encode()), "big")
+
+    ms = roster["members"]
+    stage = {m["name"]: 100 if m["name"] in hold else m.get("stage", ROLE_STAGE[m["role"]])
+             for m in ms}
+    rows = []
+    for i, m in enumerate(ms):
+        n = m["name"]
+        rank = sum(1 for j, o in enumerate(ms)
+                   if stage[o["name"]] == stage[n] and o["flavour"] == m["flavour"] and
+                   (key(o["name"]) < key(n) or (key(o["name"]) == key(n) and j < i)))
+        rows.append(((stage[n], rank, key(m["flavour"]), key(n), i), n))
+    return [(n, k[0]) for k, n in sorted(rows)]
+
+
+# ---- staggerd's log: the executor's "[exec] old -> new" lines ----
+
+EXEC_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (\S+) +\w+ +\[exec\] "
+                       r"([a-z-]+) -> ([a-z-]+) \((\S+) (\S+)\)(?:: (.*))?$")
+START_MARK = "=== fleet.py: start"
+
+
+class Move:
+    """One executor transition from a log line; t is Unix ms (the line's UTC
+    timestamp); run counts the fleet.py starts of the daemon (1 = first)."""
+
+    def __init__(self, t, old, new, version, detail, run):
+        self.t, self.old, self.new, self.version = t, old, new, version
+        self.detail, self.run = detail or "", run
+
+    def __repr__(self):
+        return "%s %s -> %s (%s, run %d)%s" % (
+            time.strftime("%H:%M:%S", time.gmtime(self.t / 1000)) + ".%03d" % (self.t % 1000),
+            self.old, self.new, self.version, self.run, ": " + self.detail if self.detail else "")
+
+
+def parse_exec(text):
+    moves, run = [], 0
+    for line in text.splitlines():
+        if line.startswith(START_MARK):
+            run += 1
+            continue
+        m = EXEC_LINE.match(line)
+        if m:
+            t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) * 1000 + \
+                int(m.group(2))
+            moves.append(Move(t, m.group(4), m.group(5), m.group(7), m.group(8), run))
+    return moves
+
+
+def spans(moves):
+    """[(phase, start ms, end ms or None)] from a node's moves: each move
+    ends the phase it leaves and begins the one it enters."""
+    out = []
+    for mv in moves:
+        if out and out[-1][2] is None:
+            out[-1] = (out[-1][0], out[-1][1], mv.t)
+        out.append((mv.new, mv.t, None))
+    return out
+
+
+BUSY_END = ("done", "rolled-back")
+
+
+def busy_spans(moves):
+    """[(start, end or None)]: from each "-> elected" to the next done or
+    rolled-back, the time a node holds (or uses) an update slot."""
+    out, start = [], None
+    for mv in moves:
+        if mv.new == "elected" and start is None:
+            start = mv.t
+        elif mv.new in BUSY_END and start is not None:
+            out.append((start, mv.t))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
+
+
+def max_overlap(intervals):
+    """The most intervals open at one instant, and that instant; an interval
+    ending at the instant another starts does not overlap it."""
+    ev = []
+    for a, b in intervals:
+        ev.append((a, 1))
+        ev.append((b if b is not None else float("inf"), -1))
+    ev.sort(key=lambda e: (e[0], e[1]))
+    cur = best = 0
+    at = None
+    for t, d in ev:
+        cur += d
+        if cur > best:
+            best, at = cur, t
+    return best, at
+
+
+def boundaries_between(policy, a_ms, b_ms):
+    """Epoch boundaries in (a_ms, b_ms] (docs/protocol.md §9.6)."""
+    start, length = policy["epoch"]["start_s"] * 1000, policy["epoch"]["length_s"] * 1000
+    if b_ms <= a_ms:
+        return 0
+    return (b_ms - start) // length - (a_ms - start) // length
+
+
 class Fleet:
-    def __init__(self, staggerd, staggerctl, tap, n=8, versions=None):
+    def __init__(self, staggerd, staggerctl, tap, n=8, versions=None, policy=None):
         self.staggerd = os.path.realpath(staggerd)
         self.ctl_path = os.path.realpath(staggerctl)
         self.tap = tap
@@ -296,6 +547,8 @@ class Fleet:
         self.zctx = None
         self.nodes = {}
         self.order = []
+        self.policy = policy
+        self.stopped = set()
         self.pub("op")
         for i in range(n):
             name, role = MEMBERS[i] if i < len(MEMBERS) else ("relay%d" % (i + 1), "relay")
@@ -305,6 +558,10 @@ class Fleet:
             with open(node.hook, "w") as f:
                 f.write(HOOK % node.dir)
             os.chmod(node.hook, 0o755)
+            for h, path in node.update_hooks.items():
+                with open(path, "w") as f:
+                    f.write(UPDATE_HOOK_HEAD % (h, node.dir) + UPDATE_HOOKS[h])
+                os.chmod(path, 0o755)
             version = (versions or {}).get(name, "10.5.1" if i % 2 == 0 else "10.5.2")
             self.set_health(name, "healthy", version=version)
             self.nodes[name] = node
@@ -346,7 +603,7 @@ class Fleet:
                "members": [{"name": n, "key": self.pub(n), "endpoint": self.nodes[n].endpoint,
                             "role": self.nodes[n].role, "flavour": self.nodes[n].flavour}
                            for n in names] + list(extra_members),
-               "policy": {"timeouts": {"health_s": HEALTH_TIMEOUT_S}}}
+               "policy": self.policy or {"timeouts": {"health_s": HEALTH_TIMEOUT_S}}}
         return doc
 
     def sign_roster(self, doc, stem, key="op"):
@@ -363,7 +620,8 @@ class Fleet:
     def write_config(self, node, roster=None, key=None):
         cfg = {"key": key or node.key, "roster": roster or node.roster,
                "state_dir": os.path.join(node.dir, "state"), "component": "cardano-node",
-               "hooks": {"health": node.hook}, "log_level": "info", "tuning": TUNING}
+               "hooks": dict(node.update_hooks, health=node.hook), "log_level": "info",
+               "tuning": TUNING}
         with open(node.config, "w") as f:
             json.dump(cfg, f, indent=1)
 
@@ -378,6 +636,25 @@ class Fleet:
             with open(tmp, "w") as f:
                 f.write(value + "\n")
             os.replace(tmp, os.path.join(d, field))
+
+    def set_update(self, name, **files):
+        """The update hooks' behaviour: fail_install="why", install_ms=N,
+        restart_ms=N, sick="detail", install_align="START LENGTH OFFSET" (ms)
+        (see UPDATE_HOOKS); None removes the file."""
+        d = os.path.join(self.dir, name)
+        for field, value in files.items():
+            path = os.path.join(d, field.replace("_", "-"))
+            if value is None:
+                if os.path.exists(path):
+                    os.unlink(path)
+                continue
+            with open(path + ".t", "w") as f:
+                f.write("%s\n" % value)
+            os.replace(path + ".t", path)
+
+    def version_of(self, name):
+        """What the node's "service" runs: the version its health hook prints."""
+        return open(os.path.join(self.dir, name, "version")).read().strip()
 
     # -- processes
 
@@ -436,6 +713,17 @@ class Fleet:
 
     def hup(self, name):
         os.kill(self.nodes[name].proc.pid, signal.SIGHUP)
+
+    def sigstop(self, name):
+        """Freeze NAME: to its peers it is partitioned away (cleanup resumes it)."""
+        self.stopped.add(name)
+        os.kill(self.nodes[name].proc.pid, signal.SIGSTOP)
+
+    def sigcont(self, name):
+        p = self.nodes[name].proc
+        if p is not None and p.poll() is None:
+            os.kill(p.pid, signal.SIGCONT)
+        self.stopped.discard(name)
 
     def alive(self, name):
         p = self.nodes[name].proc
@@ -540,7 +828,7 @@ class Fleet:
                     if not ok:
                         bad.append("%s sees %s.%s = %r, want %s" % (
                             peer, name, field, got,
-                            getattr(want, "__doc__", None) or repr(want)))
+                            (callable(want) and want.__doc__) or repr(want)))
         self.last_views = views
         return bad
 
@@ -589,6 +877,80 @@ class Fleet:
         return self.check_wait("all %d peers list %d members, all healthy with their versions"
                                % (len(self.order), len(self.order)),
                                lambda: self.problems(self.healthy_expect(), rc=0), timeout)
+
+    # -- releases and rollouts (issue 4)
+
+    def release(self, version=NEW_VERSION, stem="release", created_at=None):
+        """Sign a release of cardano-node VERSION with an artifact for each
+        flavour; returns (path of the signed release, its id in hex)."""
+        doc = {"component": "cardano-node", "version": version,
+               "created_at": created_at or int(time.time()),
+               "artifacts": {
+                   "debian": {"url": "https://example.org/cardano-node-%s-amd64.deb" % version,
+                              "sha256": "5" * 64},
+                   "nix": {"image": "ghcr.io/example/cardano-node@sha256:" + "7" * 64}}}
+        js = os.path.join(self.dir, stem + ".json")
+        out = os.path.join(self.dir, stem + ".signed")
+        with open(js, "w") as f:
+            json.dump(doc, f, indent=1)
+        r = self.ctl("release", "sign", "--key", self.keyfile("op"), "--roster", self.roster,
+                     "-o", out, js)
+        if r.returncode != 0:
+            raise RuntimeError("staggerctl release sign: %s" % r.stderr)
+        return out, release_id(out)
+
+    def publish(self, signed, peer):
+        """staggerctl release publish --peer PEER; returns the CompletedProcess."""
+        return self.ctl("release", "publish", "--key", self.keyfile("op"), "--roster",
+                        self.roster, "--peer", peer, signed)
+
+    def roster_json(self):
+        return json.load(open(os.path.join(self.dir, "roster1.json")))
+
+    def expected_order(self, rid):
+        return expected_order(self.roster_json(), rid)
+
+    def holdback(self):
+        return holdback_members(self.roster_json())
+
+    def moves(self, name, version=None):
+        """The executor moves in NAME's log (every run), for VERSION if given."""
+        return [m for m in parse_exec(self.log_text(name))
+                if version is None or m.version == version]
+
+    def hooks_log(self, name):
+        """[(unix ms, hook, version, event...)] from the node's update hooks."""
+        try:
+            lines = open(os.path.join(self.dir, name, "hooks.log")).read().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            f = line.split()
+            if len(f) >= 4 and f[0].isdigit():
+                out.append((int(f[0]), f[1], f[2], " ".join(f[3:])))
+        return out
+
+    def installs(self, name):
+        return [h for h in self.hooks_log(name) if h[1] == "install" and h[3].startswith("begin")]
+
+    def views_problems(self, check, peers=None):
+        """check(peer, status doc) -> list of problems, over every asked peer."""
+        bad = []
+        views = self.status_all(peers)
+        for peer, st in views.items():
+            if st.doc is None:
+                bad.append("%s: no status (%r)" % (peer, st))
+            else:
+                bad += check(peer, st.doc)
+        self.last_views = views
+        return bad
+
+    def rolled_out(self, version=NEW_VERSION, names=None, peers=None):
+        """Problems until every peer shows NAMES (default all) done on VERSION."""
+        want = {n: {"version": version, "phase": "done", "health": "healthy"}
+                for n in names or self.order}
+        return self.problems(want, peers=peers)
 
     # -- speaking the peer protocol directly
 
@@ -642,6 +1004,8 @@ class Fleet:
         return None
 
     def cleanup(self):
+        for n in list(self.stopped):
+            self.sigcont(n)
         for n in self.order:
             p = self.nodes[n].proc
             if p is not None and p.poll() is None:
@@ -650,13 +1014,21 @@ class Fleet:
         if self.zctx is not None:
             self.zctx.destroy(linger=0)
         release_ports(self.ports)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("FLEET_KEEP"):  # for a post-mortem of logs and hooks
+            self.tap.note("kept " + self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def variant(default):
+    """The test's variant: the optional third argument (meson passes it)."""
+    return sys.argv[3] if len(sys.argv) > 3 else default
 
 
 def main(body, **fleet_args):
     """Run body(fleet, tap) with a fresh fleet; TAP out, exit 1 on failure."""
-    if len(sys.argv) != 3:
-        print("usage: %s STAGGERD STAGGERCTL" % sys.argv[0], file=sys.stderr)
+    if len(sys.argv) not in (3, 4):
+        print("usage: %s STAGGERD STAGGERCTL [VARIANT]" % sys.argv[0], file=sys.stderr)
         return 2
     tap = Tap()
     fleet = None

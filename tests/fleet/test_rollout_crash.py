@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""test_rollout_crash.py: kill -9 of the updating node in the middle of its
+install. The first node's install takes 3 s; when status shows it
+`installing` (and its own log and hook log agree the install has not
+ended), its staggerd is killed with SIGKILL (the install hook, in its own
+process group, lives on, as it would under a supervisor that only kills the
+daemon). Restarted, the node resumes from its journal in `verifying` (the
+install is not run again), sees the new version healthy and ends done; no
+other node starts while it holds the slot; and the rollout carries on to
+every node.
+
+usage: /usr/bin/python3 test_rollout_crash.py STAGGERD STAGGERCTL   (prints TAP)
+"""
+import sys
+
+from fleet import NEW_VERSION, busy_spans, main, max_overlap, rollout_policy
+
+POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=10)
+INSTALL_MS = 3000
+
+
+def test(f, tap):
+    f.start_all()
+    if not f.converge(timeout=30):
+        return
+    signed, rid = f.release()
+    first = f.expected_order(rid)[0][0]
+    f.set_update(first, install_ms=INSTALL_MS)
+    watcher = [n for n in f.order if n != first][0]
+    r = f.publish(signed, watcher)
+    tap.check(r.returncode == 0, "release %s published to %s" % (NEW_VERSION, watcher),
+              r.stdout + r.stderr)
+
+    def installing():
+        st = f.status(watcher)
+        rows = [m["name"] for m in (st.doc or {}).get("members", [])
+                if m["phase"] == "installing"]
+        return [] if rows else ["%s sees nobody installing" % watcher]
+
+    if not f.check_wait("%s's status shows a node installing" % watcher, installing, 20):
+        return
+    victim = [m["name"] for m in f.status(watcher).doc["members"]
+              if m["phase"] == "installing"][0]
+    tap.check(victim == first, "it is %s, the first in the order" % first, victim)
+    moves = [m.new for m in f.moves(victim, NEW_VERSION)]
+    hooks = [h[3].split()[0] for h in f.hooks_log(victim) if h[1] == "install"]
+    mid = moves == ["elected", "installing"] and hooks == ["begin"]
+    f.kill9(victim)
+    tap.check(mid, "killed %s with SIGKILL mid-install (its log: %s; install hook: %s)"
+              % (victim, " -> ".join(moves), ", ".join(hooks)))
+
+    f.start(victim)
+    done = {n: {"version": NEW_VERSION, "phase": "done"} for n in [victim]}
+    f.check_wait("restarted, %s ends done on %s in every peer's view" % (victim, NEW_VERSION),
+                 lambda: f.problems(done), 30)
+    f.check_wait("the rollout carries on: every peer shows all 8 members done on %s"
+                 % NEW_VERSION, lambda: f.rolled_out(), 120)
+
+    mv = f.moves(victim, NEW_VERSION)
+    after = [(m.old, m.new) for m in mv if m.run == 2]
+    tap.check(after == [("verifying", "soaking"), ("soaking", "done")],
+              "after the restart it went on from verifying: no new election or install "
+              "(%s)" % after)
+    hooks = [h[3].split()[0] for h in f.hooks_log(victim) if h[1] in ("install", "rollback")]
+    tap.check(hooks == ["begin", "end"], "its install hook ran once and finished; no rollback",
+              repr(f.hooks_log(victim)))
+    busy = {n: busy_spans(f.moves(n, NEW_VERSION)) for n in f.order}
+    most, at = max_overlap([s for n in f.order for s in busy[n]])
+    tap.check(most == 1, "never more than 1 node between elected and done, the crash included",
+              "%d at %s: %r" % (most, at, busy))
+    vic_done = busy[victim][0][1] if busy[victim] else None
+    later = [n for n in f.order if n != victim and busy[n] and vic_done and
+             busy[n][0][0] < vic_done]
+    tap.check(vic_done and not later, "no other node was elected before %s was done" % victim,
+              repr(later))
+    tap.check(f.status(watcher).doc["rollout"]["waiting"].startswith("done:"),
+              "%s says the rollout is done" % watcher)
+
+
+if __name__ == "__main__":
+    sys.exit(main(test, policy=POLICY))
