@@ -160,6 +160,7 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
         m->slot = (uint8_t)rd(&r, 1);
         if (r.left >= 8) memcpy(m->release, r.p, 8);
         rd(&r, 8);
+        m->attempt = rd(&r, 8);
         if (m->type == STG_MSG_VOTE || m->type == STG_MSG_START_ACK) {
             m->ok = (uint8_t)rd(&r, 1);
             m->reason = (uint8_t)rd(&r, 1);
@@ -240,6 +241,7 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
     case STG_MSG_START_ACK:
         wr(&w, m->slot, 1);
         wr_bytes(&w, m->release, 8);
+        wr(&w, m->attempt, 8);
         if (m->type == STG_MSG_VOTE || m->type == STG_MSG_START_ACK) {
             wr(&w, m->ok, 1);
             wr(&w, m->reason, 1);

@@ -264,6 +264,11 @@ void stg_core_exec_brief(const stg_core_t *core, stg_exec_brief_t *out);
  * id (failed, rolling back or rolled back); -1 when none. */
 int stg_core_failed_member(const stg_core_t *core, const uint8_t id[8]);
 
+/* The highest emergency command sequence this node applied (0: none), and
+ * whether the operator halted the fleet in its view. */
+int64_t stg_core_cmd_seq(const stg_core_t *core);
+bool stg_core_halted(const stg_core_t *core);
+
 /* The release this node has adopted (newest valid for its component), or
  * NULL. Borrowed, valid until the next step. */
 const stg_release_t *stg_core_release(const stg_core_t *core, uint8_t id[8]);

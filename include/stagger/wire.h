@@ -84,6 +84,8 @@ typedef struct {
     /* VOTE_REQ, VOTE, START, START_ACK, SLOT_FREE, RELEASE_WANT */
     uint8_t slot;
     uint8_t release[8];           /* release id (see stg_release_id) */
+    uint64_t attempt;             /* VOTE_REQ..SLOT_FREE: the candidate's election attempt,
+                                   * (incarnation << 24) + a counter: later is larger */
     uint8_t ok;                   /* VOTE: granted; START_ACK: accepted */
     uint8_t reason;               /* VOTE: stg_deny_t when refused */
     const uint8_t *blob;          /* ROSTER/RELEASE envelope, STATUS_REP/ERROR_REP text */

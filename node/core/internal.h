@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
     int holder;                   /* -1: free */
+    uint64_t attempt;             /* the holder's election attempt it was granted to */
     uint8_t release[8];
     bool started;                 /* the holder confirmed it started */
     int64_t at_ms;
@@ -56,11 +57,12 @@ typedef struct {
 
 typedef struct {
     bool active;
+    uint64_t id;                  /* (incarnation << 24) + counter: ties answers to it */
     int slot;
     uint8_t release[8];
     int64_t began_ms;
     bool start_sent;
-    uint8_t granted[STG_MEMBERS_MAX / 8], acked[STG_MEMBERS_MAX / 8];
+    uint8_t granted[STG_MEMBERS_MAX / 8], acked[STG_MEMBERS_MAX / 8], denied[STG_MEMBERS_MAX / 8];
     unsigned ngranted, nacked, ndenied;
     stg_deny_t last_deny;
 } attempt_t;
@@ -125,6 +127,8 @@ struct stg_core {
     /* rollout: this node's executor */
     stg_phase_t phase;
     int slot;
+    uint64_t slot_attempt;        /* the attempt that won the slot, for slot-free */
+    uint32_t attempts;            /* election attempts in this incarnation */
     unsigned acks;
     int64_t phase_since_ms;
     int64_t deadline_ms;
@@ -151,6 +155,7 @@ struct stg_core {
     bool emergency;               /* the executor runs an emergency update */
     int64_t emergency_seq;
     bool rollback_after_install;  /* an emergency rollback came during the install */
+    bool install_cut_short;       /* restarted during the install: it may not have happened */
     uint8_t *pending_env;         /* the emergency release */
     size_t pending_len;
     bool hook_running;

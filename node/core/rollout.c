@@ -357,10 +357,11 @@ static void save(stg_core_t *c) {
         const grant_t *g = &c->grants[s];
         char hex[17];
         id_hex(g->release, hex);
-        json_array_append_new(grants, json_pack("{s:s, s:s, s:b, s:I}", "holder",
+        json_array_append_new(grants, json_pack("{s:s, s:s, s:b, s:I, s:I}", "holder",
                                                 g->holder >= 0 ? stg__mname(c, g->holder) : "",
                                                 "release", hex, "started", g->started, "at_ms",
-                                                (json_int_t)g->at_ms));
+                                                (json_int_t)g->at_ms, "attempt",
+                                                (json_int_t)g->attempt));
     }
     json_t *j = json_pack("{s:i, s:o, s:s, s:I, s:i, s:i, s:I, s:s, s:b, s:o, s:s, s:s}", "v", 1,
                           "release", b64_json(c->release_env, c->release_len), "phase",
@@ -370,6 +371,7 @@ static void save(stg_core_t *c) {
                           c->halted, "grants", grants, "exec_version", c->exec_rel.version,
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
+    json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
     if (c->abandoned) {
         char hex[17];
         id_hex(c->abandoned_id, hex);
@@ -406,7 +408,8 @@ static bool legal(stg_phase_t a, stg_phase_t b) {
     case STG_PHASE_IDLE: return b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
     case STG_PHASE_ELECTED: return b == STG_PHASE_INSTALLING || b == STG_PHASE_VERIFYING;
     case STG_PHASE_INSTALLING: return b == STG_PHASE_VERIFYING || b == STG_PHASE_FAILED;
-    case STG_PHASE_VERIFYING: return b == STG_PHASE_SOAKING || b == STG_PHASE_FAILED;
+    case STG_PHASE_VERIFYING:
+        return b == STG_PHASE_SOAKING || b == STG_PHASE_FAILED || b == STG_PHASE_INSTALLING;
     case STG_PHASE_SOAKING: return b == STG_PHASE_DONE || b == STG_PHASE_FAILED;
     case STG_PHASE_DONE:
         return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
@@ -451,10 +454,11 @@ static void run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel)
     if (h != STG_HOOK_GATE) c->hook_running = true;
 }
 
-static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8]) {
+static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8], uint64_t attempt) {
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_SLOT_FREE;
+    m.attempt = attempt;
     m.slot = (uint8_t)slot;
     memcpy(m.release, id, 8);
     for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
@@ -472,7 +476,7 @@ static void free_grant(stg_core_t *c, unsigned s, const char *why) {
 
 static void release_slot(stg_core_t *c) {
     if (c->slot < 0) return;
-    send_slot_free(c, c->slot, c->exec_id);
+    send_slot_free(c, c->slot, c->exec_id, c->slot_attempt);
     /* Our own grant (we are a voter too) goes with it. */
     if (c->grants[c->slot].holder == c->self) free_grant(c, (unsigned)c->slot, "we finished");
     c->slot = -1;
@@ -500,6 +504,14 @@ static bool fleet_wide_trouble(const stg_core_t *c) {
 void stg__rollout_health(stg_core_t *c, const stg_event_t *ev) {
     if (c->phase == STG_PHASE_VERIFYING) {
         bool right = !c->version[0] || strcmp(c->version, c->exec_rel.version) == 0;
+        if (c->install_cut_short && ev->health == STG_HEALTH_HEALTHY && !right && !c->hook_running) {
+            /* The old version runs, healthy: the install never happened. */
+            c->install_cut_short = false;
+            set_phase(c, STG_PHASE_INSTALLING, "the install was cut short by a restart: running it again");
+            run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
+            return;
+        }
+        if (ev->health == STG_HEALTH_HEALTHY) c->install_cut_short = false;
         if (ev->health == STG_HEALTH_HEALTHY && right) {
             set_phase(c, STG_PHASE_SOAKING, "healthy on %s; soaking %llds", c->exec_rel.version,
                       (long long)c->roster->policy.soak_s);
@@ -580,6 +592,7 @@ static void set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint
 static void start_update(stg_core_t *c) {
     set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
     c->slot = c->att.slot;
+    c->slot_attempt = c->att.id;
     c->acks = c->att.nacked;
     c->att.active = false;
     c->stats.elections_won++;
@@ -599,7 +612,7 @@ static void give_up(stg_core_t *c, const char *why) {
     c->att.active = false;
     c->stats.elections_lost++;
     /* Anyone who granted us may forget it now. */
-    send_slot_free(c, c->att.slot, c->att.release);
+    send_slot_free(c, c->att.slot, c->att.release, c->att.id);
     if (c->grants[c->att.slot].holder == c->self) free_grant(c, (unsigned)c->att.slot, "we gave up");
     int64_t b = c->t.backoff_ms;
     c->backoff_until_ms = c->now + b / 2 + (int64_t)stg__rng_below(&c->rng, (uint32_t)(b + 1));
@@ -613,6 +626,7 @@ static void send_vote(stg_core_t *c, int to, const stg_msg_t *req, stg_deny_t wh
     v.type = STG_MSG_VOTE;
     v.slot = req->slot;
     memcpy(v.release, req->release, 8);
+    v.attempt = req->attempt;
     v.ok = why == STG_DENY_NONE;
     v.reason = (uint8_t)why;
     stg__send(c, to, &v);
@@ -622,11 +636,21 @@ static void send_vote(stg_core_t *c, int to, const stg_msg_t *req, stg_deny_t wh
 static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
     if (m->slot >= c->roster->policy.batch) return STG_DENY_SLOT_TAKEN;
     stg_deny_t why = voter_check(c, from, m->slot, m->release);
+    grant_t *g = &c->grants[m->slot];
+    /* The holder asking again: a later attempt means the earlier one is over
+     * (a candidate asks only while it is not updating), so it replaces the
+     * grant, started or not; an earlier attempt is a stale message. */
+    if (why == STG_DENY_NONE && g->holder == from && m->attempt < g->attempt)
+        why = STG_DENY_SLOT_TAKEN;
     c->stats.denials[why]++;
     if (why == STG_DENY_NONE) {
-        grant_t *g = &c->grants[m->slot];
-        if (g->holder != from) {
-            *g = (grant_t){from, {0}, false, c->now};
+        if (g->holder == from && g->attempt != m->attempt) {
+            g->attempt = m->attempt;
+            g->started = false;
+            g->at_ms = c->now;
+            save(c);
+        } else if (g->holder != from) {
+            *g = (grant_t){.holder = from, .attempt = m->attempt, .started = false, .at_ms = c->now};
             memcpy(g->release, m->release, 8);
             c->stats.grants++;
             stg__log(c, STG_LOG_INFO, "elect", "slot %u: granted to %s", m->slot,
@@ -640,7 +664,18 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
 
 static bool on_start(stg_core_t *c, const stg_msg_t *m, int from) {
     grant_t *g = m->slot < 2 ? &c->grants[m->slot] : NULL;
-    bool ok = g && g->holder == from && memcmp(g->release, m->release, 8) == 0;
+    /* Only the attempt the grant was given to may start it: a START from an
+     * attempt the candidate abandoned must not claim a grant renewed since. */
+    bool ok = g && g->holder == from && g->attempt == m->attempt &&
+              memcmp(g->release, m->release, 8) == 0;
+    /* What the voter has learnt since granting counts: no help starting a
+     * release it now knows failed, or in a fleet the operator halted. */
+    if (ok && !g->started &&
+        (c->halted || abandoned(c, m->release) ||
+         (c->have_release && memcmp(m->release, c->release_id, 8) == 0 && failed_member(c) >= 0))) {
+        ok = false;
+        free_grant(c, m->slot, "the fleet halted or the release failed before it started");
+    }
     if (ok && !g->started) {
         g->started = true;
         save(c);
@@ -650,6 +685,7 @@ static bool on_start(stg_core_t *c, const stg_msg_t *m, int from) {
         memset(&a, 0, sizeof a);
         a.type = STG_MSG_START_ACK;
         a.slot = m->slot;
+        a.attempt = m->attempt;
         memcpy(a.release, m->release, 8);
         a.ok = ok;
         stg__send(c, from, &a);
@@ -672,6 +708,7 @@ static void send_starts(stg_core_t *c) {
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_START;
     m.slot = (uint8_t)a->slot;
+    m.attempt = a->id;
     memcpy(m.release, a->release, 8);
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         if (!bit(a->granted, (int)i)) continue;
@@ -686,12 +723,14 @@ static void send_starts(stg_core_t *c) {
 
 static void count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
     attempt_t *a = &c->att;
-    if (bit(a->granted, from)) return;
+    /* A duplicated answer (the network repeats) counts once. */
+    if (bit(a->granted, from) || bit(a->denied, from)) return;
     if (ok) {
         setbit(a->granted, from);
         a->ngranted++;
         if (!a->start_sent && (int)a->ngranted >= majority(c)) send_starts(c);
     } else {
+        setbit(a->denied, from);
         a->ndenied++;
         a->last_deny = why;
         if ((int)(c->roster->nmembers - a->ndenied) < majority(c)) {
@@ -704,7 +743,11 @@ static void count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
 
 bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
     attempt_t *a = &c->att;
-    bool mine = a->active && m->slot == a->slot && memcmp(m->release, a->release, 8) == 0;
+    /* Answers count only for the attempt they answer: a late vote or ack from
+     * an attempt given up on may come from a voter that has since granted
+     * the slot to someone else. */
+    bool mine = a->active && m->attempt == a->id && m->slot == a->slot &&
+                memcmp(m->release, a->release, 8) == 0;
     switch (m->type) {
     case STG_MSG_VOTE_REQ: on_vote_req(c, m, from); return true;
     case STG_MSG_VOTE:
@@ -717,7 +760,9 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
         if (mine && a->start_sent) count_ack(c, from, m->ok);
         return true;
     case STG_MSG_SLOT_FREE:
+        /* That attempt, or a later one of the same holder, is over. */
         if (m->slot < 2 && c->grants[m->slot].holder == from &&
+            c->grants[m->slot].attempt <= m->attempt &&
             memcmp(c->grants[m->slot].release, m->release, 8) == 0)
             free_grant(c, m->slot, "its holder says it is done or gave up");
         return true;
@@ -919,7 +964,7 @@ static void expire_grants(stg_core_t *c) {
              * journal), so nobody updates under this grant; a started one
              * would otherwise be held for ever, here and by whoever
              * acknowledged our start. */
-            send_slot_free(c, (int)s, g->release);
+            send_slot_free(c, (int)s, g->release, g->attempt);
             free_grant(c, s, "our attempt ended with a restart");
             continue;
         }
@@ -959,6 +1004,7 @@ static void campaign(stg_core_t *c) {
     attempt_t *a = &c->att;
     memset(a, 0, sizeof *a);
     a->active = true;
+    a->id = ((uint64_t)c->inc << 24) + (++c->attempts & 0xffffff);
     a->slot = slot;
     memcpy(a->release, c->release_id, 8);
     a->began_ms = c->now;
@@ -968,6 +1014,7 @@ static void campaign(stg_core_t *c) {
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_VOTE_REQ;
     m.slot = (uint8_t)slot;
+    m.attempt = a->id;
     memcpy(m.release, c->release_id, 8);
     stg_deny_t self = on_vote_req(c, &m, c->self);
     count_vote(c, c->self, self == STG_DENY_NONE, self);
@@ -1153,6 +1200,7 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         if (c->phase == STG_PHASE_INSTALLING) {
             c->phase = STG_PHASE_VERIFYING;
             c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+            c->install_cut_short = true;
             snprintf(c->exec_detail, sizeof c->exec_detail,
                      "restarted during install: verifying what is there");
         }
@@ -1187,7 +1235,9 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         c->grants[s].holder = h;
         c->grants[s].started = json_is_true(json_object_get(g, "started"));
         c->grants[s].at_ms = json_integer_value(json_object_get(g, "at_ms"));
+        c->grants[s].attempt = (uint64_t)json_integer_value(json_object_get(g, "attempt"));
     }
+    c->slot_attempt = (uint64_t)json_integer_value(json_object_get(j, "slot_attempt"));
     json_decref(j);
 }
 
@@ -1223,7 +1273,11 @@ void stg_core_exec_brief(const stg_core_t *c, stg_exec_brief_t *out) {
     out->have_release = c->exec_have;
     if (c->exec_have) memcpy(out->release_id, c->exec_id, 8);
     out->since_ms = c->phase_since_ms;
+    out->emergency = c->emergency;
 }
+
+int64_t stg_core_cmd_seq(const stg_core_t *c) { return c->cmd_seq; }
+bool stg_core_halted(const stg_core_t *c) { return c->halted; }
 
 int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)

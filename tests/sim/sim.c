@@ -46,6 +46,9 @@ typedef struct {
     int64_t unhealthy_until;      /* restarting after an install */
     uint8_t *journal;
     size_t journal_len;
+    uint8_t *commands;            /* the persisted "commands" file */
+    size_t commands_len;
+    unsigned audit_applied;       /* "applied" lines appended to its audit log */
     sim_behaviour_t beh;
     int64_t clock_offset_ms;      /* skew of its clock */
     int64_t clock_ppm;            /* drift of its clock */
@@ -209,6 +212,8 @@ static void start_node(sim_t *s, unsigned i) {
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
     cc.journal_len = nd->journal_len;
+    cc.commands = nd->commands;
+    cc.commands_len = nd->commands_len;
     stg_diag_t d = {0};
     nd->core = stg_core_new(&cc, node_clock(s, i, s->now), &d);
     if (!nd->core) {
@@ -265,6 +270,7 @@ void sim_destroy(sim_t **sp) {
         stg_core_destroy(&s->nodes[i].core);
         free(s->nodes[i].journal_roster);
         free(s->nodes[i].journal);
+        free(s->nodes[i].commands);
     }
     for (size_t i = 0; i < s->nheap; i++) free(s->heap[i].data);
     for (size_t i = 0; i < s->ntrace; i++) free(s->trace[i]);
@@ -361,6 +367,15 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_PERSIST:
             if (strcmp(a->name, "incarnation") == 0) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
+            } else if (strcmp(a->name, "commands") == 0) {
+                free(nd->commands);
+                nd->commands = malloc(a->len);
+                memcpy(nd->commands, a->data, a->len);
+                nd->commands_len = a->len;
+            } else if (strcmp(a->name, "audit") == 0) {
+                char line[160];
+                snprintf(line, sizeof line, "%.*s", (int)a->len, (const char *)a->data);
+                if (strstr(line, "\"verdict\":\"applied\"")) nd->audit_applied++;
             } else if (strcmp(a->name, "journal") == 0) {
                 free(nd->journal);
                 nd->journal = malloc(a->len);
@@ -579,3 +594,24 @@ void sim_dump_trace(const sim_t *s) {
     for (size_t k = 0; k < s->ring_count; k++)
         fprintf(stderr, "%s\n", s->ring[(first + k) % s->cfg.trace_keep]);
 }
+
+unsigned sim_audit_applied(const sim_t *s, unsigned node) { return s->nodes[node].audit_applied; }
+
+size_t sim_command(sim_t *s, unsigned node, const char *json, uint8_t *env_out, size_t cap) {
+    size_t n = sim_seal(s, -1, STG_DOC_COMMAND, json, env_out, cap);
+    uint8_t *frame = malloc(n + STG_WIRE_HEADER);
+    if (!frame) abort();
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_COMMAND;
+    m.blob = env_out;
+    m.blob_len = n;
+    int fl = stg_msg_encode(&m, frame, n + STG_WIRE_HEADER);
+    if (fl < 0) abort();
+    sim_inject(s, node, -1, frame, (size_t)fl);
+    free(frame);
+    return n;
+}
+
+int64_t sim_wall_ms(const sim_t *s) { return s->cfg.start_ms + s->now; }
+

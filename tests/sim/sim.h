@@ -92,6 +92,14 @@ uint64_t sim_starts(const sim_t *s, unsigned node);
 typedef void (*sim_observer_t)(sim_t *s, unsigned node, void *ctx);
 void sim_observe(sim_t *s, sim_observer_t fn, void *ctx);
 
+/* Seal json as an operator command and hand it to node as a client would.
+ * The envelope is copied to env_out (for replays); returns its length. */
+size_t sim_command(sim_t *s, unsigned node, const char *json, uint8_t *env_out, size_t cap);
+/* How many commands node's audit log recorded as applied (journal survives restarts). */
+unsigned sim_audit_applied(const sim_t *s, unsigned node);
+/* The virtual wall clock (Unix ms) the cores see, without skew. */
+int64_t sim_wall_ms(const sim_t *s);
+
 /* Hand node a message as if it came from roster member `from` (-1: client). */
 void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t len);
 /* Seal a document with a node key (or the operator key with node = -1). */

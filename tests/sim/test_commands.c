@@ -1,0 +1,222 @@
+/* test_commands.c: operator emergency commands in the simulator, with the
+ * invariants checked after every step: halt and resume, replays (also after
+ * a restart), an emergency update that skips slots and soak (and is named
+ * by the invariants, not excused), and a member cut off during a command
+ * that applies it, once, when it comes back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "check.h"
+#include "sim.h"
+
+#define START_MS 1800000000000LL
+
+/* A long soak: a staggered rollout would take many minutes per wave. */
+static const char POLICY[] =
+    "{\"batch\":1,\"soak_s\":600,\"unavailable_max\":1,"
+    "\"epoch\":{\"start_s\":1800000000,\"length_s\":3000,\"proof_epochs\":1,\"guard_s\":2},"
+    "\"health_deadline_s\":60}";
+
+typedef struct {
+    sim_t *s;
+    check_t *check;
+} fx_t;
+
+static void observe(sim_t *s, unsigned node, void *ctx) {
+    (void)s;
+    check_step(ctx, node);
+}
+
+static fx_t make(unsigned n, uint64_t seed) {
+    stg_core_tuning_t t;
+    stg_core_tuning_default(&t);
+    t.health_interval_ms = 1000;
+    sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
+                        .tuning = &t, .policy_json = POLICY, .start_ms = START_MS,
+                        .install_ms = 1000, .restart_ms = 2000, .trace = true,
+                        .trace_keep = getenv("SIM_TRACE") ? 0 : 200};
+    fx_t f;
+    f.s = sim_new(&cfg);
+    assert_non_null(f.s);
+    f.check = check_new(f.s);
+    sim_observe(f.s, observe, f.check);
+    sim_run_until(f.s, 3000);
+    return f;
+}
+
+static void done(fx_t *f) {
+    if (check_violation(f->check) || getenv("SIM_TRACE")) sim_dump_trace(f->s);
+    assert_null(check_violation(f->check));
+    /* Every node's status document builds (it crashed once on a new field). */
+    for (unsigned i = 0; i < sim_nodes(f->s); i++) {
+        if (!sim_alive(f->s, i)) continue;
+        json_t *st = stg_core_status_json(sim_core(f->s, i), sim_wall_ms(f->s));
+        assert_non_null(st);
+        assert_non_null(json_object_get(st, "commands"));
+        json_decref(st);
+    }
+    check_destroy(&f->check);
+    sim_destroy(&f->s);
+}
+
+static size_t command(fx_t *f, unsigned node, int64_t seq, const char *action, const char *extra,
+                      uint8_t *env, size_t cap) {
+    char json[16384];
+    int64_t now_s = sim_wall_ms(f->s) / 1000;
+    snprintf(json, sizeof json,
+             "{\"fleet\":\"sim\",\"seq\":%lld,\"issued_at\":%lld,\"expires_at\":%lld,"
+             "\"action\":\"%s\"%s}",
+             (long long)seq, (long long)now_s, (long long)now_s + 3600, action, extra ? extra : "");
+    return sim_command(f->s, node, json, env, cap);
+}
+
+static unsigned count_halted(fx_t *f) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < sim_nodes(f->s); i++)
+        if (sim_alive(f->s, i) && stg_core_halted(sim_core(f->s, i))) n++;
+    return n;
+}
+
+static unsigned count_phase(fx_t *f, stg_phase_t lo, stg_phase_t hi) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < sim_nodes(f->s); i++) {
+        stg_exec_view_t x;
+        stg_core_exec(sim_core(f->s, i), &x);
+        if (x.phase >= lo && x.phase <= hi) n++;
+    }
+    return n;
+}
+
+static void halt_stops_new_slots_and_resume_continues(void **state) {
+    (void)state;
+    fx_t f = make(8, 31);
+    uint8_t env[4096];
+    command(&f, 2, 10, "halt", ",\"reason\":\"fork seen on 10.5.2\"", env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 200);
+    assert_int_equal(count_halted(&f), 8); /* flooded: every node within ms */
+    sim_publish(f.s, 4, "10.5.2", 1800000100);
+    sim_run_until(f.s, sim_now(f.s) + 60000);
+    assert_int_equal(count_phase(&f, STG_PHASE_ELECTED, STG_PHASE_DONE), 0);
+    json_t *st = stg_core_status_json(sim_core(f.s, 5), sim_wall_ms(f.s));
+    const char *waiting = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
+    assert_non_null(strstr(waiting, "halted"));
+    json_decref(st);
+    command(&f, 6, 11, "resume", NULL, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 20000);
+    assert_int_equal(count_halted(&f), 0);
+    assert_true(count_phase(&f, STG_PHASE_ELECTED, STG_PHASE_DONE) >= 1); /* a wave started */
+    done(&f);
+}
+
+static void replay_refused_also_after_restart(void **state) {
+    (void)state;
+    fx_t f = make(5, 32);
+    uint8_t halt[4096], resume[4096];
+    size_t hn = command(&f, 1, 20, "halt", NULL, halt, sizeof halt);
+    sim_run_until(f.s, sim_now(f.s) + 200);
+    command(&f, 1, 21, "resume", NULL, resume, sizeof resume);
+    sim_run_until(f.s, sim_now(f.s) + 200);
+    assert_int_equal(count_halted(&f), 0);
+    /* The old halt again, from a client: counted as a replay, changes nothing. */
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_COMMAND;
+    m.blob = halt;
+    m.blob_len = hn;
+    uint8_t frame[4200];
+    int fl = stg_msg_encode(&m, frame, sizeof frame);
+    assert_true(fl > 0);
+    uint64_t before = stg_core_stats(sim_core(f.s, 3))->rejects[STG_REJECT_REPLAY];
+    sim_inject(f.s, 3, -1, frame, (size_t)fl);
+    sim_run_until(f.s, sim_now(f.s) + 200);
+    assert_int_equal(stg_core_stats(sim_core(f.s, 3))->rejects[STG_REJECT_REPLAY], before + 1);
+    assert_int_equal(count_halted(&f), 0);
+    /* After a restart the sequence is still known: still a replay. */
+    sim_restart(f.s, 3);
+    sim_run_until(f.s, sim_now(f.s) + 3000);
+    assert_int_equal(stg_core_cmd_seq(sim_core(f.s, 3)), 21);
+    sim_inject(f.s, 3, -1, frame, (size_t)fl);
+    sim_run_until(f.s, sim_now(f.s) + 200);
+    assert_int_equal(stg_core_stats(sim_core(f.s, 3))->rejects[STG_REJECT_REPLAY], 1);
+    assert_int_equal(count_halted(&f), 0);
+    assert_int_equal(sim_audit_applied(f.s, 3), 2);
+    done(&f);
+}
+
+static void emergency_update_skips_slots_not_holdback(void **state) {
+    (void)state;
+    fx_t f = make(8, 33);
+    /* Build the embedded release the way sim_publish signs one. */
+    char rel[1024];
+    snprintf(rel, sizeof rel,
+             "{\"component\":\"cardano-node\",\"version\":\"10.5.9\",\"created_at\":1800000050,"
+             "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/x.deb\",\"sha256\":\"%064d\"},"
+             "\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
+             0, 0);
+    uint8_t renv[4096];
+    size_t rn = sim_seal(f.s, -1, STG_DOC_RELEASE, rel, renv, sizeof renv);
+    char b64[6000];
+    sodium_bin2base64(b64, sizeof b64, renv, rn, sodium_base64_VARIANT_ORIGINAL);
+    char extra[6200];
+    snprintf(extra, sizeof extra, ",\"release\":\"%s\"", b64);
+    uint8_t env[16384];
+    command(&f, 0, 30, "update", extra, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 300);
+    /* Every non-holdback member started at once: far more than batch (1). */
+    const stg_roster_t *r = stg_core_roster(sim_core(f.s, 0));
+    unsigned started = 0, holdback = 0;
+    for (unsigned i = 0; i < 8; i++) {
+        stg_exec_view_t x;
+        stg_core_exec(sim_core(f.s, i), &x);
+        if (r->members[i].holdback) {
+            holdback++;
+            assert_int_equal(x.phase, STG_PHASE_IDLE);
+        } else {
+            assert_true(x.phase == STG_PHASE_INSTALLING && x.emergency);
+            started++;
+        }
+    }
+    assert_int_equal(started + holdback, 8);
+    assert_int_equal(holdback, 2);
+    /* Soak is 600 s; they finish after it, not one wave each. */
+    sim_run_until(f.s, sim_now(f.s) + 700000);
+    for (unsigned i = 0; i < 8; i++)
+        assert_string_equal(sim_running(f.s, i), r->members[i].holdback ? "10.5.1" : "10.5.9");
+    done(&f);
+}
+
+static void cut_off_member_applies_once_on_return(void **state) {
+    (void)state;
+    fx_t f = make(6, 34);
+    for (unsigned i = 0; i < 6; i++)
+        if (i != 4) sim_block(f.s, 4, i, true);
+    uint8_t env[4096];
+    command(&f, 0, 40, "halt", NULL, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 2000);
+    assert_false(stg_core_halted(sim_core(f.s, 4)));
+    assert_int_equal(count_halted(&f), 5);
+    for (unsigned i = 0; i < 6; i++) sim_block(f.s, 4, i, false);
+    sim_run_until(f.s, sim_now(f.s) + 15000); /* records carry cmd_seq: it catches up */
+    assert_true(stg_core_halted(sim_core(f.s, 4)));
+    assert_int_equal(sim_audit_applied(f.s, 4), 1);
+    assert_int_equal(stg_core_cmd_seq(sim_core(f.s, 4)), 40);
+    done(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(halt_stops_new_slots_and_resume_continues),
+        cmocka_unit_test(replay_refused_also_after_restart),
+        cmocka_unit_test(emergency_update_skips_slots_not_holdback),
+        cmocka_unit_test(cut_off_member_applies_once_on_return),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
