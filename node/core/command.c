@@ -109,10 +109,10 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
         if (targeted) stg__rollout_emergency_rollback(c, cmd->seq);
         break;
     case STG_CMD_UPDATE:
-        stg__rollout_release(c, cmd->release, cmd->release_len, -1);
-        if (targeted && (!me->holdback || cmd->include_holdback))
-            stg__rollout_emergency_update(c, cmd->release, cmd->release_len, cmd->spacing_s,
-                                          cmd->seq);
+        /* Every member adopts the release (the command carried it to all, so
+         * it is not flooded again); the targets start at once. */
+        stg__rollout_emergency_update(c, cmd->release, cmd->release_len, cmd->spacing_s, cmd->seq,
+                                      targeted && (!me->holdback || cmd->include_holdback));
         break;
     default: break;
     }
@@ -121,6 +121,9 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
 
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     if (c->self < 0) return;
+    /* A relayed copy of a command applied here already: the common case of a
+     * flood, dropped before any signature is checked. */
+    if (from >= 0 && echo(c, env, len)) return;
     stg_command_t *cmd = malloc(sizeof *cmd);
     if (!cmd) return;
     stg_diag_t d = {0};
@@ -135,8 +138,7 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         return;
     }
     if (cmd->seq <= c->cmd_seq) {
-        /* The flood coming back is no news; anything else is a replay. */
-        if (!(from >= 0 && echo(c, env, len))) {
+        {
             stg_diag_set(&d, STG_REJECT_REPLAY, "command",
                          "%s #%lld is not above the last applied #%lld", stg_cmd_name(cmd->action),
                          (long long)cmd->seq, (long long)c->cmd_seq);
@@ -157,16 +159,24 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
              (long long)cmd->seq, stg_cmd_name(cmd->action), nsig, nsig == 1 ? "" : "s",
              cmd->reason[0] ? ": " : "", cmd->reason);
     c->cmd_refusal[0] = '\0';
-    /* Every member hears it at once; each relays once (a repeat is old news).
-     * Before apply(): an update's release is flooded from there too, and a
-     * member that got the release first could campaign for a normal slot
-     * before the command that makes its start an emergency one. */
-    for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if ((int)i != from) send_command(c, (int)i, env, len);
+    /* The node a client handed it to sends it to every member at once (one
+     * hop); each member relays it once to a few others, for those the first
+     * push missed: O(N) messages, not O(N^2). A member still missing it is
+     * caught up through the records' cmd_seq. Before apply(), so no member
+     * hears of an update's release before the command that makes its start
+     * an emergency one. */
+    if (from < 0) {
+        for (unsigned i = 0; i < c->roster->nmembers; i++) send_command(c, (int)i, env, len);
+    } else {
+        int to[STG_MEMBERS_MAX];
+        unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
+        for (unsigned i = 0; i < n; i++) send_command(c, to[i], env, len);
+    }
     apply(c, cmd);
     free(cmd);
+    /* The new cmd_seq rides the next record exchange: pushing the record to
+     * every member from every member would be O(N^2) again. */
     stg__sign_own(c);
-    stg__push_own(c);
 }
 
 /* A member's record shows an older sequence: send what it missed. */

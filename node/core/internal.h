@@ -156,6 +156,7 @@ struct stg_core {
     int64_t emergency_seq;
     bool rollback_after_install;  /* an emergency rollback came during the install */
     bool install_cut_short;       /* restarted during the install: it may not have happened */
+    int64_t soak_bad_since_ms;    /* unhealthy while soaking since, or 0 */
     uint8_t *pending_env;         /* the emergency release */
     size_t pending_len;
     bool hook_running;
@@ -192,7 +193,7 @@ json_t *stg__command_status(const stg_core_t *c);
 /* rollout.c, for command.c */
 void stg__rollout_save(stg_core_t *c);
 void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
-                                   int64_t spacing_s, int64_t seq);
+                                   int64_t spacing_s, int64_t seq, bool start);
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq);
 
 /* rollout.c, for core.c */

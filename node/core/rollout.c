@@ -425,6 +425,7 @@ static bool legal(stg_phase_t a, stg_phase_t b) {
 static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...) {
+    c->soak_bad_since_ms = 0;
     if (!legal(c->phase, to)) {
         stg__log(c, STG_LOG_ERROR, "exec", "refusing illegal move %s -> %s (bug)",
                  stg_phase_name(c->phase), stg_phase_name(to));
@@ -522,7 +523,21 @@ void stg__rollout_health(stg_core_t *c, const stg_event_t *ev) {
             snprintf(c->last_progress, sizeof c->last_progress, "%s", ev->progress);
             c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
         }
+    } else if (c->phase == STG_PHASE_SOAKING && ev->health != STG_HEALTH_UNHEALTHY) {
+        c->soak_bad_since_ms = 0;
     } else if (c->phase == STG_PHASE_SOAKING && ev->health == STG_HEALTH_UNHEALTHY) {
+        /* One failed scrape is not a bad release: it must last a few health
+         * intervals (at least 30 s) before the update is failed. */
+        int64_t grace = 3 * c->t.health_interval_ms;
+        if (grace < 30000) grace = 30000;
+        if (!c->soak_bad_since_ms) c->soak_bad_since_ms = c->now;
+        if (c->now - c->soak_bad_since_ms < grace) {
+            stg__log(c, STG_LOG_WARNING, "exec", "unhealthy while soaking (%s); failing in %llds "
+                                                 "unless it recovers",
+                     ev->detail ? ev->detail : "",
+                     (long long)((grace - (c->now - c->soak_bad_since_ms) + 999) / 1000));
+            return;
+        }
         if (fleet_wide_trouble(c)) {
             stg__log(c, STG_LOG_WARNING, "exec",
                      "unhealthy while soaking, but so is most of the fleet: not blaming %s",
@@ -803,6 +818,8 @@ static int adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_releas
 }
 
 void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from) {
+    /* The flood's repeats are byte-identical: drop them before any crypto. */
+    if (c->have_release && len == c->release_len && memcmp(env, c->release_env, len) == 0) return;
     stg_release_t rel;
     stg_diag_t d = {0};
     if (stg_release_open(env, len, c->roster, &rel, &d) != 0) {
@@ -836,7 +853,15 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     m.type = STG_MSG_RELEASE;
     m.blob = c->release_env;
     m.blob_len = c->release_len;
-    for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
+    /* From the operator: to every member at once. Relayed: to a few, once;
+     * records name the release, so a member still missing it asks. */
+    if (from < 0) {
+        for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
+    } else {
+        int to[STG_MEMBERS_MAX];
+        unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
+        for (unsigned i = 0; i < n; i++) stg__send(c, to[i], &m);
+    }
 }
 
 /* A record names a release we do not hold: ask its sender for it. */
@@ -883,6 +908,10 @@ static void start_emergency(stg_core_t *c) {
     uint8_t id[8];
     c->emergency_pending = false;
     if (!open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
+    /* A normal update to the same release may have finished in the meantime. */
+    if (strcmp(c->version, rel.version) == 0 ||
+        (c->phase == STG_PHASE_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
+        return;
     set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
     c->emergency = true;
     c->slot = -1;
@@ -899,13 +928,19 @@ void stg__rollout_save(stg_core_t *c) {
 }
 
 void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
-                                   int64_t spacing_s, int64_t seq) {
+                                   int64_t spacing_s, int64_t seq, bool start) {
     stg_release_t rel;
     uint8_t id[8];
     if (!open_release(c, env, len, &rel, id)) return;
     /* The operator's word wins over created_at: an emergency downgrade is an update too. */
-    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) adopt(c, env, len, &rel, id);
-    if (strcmp(c->version, rel.version) == 0) return; /* runs it already */
+    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) {
+        adopt(c, env, len, &rel, id);
+        char hex[17];
+        id_hex(id, hex);
+        stg__log(c, STG_LOG_INFO, "rollout", "adopted release %s %s (%s) from an operator command",
+                 rel.component, rel.version, hex);
+    }
+    if (!start || strcmp(c->version, rel.version) == 0) return; /* not ours, or runs it already */
     uint8_t *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, env, len);
