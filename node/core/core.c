@@ -634,7 +634,10 @@ static void probe_round(stg_core_t *c) {
     if (p->active) {
         if (p->acked) {
             if (c->lhm > 0) c->lhm--;
-        } else {
+        } else if (c->peers[p->target].have) {
+            /* A member we hold no record of is shown unknown already, and
+             * during a fleet's start most are not up yet: suspecting them
+             * would only flood claims and refutations (thousands at 64). */
             if (c->lhm < 8) c->lhm++;
             peer_t *t = &c->peers[p->target];
             if (t->live == STG_LIVE_ALIVE) {

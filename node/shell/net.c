@@ -23,7 +23,7 @@
 #define BACKOFF_MIN_MS 200u
 #define BACKOFF_MAX_MS 10000u
 #define RECONNECT_MAX_MS 10000
-#define SELFCHECK_MS 3000
+#define SELFCHECK_MS 10000 /* 3 s was not enough for 64 peers starting on 2 busy cores */
 #define ZAP_FRAMES_MAX 8       /* a CURVE request has 7 */
 
 #define MON_EVENTS                                                             \
