@@ -437,7 +437,9 @@ static void peer_monitor(stg_net_t *net, zsock_t *z) {
     }
 }
 
-/* Peers do not send on our DEALERs; whatever arrives is dropped. */
+/* A peer answers on the connection our message came in on (its ack then
+ * carries the TCP acknowledgement, saving a segment per probe). The sender
+ * is the peer this DEALER connects to: CURVE pinned its server key. */
 static bool dealer_one(stg_net_t *net, zsock_t *z) {
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -445,9 +447,21 @@ static bool dealer_one(stg_net_t *net, zsock_t *z) {
         zmq_msg_close(&m);
         return false;
     }
-    if (zmq_msg_more(&m)) skip_rest(z->s);
+    peer_t *p = z->peer_id < STG_NET_PEERS_MAX ? net->peers[z->peer_id] : NULL;
+    if (zmq_msg_more(&m)) {
+        skip_rest(z->s);
+        net->st.frames_bad++;
+    } else if (!p || p->dealer != z) {
+        net->st.rx_unexpected++;
+    } else {
+        char uid[STG_KEY_B64_LEN + 1];
+        stg_pubkey_to_b64(&p->key, uid);
+        net->st.rx_msgs++;
+        net->in_cb++;
+        net->cb.on_msg(net->ctx, uid, NULL, zmq_msg_data(&m), zmq_msg_size(&m));
+        net->in_cb--;
+    }
     zmq_msg_close(&m);
-    net->st.rx_unexpected++;
     return true;
 }
 

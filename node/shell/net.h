@@ -46,8 +46,10 @@ typedef struct {
      * refuse (stg_net_new fails otherwise). Required. */
     bool (*admit)(void *ctx, const uint8_t x25519_client_key[32],
                   char user_id[STG_NET_USER_ID_MAX]);
-    /* A one-frame message arrived on the inbox. user_id, route and body are
-     * borrowed, valid until the callback returns. Required. */
+    /* A one-frame message arrived: on the inbox (route set, for
+     * stg_net_reply), or as an answer on the connection to a peer (route
+     * NULL; user_id is that peer's). user_id, route and body are borrowed,
+     * valid until the callback returns. Required. */
     void (*on_msg)(void *ctx, const char *user_id, const stg_net_route_t *route,
                    const uint8_t *body, size_t len);
     /* Connection news about an outgoing peer socket. Optional (NULL). */

@@ -45,6 +45,10 @@ typedef struct {
     char name[STG_NAME_MAX + 1];
     uint64_t unknown_sender;      /* messages from keys no longer in the roster */
     char **hook_env;
+    /* While a member's message arrived on the inbox is handled: who sent it
+     * and on which connection, so answers to it go back the same way. */
+    int reply_peer;
+    const stg_net_route_t *reply_route;
 } daemon_t;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -350,7 +354,10 @@ static void apply(daemon_t *d) {
         const stg_action_t *x = &a->a[i];
         switch (x->type) {
         case STG_ACT_SEND: {
-            int rc = stg_net_send(d->net, (unsigned)x->peer, x->data, x->len);
+            int rc = -1;
+            if (d->reply_route && x->peer == d->reply_peer)
+                rc = stg_net_reply(d->net, d->reply_route, x->data, x->len);
+            if (rc < 0) rc = stg_net_send(d->net, (unsigned)x->peer, x->data, x->len);
             if (rc < 0 && rc != -EAGAIN)
                 say(STG_LOG_DEBUG, "net", "send to %d: %s", x->peer, stg_strerror(rc));
             break;
@@ -479,15 +486,20 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
         return;
     }
     if (len >= 2 && body[0] == 1 && body[1] == STG_MSG_STATUS_REQ) {
-        reply_status(d, route);
+        if (route) reply_status(d, route);
         return;
     }
     stg_event_t ev = {.type = STG_EV_MESSAGE, .now_ms = wall_ms(), .from = from, .data = body,
                       .len = len};
+    if (route && from >= 0) {
+        d->reply_peer = from;
+        d->reply_route = route;
+    }
     step(d, &ev);
+    d->reply_route = NULL;
     /* A client handing us a roster gets our status back: it shows the
      * serial we now hold. */
-    if (from == -1 && len >= 2 && body[0] == 1 &&
+    if (from == -1 && route && len >= 2 && body[0] == 1 &&
         (body[1] == STG_MSG_ROSTER || body[1] == STG_MSG_RELEASE || body[1] == STG_MSG_COMMAND) &&
         !d->stopping)
         reply_status(d, route);
