@@ -736,6 +736,10 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
     if (ev->version && strcmp(ev->version, c->version) != 0) {
         snprintf(c->version, sizeof c->version, "%s", ev->version);
         changed = true;
+        /* Healthy on a new version is a new health: the proof measures from
+         * it (a node that stays healthy through its update must not carry
+         * the old version's time into the holdback pair's epoch wait). */
+        if (ev->health == c->health) c->health_since_ms = ev->now_ms;
     }
     if (ev->health != c->health) {
         stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",

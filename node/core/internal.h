@@ -122,6 +122,7 @@ struct stg_core {
     /* rollout: this node as a candidate */
     attempt_t att;
     int64_t backoff_until_ms;
+    int avoid_slot;               /* a majority said this slot is taken: try another */
     bool gate_running;
     int64_t gate_ok_until_ms;
     /* rollout: this node's executor */

@@ -295,11 +295,16 @@ bool stg_core_proof_holds(const stg_core_t *c, int64_t now_ms) { return proof(c,
 
 /* ---- the voter's rule -------------------------------------------------- */
 
+/* Slots free in this voter's view, counting except_slot as free: its own
+ * grants, and members whose records show them updating on a slot that a
+ * majority without this voter granted. */
 static unsigned free_slots(const stg_core_t *c, int except_slot) {
-    unsigned n = 0;
-    for (unsigned s = 0; s < c->roster->policy.batch; s++)
-        if (c->grants[s].holder < 0 || (int)s == except_slot) n++;
-    return n;
+    unsigned batch = c->roster->policy.batch, used = 0;
+    for (unsigned s = 0; s < batch; s++)
+        if (c->grants[s].holder >= 0 && (int)s != except_slot) used++;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (updating(c, (int)i) && !holds_grant(c, (int)i)) used++;
+    return used >= batch ? 0 : batch - used;
 }
 
 static stg_deny_t voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]) {
@@ -605,6 +610,7 @@ static void set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint
 }
 
 static void start_update(stg_core_t *c) {
+    c->avoid_slot = -1;
     set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
     c->slot = c->att.slot;
     c->slot_attempt = c->att.id;
@@ -626,6 +632,7 @@ static void give_up(stg_core_t *c, const char *why) {
     if (!c->att.active) return;
     c->att.active = false;
     c->stats.elections_lost++;
+    c->avoid_slot = c->att.last_deny == STG_DENY_SLOT_TAKEN ? c->att.slot : -1;
     /* Anyone who granted us may forget it now. */
     send_slot_free(c, c->att.slot, c->att.release, c->att.id);
     if (c->grants[c->att.slot].holder == c->self) free_grant(c, (unsigned)c->att.slot, "we gave up");
@@ -650,6 +657,12 @@ static void send_vote(stg_core_t *c, int to, const stg_msg_t *req, stg_deny_t wh
 /* Voter: a candidate asks for a slot. Returns the decision (for self-votes). */
 static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
     if (m->slot >= c->roster->policy.batch) return STG_DENY_SLOT_TAKEN;
+    /* A later attempt proves the candidate's earlier ones are over (it asks
+     * only while not updating): a grant we still hold for one, on another
+     * slot, whose slot-free was lost, goes. */
+    for (unsigned s = 0; s < c->roster->policy.batch; s++)
+        if (s != m->slot && c->grants[s].holder == from && c->grants[s].attempt < m->attempt)
+            free_grant(c, s, "its holder has moved on to a later attempt");
     stg_deny_t why = voter_check(c, from, m->slot, m->release);
     grant_t *g = &c->grants[m->slot];
     /* The holder asking again: a later attempt means the earlier one is over
@@ -1021,11 +1034,14 @@ static void campaign(stg_core_t *c) {
         abandoned(c, c->release_id) || c->emergency_pending)
         return;
     /* Ask only when our own rule says we are next: voters apply the same. */
+    /* The lowest slot free in our view, but not the one a majority just said
+     * is taken: that one went to someone whose grant we did not see. */
     int slot = -1;
     for (unsigned s = 0; s < c->roster->policy.batch; s++)
-        if (c->grants[s].holder < 0 || c->grants[s].holder == c->self) {
+        if ((c->grants[s].holder < 0 || c->grants[s].holder == c->self) &&
+            (slot < 0 || slot == c->avoid_slot)) {
             slot = (int)s;
-            break;
+            if (slot != c->avoid_slot) break;
         }
     if (slot < 0) return;
     if (voter_check(c, c->self, (unsigned)slot, c->release_id) != STG_DENY_NONE) return;
@@ -1194,6 +1210,7 @@ static void b64_load(json_t *j, uint8_t **out, size_t *len) {
 
 void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     c->slot = -1;
+    c->avoid_slot = -1;
     c->phase = STG_PHASE_IDLE;
     for (unsigned s = 0; s < 2; s++) c->grants[s].holder = -1;
     if (!journal || !len) return;

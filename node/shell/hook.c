@@ -91,6 +91,8 @@ static void on_exit_(uv_process_t *p, int64_t status, int sig) {
     }
 }
 
+int stg_hook_pid(const stg_hook_t *hk) { return hk->proc.pid; }
+
 void stg_hook_kill(stg_hook_t *hk) {
     if (hk->exited) return;
     /* The whole group: a hook's own children must not outlive it. */

@@ -33,6 +33,9 @@ typedef struct stg_hook stg_hook_t;
 int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_ms,
                  stg_hook_done_cb done, void *ctx, stg_hook_t **out);
 
+/* The hook's process id, which is also its process group id. */
+int stg_hook_pid(const stg_hook_t *h);
+
 /* Kill a running hook now (SIGKILL to its group); done is still called. */
 void stg_hook_kill(stg_hook_t *h);
 

@@ -213,11 +213,54 @@ static void last_line(const char *out, char *dst, size_t cap) {
     snprintf(dst, cap, "%.*s", (int)(n - b), out + b);
 }
 
+/* The running install or rollback hook's process group, kept in the state
+ * directory: after a crash of the daemon alone the hook may live on, and a
+ * resumed update must not run a second installer beside it. */
+static void hook_group_file(const daemon_t *d, char *out, size_t cap) {
+    snprintf(out, cap, "%s/hook.pgid", d->cfg.state_dir);
+}
+
+static void kill_orphaned_hook(const daemon_t *d) {
+    char path[STG_PATH_MAX + 64], text[STG_PATH_MAX + 64] = "";
+    hook_group_file(d, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    long pgid = 0;
+    if (fscanf(f, "%ld %4095[^\n]", &pgid, text) < 1) pgid = 0;
+    fclose(f);
+    unlink(path);
+    if (pgid <= 1 || !text[0]) return;
+    /* Only if that process is still our hook: a reused pid is left alone. */
+    char proc[64], cmd[4096] = "";
+    snprintf(proc, sizeof proc, "/proc/%ld/cmdline", pgid);
+    f = fopen(proc, "r");
+    if (!f) return;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (cmd[i] == '\0') cmd[i] = ' ';
+    cmd[n] = '\0';
+    if (!strstr(cmd, text)) return;
+    say(STG_LOG_WARNING, "hook", "killing the hook left running by the previous daemon (group %ld: "
+                                 "%s) before resuming",
+        pgid, text);
+    kill(-(pid_t)pgid, SIGKILL);
+    for (int i = 0; i < 100 && kill((pid_t)pgid, 0) == 0; i++) {
+        struct timespec ts = {0, 50 * 1000000L}; /* reaped by init: wait, bounded, for it to go */
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     hook_ctx_t *hc = ctx;
     daemon_t *d = hc->d;
     stg_hook_kind_t kind = hc->kind;
     free(hc);
+    if (kind != STG_HOOK_GATE) {
+        char path[STG_PATH_MAX + 64];
+        hook_group_file(d, path, sizeof path);
+        unlink(path);
+    }
     if (d->stopping) return;
     char tail[200], detail[STG_DETAIL_MAX + 1];
     last_line(res->output, tail, sizeof tail);
@@ -280,7 +323,14 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     hc->kind = kind;
     say(STG_LOG_INFO, "hook", "%s: running %s for %s %s", stg_hook_name(kind), path,
         rel->component, rel->version);
-    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, update_hook_done, hc, NULL);
+    stg_hook_t *h = NULL;
+    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, update_hook_done, hc, &h);
+    if (rc == 0 && kind != STG_HOOK_GATE) {
+        char gfile[STG_PATH_MAX + 64], line[STG_PATH_MAX + 32];
+        hook_group_file(d, gfile, sizeof gfile);
+        int ln = snprintf(line, sizeof line, "%d %s\n", stg_hook_pid(h), path);
+        stg_file_write_atomic(gfile, line, (size_t)ln, 0600);
+    }
     if (rc != 0) {
         free(hc);
         char det[STG_DETAIL_MAX + 1];
@@ -668,6 +718,8 @@ int main(int argc, char **argv) {
             spath);
     }
     free(later);
+
+    kill_orphaned_hook(d);
 
     /* The incarnation grows at every start and is on disk before we speak. */
     int64_t inc = read_incarnation(d) + 1;
