@@ -165,13 +165,12 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
      * caught up through the records' cmd_seq. Before apply(), so no member
      * hears of an update's release before the command that makes its start
      * an emergency one. */
-    if (from < 0) {
-        for (unsigned i = 0; i < c->roster->nmembers; i++) send_command(c, (int)i, env, len);
-    } else {
-        int to[STG_MEMBERS_MAX];
-        unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
-        for (unsigned i = 0; i < n; i++) send_command(c, to[i], env, len);
-    }
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_COMMAND;
+    m.blob = env;
+    m.blob_len = len;
+    stg__flood(c, from, &m);
     apply(c, cmd);
     free(cmd);
     /* The new cmd_seq rides the next record exchange: pushing the record to

@@ -292,7 +292,17 @@ static int random_peer(stg_core_t *c, int not1, int not2) {
     return n ? cand[stg__rng_below(&c->rng, n)] : -1;
 }
 
-/* k distinct random stg__usable peers other than the excluded ones. */
+void stg__flood(stg_core_t *c, int from, stg_msg_t *m) {
+    if (from < 0) {
+        for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, m);
+        return;
+    }
+    int to[STG_MEMBERS_MAX];
+    unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
+    for (unsigned i = 0; i < n; i++) stg__send(c, to[i], m);
+}
+
+/* k distinct random usable peers other than the excluded ones. */
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out) {
     int cand[STG_MEMBERS_MAX];
     unsigned n = 0;
@@ -532,9 +542,11 @@ static void on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     stg_diag_t d = {0};
     if (stg_roster_open(env, len, c->roster, r, &d) != 0) {
         free(r);
-        /* The same roster coming back from the flood is not an attack. */
-        if (d.reason == STG_REJECT_STALE && len == c->roster_len &&
-            memcmp(env, c->roster_env, len) == 0)
+        /* The same roster coming back from the flood, or an older one a
+         * member relayed after we moved on, is old news, not an attack; an
+         * operator or the roster file offering an old one is counted. */
+        if (d.reason == STG_REJECT_STALE &&
+            (from >= 0 || (len == c->roster_len && memcmp(env, c->roster_env, len) == 0)))
             return;
         stg__reject(c, &d, from);
         return;

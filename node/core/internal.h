@@ -181,6 +181,9 @@ void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
 void stg__sign_own(stg_core_t *c);
 void stg__push_own(stg_core_t *c);
 bool stg__usable(const stg_core_t *c, int i);
+/* News from the operator (from < 0) goes to every member at once; news
+ * relayed by a member (from >= 0) goes on, once, to `fanout` others. */
+void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
 

@@ -866,15 +866,8 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     m.type = STG_MSG_RELEASE;
     m.blob = c->release_env;
     m.blob_len = c->release_len;
-    /* From the operator: to every member at once. Relayed: to a few, once;
-     * records name the release, so a member still missing it asks. */
-    if (from < 0) {
-        for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
-    } else {
-        int to[STG_MEMBERS_MAX];
-        unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
-        for (unsigned i = 0; i < n; i++) stg__send(c, to[i], &m);
-    }
+    /* Records name the release, so a member the flood missed asks for it. */
+    stg__flood(c, from, &m);
 }
 
 /* A record names a release we do not hold: ask its sender for it. */

@@ -98,6 +98,21 @@ char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
 char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                    int msg_type, const uint8_t *env, size_t elen, int *rc);
 
+/* What a command that hands one signed file to a peer starts from. */
+typedef struct {
+    const char *key, *roster, *peer, *file; /* from the command line */
+    stg_roster_t *r;                        /* the roster, opened */
+    stg_seckey_t *k;                        /* the connection's key */
+    uint8_t *env;                           /* the file's bytes */
+    size_t elen;
+} ctl_handover_t;
+/* Parse --key, --roster, --peer and one file, open the roster, read the
+ * file, load the key. false when the command is finished (help, or an
+ * error already printed), with *rc its exit code. Free with
+ * ctl_handover_free. */
+bool ctl_handover_open(const ctl_cmd_t *self, int argc, char **argv, ctl_handover_t *h, int *rc);
+void ctl_handover_free(ctl_handover_t *h);
+
 /* Largest signed document a file may hold. */
 #define CTL_SIGNED_MAX (STG_ENV_HEADER + STG_PAYLOAD_MAX + STG_SIG_MAX * STG_ENV_SIG_ENTRY)
 

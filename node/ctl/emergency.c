@@ -221,30 +221,11 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
 }
 
 static int run_send(const ctl_cmd_t *self, int argc, char **argv) {
-    const char *key = NULL, *roster = NULL, *peer = NULL;
-    const char *pos[1];
-    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
-                              {"roster", 'r', &roster, NULL},
-                              {"peer", 'p', &peer, NULL},
-                              {0}};
+    ctl_handover_t h;
     int rc;
-    if (!ctl_parse(self, argc, argv, opts, pos, 1, &rc)) return rc;
-    if (!key || !roster) {
-        ctl_err("emergency send needs --key and --roster; see 'staggerctl emergency send --help'");
-        return CTL_USAGE;
-    }
-    stg_roster_t *r = ctl_roster_new();
-    stg_seckey_t *k = NULL;
-    uint8_t *env = NULL;
-    size_t elen = 0;
-    rc = r ? CTL_OK : CTL_SYSTEM;
-    if (rc == CTL_OK) rc = ctl_open_roster(roster, NULL, r, NULL, NULL);
-    if (rc == CTL_OK) rc = ctl_read(pos[0], CTL_SIGNED_MAX, &env, &elen);
-    if (rc == CTL_OK) rc = ctl_load_key(key, &k);
-    if (rc == CTL_OK) rc = send_signed(r, peer, k, env, elen, pos[0]);
-    stg_seckey_destroy(&k);
-    free(env);
-    free(r);
+    if (!ctl_handover_open(self, argc, argv, &h, &rc)) return rc;
+    rc = send_signed(h.r, h.peer, h.k, h.env, h.elen, h.file);
+    ctl_handover_free(&h);
     return rc;
 }
 

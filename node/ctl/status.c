@@ -253,49 +253,66 @@ const ctl_cmd_t ctl_status_cmd = {
     .run = run_status,
 };
 
-static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
-    const char *key = NULL, *roster = NULL, *peer = NULL;
+/* The start every hand-over command shares: --key, --roster, --peer and
+ * one signed file, the roster opened, the file read, the key loaded. */
+bool ctl_handover_open(const ctl_cmd_t *self, int argc, char **argv, ctl_handover_t *h, int *rc) {
     const char *pos[1];
-    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
-                              {"roster", 'r', &roster, NULL},
-                              {"peer", 'p', &peer, NULL},
+    memset(h, 0, sizeof *h);
+    const ctl_opt_t opts[] = {{"key", 'k', &h->key, NULL},
+                              {"roster", 'r', &h->roster, NULL},
+                              {"peer", 'p', &h->peer, NULL},
                               {0}};
+    if (!ctl_parse(self, argc, argv, opts, pos, 1, rc)) return false;
+    h->file = pos[0];
+    if (!h->key || !h->roster) {
+        ctl_err("%s needs --key and --roster; see 'staggerctl %s --help'", self->name, self->name);
+        *rc = CTL_USAGE;
+        return false;
+    }
+    h->r = ctl_roster_new();
+    *rc = h->r ? CTL_OK : CTL_SYSTEM;
+    if (*rc == CTL_OK) *rc = ctl_open_roster(h->roster, NULL, h->r, NULL, NULL);
+    if (*rc == CTL_OK) *rc = ctl_read(h->file, CTL_SIGNED_MAX, &h->env, &h->elen);
+    if (*rc == CTL_OK) *rc = ctl_load_key(h->key, &h->k);
+    if (*rc != CTL_OK) ctl_handover_free(h);
+    return *rc == CTL_OK;
+}
+
+void ctl_handover_free(ctl_handover_t *h) {
+    stg_seckey_destroy(&h->k);
+    free(h->env);
+    free(h->r);
+    h->env = NULL;
+    h->r = NULL;
+}
+
+static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
+    ctl_handover_t h;
     int rc;
-    if (!ctl_parse(self, argc, argv, opts, pos, 1, &rc)) return rc;
-    if (!key || !roster) {
-        ctl_err("roster publish needs --key and --roster; see 'staggerctl roster publish --help'");
-        return CTL_USAGE;
-    }
-    stg_roster_t *cur = ctl_roster_new(), *next = ctl_roster_new();
-    stg_seckey_t *k = NULL;
-    uint8_t *env = NULL;
-    size_t elen = 0;
-    rc = cur && next ? CTL_OK : CTL_SYSTEM;
-    if (rc == CTL_OK) rc = ctl_open_roster(roster, NULL, cur, NULL, NULL);
+    if (!ctl_handover_open(self, argc, argv, &h, &rc)) return rc;
+    stg_roster_t *next = ctl_roster_new();
+    stg_diag_t d = {0};
+    rc = next ? CTL_OK : CTL_SYSTEM;
     /* Check it here as the peers will: a higher serial signed by a current operator. */
-    if (rc == CTL_OK) rc = ctl_open_roster(pos[0], cur, next, &env, &elen);
-    if (rc == CTL_OK) rc = ctl_load_key(key, &k);
-    char *text = NULL;
-    if (rc == CTL_OK) {
-        text = ctl_send_doc(cur, peer, k, STG_MSG_ROSTER, env, elen, &rc);
-    }
+    if (rc == CTL_OK && stg_roster_open(h.env, h.elen, h.r, next, &d) != 0)
+        rc = ctl_refused(h.file, "roster", &d);
+    char *text = rc == CTL_OK ? ctl_send_doc(h.r, h.peer, h.k, STG_MSG_ROSTER, h.env, h.elen, &rc)
+                              : NULL;
     if (text) {
         json_t *st = json_loads(text, 0, NULL);
         long long serial = (long long)json_integer_value(json_object_get(st, "serial"));
         if (serial == next->serial) {
             printf("%s: roster serial %lld accepted by %s; it floods to the fleet from there\n",
-                   pos[0], serial, json_string_value(json_object_get(st, "self")));
+                   h.file, serial, json_string_value(json_object_get(st, "self")));
         } else {
-            ctl_err("%s: the peer still holds serial %lld (see its log for why)", pos[0], serial);
+            ctl_err("%s: the peer still holds serial %lld (see its log for why)", h.file, serial);
             rc = CTL_REFUSED;
         }
         json_decref(st);
         free(text);
     }
-    stg_seckey_destroy(&k);
-    free(env);
-    free(cur);
     free(next);
+    ctl_handover_free(&h);
     return rc;
 }
 
@@ -313,36 +330,15 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
 };
 
 static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
-    const char *key = NULL, *roster = NULL, *peer = NULL;
-    const char *pos[1];
-    const ctl_opt_t opts[] = {{"key", 'k', &key, NULL},
-                              {"roster", 'r', &roster, NULL},
-                              {"peer", 'p', &peer, NULL},
-                              {0}};
+    ctl_handover_t h;
     int rc;
-    if (!ctl_parse(self, argc, argv, opts, pos, 1, &rc)) return rc;
-    if (!key || !roster) {
-        ctl_err("release publish needs --key and --roster; see 'staggerctl release publish --help'");
-        return CTL_USAGE;
-    }
-    stg_roster_t *r = ctl_roster_new();
-    stg_seckey_t *k = NULL;
-    uint8_t *env = NULL;
-    size_t elen = 0;
+    if (!ctl_handover_open(self, argc, argv, &h, &rc)) return rc;
     stg_release_t rel;
-    rc = r ? CTL_OK : CTL_SYSTEM;
-    if (rc == CTL_OK) rc = ctl_open_roster(roster, NULL, r, NULL, NULL);
-    if (rc == CTL_OK) rc = ctl_read(pos[0], CTL_SIGNED_MAX, &env, &elen);
-    if (rc == CTL_OK) {
-        /* Check it here as the peers will: signed by an operator of this roster. */
-        stg_diag_t d = {0};
-        if (stg_release_open(env, elen, r, &rel, &d) != 0) rc = ctl_refused(pos[0], "release", &d);
-    }
-    if (rc == CTL_OK) rc = ctl_load_key(key, &k);
-    char *text = NULL;
-    if (rc == CTL_OK) {
-        text = ctl_send_doc(r, peer, k, STG_MSG_RELEASE, env, elen, &rc);
-    }
+    stg_diag_t d = {0};
+    /* Check it here as the peers will: signed by an operator of this roster. */
+    if (stg_release_open(h.env, h.elen, h.r, &rel, &d) != 0) rc = ctl_refused(h.file, "release", &d);
+    char *text = rc == CTL_OK ? ctl_send_doc(h.r, h.peer, h.k, STG_MSG_RELEASE, h.env, h.elen, &rc)
+                              : NULL;
     if (text) {
         json_t *st = json_loads(text, 0, NULL);
         json_t *held = json_object_get(json_object_get(st, "rollout"), "release");
@@ -350,19 +346,17 @@ static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
         if (v && strcmp(v, rel.version) == 0) {
             printf("%s: release %s %s adopted by %s; it spreads to the fleet and rolls out from "
                    "there (watch with 'staggerctl status')\n",
-                   pos[0], rel.component, rel.version, json_string_value(json_object_get(st, "self")));
+                   h.file, rel.component, rel.version, json_string_value(json_object_get(st, "self")));
         } else {
             ctl_err("%s: the peer holds release %s instead (a newer one, another component, or "
                     "see its log for why)",
-                    pos[0], v ? v : "none");
+                    h.file, v ? v : "none");
             rc = CTL_REFUSED;
         }
         json_decref(st);
         free(text);
     }
-    stg_seckey_destroy(&k);
-    free(env);
-    free(r);
+    ctl_handover_free(&h);
     return rc;
 }
 

@@ -111,6 +111,21 @@ stg_core_t *sim_core(sim_t *s, unsigned node);
 bool sim_alive(const sim_t *s, unsigned node);
 uint64_t sim_messages(const sim_t *s);
 uint64_t sim_steps(const sim_t *s);
+/* Run s in step_ms slices until pred holds or deadline_ms of virtual time
+ * have passed: evaluates to the virtual time it took, or -1. */
+#define SIM_WAIT_FOR(s, deadline_ms, step_ms, pred)                       \
+    ({                                                                    \
+        int64_t t0_ = sim_now(s), r_ = -1;                                \
+        while (sim_now(s) - t0_ <= (deadline_ms)) {                       \
+            if (pred) {                                                   \
+                r_ = sim_now(s) - t0_;                                    \
+                break;                                                    \
+            }                                                             \
+            sim_run_until(s, sim_now(s) + (step_ms));                     \
+        }                                                                 \
+        r_;                                                               \
+    })
+
 /* Print the kept log lines (trace mode) to stderr. */
 void sim_dump_trace(const sim_t *s);
 /* Add a line of the harness's own to the trace (trace mode). */

@@ -43,18 +43,8 @@ static bool converged(sim_t *s, unsigned n, stg_health_t h, const char *version)
 
 /* Step in 10 ms slices until pred holds or the deadline passes; returns
  * the virtual time it took, or -1. */
-#define WAIT_FOR(s, deadline_ms, pred)                                    \
-    ({                                                                    \
-        int64_t t0_ = sim_now(s), r_ = -1;                                \
-        while (sim_now(s) - t0_ <= (deadline_ms)) {                       \
-            if (pred) {                                                   \
-                r_ = sim_now(s) - t0_;                                    \
-                break;                                                    \
-            }                                                             \
-            sim_run_until(s, sim_now(s) + 10);                            \
-        }                                                                 \
-        r_;                                                               \
-    })
+/* Step in 10 ms slices: the time it took for pred to hold, or -1. */
+#define WAIT_FOR(s, deadline_ms, pred) SIM_WAIT_FOR(s, deadline_ms, 10, pred)
 
 static void eight_converge(void **state) {
     (void)state;

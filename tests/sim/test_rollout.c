@@ -116,18 +116,8 @@ static bool all_done(sim_t *s, const char *version) {
     return true;
 }
 
-#define WAIT_FOR(s, deadline_ms, pred)                                    \
-    ({                                                                    \
-        int64_t t0_ = sim_now(s), r_ = -1;                                \
-        while (sim_now(s) - t0_ <= (deadline_ms)) {                       \
-            if (pred) {                                                   \
-                r_ = sim_now(s) - t0_;                                    \
-                break;                                                    \
-            }                                                             \
-            sim_run_until(s, sim_now(s) + 50);                            \
-        }                                                                 \
-        r_;                                                               \
-    })
+/* Step in 50 ms slices: the time it took for pred to hold, or -1. */
+#define WAIT_FOR(s, deadline_ms, pred) SIM_WAIT_FOR(s, deadline_ms, 50, pred)
 
 static void good_release_reaches_everyone(void **state) {
     (void)state;
