@@ -226,14 +226,37 @@ class Partition:
         with open(os.path.join(self.cg, "cgroup.procs"), "w") as fh:
             fh.write(str(self.f.pid(self.name)))
         cgpath = "/" + os.path.basename(self.cg)
-        for rule in (["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(self.f.nodes[self.name].port),
-                      "-j", "DROP"],
-                     ["OUTPUT", "-o", "lo", "-m", "cgroup", "--path", cgpath, "-j", "DROP"]):
+        # A socket keeps the cgroup it was created in (libzmq's I/O thread
+        # made them before the move), and peers answer on the connection a
+        # message came in on: so every TCP connection the node already has
+        # is cut by its local port, both ways, besides its listening port.
+        port = str(self.f.nodes[self.name].port)
+        rules = [["INPUT", "-i", "lo", "-p", "tcp", "--dport", port, "-j", "DROP"],
+                 ["INPUT", "-i", "lo", "-p", "tcp", "--sport", port, "-j", "DROP"],
+                 ["OUTPUT", "-o", "lo", "-m", "cgroup", "--path", cgpath, "-j", "DROP"]]
+        for lport in self._local_ports():
+            if lport != port:
+                rules += [["INPUT", "-i", "lo", "-p", "tcp", "--sport", lport, "-j", "DROP"],
+                          ["INPUT", "-i", "lo", "-p", "tcp", "--dport", lport, "-j", "DROP"]]
+        for rule in rules:
             r = self._rule("-A", rule)
             if r.returncode != 0:
                 self.heal()
                 raise RuntimeError("iptables -A %s: %s" % (" ".join(rule), r.stderr))
             self.rules.append(rule)
+
+    def _local_ports(self):
+        """Local ports of the node's established TCP connections (ss -tnp)."""
+        pid = self.f.pid(self.name)
+        r = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
+                           text=True, timeout=10)
+        ports = set()
+        for line in r.stdout.splitlines():
+            if "pid=%d," % pid in line:
+                fields = line.split()
+                if len(fields) >= 3:
+                    ports.add(fields[2].rsplit(":", 1)[-1])
+        return sorted(ports)
 
     def heal(self):
         for rule in self.rules:
