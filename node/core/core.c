@@ -859,7 +859,7 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->probe_timeout_ms = 400;
     t->indirect_checks = 3;
     t->suspicion_ms = 3000;
-    t->sync_interval_ms = 1000;
+    t->sync_interval_ms = 5000;
     t->fanout = 2;
     t->health_interval_ms = 10000;
     t->retransmit = 3;

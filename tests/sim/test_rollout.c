@@ -275,7 +275,9 @@ static void minority_never_starts(void **state) {
     (void)state;
     for (int side = 0; side < 2; side++) {
         watch_t w;
-        sim_t *s = make(8, 51 + (uint64_t)side, &w);
+        /* A budget for the 3 cut-off members: only the majority rule may stop
+         * the minority, and nothing but it stops the majority. */
+        sim_t *s = make_with(8, 51 + (uint64_t)side, &w, policy(1, 3));
         sim_run_until(s, 5000);
         for (unsigned a = 0; a < 3; a++)
             for (unsigned b = 3; b < 8; b++) sim_block(s, a, b, true);
