@@ -221,7 +221,7 @@ static void hook_group_file(const daemon_t *d, char *out, size_t cap) {
 }
 
 static void kill_orphaned_hook(const daemon_t *d) {
-    char path[STG_PATH_MAX + 64], text[STG_PATH_MAX + 64] = "";
+    char path[STG_PATH_MAX + 64], text[4096] = ""; /* the %4095 below */
     hook_group_file(d, path, sizeof path);
     FILE *f = fopen(path, "r");
     if (!f) return;
