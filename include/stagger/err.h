@@ -75,7 +75,7 @@ typedef enum {
     STG_REJECT__COUNT
 } stg_reject_t;
 
-/* Short machine name ("bad_signature"), borrowed, static. */
+/* Short machine name ("BAD_SIGNATURE", as counted in status), borrowed, static. */
 const char *stg_reject_name(stg_reject_t r);
 /* Human text ("signature does not verify"), borrowed, static. */
 const char *stg_reject_text(stg_reject_t r);
