@@ -272,9 +272,11 @@ static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
         (p->live == STG_LIVE_ALIVE || p->live_inc < pg->inc)) {
         set_live(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
         claim(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
+        c->liveness_news = true;
     } else if (pg->state == STG_LIVE_DEAD && (p->live != STG_LIVE_DEAD || p->live_inc < pg->inc)) {
         set_live(c, pg->member, STG_LIVE_DEAD, pg->inc);
         claim(c, pg->member, STG_LIVE_DEAD, pg->inc);
+        c->liveness_news = true;
     }
 }
 
@@ -656,6 +658,7 @@ static void probe_round(stg_core_t *c) {
                 uint64_t inc = t->have ? (uint64_t)t->rec.inc : 0;
                 set_live(c, p->target, STG_LIVE_SUSPECT, inc);
                 claim(c, p->target, STG_LIVE_SUSPECT, inc);
+                c->liveness_news = true;
                 /* Tell the suspect directly: it can refute at once. */
                 send_probe_msg(c, p->target, STG_MSG_PING, ++c->next_seq, -1);
             }
@@ -814,6 +817,7 @@ static void on_tick(stg_core_t *c) {
         if (q->live == STG_LIVE_SUSPECT && c->now >= q->suspect_deadline_ms) {
             set_live(c, (int)i, STG_LIVE_DEAD, q->live_inc);
             claim(c, (int)i, STG_LIVE_DEAD, q->live_inc);
+            c->liveness_news = true;
         }
     }
     stg__rollout_tick(c);
@@ -833,6 +837,19 @@ static void on_tick(stg_core_t *c) {
     }
 }
 
+/* A suspicion or a death this node just adopted goes out at once to a few
+ * random members on a ping that carries it, instead of waiting for the next
+ * probes: each of them adopts it and does the same, so the news crosses the
+ * fleet in a few network hops rather than in probe periods. Only on news,
+ * so an idle fleet pays nothing for it. */
+static void spread_news(stg_core_t *c) {
+    if (!c->liveness_news || c->self < 0) return;
+    c->liveness_news = false;
+    int to[STG_MEMBERS_MAX];
+    unsigned n = stg__random_peers(c, -1, -1, c->t.fanout + 1, to);
+    for (unsigned i = 0; i < n; i++) send_probe_msg(c, to[i], STG_MSG_PING, ++c->next_seq, -1);
+}
+
 void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     acts->n = 0;
     acts->used = 0;
@@ -849,6 +866,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
+    spread_news(c);
     c->acts = NULL;
 }
 

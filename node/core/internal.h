@@ -142,6 +142,7 @@ struct stg_core {
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
+    bool liveness_news;           /* a suspicion or death adopted this step: spread it now */
     /* emergency commands (command.c) */
     int64_t cmd_seq;              /* highest applied, persisted */
     cmd_hist_t cmd_hist[STG_CMD_HISTORY];

@@ -959,6 +959,7 @@ def main():
                     help="exit 1 unless every change reached every peer and the killed "
                          "peer became unknown everywhere")
     a = ap.parse_args()
+    a.build = os.path.abspath(a.build)  # daemons run with other working directories
     a.staggerd = os.path.join(a.build, "node", "shell", "staggerd")
     a.staggerctl = os.path.join(a.build, "node", "ctl", "staggerctl")
     for b in (a.staggerd, a.staggerctl):
