@@ -276,4 +276,4 @@ class Partition:
                     os.rmdir(self.cg)
                     break
                 except OSError:
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # poll (bounded: 20 tries) until the group is empty

@@ -288,7 +288,7 @@ hang)
     # its daemon goes away by itself once the mode changes or the test ends.
     n=0
     while [ $n -lt 300 ] && [ -d "$d" ] && [ "$mode" = hang ]; do
-        sleep 0.1
+        sleep 0.1  # the hang being simulated; polls its mode file, bounded
         read -r mode <"$d/mode" 2>/dev/null || mode=
         n=$((n + 1))
     done
@@ -330,7 +330,7 @@ read -r ms 2>/dev/null <"$d/install-ms"
 # still ends by itself, and at once when the test's directory is gone.
 n=0
 while [ $((n * 100)) -lt "$ms" ] && [ -d "$d" ]; do
-    sleep 0.1
+    sleep 0.1  # the install's simulated duration, bounded, polls its directory
     n=$((n + 1))
 done
 if [ -e "$d/install-align" ]; then
@@ -338,7 +338,7 @@ if [ -e "$d/install-align" ]; then
     now=$(date +%s%3N)
     until=$((start + ((now - start) / len + 1) * len + off))
     while [ "$(date +%s%3N)" -lt "$until" ] && [ -d "$d" ]; do
-        sleep 0.1
+        sleep 0.1  # simulated duration up to a set instant; polls its directory
     done
 fi
 [ -d "$d" ] || exit 9
@@ -760,7 +760,7 @@ class Fleet:
                 return True
             if time.monotonic() >= deadline or not self.alive(name):
                 return needle in self.log_text(name, since_start)
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll interval of a wait with a deadline
 
     def dump_logs(self):
         for name in self.order:
@@ -853,7 +853,7 @@ class Fleet:
                 return True, took, []
             if took >= timeout:
                 return False, took, bad
-            time.sleep(POLL_S)
+            time.sleep(POLL_S)  # poll interval of a wait with a deadline
 
     def hold(self, what, duration):
         """Poll what() for duration seconds; it must stay empty throughout.
@@ -865,7 +865,7 @@ class Fleet:
                 return False, bad
             if time.monotonic() - t0 >= duration:
                 return True, []
-            time.sleep(POLL_S)
+            time.sleep(POLL_S)  # poll interval of a bounded observation window
 
     def check_wait(self, desc, what, timeout):
         ok, took, bad = self.wait(what, timeout)
