@@ -596,14 +596,20 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
     }
 }
 
+/* Replace *dst (of *dlen bytes) with a copy of env; false when out of memory. */
+static bool keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len) {
+    uint8_t *copy = malloc(len);
+    if (!copy) return false;
+    memcpy(copy, env, len);
+    free(*dst);
+    *dst = copy;
+    *dlen = len;
+    return true;
+}
+
 static void set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8],
                              const uint8_t *env, size_t len) {
-    uint8_t *copy = malloc(len);
-    if (!copy) return;
-    memcpy(copy, env, len);
-    free(c->exec_env);
-    c->exec_env = copy;
-    c->exec_len = len;
+    if (!keep_copy(&c->exec_env, &c->exec_len, env, len)) return;
     c->exec_rel = *rel;
     memcpy(c->exec_id, id, 8);
     c->exec_have = true;
@@ -818,12 +824,7 @@ static bool newer(const stg_release_t *a, const uint8_t ida[8], const stg_releas
 
 static int adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel,
                  const uint8_t id[8]) {
-    uint8_t *copy = malloc(len);
-    if (!copy) return STG_ENOSPACE;
-    memcpy(copy, env, len);
-    free(c->release_env);
-    c->release_env = copy;
-    c->release_len = len;
+    if (!keep_copy(&c->release_env, &c->release_len, env, len)) return STG_ENOSPACE;
     c->release = *rel;
     memcpy(c->release_id, id, 8);
     c->have_release = true;
