@@ -30,13 +30,11 @@ usage: /usr/bin/python3 tests/bench/bench_emergency.py --build BUILD_DIR
            [--n 8 32 64] [--commands 20] [--no-serf] [--out DIR] [--check]
 """
 import argparse
-import atexit
 import calendar
 import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,74 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # ---------------------------------------------------------------- processes
-_PROCS = {}   # pid -> (Popen, label, group)
-
-
-def spawn(argv, label, group=False, **kw):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=group, **kw)
-    _PROCS[p.pid] = (p, label, group)
-    return p
-
-
-def _signal(p, group, sig):
-    try:
-        if group:
-            os.killpg(p.pid, sig)
-        else:
-            p.send_signal(sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop(procs, grace=5.0):
-    procs = [p for p in procs if p.pid in _PROCS]
-    for p in procs:
-        if p.poll() is None:
-            _signal(p, _PROCS[p.pid][2], signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-    for p in procs:
-        if p.poll() is None:
-            _signal(p, _PROCS[p.pid][2], signal.SIGKILL)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                print("bench: pid %d (%s) would not die" % (p.pid, _PROCS[p.pid][1]),
-                      file=sys.stderr)
-        _PROCS.pop(p.pid, None)
-
-
-def stop_everything():
-    if _PROCS:
-        stop([v[0] for v in list(_PROCS.values())], grace=10.0)
-
-
-def _on_signal(signum, _frame):
-    signal.signal(signum, signal.SIG_IGN)
-    print("bench: signal %d, stopping everything" % signum, file=sys.stderr)
-    stop_everything()
-    sys.exit(128 + signum)
-
-
-atexit.register(stop_everything)
-for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_s, _on_signal)
-
-
-def run(argv, timeout=30, **kw):
-    p = spawn(argv, os.path.basename(argv[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-              **kw)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop([p], grace=1.0)
-        raise RuntimeError("%s timed out after %s s" % (" ".join(argv), timeout))
-    _PROCS.pop(p.pid, None)
-    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+# Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
+from benchproc import forget, run, spawn, stop  # noqa: E402
 
 
 # ---------------------------------------------------------------- figures
@@ -337,7 +269,7 @@ def bench_serf(a, n, base):
         except subprocess.TimeoutExpired:
             stop([p])
             return {"error": "serf_bench.sh timed out after %d s" % a.serf_timeout_s}
-    _PROCS.pop(p.pid, None)
+    forget(p)
     with open(os.path.join(out_dir, "serf_bench.out"), errors="replace") as f:
         for line in f:
             if line.startswith("{") and '"bench": "serf"' in line:

@@ -37,7 +37,6 @@ Every process started here is tracked by PID and stopped (TERM, at most 5 s,
 then KILL) on exit, error or signal; every wait has a deadline. Stdlib only.
 """
 import argparse
-import atexit
 import calendar
 import json
 import math
@@ -56,77 +55,8 @@ PORT_BASE, PORT_LAST = 17400, 17499
 COMPONENT = "cardano-node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# ---------------------------------------------------------------- processes
-_PROCS = {}   # pid -> (Popen, label, group): everything we started and not yet reaped
-
-
-def spawn(argv, label, group=False, **kw):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=group, **kw)
-    _PROCS[p.pid] = (p, label, group)
-    return p
-
-
-def _signal_proc(p, group, sig):
-    try:
-        if group:
-            os.killpg(p.pid, sig)   # the group we created for it: its pgid is its pid
-        else:
-            p.send_signal(sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop(procs, grace=5.0):
-    """TERM, wait at most `grace` s, then KILL; reaps and forgets them."""
-    procs = [p for p in procs if p.pid in _PROCS]
-    for p in procs:
-        if p.poll() is None:
-            _signal_proc(p, _PROCS[p.pid][2], signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-    for p in procs:
-        if p.poll() is None:
-            _signal_proc(p, _PROCS[p.pid][2], signal.SIGKILL)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                print("bench: pid %d (%s) would not die" % (p.pid, _PROCS[p.pid][1]),
-                      file=sys.stderr)
-        _PROCS.pop(p.pid, None)
-
-
-def stop_everything():
-    if _PROCS:
-        stop([v[0] for v in list(_PROCS.values())], grace=15.0)
-
-
-def _on_signal(signum, _frame):
-    signal.signal(signum, signal.SIG_IGN)
-    print("bench: signal %d, stopping everything" % signum, file=sys.stderr)
-    stop_everything()
-    sys.exit(128 + signum)
-
-
-atexit.register(stop_everything)
-for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_s, _on_signal)
-
-
-def run(argv, timeout=30, **kw):
-    """A short helper command (staggerctl): tracked, with a deadline."""
-    p = spawn(argv, os.path.basename(argv[0]), stdout=subprocess.PIPE,
-              stderr=subprocess.PIPE, **kw)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop([p], grace=1.0)
-        raise RuntimeError("%s timed out after %s s" % (" ".join(argv), timeout))
-    _PROCS.pop(p.pid, None)
-    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+# Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
+from benchproc import forget, run, spawn, stop  # noqa: E402
 
 
 # ---------------------------------------------------------------- /proc
@@ -558,7 +488,7 @@ def phase_idle_and_fail(a, n, base):
         t_kill = time.time_ns() / 1e6
         os.kill(fl.procs[v].pid, signal.SIGKILL)
         fl.procs[v].wait(timeout=10)
-        _PROCS.pop(fl.procs[v].pid, None)
+        forget(fl.procs[v])
         observers = [i for i in range(n) if i != v]
         unknown, dead = {}, {}
         deadline = time.monotonic() + a.fail_timeout_s

@@ -1,0 +1,86 @@
+"""benchproc.py: the processes a benchmark starts, tracked by PID and always
+stopped: TERM, a bounded wait, then KILL; on exit and on SIGINT/TERM/HUP
+too. Shared by bench_gossip.py and bench_emergency.py (stdlib only)."""
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_PROCS = {}   # pid -> (Popen, label, group): everything started and not yet reaped
+
+
+def spawn(argv, label, group=False, **kw):
+    """Start argv, tracked; group=True gives it its own process group."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=group, **kw)
+    _PROCS[p.pid] = (p, label, group)
+    return p
+
+
+def forget(p):
+    """p was reaped by the caller (it waited for it): stop tracking it."""
+    _PROCS.pop(p.pid, None)
+
+
+def _signal(p, group, sig):
+    try:
+        if group:
+            os.killpg(p.pid, sig)   # the group we created for it: its pgid is its pid
+        else:
+            p.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(procs, grace=5.0):
+    """TERM, wait at most `grace` s, then KILL; reaps and forgets them."""
+    procs = [p for p in procs if p.pid in _PROCS]
+    for p in procs:
+        if p.poll() is None:
+            _signal(p, _PROCS[p.pid][2], signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in procs:
+        if p.poll() is None:
+            _signal(p, _PROCS[p.pid][2], signal.SIGKILL)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                print("bench: pid %d (%s) would not die" % (p.pid, _PROCS[p.pid][1]),
+                      file=sys.stderr)
+        _PROCS.pop(p.pid, None)
+
+
+def stop_everything():
+    if _PROCS:
+        stop([v[0] for v in list(_PROCS.values())], grace=15.0)
+
+
+def _on_signal(signum, _frame):
+    signal.signal(signum, signal.SIG_IGN)
+    print("bench: signal %d, stopping everything" % signum, file=sys.stderr)
+    stop_everything()
+    sys.exit(128 + signum)
+
+
+atexit.register(stop_everything)
+for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_s, _on_signal)
+
+
+def run(argv, timeout=30, **kw):
+    """A short helper command (staggerctl): tracked, with a deadline."""
+    p = spawn(argv, os.path.basename(argv[0]), stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop([p], grace=1.0)
+        raise RuntimeError("%s timed out after %s s" % (" ".join(argv), timeout))
+    forget(p)
+    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
