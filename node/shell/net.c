@@ -47,6 +47,7 @@ typedef struct {
     zkind_t kind;
     bool watched;
     bool closed;
+    bool dirty; /* may be readable: its fd fired, or we used it, since it last was not */
 } zsock_t;
 
 typedef struct {
@@ -120,8 +121,13 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void on_loop_handle_closed(uv_handle_t *h) { handle_gone(h->data); }
 
-static void nop_poll(uv_poll_t *h, int status, int events) {
-    (void)h, (void)status, (void)events;
+/* The fd fired: commands are waiting in the socket's mailbox, so its
+ * ZMQ_EVENTS must be read again. Only such sockets, and those we sent on,
+ * are visited: reading ZMQ_EVENTS costs a system call or two, and doing it
+ * for every member's socket on every loop turn made each message cost O(N). */
+static void on_poll(uv_poll_t *h, int status, int events) {
+    (void)status, (void)events;
+    ((zsock_t *)h->data)->dirty = true;
 }
 static void nop_idle(uv_idle_t *h) { (void)h; }
 
@@ -157,7 +163,8 @@ static int zsock_watch(zsock_t *z) {
     z->poll.data = z;
     z->watched = true;
     z->net->open_handles++;
-    return uv_poll_start(&z->poll, UV_READABLE, nop_poll);
+    z->dirty = true;
+    return uv_poll_start(&z->poll, UV_READABLE, on_poll);
 }
 
 /* Stop the uv handle before zmq_close, so libuv never watches a descriptor
@@ -173,12 +180,16 @@ static void zsock_close(zsock_t **pz) {
     if (!z->watched) free(z);
 }
 
+/* Reading ZMQ_EVENTS processes the socket's pending commands, which is
+ * what re-arms its fd: once it says "nothing to read", the fd fires before
+ * anything new arrives, so the socket need not be looked at until then. */
 static bool readable(zsock_t *z) {
     int ev = 0;
     size_t n = sizeof ev;
     if (!z || z->closed) return false;
     if (zmq_getsockopt(z->s, ZMQ_EVENTS, &ev, &n) != 0) return false;
-    return (ev & ZMQ_POLLIN) != 0;
+    z->dirty = (ev & ZMQ_POLLIN) != 0;
+    return z->dirty;
 }
 
 /* Discard the rest of a multi-frame message. */
@@ -484,18 +495,17 @@ static bool service(stg_net_t *net, zsock_t *z) {
 
 /* Visit every socket; re-read each pointer, since callbacks may replace
  * or drop peers while we walk. */
+static bool visit(stg_net_t *net, zsock_t *z, bool drain) {
+    if (!z || !z->dirty) return false;
+    return drain ? service(net, z) : readable(z);
+}
+
 static bool visit_all(stg_net_t *net, bool drain) {
-    bool pending = false;
-    zsock_t *fixed[2] = {net->zap, net->router};
-    for (int i = 0; i < 2; i++)
-        pending |= drain ? service(net, fixed[i]) : readable(fixed[i]);
+    bool pending = visit(net, net->zap, drain);
+    pending |= visit(net, net->router, drain);
     for (unsigned i = 0; i < STG_NET_PEERS_MAX; i++) {
-        if (net->peers[i] && net->peers[i]->dealer)
-            pending |= drain ? service(net, net->peers[i]->dealer)
-                             : readable(net->peers[i]->dealer);
-        if (net->peers[i] && net->peers[i]->mon)
-            pending |= drain ? service(net, net->peers[i]->mon)
-                             : readable(net->peers[i]->mon);
+        if (net->peers[i]) pending |= visit(net, net->peers[i]->dealer, drain);
+        if (net->peers[i]) pending |= visit(net, net->peers[i]->mon, drain);
     }
     return pending;
 }
@@ -743,6 +753,7 @@ int stg_net_send(stg_net_t *net, unsigned id, const void *buf, size_t len) {
     if (id >= STG_NET_PEERS_MAX || !net->peers[id] || !net->peers[id]->dealer)
         return STG_ENOTFOUND;
     if (len > STG_NET_FRAME_MAX) return -EMSGSIZE;
+    net->peers[id]->dealer->dirty = true; /* a send can make it readable, fd or not */
     if (zmq_send(net->peers[id]->dealer->s, buf, len, ZMQ_DONTWAIT) < 0) {
         net->st.tx_dropped++;
         return zerr();
@@ -756,6 +767,7 @@ int stg_net_reply(stg_net_t *net, const stg_net_route_t *route, const void *buf,
     if (len > STG_NET_FRAME_MAX) return -EMSGSIZE;
     if (route->len == 0) return STG_EINVAL;
     void *r = net->router->s;
+    net->router->dirty = true;
     if (zmq_send(r, route->id, route->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         net->st.tx_dropped++;
         return zerr();
