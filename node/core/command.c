@@ -17,6 +17,11 @@
 #include "internal.h"
 
 #define CATCH_UP_EVERY_MS 1000
+/* A member that got a command from another member passes it on this much
+ * later: the first wave (the node the operator's client reached sends to
+ * everyone) is not slowed by 2N relayed copies that are nearly all
+ * duplicates; the relays only matter when that node died or lost a send. */
+#define RELAY_AFTER_MS 150
 
 static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, unsigned nsig,
                   int from, const char *why) {
@@ -34,7 +39,11 @@ static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, 
     stg__persist(c, "audit", line, (size_t)n);
 }
 
-static void save_commands(stg_core_t *c) {
+/* What the journal keeps of commands: the highest applied sequence and the
+ * last few envelopes (for catch-up). It is written in the same atomic file
+ * as the rollout state, so a command's sequence and its effects reach the
+ * disk together or not at all. */
+json_t *stg__command_state(const stg_core_t *c) {
     json_t *hist = json_array();
     for (unsigned i = 0; i < c->ncmd_hist; i++) {
         size_t cap = sodium_base64_encoded_len(c->cmd_hist[i].len, sodium_base64_VARIANT_ORIGINAL);
@@ -45,13 +54,7 @@ static void save_commands(stg_core_t *c) {
         json_array_append_new(hist, json_string(b64));
         free(b64);
     }
-    json_t *j = json_pack("{s:I, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "history", hist);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (text) {
-        stg__persist(c, "commands", text, strlen(text));
-        free(text);
-    }
+    return json_pack("{s:I, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "history", hist);
 }
 
 static void remember(stg_core_t *c, const uint8_t *env, size_t len, const stg_command_t *cmd) {
@@ -73,13 +76,32 @@ static bool echo(const stg_core_t *c, const uint8_t *env, size_t len) {
     return false;
 }
 
-static void send_command(stg_core_t *c, int peer, const uint8_t *env, size_t len) {
+/* peer >= 0: to that member; otherwise flooded as if received from
+ * `from` (-1: from a client, so to every member). */
+static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, size_t len) {
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_COMMAND;
     m.blob = env;
     m.blob_len = len;
-    stg__send(c, peer, &m);
+    if (peer >= 0) stg__send(c, peer, &m);
+    else stg__flood(c, from, &m);
+}
+
+static void send_relay(stg_core_t *c) {
+    int64_t seq = c->cmd_relay_seq;
+    c->cmd_relay_seq = 0;
+    for (unsigned i = 0; i < c->ncmd_hist; i++)
+        if (c->cmd_hist[i].seq == seq)
+            send_command(c, -1, c->cmd_relay_from, c->cmd_hist[i].env, c->cmd_hist[i].len);
+}
+
+void stg__command_tick(stg_core_t *c) {
+    if (c->cmd_relay_seq && c->now >= c->cmd_relay_at_ms) send_relay(c);
+}
+
+int64_t stg__command_wakeup(const stg_core_t *c) {
+    return c->cmd_relay_seq ? c->cmd_relay_at_ms : INT64_MAX;
 }
 
 static void apply(stg_core_t *c, const stg_command_t *cmd) {
@@ -149,33 +171,38 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         free(cmd);
         return;
     }
-    /* Sequence first, on disk, then effects: a crash in between cannot
-     * make a command apply twice. */
     c->cmd_seq = cmd->seq;
     remember(c, env, len, cmd);
-    save_commands(c);
+    /* The node a client handed it to sends it to every member at once (one
+     * hop), before its own disk write: passing on a signed command is not
+     * applying it, and the members need not wait for our fsync. Each member
+     * relays it once to a few others, RELAY_AFTER_MS later, for those the
+     * first push missed: O(N) messages, not O(N^2). A member still missing
+     * it is caught up through the records' cmd_seq. Sent before apply(), so
+     * no member hears of an update's release before the command that makes
+     * its start an emergency one. */
+    if (from < 0) {
+        send_command(c, -1, -1, env, len);
+    } else {
+        if (c->cmd_relay_seq) send_relay(c); /* an earlier one still waiting: now */
+        c->cmd_relay_seq = cmd->seq;
+        c->cmd_relay_from = from;
+        c->cmd_relay_at_ms = c->now + RELAY_AFTER_MS;
+    }
+    /* The sequence and the effects go to disk in one journal write (at the
+     * end of apply, or earlier with a phase change): a crash before it
+     * leaves the command unapplied here, to be caught up from the others; a
+     * crash after it cannot make the command apply twice. Hooks start after
+     * the write. The new cmd_seq rides our record, signed there, with the
+     * next record exchange: pushing it to every member from every member
+     * would be O(N^2) again. */
+    apply(c, cmd);
     audit(c, "applied", cmd, nsig, from, cmd->reason);
     stg__log(c, STG_LOG_WARNING, "cmd", "applied operator command #%lld %s (%u signature%s)%s%s",
              (long long)cmd->seq, stg_cmd_name(cmd->action), nsig, nsig == 1 ? "" : "s",
              cmd->reason[0] ? ": " : "", cmd->reason);
     c->cmd_refusal[0] = '\0';
-    /* The node a client handed it to sends it to every member at once (one
-     * hop); each member relays it once to a few others, for those the first
-     * push missed: O(N) messages, not O(N^2). A member still missing it is
-     * caught up through the records' cmd_seq. Before apply(), so no member
-     * hears of an update's release before the command that makes its start
-     * an emergency one. */
-    stg_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = STG_MSG_COMMAND;
-    m.blob = env;
-    m.blob_len = len;
-    stg__flood(c, from, &m);
-    apply(c, cmd);
     free(cmd);
-    /* The new cmd_seq rides the next record exchange: pushing the record to
-     * every member from every member would be O(N^2) again. */
-    stg__sign_own(c);
 }
 
 /* A member's record shows an older sequence: send what it missed. */
@@ -186,14 +213,21 @@ void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq) {
     p->cmd_sent_ms = c->now;
     for (unsigned i = 0; i < c->ncmd_hist; i++)
         if (c->cmd_hist[i].seq > their_seq && c->cmd_hist[i].expires_at_s * 1000 > c->now)
-            send_command(c, idx, c->cmd_hist[i].env, c->cmd_hist[i].len);
+            send_command(c, idx, -1, c->cmd_hist[i].env, c->cmd_hist[i].len);
 }
 
-void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len) {
+/* The command state from the journal's "commands" member (member given)
+ * or from a whole file, the commands.json of earlier versions (NULL). */
+void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len, const char *member) {
     if (!text || !len) return;
     stg_diag_t d = {0};
-    json_t *j = stg_json_parse(text, len, &d);
-    if (!j) return;
+    json_t *file = stg_json_parse(text, len, &d);
+    if (!file) return;
+    json_t *j = member ? json_object_get(file, member) : file;
+    if (!json_is_object(j)) {
+        json_decref(file);
+        return;
+    }
     c->cmd_seq = json_integer_value(json_object_get(j, "applied_seq"));
     json_t *hist = json_object_get(j, "history");
     for (size_t i = 0; i < json_array_size(hist) && c->ncmd_hist < STG_CMD_HISTORY; i++) {
@@ -211,7 +245,7 @@ void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len) {
         free(env);
         free(cmd);
     }
-    json_decref(j);
+    json_decref(file);
 }
 
 void stg__command_free(stg_core_t *c) {

@@ -821,6 +821,7 @@ static void on_tick(stg_core_t *c) {
         }
     }
     stg__rollout_tick(c);
+    stg__command_tick(c);
     if (c->now >= c->next_sync_ms) {
         c->next_sync_ms = c->now + c->t.sync_interval_ms;
         int peer = random_peer(c, -1, -1);
@@ -926,7 +927,9 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);
     c->next_health_ms = now_ms;
     stg__rollout_init(c, cfg->journal, cfg->journal_len);
-    stg__command_load(c, cfg->commands, cfg->commands_len);
+    stg__command_load(c, cfg->journal, cfg->journal_len, "commands");
+    if (c->cmd_seq == 0) /* a state directory from before the journal held them */
+        stg__command_load(c, cfg->commands, cfg->commands_len, NULL);
     stg__sign_own(c);
     return c;
 }
@@ -955,6 +958,8 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
         if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
             w = c->peers[i].suspect_deadline_ms;
     int64_t r = stg__rollout_wakeup(c);
+    if (r < w) w = r;
+    r = stg__command_wakeup(c);
     return r < w ? r : w;
 }
 

@@ -147,6 +147,9 @@ struct stg_core {
     int64_t cmd_seq;              /* highest applied, persisted */
     cmd_hist_t cmd_hist[STG_CMD_HISTORY];
     unsigned ncmd_hist;
+    int64_t cmd_relay_seq;        /* a command to pass on at cmd_relay_at_ms; 0: none */
+    int64_t cmd_relay_at_ms;
+    int cmd_relay_from;
     char cmd_refusal[320];
     bool abandoned;               /* the operator gave up on abandoned_id */
     uint8_t abandoned_id[8];
@@ -191,8 +194,11 @@ int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b)
 /* command.c */
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);
 void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq);
-void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len);
+void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len, const char *member);
+json_t *stg__command_state(const stg_core_t *c);
 void stg__command_free(stg_core_t *c);
+void stg__command_tick(stg_core_t *c);
+int64_t stg__command_wakeup(const stg_core_t *c);
 json_t *stg__command_status(const stg_core_t *c);
 
 /* rollout.c, for command.c */

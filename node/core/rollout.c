@@ -376,6 +376,7 @@ static void save(stg_core_t *c) {
                           c->halted, "grants", grants, "exec_version", c->exec_rel.version,
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
+    json_object_set_new(j, "commands", stg__command_state(c));
     json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
     if (c->abandoned) {
         char hex[17];

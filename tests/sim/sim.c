@@ -46,8 +46,6 @@ typedef struct {
     int64_t unhealthy_until;      /* restarting after an install */
     uint8_t *journal;
     size_t journal_len;
-    uint8_t *commands;            /* the persisted "commands" file */
-    size_t commands_len;
     unsigned audit_applied;       /* "applied" lines appended to its audit log */
     sim_behaviour_t beh;
     int64_t clock_offset_ms;      /* skew of its clock */
@@ -212,8 +210,6 @@ static void start_node(sim_t *s, unsigned i) {
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
     cc.journal_len = nd->journal_len;
-    cc.commands = nd->commands;
-    cc.commands_len = nd->commands_len;
     stg_diag_t d = {0};
     nd->core = stg_core_new(&cc, node_clock(s, i, s->now), &d);
     if (!nd->core) {
@@ -270,7 +266,6 @@ void sim_destroy(sim_t **sp) {
         stg_core_destroy(&s->nodes[i].core);
         free(s->nodes[i].journal_roster);
         free(s->nodes[i].journal);
-        free(s->nodes[i].commands);
     }
     for (size_t i = 0; i < s->nheap; i++) free(s->heap[i].data);
     for (size_t i = 0; i < s->ntrace; i++) free(s->trace[i]);
@@ -367,11 +362,6 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_PERSIST:
             if (strcmp(a->name, "incarnation") == 0) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
-            } else if (strcmp(a->name, "commands") == 0) {
-                free(nd->commands);
-                nd->commands = malloc(a->len);
-                memcpy(nd->commands, a->data, a->len);
-                nd->commands_len = a->len;
             } else if (strcmp(a->name, "audit") == 0) {
                 char line[160];
                 snprintf(line, sizeof line, "%.*s", (int)a->len, (const char *)a->data);
