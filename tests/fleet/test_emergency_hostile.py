@@ -17,10 +17,13 @@ send` too). For each: relay2 counts the reason in rejects, its audit.log
 gets a `refused` line naming it, its log the `[proto] rejected` line; no
 peer's applied_seq or halted changes, and no other peer even hears of it.
 Then relay2 is restarted (SIGTERM, start) and the halt replayed: still
-REPLAY, from the sequence it persisted.
+REPLAY, from the sequence it persisted in its journal. Last, its state
+directory is rewritten as an earlier version left it (the commands in a
+commands.json, not in the journal) and it is started again: the same.
 
 usage: /usr/bin/python3 test_emergency_hostile.py STAGGERD STAGGERCTL   (prints TAP)
 """
+import json
 import os
 import sys
 import time
@@ -165,6 +168,33 @@ def test(f, tap):
               "and logged as such by the restarted daemon")
     bad = unchanged()
     tap.check(not bad, "still no peer's applied_seq or halted changed", "\n".join(bad))
+
+    # ---- a state directory written by an earlier version: commands.json ----
+    tap.check(f.stop(TARGET) == 0, "%s stops again" % TARGET)
+    state = os.path.join(f.dir, TARGET, "state")
+    with open(os.path.join(state, "journal.json")) as fh:
+        journal = json.load(fh)
+    cmds = journal.pop("commands", None)
+    tap.check(cmds is not None and cmds["applied_seq"] == seq,
+              "the journal holds the applied sequence #%d with the halt it made" % seq, repr(cmds))
+    with open(os.path.join(state, "journal.json"), "w") as fh:
+        json.dump(journal, fh)
+    with open(os.path.join(state, "commands.json"), "w") as fh:
+        json.dump(cmds or {}, fh)
+    f.start(TARGET)
+    if not f.converge(timeout=30):
+        return
+    st = f.status(TARGET)
+    tap.check(st.doc["commands"]["applied_seq"] == seq,
+              "started from an old-style state directory (commands.json beside a journal "
+              "without them), %s still has applied_seq #%d" % (TARGET, seq),
+              repr(st.doc["commands"]))
+    sock, outcome = f.client(TARGET, "op")
+    reply = f.request(sock, eu.command_frame(serial, halt_bytes))
+    sock.close(0)
+    st = f.status(TARGET)
+    tap.check(reply is not None and st.rejects("REPLAY") == 1,
+              "and refuses the replayed halt as REPLAY", repr(st.doc.get("rejects")))
 
 
 if __name__ == "__main__":
