@@ -377,6 +377,9 @@ static void save(stg_core_t *c) {
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
     json_object_set_new(j, "commands", stg__command_state(c));
+    /* An operator's rollback waiting for the install to end: a restart in
+     * between must not lose it (the command will not come again). */
+    json_object_set_new(j, "rollback_after_install", json_boolean(c->rollback_after_install));
     json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
     if (c->abandoned) {
         char hex[17];
@@ -1127,6 +1130,11 @@ void stg__rollout_tick(stg_core_t *c) {
         if (c->phase == STG_PHASE_ELECTED) {
             set_phase(c, STG_PHASE_INSTALLING, "running the install hook");
             run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
+        } else if (c->phase == STG_PHASE_VERIFYING && c->rollback_after_install) {
+            /* Restarted during an install the operator had ordered rolled
+             * back: what is there is not kept. */
+            c->rollback_after_install = false;
+            fail(c, "the operator ordered a rollback during the install");
         } else if (c->phase == STG_PHASE_ROLLING_BACK) {
             run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
         } else if (c->phase == STG_PHASE_FAILED && c->slot >= 0 &&
@@ -1255,6 +1263,7 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     free(env);
     c->halted = json_is_true(json_object_get(j, "halted"));
     c->emergency = json_is_true(json_object_get(j, "emergency"));
+    c->rollback_after_install = json_is_true(json_object_get(j, "rollback_after_install"));
     const char *ab = json_string_value(json_object_get(j, "abandoned"));
     size_t hn = 0;
     if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)

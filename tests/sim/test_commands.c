@@ -229,6 +229,38 @@ static void lost_first_wave_is_relayed(void **state) {
     done(&f);
 }
 
+/* A rollback that arrives while the install runs is kept for when it ends;
+ * the daemon restarting in between must not forget it (the command itself
+ * is applied and will not come again). */
+static void rollback_during_install_survives_restart(void **state) {
+    (void)state;
+    fx_t f = make(6, 36);
+    sim_publish(f.s, 0, "10.5.2", 1800000100);
+    int who = -1;
+    for (int t = 0; t < 1200 && who < 0; t++) {
+        sim_run_until(f.s, sim_now(f.s) + 50);
+        for (unsigned i = 0; i < 6 && who < 0; i++) {
+            stg_exec_view_t x;
+            stg_core_exec(sim_core(f.s, i), &x);
+            if (x.phase == STG_PHASE_INSTALLING) who = (int)i;
+        }
+    }
+    assert_true(who >= 0);
+    uint8_t env[4096];
+    command(&f, (unsigned)who, 60, "rollback", NULL, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 5);
+    stg_exec_view_t x;
+    stg_core_exec(sim_core(f.s, (unsigned)who), &x);
+    assert_int_equal(x.phase, STG_PHASE_INSTALLING); /* install_ms is 1000 */
+    assert_int_equal(stg_core_cmd_seq(sim_core(f.s, (unsigned)who)), 60);
+    sim_restart(f.s, (unsigned)who);
+    sim_run_until(f.s, sim_now(f.s) + 60000);
+    stg_core_exec(sim_core(f.s, (unsigned)who), &x);
+    assert_true(x.phase == STG_PHASE_ROLLED_BACK || x.phase == STG_PHASE_IDLE);
+    assert_string_equal(sim_running(f.s, (unsigned)who), sim_old_version(f.s, (unsigned)who));
+    done(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(halt_stops_new_slots_and_resume_continues),
@@ -236,6 +268,7 @@ int main(void) {
         cmocka_unit_test(emergency_update_skips_slots_not_holdback),
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
+        cmocka_unit_test(rollback_during_install_survives_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
