@@ -30,7 +30,6 @@ usage: /usr/bin/python3 tests/bench/bench_emergency.py --build BUILD_DIR
            [--n 8 32 64] [--commands 20] [--no-serf] [--out DIR] [--check]
 """
 import argparse
-import calendar
 import json
 import os
 import re
@@ -47,16 +46,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # ---------------------------------------------------------------- processes
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
 from benchproc import forget, run, spawn, stop  # noqa: E402
+from benchlog import LogFollower, pctl  # noqa: E402
 
 
 # ---------------------------------------------------------------- figures
-def pctl(xs, p):
-    """Nearest rank (Serf's script's definition)."""
-    xs = sorted(xs)
-    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
-    return xs[k]
-
-
 def stats(xs):
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -66,52 +59,27 @@ def stats(xs):
 
 
 # ---------------------------------------------------------------- logs
-LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (\S+) +\w+ +\[(\w+)\] (.*)$")
 APPLIED = re.compile(r"^applied operator command #(\d+) ")
 GOSSIP = re.compile(r"^(\S+): ")
-_SECS = {}
 
 
-def log_ms(date, ms):
-    s = _SECS.get(date)
-    if s is None:
-        s = _SECS[date] = calendar.timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%S"))
-    return s * 1000 + int(ms)
-
-
-class PeerLog:
+class PeerLog(LogFollower):
     """Follows one daemon's log file: command applications and gossip heard."""
 
     def __init__(self, path):
-        self.path, self.off, self.rest = path, 0, b""
+        super().__init__(path)
         self.applied = {}   # seq -> [ms, ...] (more than one would be a bug)
         self.heard = set()  # members whose record it logged
 
-    def poll(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read(1 << 22)
-        except FileNotFoundError:
-            return
-        self.off += len(data)
-        data = self.rest + data
-        cut = data.rfind(b"\n") + 1
-        self.rest = data[cut:]
-        for line in data[:cut].decode(errors="replace").splitlines():
-            m = LINE.match(line)
-            if not m:
-                continue
-            tag, msg = m.group(4), m.group(5)
-            if tag == "cmd":
-                a = APPLIED.match(msg)
-                if a:
-                    self.applied.setdefault(int(a.group(1)), []).append(
-                        log_ms(m.group(1), m.group(2)))
-            elif tag == "gossip":
-                g = GOSSIP.match(msg)
-                if g:
-                    self.heard.add(g.group(1))
+    def line(self, ms, level, tag, msg, raw):
+        if tag == "cmd":
+            a = APPLIED.match(msg)
+            if a:
+                self.applied.setdefault(int(a.group(1)), []).append(ms)
+        elif tag == "gossip":
+            g = GOSSIP.match(msg)
+            if g:
+                self.heard.add(g.group(1))
 
 
 HOOK = """#!/bin/sh

@@ -37,7 +37,6 @@ Every process started here is tracked by PID and stopped (TERM, at most 5 s,
 then KILL) on exit, error or signal; every wait has a deadline. Stdlib only.
 """
 import argparse
-import calendar
 import json
 import math
 import os
@@ -57,6 +56,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
 from benchproc import forget, run, spawn, stop  # noqa: E402
+from benchlog import LogFollower, pctl  # noqa: E402
 
 
 # ---------------------------------------------------------------- /proc
@@ -154,13 +154,6 @@ def loadavg():
 
 
 # ---------------------------------------------------------------- statistics
-def pctl(xs, p):
-    """Nearest-rank percentile (the Serf script's definition)."""
-    xs = sorted(xs)
-    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
-    return xs[k]
-
-
 def stats(xs, nd=1):
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -171,63 +164,36 @@ def stats(xs, nd=1):
 
 
 # ---------------------------------------------------------------- daemon logs
-LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (\S+) (\w+)\s+\[(\w+)\] (.*)$")
 GOSSIP = re.compile(r"^(\S+): (\S+) (.*?), (healthy|unhealthy|unknown)(?::|$)")
 SWIM = re.compile(r"^(\S+): (alive|suspect|dead) -> (alive|suspect|dead)")
 HOOKV = re.compile(r"^health: exit 0 .*: version=(\S+)")
-_SECS = {}
-
-
-def log_ms(date, ms):
-    s = _SECS.get(date)
-    if s is None:
-        s = _SECS[date] = calendar.timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%S"))
-    return s * 1000 + int(ms)
-
-
-class PeerLog:
+class PeerLog(LogFollower):
     """Follows one daemon's stderr file; keeps what the benchmark needs."""
 
     def __init__(self, path):
-        self.path, self.off, self.rest = path, 0, b""
+        super().__init__(path)
         self.gossip = []       # (ms, origin, version, health)
         self.swim = []         # (ms, member, from, to)
         self.hookver = {}      # version -> ms of the first hook result with it
         self.levels = {}       # level -> count
         self.problems = []     # first ERROR/WARN lines, for the report
 
-    def poll(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read(1 << 22)
-        except FileNotFoundError:
-            return
-        self.off += len(data)
-        data = self.rest + data
-        cut = data.rfind(b"\n") + 1
-        self.rest = data[cut:]
-        for line in data[:cut].decode(errors="replace").splitlines():
-            m = LINE.match(line)
-            if not m:
-                continue
-            ms = log_ms(m.group(1), m.group(2))
-            level, tag, msg = m.group(4), m.group(5), m.group(6)
-            self.levels[level] = self.levels.get(level, 0) + 1
-            if level in ("ERROR", "WARN") and len(self.problems) < 5 and tag != "swim":
-                self.problems.append(line)
-            if tag == "gossip":
-                g = GOSSIP.match(msg)
-                if g:
-                    self.gossip.append((ms, g.group(1), g.group(3), g.group(4)))
-            elif tag == "swim":
-                g = SWIM.match(msg)
-                if g:
-                    self.swim.append((ms, g.group(1), g.group(2), g.group(3)))
-            elif tag == "hook":
-                g = HOOKV.match(msg)
-                if g and g.group(1) not in self.hookver:
-                    self.hookver[g.group(1)] = ms
+    def line(self, ms, level, tag, msg, raw):
+        self.levels[level] = self.levels.get(level, 0) + 1
+        if level in ("ERROR", "WARN") and len(self.problems) < 5 and tag != "swim":
+            self.problems.append(raw)
+        if tag == "gossip":
+            g = GOSSIP.match(msg)
+            if g:
+                self.gossip.append((ms, g.group(1), g.group(3), g.group(4)))
+        elif tag == "swim":
+            g = SWIM.match(msg)
+            if g:
+                self.swim.append((ms, g.group(1), g.group(2), g.group(3)))
+        elif tag == "hook":
+            g = HOOKV.match(msg)
+            if g and g.group(1) not in self.hookver:
+                self.hookver[g.group(1)] = ms
 
 
 # ---------------------------------------------------------------- a fleet
