@@ -781,19 +781,26 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
     stg__rollout_health(c, ev);
 }
 
+/* Anti-entropy: our vector's hash to one random member (§7.4). */
+static void send_sync(stg_core_t *c) {
+    int peer = random_peer(c, -1, -1);
+    if (peer < 0) return;
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_SYNC;
+    vv_hash(c, m.hash);
+    unsigned held = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
+    m.nrecords_held = (uint16_t)held;
+    stg__send(c, peer, &m);
+}
+
 static void on_tick(stg_core_t *c) {
     if (c->self < 0) return;
     if (!c->started) {
         c->started = true;
         stg__push_own(c);
-        int peer = random_peer(c, -1, -1);
-        if (peer >= 0) {
-            stg_msg_t m;
-            memset(&m, 0, sizeof m);
-            m.type = STG_MSG_SYNC;
-            vv_hash(c, m.hash);
-            stg__send(c, peer, &m);
-        }
+        send_sync(c);
     }
     if (c->now >= c->next_health_ms) {
         stg__act(c, STG_ACT_RUN_HEALTH);
@@ -824,17 +831,7 @@ static void on_tick(stg_core_t *c) {
     stg__command_tick(c);
     if (c->now >= c->next_sync_ms) {
         c->next_sync_ms = c->now + c->t.sync_interval_ms;
-        int peer = random_peer(c, -1, -1);
-        if (peer >= 0) {
-            stg_msg_t m;
-            memset(&m, 0, sizeof m);
-            m.type = STG_MSG_SYNC;
-            vv_hash(c, m.hash);
-            unsigned held = 0;
-            for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
-            m.nrecords_held = (uint16_t)held;
-            stg__send(c, peer, &m);
-        }
+        send_sync(c);
     }
 }
 
