@@ -108,6 +108,12 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
     int rc = 0;
     switch (m->type) {
     case STG_MSG_PING:
+        m->seq = (uint32_t)rd(&r, 4);
+        if (r.left >= 8) memcpy(m->hash, r.p, 8);
+        rd(&r, 8);
+        m->nrecords_held = (uint16_t)rd(&r, 2);
+        rc = piggy_rd(&r, m, d);
+        break;
     case STG_MSG_ACK:
         m->seq = (uint32_t)rd(&r, 4);
         rc = piggy_rd(&r, m, d);
@@ -202,6 +208,11 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
     wr(&w, m->serial, 8);
     switch (m->type) {
     case STG_MSG_PING:
+        wr(&w, m->seq, 4);
+        wr_bytes(&w, m->hash, 8);
+        wr(&w, m->nrecords_held, 2);
+        piggy_wr(&w, m);
+        break;
     case STG_MSG_ACK:
         wr(&w, m->seq, 4);
         piggy_wr(&w, m);

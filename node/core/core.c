@@ -364,6 +364,23 @@ static void vv_hash(const stg_core_t *c, uint8_t out[8]) {
     crypto_generichash_final(&st, out, 8);
 }
 
+/* The summary a sync, and every ping, carries: the hash and how many. */
+static void vv_summary(const stg_core_t *c, stg_msg_t *m) {
+    vv_hash(c, m->hash);
+    unsigned held = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
+    m->nrecords_held = (uint16_t)held;
+}
+
+static void send_digest(stg_core_t *c, int peer, bool want_reply);
+
+/* A summary that differs from ours: start the digest exchange (§7.4). */
+static void on_summary(stg_core_t *c, const stg_msg_t *m, int from) {
+    uint8_t h[8];
+    vv_hash(c, h);
+    if (memcmp(h, m->hash, 8) != 0) send_digest(c, from, true);
+}
+
 static void send_digest(stg_core_t *c, int peer, bool want_reply) {
     stg_msg_t *m = calloc(1, sizeof *m);
     if (!m) return;
@@ -584,6 +601,9 @@ static void send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_
     m.type = (uint8_t)type;
     m.seq = seq;
     m.target = (uint16_t)(target < 0 ? 0 : target);
+    /* Every ping carries the anti-entropy summary: the probes already
+     * visit every member in turn, so repair needs no messages of its own. */
+    if (type == STG_MSG_PING) vv_summary(c, &m);
     piggyback(c, &m);
     stg__send(c, peer, &m);
 }
@@ -721,15 +741,13 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     c->peers[from].last_heard_ms = c->now;
     for (unsigned i = 0; i < m->npiggy; i++) on_claim(c, &m->piggy[i], from);
     switch (m->type) {
-    case STG_MSG_PING: send_probe_msg(c, from, STG_MSG_ACK, m->seq, -1); break;
+    case STG_MSG_PING:
+        send_probe_msg(c, from, STG_MSG_ACK, m->seq, -1);
+        on_summary(c, m, from);
+        break;
     case STG_MSG_ACK: on_ack(c, m->seq, from); break;
     case STG_MSG_PING_REQ: on_ping_req(c, m, from); break;
-    case STG_MSG_SYNC: {
-        uint8_t h[8];
-        vv_hash(c, h);
-        if (memcmp(h, m->hash, 8) != 0) send_digest(c, from, true);
-        break;
-    }
+    case STG_MSG_SYNC: on_summary(c, m, from); break;
     case STG_MSG_DIGEST: on_digest(c, m, from); break;
     case STG_MSG_RECORDS: on_records(c, m, from); break;
     case STG_MSG_ROSTER_WANT: send_roster(c, from); break;
@@ -788,10 +806,7 @@ static void send_sync(stg_core_t *c) {
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_SYNC;
-    vv_hash(c, m.hash);
-    unsigned held = 0;
-    for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
-    m.nrecords_held = (uint16_t)held;
+    vv_summary(c, &m);
     stg__send(c, peer, &m);
 }
 
@@ -875,7 +890,7 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->probe_timeout_ms = 400;
     t->indirect_checks = 3;
     t->suspicion_ms = 3000;
-    t->sync_interval_ms = 5000;
+    t->sync_interval_ms = 30000; /* a safety net: every ping carries the summary */
     t->fanout = 2;
     t->health_interval_ms = 10000;
     t->retransmit = 3;

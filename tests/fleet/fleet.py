@@ -205,9 +205,11 @@ def records_frame(serial, envelopes):
     return frame("records", serial, body)
 
 
-def ping_frame(serial, seq, claims=()):
-    """claims: (member index, state 0/1/2, incarnation)."""
-    body = struct.pack(">I", seq) + bytes([len(claims)])
+def ping_frame(serial, seq, claims=(), summary=bytes(8), held=0):
+    """claims: (member index, state 0/1/2, incarnation); summary: the 8-byte
+    version-vector hash a ping carries (any value will do: a differing one
+    only makes the receiver start a digest exchange)."""
+    body = struct.pack(">I", seq) + summary + struct.pack(">H", held) + bytes([len(claims)])
     for member, state, inc in claims:
         body += struct.pack(">HBQ", member, state, inc)
     return frame("ping", serial, body)

@@ -135,6 +135,42 @@ static void short_partition_is_refuted(void **state) {
     sim_destroy(&s);
 }
 
+static bool sees_version(sim_t *s, unsigned viewer, unsigned m, const char *version) {
+    stg_member_view_t v;
+    stg_core_member(sim_core(s, viewer), (int)m, &v);
+    return v.have_record && strcmp(v.rec.version, version) == 0;
+}
+
+/* A member that heard nothing while a change was pushed and forwarded gets
+ * it from the version-vector summary every ping carries, well before the
+ * sync safety net (here 10 min) could. */
+static void missed_change_repaired_by_probes(void **state) {
+    (void)state;
+    stg_core_tuning_t t;
+    stg_core_tuning_default(&t);
+    t.sync_interval_ms = 600000;
+    t.health_interval_ms = 500;
+    sim_config_t cfg = {.n = 8, .seed = 9, .delay_min_ms = 1, .delay_max_ms = 5, .tuning = &t};
+    sim_t *s = sim_new(&cfg);
+    assert_non_null(s);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, "10.5.1")) >= 0);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != 3) sim_block_one(s, i, 3, true);
+    sim_set_health(s, 7, STG_HEALTH_HEALTHY, "10.5.2");
+    assert_true(WAIT_FOR(s, 2000, ({
+                    bool all = true;
+                    for (unsigned i = 0; i < 8; i++)
+                        if (i != 3 && !sees_version(s, i, 7, "10.5.2")) all = false;
+                    all;
+                })) >= 0);
+    sim_run_until(s, sim_now(s) + 100); /* the forwards are over too */
+    assert_false(sees_version(s, 3, 7, "10.5.2"));
+    for (unsigned i = 0; i < 8; i++) sim_block_one(s, i, 3, false);
+    int64_t took = WAIT_FOR(s, 5000, sees_version(s, 3, 7, "10.5.2"));
+    assert_true(took >= 0);
+    sim_destroy(&s);
+}
+
 static void impersonation_rejected(void **state) {
     (void)state;
     sim_t *s = make(8, 6);
@@ -239,6 +275,7 @@ int main(void) {
         cmocka_unit_test(crash_detected_and_restart_returns),
         cmocka_unit_test(idle_minute_no_false_suspicion),
         cmocka_unit_test(short_partition_is_refuted),
+        cmocka_unit_test(missed_change_repaired_by_probes),
         cmocka_unit_test(impersonation_rejected),
         cmocka_unit_test(roster_serial_spreads),
         cmocka_unit_test(garbage_counted_and_dropped),
