@@ -374,11 +374,23 @@ static void vv_summary(const stg_core_t *c, stg_msg_t *m) {
 
 static void send_digest(stg_core_t *c, int peer, bool want_reply);
 
+/* A ping's summary starts at most one digest exchange per this period: when
+ * every record changes at once (each member re-signs after an emergency
+ * command) every ping differs, and answering each one made the repair
+ * traffic five times the old sync's, all of it competing with the next
+ * command. */
+#define SUMMARY_REPAIR_EVERY_MS 5000
+
 /* A summary that differs from ours: start the digest exchange (§7.4). */
 static void on_summary(stg_core_t *c, const stg_msg_t *m, int from) {
+    if (m->type == STG_MSG_PING && c->summary_repair_ms &&
+        c->now - c->summary_repair_ms < SUMMARY_REPAIR_EVERY_MS)
+        return;
     uint8_t h[8];
     vv_hash(c, h);
-    if (memcmp(h, m->hash, 8) != 0) send_digest(c, from, true);
+    if (memcmp(h, m->hash, 8) == 0) return;
+    if (m->type == STG_MSG_PING) c->summary_repair_ms = c->now;
+    send_digest(c, from, true);
 }
 
 static void send_digest(stg_core_t *c, int peer, bool want_reply) {

@@ -98,6 +98,7 @@ struct stg_core {
     uint32_t next_seq;
     int lhm;                      /* Lifeguard local health multiplier */
     int64_t next_probe_ms, next_sync_ms, next_health_ms;
+    int64_t summary_repair_ms;    /* when a ping's summary last started a digest exchange */
     stg_health_t health;
     char version[STG_VERSION_MAX + 1];
     char detail[STG_DETAIL_MAX + 1];
