@@ -106,6 +106,15 @@ static int append_audit(daemon_t *d, const void *data, size_t len) {
     return 0;
 }
 
+/* A state file that may be absent (a first start): *buf stays NULL then. */
+static int read_state(const daemon_t *d, const char *name, uint8_t **buf, size_t *len, char *msg,
+                      size_t cap) {
+    char path[STG_PATH_MAX + 64];
+    state_path(d, name, path, sizeof path);
+    if (access(path, R_OK) != 0) return 0;
+    return stg_file_read(path, 4 * STG_PAYLOAD_MAX, buf, len, msg, cap);
+}
+
 static int persist(daemon_t *d, const char *name, const void *data, size_t len) {
     if (strcmp(name, "audit") == 0) return append_audit(d, data, len);
     char path[STG_PATH_MAX + 64];
@@ -730,19 +739,13 @@ int main(int argc, char **argv) {
     int tn = snprintf(text, sizeof text, "%lld", (long long)inc);
     if (persist(d, "incarnation", text, (size_t)tn) != 0) return 3;
 
-    uint8_t *journal = NULL;
-    size_t journal_len = 0;
-    state_path(d, "journal.json", spath, sizeof spath);
-    if (access(spath, R_OK) == 0 &&
-        stg_file_read(spath, 4 * STG_PAYLOAD_MAX, &journal, &journal_len, msg, sizeof msg) != 0)
+    uint8_t *journal = NULL, *commands = NULL;
+    size_t journal_len = 0, commands_len = 0;
+    if (read_state(d, "journal.json", &journal, &journal_len, msg, sizeof msg) != 0 ||
+        read_state(d, "commands.json", &commands, &commands_len, msg, sizeof msg) != 0) {
+        free(journal);
         return fail("%s", msg);
-
-    uint8_t *commands = NULL;
-    size_t commands_len = 0;
-    state_path(d, "commands.json", spath, sizeof spath);
-    if (access(spath, R_OK) == 0 &&
-        stg_file_read(spath, 4 * STG_PAYLOAD_MAX, &commands, &commands_len, msg, sizeof msg) != 0)
-        return fail("%s", msg);
+    }
 
     stg_core_config_t cc;
     memset(&cc, 0, sizeof cc);

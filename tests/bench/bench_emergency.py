@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # ---------------------------------------------------------------- processes
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import forget, run, spawn, stop  # noqa: E402
+from benchproc import forget, make_roster, run, spawn, stop  # noqa: E402
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -100,27 +100,8 @@ class Fleet:
         self.procs, self.logs = [], []
 
     def setup(self):
-        os.makedirs(self.keys, exist_ok=True)
-        for k in ["operator"] + [name_of(i) for i in range(self.n)]:
-            rc, _, err = run([self.a.staggerctl, "keygen", k], cwd=self.keys)
-            if rc:
-                raise RuntimeError("staggerctl keygen %s: %s" % (k, err.strip()))
-
-        def pub(k):
-            with open(os.path.join(self.keys, k + ".pub")) as f:
-                return f.read().strip()
-        roles = ["producer", "standby"] + ["relay"] * (self.n - 2)
-        members = [{"name": name_of(i), "key": pub(name_of(i)),
-                    "endpoint": "tcp://127.0.0.1:%d" % (self.a.port_base + i),
-                    "role": roles[i], "flavour": "debian"} for i in range(self.n)]
-        doc = {"fleet": "bench", "serial": 1, "operators": [pub("operator")],
-               "emergency_quorum": 1, "observers": [], "members": members}
-        with open(os.path.join(self.keys, "roster.json"), "w") as f:
-            json.dump(doc, f, indent=1)
-        rc, _, err = run([self.a.staggerctl, "roster", "sign", "--key", "operator.key", "-o",
-                          "roster.signed", "roster.json"], cwd=self.keys)
-        if rc:
-            raise RuntimeError("staggerctl roster sign: %s" % err.strip())
+        make_roster(self.a.staggerctl, self.keys, [name_of(i) for i in range(self.n)],
+                    self.a.port_base)
         hook = os.path.join(self.dir, "health.sh")
         with open(hook, "w") as f:
             f.write(HOOK)

@@ -55,7 +55,7 @@ COMPONENT = "cardano-node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import forget, run, spawn, stop  # noqa: E402
+from benchproc import forget, make_roster, run, spawn, stop  # noqa: E402
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -220,32 +220,8 @@ class Fleet:
     # keys are made once per N and shared by the phases; the roster is
     # signed again each time (its endpoints follow --port-base)
     def make_keys(self):
-        os.makedirs(self.keys, exist_ok=True)
-        ctl = self.a.staggerctl
-        for k in ["operator"] + [name_of(i) for i in range(self.n)]:
-            if os.path.exists(os.path.join(self.keys, k + ".key")):
-                continue
-            rc, _, err = run([ctl, "keygen", k], cwd=self.keys)
-            if rc:
-                raise RuntimeError("staggerctl keygen %s: %s" % (k, err.strip()))
-
-        def pub(k):
-            with open(os.path.join(self.keys, k + ".pub")) as f:
-                return f.read().strip()
-        roles = ["producer", "standby"] + ["relay"] * (self.n - 2)
-        members = [{"name": name_of(i), "key": pub(name_of(i)),
-                    "endpoint": "tcp://127.0.0.1:%d" % (self.a.port_base + i),
-                    "role": roles[i], "flavour": "debian"} for i in range(self.n)]
-        doc = {"fleet": "bench", "serial": 1, "operators": [pub("operator")],
-               "emergency_quorum": 1, "observers": [], "members": members}
-        with open(os.path.join(self.keys, "roster.json"), "w") as f:
-            json.dump(doc, f, indent=1)
-        if os.path.exists(self.roster):
-            os.unlink(self.roster)
-        rc, _, err = run([ctl, "roster", "sign", "--key", "operator.key", "-o", "roster.signed",
-                          "roster.json"], cwd=self.keys)
-        if rc:
-            raise RuntimeError("staggerctl roster sign: %s" % err.strip())
+        make_roster(self.a.staggerctl, self.keys, [name_of(i) for i in range(self.n)],
+                    self.a.port_base)
 
     def peer_dir(self, i):
         return os.path.join(self.dir, name_of(i))

@@ -2,6 +2,7 @@
 stopped: TERM, a bounded wait, then KILL; on exit and on SIGINT/TERM/HUP
 too. Shared by bench_gossip.py and bench_emergency.py (stdlib only)."""
 import atexit
+import json
 import os
 import signal
 import subprocess
@@ -84,3 +85,34 @@ def run(argv, timeout=30, **kw):
         raise RuntimeError("%s timed out after %s s" % (" ".join(argv), timeout))
     forget(p)
     return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def make_roster(ctl, keys, names, port_base):
+    """Keys for an operator and every name (kept if already there), and a
+    roster signed by the operator in keys/roster.signed: one producer, one
+    standby, the rest relays, name i on 127.0.0.1:port_base+i."""
+    os.makedirs(keys, exist_ok=True)
+    for k in ["operator"] + list(names):
+        if os.path.exists(os.path.join(keys, k + ".key")):
+            continue
+        rc, _, err = run([ctl, "keygen", k], cwd=keys)
+        if rc:
+            raise RuntimeError("staggerctl keygen %s: %s" % (k, err.strip()))
+
+    def pub(k):
+        with open(os.path.join(keys, k + ".pub")) as f:
+            return f.read().strip()
+    roles = ["producer", "standby"] + ["relay"] * (len(names) - 2)
+    members = [{"name": n, "key": pub(n), "endpoint": "tcp://127.0.0.1:%d" % (port_base + i),
+                "role": roles[i], "flavour": "debian"} for i, n in enumerate(names)]
+    doc = {"fleet": "bench", "serial": 1, "operators": [pub("operator")],
+           "emergency_quorum": 1, "observers": [], "members": members}
+    with open(os.path.join(keys, "roster.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    signed = os.path.join(keys, "roster.signed")
+    if os.path.exists(signed):
+        os.unlink(signed)
+    rc, _, err = run([ctl, "roster", "sign", "--key", "operator.key", "-o", "roster.signed",
+                      "roster.json"], cwd=keys)
+    if rc:
+        raise RuntimeError("staggerctl roster sign: %s" % err.strip())
