@@ -57,7 +57,7 @@ typedef struct {
     uint8_t server_curve[32];
     zsock_t *dealer;
     zsock_t *mon;
-    uv_timer_t *timer; /* rebuild after a refused handshake */
+    uv_timer_t *timer; /* rebuild after a refused handshake; active only while open */
     stg_net_peer_info_t info;
 } peer_t;
 
@@ -355,6 +355,13 @@ static void peer_close_sockets(peer_t *p) {
     if (p->dealer) zmq_socket_monitor(p->dealer->s, NULL, 0);
     zsock_close(&p->mon);
     zsock_close(&p->dealer);
+    p->info.open = p->info.connected = false;
+}
+
+/* Close the socket for good, until the next send: no rebuild either. */
+static void peer_shut(peer_t *p) {
+    peer_close_sockets(p);
+    uv_timer_stop(p->timer);
 }
 
 int stg__net_curve_client(void *s, const uint8_t server[32], const uint8_t pk[32],
@@ -401,21 +408,23 @@ static int peer_open(stg_net_t *net, peer_t *p) {
         goto fail;
     }
     if ((rc = zsock_watch(p->dealer)) < 0 || (rc = zsock_watch(p->mon)) < 0) goto fail;
+    p->info.open = true;
     p->info.connected = false;
+    net->st.opened++;
     return 0;
 fail:
     peer_close_sockets(p);
     return rc;
 }
 
+/* Out of sockets or memory, the peer stays closed until the next send. */
 static void on_rebuild(uv_timer_t *t) {
     stg_net_t *net = ((stg_net_t **)t->data)[0];
     peer_t *p = ((peer_t **)t->data)[1];
     peer_close_sockets(p);
     p->info.rebuilds++;
     net->st.rebuilds++;
-    if (peer_open(net, p) < 0) /* out of sockets or memory: try again later */
-        uv_timer_start(t, on_rebuild, p->info.backoff_ms, 0);
+    peer_open(net, p);
 }
 
 static void peer_monitor(stg_net_t *net, zsock_t *z) {
@@ -703,8 +712,7 @@ int stg_net_peer_set(stg_net_t *net, unsigned id, const char *endpoint,
     uint8_t server[32];
     if (stg_curve_from_pubkey(key, server) < 0) return STG_EINVAL;
     if (p) {
-        peer_close_sockets(p);
-        uv_timer_stop(p->timer);
+        peer_shut(p);
     } else {
         p = calloc(1, sizeof *p);
         void **td = calloc(2, sizeof(void *));
@@ -727,9 +735,7 @@ int stg_net_peer_set(stg_net_t *net, unsigned id, const char *endpoint,
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     p->key = *key;
     memcpy(p->server_curve, server, 32);
-    int rc = peer_open(net, p);
-    if (rc < 0) stg_net_peer_drop(net, id);
-    return rc;
+    return 0;
 }
 
 void stg_net_peer_drop(stg_net_t *net, unsigned id) {
@@ -750,11 +756,19 @@ int stg_net_peer_info(const stg_net_t *net, unsigned id, stg_net_peer_info_t *ou
 /* ---- sending ------------------------------------------------------------- */
 
 int stg_net_send(stg_net_t *net, unsigned id, const void *buf, size_t len) {
-    if (id >= STG_NET_PEERS_MAX || !net->peers[id] || !net->peers[id]->dealer)
-        return STG_ENOTFOUND;
+    if (id >= STG_NET_PEERS_MAX || !net->peers[id]) return STG_ENOTFOUND;
     if (len > STG_NET_FRAME_MAX) return -EMSGSIZE;
-    net->peers[id]->dealer->dirty = true; /* a send can make it readable, fd or not */
-    if (zmq_send(net->peers[id]->dealer->s, buf, len, ZMQ_DONTWAIT) < 0) {
+    peer_t *p = net->peers[id];
+    if (!p->dealer) {
+        assert(!uv_is_active((uv_handle_t *)p->timer));
+        int rc = peer_open(net, p);
+        if (rc < 0) {
+            net->st.tx_dropped++;
+            return rc;
+        }
+    }
+    p->dealer->dirty = true; /* a send can make it readable, fd or not */
+    if (zmq_send(p->dealer->s, buf, len, ZMQ_DONTWAIT) < 0) {
         net->st.tx_dropped++;
         return zerr();
     }

@@ -2,6 +2,9 @@
  * one CURVE DEALER per peer, all on one libuv loop. No policy lives here:
  * who is admitted and what a message means are the caller's decisions.
  *
+ * Connections are made on demand: a peer's DEALER is opened by the first
+ * send to it, because each live connection costs ~45 KiB on each side.
+ *
  * Wire rule: a message is exactly one frame (its body). The sender's identity
  * is the User-Id the ZAP handler gave its connection, taken from the body
  * frame; the caller re-checks it against its current roster on every message,
@@ -69,12 +72,15 @@ typedef struct {
     uint64_t tx_dropped;         /* send/reply refused: queue full, no route */
     uint64_t handshake_failures; /* outgoing handshakes refused, all peers */
     uint64_t rebuilds;           /* DEALERs rebuilt after a refusal */
+    uint64_t opened;             /* DEALERs created, rebuilds included */
 } stg_net_stats_t;
 
 typedef struct {
     uint64_t handshake_failures;
     uint64_t rebuilds;
-    bool connected;              /* last news was a successful handshake */
+    bool open;                   /* a DEALER exists (sent on) */
+    bool connected;              /* open, and its last news was a successful
+                                  * handshake */
     uint32_t backoff_ms;         /* delay before the next rebuild */
 } stg_net_peer_info_t;
 
@@ -95,21 +101,26 @@ stg_net_t *stg_net_new(uv_loop_t *loop, const stg_seckey_t *me,
  * stg_net_close. */
 const char *stg_net_endpoint(const stg_net_t *net);
 
-/* Create, or replace, the outgoing socket to peer_id (< STG_NET_PEERS_MAX).
- * The same endpoint and key again changes nothing. A refused handshake is
- * retried by rebuilding the socket, 200 ms doubling to 10 s. endpoint and
- * peer_key are copied. 0, STG_EINVAL, or -errno from libzmq. */
+/* Record where peer_id (< STG_NET_PEERS_MAX) is and its key; no socket or
+ * connection is made until the first stg_net_send to it. The same endpoint
+ * and key again changes nothing; a new endpoint or key closes the open
+ * socket, if any (its queued messages are lost), and the next send uses the
+ * new ones. endpoint and peer_key are copied. 0, STG_EINVAL, or -ENOMEM. */
 int stg_net_peer_set(stg_net_t *net, unsigned peer_id, const char *endpoint,
                      const stg_pubkey_t *peer_key);
-/* Close the socket to peer_id; its queued messages are lost. */
+/* Forget peer_id and close its socket, if open; queued messages are lost. */
 void stg_net_peer_drop(stg_net_t *net, unsigned peer_id);
 /* 0, or STG_ENOTFOUND for a peer that is not set. */
 int stg_net_peer_info(const stg_net_t *net, unsigned peer_id,
                       stg_net_peer_info_t *out);
 
-/* Queue one frame to peer_id without blocking. buf is copied. 0;
- * STG_ENOTFOUND (no such peer); -EMSGSIZE; -EAGAIN when the queue is full
- * (the message is dropped and counted). */
+/* Queue one frame to peer_id without blocking. buf is copied. Opens the
+ * peer's socket if it is closed; libzmq holds the message until the
+ * connection is up. A refused handshake is retried by rebuilding the
+ * socket, 200 ms doubling to 10 s, for as long as it stays open. 0;
+ * STG_ENOTFOUND (no such peer); -EMSGSIZE; -EAGAIN when the queue is full,
+ * or -errno when the socket cannot be made (the message is dropped and
+ * counted). */
 int stg_net_send(stg_net_t *net, unsigned peer_id, const void *buf, size_t len);
 /* Answer the sender of a message (a peer or a staggerctl client). route and
  * buf are borrowed for the call. 0; -EHOSTUNREACH (gone), -EAGAIN (full),

@@ -1,6 +1,7 @@
 /* test_net.c: stg_net instances on one libuv loop over 127.0.0.1: admission
  * at the handshake, one-frame messages, replies to clients, rebuild after a
- * refusal, and the start-up guard. Plain TAP; waits are bounded uv timers. */
+ * refusal, connections made by the first send, and the start-up guard.
+ * Plain TAP; waits are bounded uv timers. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ typedef struct {
     bool admit_all;
     bool echo;
     int nmsg;
+    int nup, ndown; /* on_peer news */
     char last_uid[STG_NET_USER_ID_MAX];
     uint8_t last_body[512];
     size_t last_len;
@@ -117,7 +119,14 @@ static void on_msg(void *ctx, const char *uid, const stg_net_route_t *route,
     }
 }
 
-static const stg_net_callbacks_t cbs = {admit, on_msg, NULL};
+static void on_peer(void *ctx, unsigned peer_id, stg_net_peer_event_t ev, int detail) {
+    node_t *n = ctx;
+    (void)peer_id, (void)detail;
+    if (ev == STG_NET_PEER_UP) n->nup++;
+    if (ev == STG_NET_PEER_DOWN) n->ndown++;
+}
+
+static const stg_net_callbacks_t cbs = {admit, on_msg, on_peer};
 
 static int node_start(node_t *n, const char *name, char *err, size_t errcap) {
     n->name = name;
@@ -191,7 +200,7 @@ static int call(const node_t *server, const stg_seckey_t *me, const char *req,
 
 /* ---- the tests ----------------------------------------------------------- */
 
-static node_t A, B, C, R;
+static node_t A, B, C, R, D, E, F;
 
 static void test_admitted_peer_and_client(void) {
     stg_seckey_t ctl;
@@ -348,6 +357,45 @@ static void test_rebuild_after_refusal(void) {
        "C's next message arrives with C's User-Id; the refused one never did");
 }
 
+/* D talks to E (then F); fresh nodes, so E's counters see only D. */
+static void test_connect_on_first_send(void) {
+    allow(&E, &D.key);
+    ok(stg_net_peer_set(D.net, 0, stg_net_endpoint(E.net), &E.key.pub) == 0,
+       "D sets E as peer 0");
+    /* A connect would be admitted within milliseconds: give it 500. */
+    WAIT_FOR(st(&E).zap_allowed + st(&E).zap_denied > 0, 500);
+    ok(st(&E).zap_allowed == 0 && st(&E).zap_denied == 0,
+       "without a send, E sees no handshake from D");
+    ok(!pinfo(&D, 0).open && !pinfo(&D, 0).connected && st(&D).opened == 0,
+       "D's peer is set but has no socket");
+
+    ok(stg_net_send(D.net, 0, "first", 5) == 0, "D sends to E");
+    ok(pinfo(&D, 0).open && st(&D).opened == 1, "the first send opened the socket");
+    WAIT_FOR(got(&E, D.uid, "first") && pinfo(&D, 0).connected, 5000);
+    ok(got(&E, D.uid, "first"), "the message queued before the connection arrived");
+    ok(pinfo(&D, 0).connected && D.nup == 1 && st(&E).zap_allowed == 1,
+       "one handshake, one UP");
+}
+
+static void test_peer_moves(void) {
+    allow(&F, &D.key);
+    uint64_t opened = st(&D).opened;
+    stg_net_send(D.net, 0, "keep", 4);
+    ok(stg_net_peer_set(D.net, 0, stg_net_endpoint(E.net), &E.key.pub) == 0 &&
+           pinfo(&D, 0).open,
+       "the same endpoint and key again keep the socket");
+    ok(stg_net_peer_set(D.net, 0, stg_net_endpoint(F.net), &F.key.pub) == 0 &&
+           !pinfo(&D, 0).open && st(&D).opened == opened,
+       "a new endpoint and key close it");
+    ok(stg_net_send(D.net, 0, "moved", 5) == 0 && st(&D).opened == opened + 1,
+       "the next send opens a socket");
+    WAIT_FOR(got(&F, D.uid, "moved"), 5000);
+    ok(got(&F, D.uid, "moved"), "to the new endpoint");
+    ok(stg_net_peer_set(D.net, 0, "tcp://127.0.0.1:1", &(stg_pubkey_t){{0}}) ==
+           STG_EINVAL,
+       "a key that is not a curve point is refused at peer_set");
+}
+
 static void test_startup_guard(void) {
     /* The ZAP handler owns the well-known endpoint in A's context. */
     void *rep = zmq_socket(stg_net_zmq_context(A.net), ZMQ_REP);
@@ -389,9 +437,10 @@ int main(void) {
     uv_loop_init(&loop);
     uv_timer_init(&loop, &deadline);
     char err[512] = "";
-    node_t *all[] = {&A, &B, &C, &R};
-    const char *names[] = {"A", "B", "C", "R"};
-    for (int i = 0; i < 4; i++)
+    node_t *all[] = {&A, &B, &C, &R, &D, &E, &F};
+    const char *names[] = {"A", "B", "C", "R", "D", "E", "F"};
+    enum { NODES = sizeof all / sizeof all[0] };
+    for (int i = 0; i < NODES; i++)
         if (node_start(all[i], names[i], err, sizeof err) < 0) {
             printf("Bail out! %s: %s\n", names[i], err);
             return 1;
@@ -401,9 +450,11 @@ int main(void) {
     test_random_key_refused();
     test_bad_frames();
     test_rebuild_after_refusal();
+    test_connect_on_first_send();
+    test_peer_moves();
     test_startup_guard();
 
-    for (int i = 0; i < 4; i++) stg_net_close(&all[i]->net);
+    for (int i = 0; i < NODES; i++) stg_net_close(&all[i]->net);
     uv_close((uv_handle_t *)&deadline, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "after stg_net_close the loop has nothing left");
