@@ -2,6 +2,7 @@
  * the daemon touches sockets. The traps it avoids are in PITFALLS.md. */
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@
 #define RECONNECT_MAX_MS 10000
 #define SELFCHECK_MS 10000 /* 3 s was not enough for 64 peers starting on 2 busy cores */
 #define ZAP_FRAMES_MAX 8       /* a CURVE request has 7 */
+#define SWEEP_MAX_MS 5000u     /* idle-close sweep period, at most */
+/* zmq_close returns before libzmq's own threads free the socket's pipes
+ * (a few ms; LINGER_MS with messages unsent), so trimming at once is futile. */
+#define TRIM_DELAY_MS (LINGER_MS + 100u)
 
 #define MON_EVENTS                                                             \
     (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |    \
@@ -58,6 +63,7 @@ typedef struct {
     zsock_t *dealer;
     zsock_t *mon;
     uv_timer_t *timer; /* rebuild after a refused handshake; active only while open */
+    uint64_t last_send_ms; /* uv_now of the last send, for the idle close */
     stg_net_peer_info_t info;
 } peer_t;
 
@@ -74,7 +80,10 @@ struct stg_net {
     uv_prepare_t prepare;
     uv_check_t check;
     uv_idle_t idle;
-    bool loop_handles; /* prepare/check/idle initialised */
+    uv_timer_t sweep; /* idle close; unreferenced, runs while a DEALER is open */
+    uint32_t idle_close_ms;
+    uint64_t trim_at_ms; /* uv_now for malloc_trim after idle closes; 0: none due */
+    bool loop_handles; /* prepare/check/idle/sweep initialised */
     unsigned open_handles;
     bool closing;
     int in_cb;
@@ -373,6 +382,55 @@ int stg__net_curve_client(void *s, const uint8_t server[32], const uint8_t pk[32
     return 0;
 }
 
+/* ---- idle close ----------------------------------------------------------- */
+
+/* The freed pipes and buffers go back to the kernel only if glibc is asked
+ * (they sit in the middle of its heaps, below memory still in use), and
+ * only once libzmq has freed them: a sweep at least TRIM_DELAY_MS after the
+ * one that closed sockets trims. Measured with 64 DEALERs to one peer: they
+ * add 3.6 MiB of RSS; closed, none of it leaves without the trim, 3.3 MiB
+ * with it, and nothing with a trim at once. */
+static void on_sweep(uv_timer_t *t) {
+    stg_net_t *net = t->data;
+    uint64_t now = uv_now(net->loop);
+    unsigned live = 0, closed = 0;
+    for (unsigned i = 0; i < STG_NET_PEERS_MAX; i++) {
+        peer_t *p = net->peers[i];
+        if (!p || !p->dealer) continue;
+        if (now - p->last_send_ms >= net->idle_close_ms) {
+            peer_shut(p);
+            closed++;
+        } else {
+            live++;
+        }
+    }
+    net->st.idle_closed += closed;
+    if (net->trim_at_ms && now >= net->trim_at_ms) {
+        malloc_trim(0);
+        net->trim_at_ms = 0;
+    }
+    if (closed && !net->trim_at_ms) net->trim_at_ms = now + TRIM_DELAY_MS;
+    if (!live && !net->trim_at_ms) uv_timer_stop(t);
+}
+
+/* Runs while a DEALER is open or a trim is due, so a node with nothing
+ * open is not woken; unreferenced, so it never keeps the loop alive by itself. */
+static void sweep_arm(stg_net_t *net) {
+    if (!net->loop_handles || net->idle_close_ms == 0 ||
+        uv_is_active((uv_handle_t *)&net->sweep))
+        return;
+    uint64_t every = net->idle_close_ms / 4;
+    if (every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
+    if (every == 0) every = 1;
+    uv_timer_start(&net->sweep, on_sweep, every, every);
+}
+
+void stg_net_set_idle_close(stg_net_t *net, uint32_t ms) {
+    net->idle_close_ms = ms;
+    uv_timer_stop(&net->sweep);
+    sweep_arm(net); /* a sweep with nothing open stops itself */
+}
+
 /* A DEALER with its monitor PAIR, connected to the peer. The PAIR connects
  * right after zmq_socket_monitor and before the DEALER connects, so no
  * handshake event is lost. */
@@ -411,6 +469,7 @@ static int peer_open(stg_net_t *net, peer_t *p) {
     p->info.open = true;
     p->info.connected = false;
     net->st.opened++;
+    sweep_arm(net);
     return 0;
 fail:
     peer_close_sockets(p);
@@ -684,9 +743,12 @@ stg_net_t *stg_net_new(uv_loop_t *loop, const stg_seckey_t *me, const char *bind
     uv_prepare_init(loop, &net->prepare);
     uv_check_init(loop, &net->check);
     uv_idle_init(loop, &net->idle);
-    net->prepare.data = net->check.data = net->idle.data = net;
+    uv_timer_init(loop, &net->sweep);
+    uv_unref((uv_handle_t *)&net->sweep);
+    net->prepare.data = net->check.data = net->idle.data = net->sweep.data = net;
+    net->idle_close_ms = STG_NET_IDLE_CLOSE_MS;
     net->loop_handles = true;
-    net->open_handles += 3;
+    net->open_handles += 4;
     uv_prepare_start(&net->prepare, on_prepare);
     uv_check_start(&net->check, on_check);
     if ((rc = zsock_watch(net->zap)) < 0 || (rc = zsock_watch(net->router)) < 0) {
@@ -767,6 +829,7 @@ int stg_net_send(stg_net_t *net, unsigned id, const void *buf, size_t len) {
             return rc;
         }
     }
+    p->last_send_ms = uv_now(net->loop);
     p->dealer->dirty = true; /* a send can make it readable, fd or not */
     if (zmq_send(p->dealer->s, buf, len, ZMQ_DONTWAIT) < 0) {
         net->st.tx_dropped++;
@@ -813,6 +876,7 @@ void stg_net_close(stg_net_t **pnet) {
         uv_close((uv_handle_t *)&net->prepare, on_loop_handle_closed);
         uv_close((uv_handle_t *)&net->check, on_loop_handle_closed);
         uv_close((uv_handle_t *)&net->idle, on_loop_handle_closed);
+        uv_close((uv_handle_t *)&net->sweep, on_loop_handle_closed);
     }
     /* Every socket is closed, so this waits at most LINGER_MS. */
     if (net->zctx) zmq_ctx_term(net->zctx);

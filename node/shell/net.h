@@ -3,7 +3,9 @@
  * who is admitted and what a message means are the caller's decisions.
  *
  * Connections are made on demand: a peer's DEALER is opened by the first
- * send to it, because each live connection costs ~45 KiB on each side.
+ * send to it and closed once nothing has been sent on it for the idle-close
+ * time (STG_NET_IDLE_CLOSE_MS), because each live connection costs ~45 KiB on
+ * each side. The next send opens it again.
  *
  * Wire rule: a message is exactly one frame (its body). The sender's identity
  * is the User-Id the ZAP handler gave its connection, taken from the body
@@ -27,6 +29,7 @@
 #define STG_NET_FRAME_MAX (256u * 1024) /* ZMQ_MAXMSGSIZE, encrypted bytes */
 #define STG_NET_USER_ID_MAX 64          /* with the NUL */
 #define STG_NET_ZAP_DOMAIN "stagger"
+#define STG_NET_IDLE_CLOSE_MS 60000u    /* see stg_net_set_idle_close */
 
 /* Where a message came from, so it can be answered with stg_net_reply. A
  * plain value: copy it freely; it stays usable while that connection lives. */
@@ -37,7 +40,8 @@ typedef struct {
 
 typedef enum {
     STG_NET_PEER_UP,          /* handshake with the peer succeeded */
-    STG_NET_PEER_DOWN,        /* an established connection ended */
+    STG_NET_PEER_DOWN,        /* an established connection ended (not by
+                                 * our idle close, which is no news) */
     STG_NET_PEER_REFUSED,     /* handshake failed; a rebuild is scheduled */
 } stg_net_peer_event_t;
 
@@ -55,7 +59,9 @@ typedef struct {
      * valid until the callback returns. Required. */
     void (*on_msg)(void *ctx, const char *user_id, const stg_net_route_t *route,
                    const uint8_t *body, size_t len);
-    /* Connection news about an outgoing peer socket. Optional (NULL). */
+    /* Connection news about an outgoing peer socket. Optional (NULL). An
+     * idle close (stg_net_set_idle_close) is our own doing, not news: it
+     * emits no DOWN; the next send opens the socket and UP follows. */
     void (*on_peer)(void *ctx, unsigned peer_id, stg_net_peer_event_t ev,
                     int detail);
 } stg_net_callbacks_t;
@@ -73,12 +79,13 @@ typedef struct {
     uint64_t handshake_failures; /* outgoing handshakes refused, all peers */
     uint64_t rebuilds;           /* DEALERs rebuilt after a refusal */
     uint64_t opened;             /* DEALERs created, rebuilds included */
+    uint64_t idle_closed;        /* DEALERs closed after the idle time */
 } stg_net_stats_t;
 
 typedef struct {
     uint64_t handshake_failures;
     uint64_t rebuilds;
-    bool open;                   /* a DEALER exists (sent on) */
+    bool open;                   /* a DEALER exists (sent on lately) */
     bool connected;              /* open, and its last news was a successful
                                   * handshake */
     uint32_t backoff_ms;         /* delay before the next rebuild */
@@ -122,6 +129,12 @@ int stg_net_peer_info(const stg_net_t *net, unsigned peer_id,
  * or -errno when the socket cannot be made (the message is dropped and
  * counted). */
 int stg_net_send(stg_net_t *net, unsigned peer_id, const void *buf, size_t len);
+/* Close a peer's socket once nothing has been sent on it for ms
+ * (default STG_NET_IDLE_CLOSE_MS; 0 = never). Messages still queued on it
+ * and answers still on the way are lost; no on_peer DOWN is emitted. One
+ * sweep every min(ms / 4, 5 s) does it, so a socket closes between ms and
+ * ms + min(ms / 4, 5 s) after its last send. */
+void stg_net_set_idle_close(stg_net_t *net, uint32_t ms);
 /* Answer the sender of a message (a peer or a staggerctl client). route and
  * buf are borrowed for the call. 0; -EHOSTUNREACH (gone), -EAGAIN (full),
  * -EMSGSIZE; drops are counted. */

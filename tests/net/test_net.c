@@ -1,7 +1,7 @@
 /* test_net.c: stg_net instances on one libuv loop over 127.0.0.1: admission
  * at the handshake, one-frame messages, replies to clients, rebuild after a
- * refusal, connections made by the first send, and the start-up guard.
- * Plain TAP; waits are bounded uv timers. */
+ * refusal, connections made by the first send and closed when idle, and the
+ * start-up guard. Plain TAP; waits are bounded uv timers. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -377,6 +377,48 @@ static void test_connect_on_first_send(void) {
        "one handshake, one UP");
 }
 
+static void test_idle_close(void) {
+    stg_net_set_idle_close(D.net, 200);
+    int before = E.nmsg;
+    ok(stg_net_send(D.net, 0, "last", 4) == 0, "D sends once more");
+    WAIT_FOR(E.nmsg > before, 3000);
+    ok(got(&E, D.uid, "last") && st(&D).idle_closed == 0, "delivered, still open");
+    WAIT_FOR(st(&D).idle_closed >= 1, 3000);
+    ok(st(&D).idle_closed == 1 && !pinfo(&D, 0).open && !pinfo(&D, 0).connected,
+       "200 ms after its last send the socket is closed");
+    ok(D.ndown == 0, "an idle close is not reported as DOWN");
+
+    ok(stg_net_send(D.net, 0, "again", 5) == 0, "a later send");
+    ok(pinfo(&D, 0).open && st(&D).opened == 2, "re-opens the socket");
+    WAIT_FOR(got(&E, D.uid, "again") && pinfo(&D, 0).connected, 5000);
+    ok(got(&E, D.uid, "again") && D.nup == 2 && st(&E).zap_allowed == 2,
+       "and delivers over a new connection");
+}
+
+static uv_timer_t pace;
+static int paced;
+
+static void on_pace(uv_timer_t *t) {
+    (void)t;
+    if (stg_net_send(D.net, 0, "tick", 4) == 0) paced++;
+}
+
+static void test_busy_socket_stays(void) {
+    int before = E.nmsg;
+    uint64_t opened = st(&D).opened, closed = st(&D).idle_closed;
+    uv_timer_init(&loop, &pace);
+    uv_timer_start(&pace, on_pace, 0, 50);
+    WAIT_FOR(paced >= 20, 5000); /* about 1 s, five idle-close periods */
+    uv_timer_stop(&pace);
+    uv_close((uv_handle_t *)&pace, NULL);
+    ok(paced == 20, "D sent every 50 ms for a second");
+    ok(st(&D).opened == opened && st(&D).idle_closed == closed && pinfo(&D, 0).open,
+       "a socket in use is never closed (opened %llu, idle_closed %llu)",
+       (unsigned long long)st(&D).opened, (unsigned long long)st(&D).idle_closed);
+    WAIT_FOR(E.nmsg >= before + 20, 3000);
+    ok(E.nmsg == before + 20, "every tick arrived (%d)", E.nmsg - before);
+}
+
 static void test_peer_moves(void) {
     allow(&F, &D.key);
     uint64_t opened = st(&D).opened;
@@ -451,6 +493,8 @@ int main(void) {
     test_bad_frames();
     test_rebuild_after_refusal();
     test_connect_on_first_send();
+    test_idle_close();
+    test_busy_socket_stays();
     test_peer_moves();
     test_startup_guard();
 
