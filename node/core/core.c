@@ -268,12 +268,16 @@ static void on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
     peer_t *p = &c->peers[pg->member];
     uint64_t rec_inc = p->have ? (uint64_t)p->rec.inc : 0;
     if (pg->inc < rec_inc) return; /* about an older life: stale */
-    if (pg->state == STG_LIVE_SUSPECT &&
-        (p->live == STG_LIVE_ALIVE || p->live_inc < pg->inc)) {
+    /* SWIM's order: a claim about a newer life wins; about the same life,
+     * dead beats suspect beats alive; about an older life it is stale. A
+     * dead claim about life 5 must not undo a suspicion of life 6, or two
+     * members holding the two claims flip each other forever. */
+    bool newer = pg->inc > p->live_inc, same = pg->inc == p->live_inc;
+    if (pg->state == STG_LIVE_SUSPECT && (newer || (same && p->live == STG_LIVE_ALIVE))) {
         set_live(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
         claim(c, pg->member, STG_LIVE_SUSPECT, pg->inc);
         c->liveness_news = true;
-    } else if (pg->state == STG_LIVE_DEAD && (p->live != STG_LIVE_DEAD || p->live_inc < pg->inc)) {
+    } else if (pg->state == STG_LIVE_DEAD && (newer || (same && p->live != STG_LIVE_DEAD))) {
         set_live(c, pg->member, STG_LIVE_DEAD, pg->inc);
         claim(c, pg->member, STG_LIVE_DEAD, pg->inc);
         c->liveness_news = true;
