@@ -100,6 +100,8 @@ typedef struct {
     unsigned fanout;              /* peers a new record is pushed to */
     int64_t health_interval_ms;   /* how often the health hook runs */
     unsigned retransmit;          /* sends of each liveness claim */
+    unsigned partners;            /* probe and gossip with at most this many
+                                     members; 0: with all (docs/protocol.md §7.8) */
     int64_t start_bound_ms;       /* a grant not started within this expires */
     int64_t backoff_ms;           /* base delay after a lost election */
 } stg_core_tuning_t;
@@ -223,6 +225,10 @@ void stg_core_member(const stg_core_t *core, int idx, stg_member_view_t *out);
 /* What the status shows: healthy/unhealthy only for live members with a
  * record; otherwise unknown. */
 stg_health_t stg_core_shown_health(const stg_core_t *core, int idx);
+/* Is member idx one this node probes and gossips with (docs/protocol.md
+ * §7.8)? Everyone else, when the roster has at most tuning.partners + 1
+ * members. */
+bool stg_core_partner(const stg_core_t *core, int idx);
 
 /* Rejection counters by reason, and counters of notable events. */
 typedef struct {

@@ -92,6 +92,8 @@ struct stg_core {
     probe_t probe;
     int order[STG_MEMBERS_MAX];
     unsigned order_n, order_pos;
+    bool partner[STG_MEMBERS_MAX]; /* the members we probe and gossip with */
+    unsigned npartners;
     relay_t relays[RELAYS_MAX];
     claim_t claims[CLAIMS_MAX];
     unsigned nclaims;

@@ -71,6 +71,7 @@ struct sim {
     int64_t last_at[SIM_NODES_MAX][SIM_NODES_MAX]; /* FIFO: latest delivery per link */
     stg_actions_t *acts;
     uint64_t messages, steps;
+    uint64_t link_msgs[SIM_NODES_MAX][SIM_NODES_MAX]; /* sends per link, lost ones too */
     char **trace;                 /* trace_keep == 0: every line */
     size_t ntrace, captrace;
     char (*ring)[TRACE_LINE];     /* trace_keep > 0: the last lines */
@@ -354,6 +355,7 @@ static void apply(sim_t *s, unsigned i) {
             unsigned to = (unsigned)a->peer;
             if (to >= s->cfg.n) break;
             s->messages++;
+            s->link_msgs[i][to]++;
             if (s->cfg.loss > 0 && uniform(s, ST_LOSS) < s->cfg.loss) break;
             transmit(s, i, to, a->data, a->len);
             if (s->cfg.dup > 0 && uniform(s, ST_DUP) < s->cfg.dup) transmit(s, i, to, a->data, a->len);
@@ -573,6 +575,9 @@ void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_a
 }
 bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
 uint64_t sim_messages(const sim_t *s) { return s->messages; }
+uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to) {
+    return from < SIM_NODES_MAX && to < SIM_NODES_MAX ? s->link_msgs[from][to] : 0;
+}
 uint64_t sim_steps(const sim_t *s) { return s->steps; }
 const char *sim_old_version(const sim_t *s, unsigned node) { return s->nodes[node].old_version; }
 int sim_hook_running(const sim_t *s, unsigned node) { return s->nodes[node].hook; }

@@ -110,6 +110,7 @@ char *sim_roster_json(sim_t *s, int64_t serial);
 stg_core_t *sim_core(sim_t *s, unsigned node);
 bool sim_alive(const sim_t *s, unsigned node);
 uint64_t sim_messages(const sim_t *s);
+uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to); /* sent from -> to */
 uint64_t sim_steps(const sim_t *s);
 /* Run s in step_ms slices until pred holds or deadline_ms of virtual time
  * have passed: evaluates to the virtual time it took, or -1. */

@@ -28,6 +28,7 @@ enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS__COUNT 
 
 typedef struct {
     unsigned nodes, batch;        /* 0: from the seed */
+    int partners;                 /* -1: the default tuning */
     int faults;
     bool trace, quiet;
     bool expect_violation;        /* a broken build: pass when the invariants catch it */
@@ -129,6 +130,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
     stg_core_tuning_t t;
     stg_core_tuning_default(&t);
     t.health_interval_ms = range(DS_SHAPE, 500, 2000);
+    if (o->partners >= 0) t.partners = (unsigned)o->partners;
     int64_t install_ms = range(DS_SHAPE, 300, 3000);
 
     sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
@@ -301,7 +303,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: stagger-sim [--seed N | --seeds A..B | --count K [--first A]]\n"
             "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
-            "                   [--trace] [--quiet]\n"
+            "                   [--partners K] [--trace] [--quiet]\n"
             "Runs rollouts of real stagger cores on a simulated network, checking the\n"
             "invariants after every step. Exit status 1 when any seed violates one.\n"
             "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
@@ -309,6 +311,8 @@ static void usage(FILE *f) {
             "  --faults     none: clean network; net: delay, loss, duplication,\n"
             "               reordering, partitions; all (default): also crashes and\n"
             "               restarts, clock skew and drift, failing hooks and health\n"
+            "  --partners K probe and gossip with at most K partners (tuning.partners;\n"
+            "               0: everyone); small K puts the overlay under the faults\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
             "  --expect-violation  for a deliberately broken build: stop at the first\n"
@@ -317,7 +321,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    opts_t o = {.faults = FAULTS_ALL};
+    opts_t o = {.faults = FAULTS_ALL, .partners = -1};
     uint64_t first = 1, last = 1;
     bool single = false;
     for (int i = 1; i < argc; i++) {
@@ -357,6 +361,13 @@ int main(int argc, char **argv) {
             o.batch = (unsigned)atoi(v);
             if (o.batch < 1 || o.batch > 2) {
                 fprintf(stderr, "stagger-sim: --batch wants 1 or 2\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--partners") == 0 && v) {
+            o.partners = atoi(v);
+            if (o.partners < 0 || o.partners > 255) {
+                fprintf(stderr, "stagger-sim: --partners wants 0..255\n");
                 return 2;
             }
             i++;

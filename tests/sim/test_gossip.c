@@ -268,6 +268,111 @@ static void garbage_counted_and_dropped(void **state) {
     sim_destroy(&s);
 }
 
+/* ---- the partner overlay (docs/protocol.md §7.8) ------------------------ */
+
+/* Hops from member a to every other over the partner links; the largest,
+ * or -1 when one cannot be reached. */
+static int eccentricity(sim_t *s, unsigned n, unsigned a) {
+    int dist[SIM_NODES_MAX];
+    unsigned queue[SIM_NODES_MAX], head = 0, tail = 0;
+    for (unsigned i = 0; i < n; i++) dist[i] = -1;
+    dist[a] = 0;
+    queue[tail++] = a;
+    int far = 0;
+    while (head < tail) {
+        unsigned u = queue[head++];
+        for (unsigned v = 0; v < n; v++)
+            if (dist[v] < 0 && stg_core_partner(sim_core(s, u), (int)v)) {
+                dist[v] = dist[u] + 1;
+                far = dist[v] > far ? dist[v] : far;
+                queue[tail++] = v;
+            }
+    }
+    return tail == n ? far : -1;
+}
+
+static unsigned partners_of(sim_t *s, unsigned n, unsigned a) {
+    unsigned k = 0;
+    for (unsigned v = 0; v < n; v++) k += stg_core_partner(sim_core(s, a), (int)v);
+    return k;
+}
+
+static void overlay_bounded_mutual_connected(void **state) {
+    (void)state;
+    sim_t *s = make(64, 10);
+    int diameter = 0;
+    for (unsigned a = 0; a < 64; a++) {
+        unsigned k = partners_of(s, 64, a);
+        assert_true(k >= 2 && k <= 10); /* tuning.partners, not the 63 of a full mesh */
+        assert_false(stg_core_partner(sim_core(s, a), (int)a));
+        for (unsigned b = 0; b < 64; b++)
+            assert_int_equal(stg_core_partner(sim_core(s, a), (int)b),
+                             stg_core_partner(sim_core(s, b), (int)a));
+        int e = eccentricity(s, 64, a);
+        assert_true(e > 0);
+        diameter = e > diameter ? e : diameter;
+    }
+    print_message("overlay diameter at 64: %d\n", diameter);
+    assert_true(diameter <= 4); /* an expander: news crosses it in a few hops */
+    /* Up to partners + 1 members it is the full mesh, as before. */
+    sim_t *small = make(11, 10);
+    for (unsigned a = 0; a < 11; a++) assert_int_equal(partners_of(small, 11, a), 10);
+    sim_destroy(&small);
+    sim_destroy(&s);
+}
+
+/* An idle fleet of 64 talks only over partner links: the standing
+ * connections, and so the daemon's memory, stay bounded. */
+static void idle_traffic_stays_on_partners(void **state) {
+    (void)state;
+    sim_t *s = make(64, 11);
+    assert_true(WAIT_FOR(s, 10000, converged(s, 64, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    sim_run_until(s, sim_now(s) + 5000);
+    uint64_t before[64][64];
+    for (unsigned a = 0; a < 64; a++)
+        for (unsigned b = 0; b < 64; b++) before[a][b] = sim_link_messages(s, a, b);
+    sim_run_until(s, sim_now(s) + 120000);
+    uint64_t on_partners = 0;
+    for (unsigned a = 0; a < 64; a++) {
+        assert_int_equal(stg_core_stats(sim_core(s, a))->suspicions, 0);
+        for (unsigned b = 0; b < 64; b++) {
+            uint64_t d = sim_link_messages(s, a, b) - before[a][b];
+            if (!stg_core_partner(sim_core(s, a), (int)b)) assert_int_equal(d, 0);
+            else on_partners += d;
+        }
+    }
+    assert_true(on_partners > 64 * 100); /* probes and answers did flow */
+    sim_destroy(&s);
+}
+
+static void crash_detected_over_the_overlay(void **state) {
+    (void)state;
+    sim_t *s = make(64, 12);
+    assert_true(WAIT_FOR(s, 10000, converged(s, 64, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    sim_run_until(s, sim_now(s) + 3000);
+    sim_crash(s, 40);
+    /* Only its partners probe it; everyone else hears from them. */
+    int64_t t = WAIT_FOR(s, 10000, none_see_healthy(s, 64, 40));
+    assert_true(t >= 0);
+    assert_true(t < 5000);
+    for (unsigned i = 0; i < 64; i++)
+        for (unsigned m = 0; m < 64; m++)
+            if (i != 40 && m != 40)
+                assert_int_equal(stg_core_shown_health(sim_core(s, i), (int)m), STG_HEALTH_HEALTHY);
+    sim_set_health(s, 7, STG_HEALTH_HEALTHY, "10.5.2");
+    assert_true(WAIT_FOR(s, 12000, ({
+                              bool all = true;
+                              for (unsigned i = 0; i < 64 && all; i++)
+                                  if (i != 40 && sim_alive(s, i)) {
+                                      stg_member_view_t v;
+                                      stg_core_member(sim_core(s, i), 7, &v);
+                                      all = strcmp(v.rec.version, "10.5.2") == 0;
+                                  }
+                              all;
+                          })) >= 0);
+    sim_destroy(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(eight_converge),
@@ -279,6 +384,9 @@ int main(void) {
         cmocka_unit_test(impersonation_rejected),
         cmocka_unit_test(roster_serial_spreads),
         cmocka_unit_test(garbage_counted_and_dropped),
+        cmocka_unit_test(overlay_bounded_mutual_connected),
+        cmocka_unit_test(idle_traffic_stays_on_partners),
+        cmocka_unit_test(crash_detected_over_the_overlay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
