@@ -30,6 +30,9 @@
 /* zmq_close returns before libzmq's own threads free the socket's pipes
  * (a few ms; LINGER_MS with messages unsent), so trimming at once is futile. */
 #define TRIM_DELAY_MS (LINGER_MS + 100u)
+/* Connections peers open to us and close again free memory too, and we
+ * hear nothing of it: trim now and then anyway (well under 1 ms). */
+#define TRIM_EVERY_MS 60000u
 
 #define MON_EVENTS                                                             \
     (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |    \
@@ -83,6 +86,7 @@ struct stg_net {
     uv_timer_t sweep; /* idle close; unreferenced, runs while a DEALER is open */
     uint32_t idle_close_ms;
     uint64_t trim_at_ms; /* uv_now for malloc_trim after idle closes; 0: none due */
+    uint64_t trimmed_ms; /* uv_now of the last malloc_trim */
     bool loop_handles; /* prepare/check/idle/sweep initialised */
     unsigned open_handles;
     bool closing;
@@ -405,9 +409,10 @@ static void on_sweep(uv_timer_t *t) {
         }
     }
     net->st.idle_closed += closed;
-    if (net->trim_at_ms && now >= net->trim_at_ms) {
+    if ((net->trim_at_ms && now >= net->trim_at_ms) || now - net->trimmed_ms >= TRIM_EVERY_MS) {
         malloc_trim(0);
         net->trim_at_ms = 0;
+        net->trimmed_ms = now;
     }
     if (closed && !net->trim_at_ms) net->trim_at_ms = now + TRIM_DELAY_MS;
     if (!live && !net->trim_at_ms) uv_timer_stop(t);
