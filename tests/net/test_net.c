@@ -378,14 +378,15 @@ static void test_connect_on_first_send(void) {
 }
 
 static void test_idle_close(void) {
-    stg_net_set_idle_close(D.net, 200);
+    /* 500 ms: a loaded CI machine may take a while to deliver "last". */
+    stg_net_set_idle_close(D.net, 500);
     int before = E.nmsg;
     ok(stg_net_send(D.net, 0, "last", 4) == 0, "D sends once more");
     WAIT_FOR(E.nmsg > before, 3000);
     ok(got(&E, D.uid, "last") && st(&D).idle_closed == 0, "delivered, still open");
     WAIT_FOR(st(&D).idle_closed >= 1, 3000);
     ok(st(&D).idle_closed == 1 && !pinfo(&D, 0).open && !pinfo(&D, 0).connected,
-       "200 ms after its last send the socket is closed");
+       "500 ms after its last send the socket is closed");
     ok(D.ndown == 0, "an idle close is not reported as DOWN");
 
     ok(stg_net_send(D.net, 0, "again", 5) == 0, "a later send");
@@ -406,17 +407,20 @@ static void on_pace(uv_timer_t *t) {
 static void test_busy_socket_stays(void) {
     int before = E.nmsg;
     uint64_t opened = st(&D).opened, closed = st(&D).idle_closed;
+    /* Sends 50 ms apart against a 600 ms idle close: only a loop stall of
+     * over half a second could close it, yet five periods go by. */
+    stg_net_set_idle_close(D.net, 600);
     uv_timer_init(&loop, &pace);
     uv_timer_start(&pace, on_pace, 0, 50);
-    WAIT_FOR(paced >= 20, 5000); /* about 1 s, five idle-close periods */
+    WAIT_FOR(paced >= 60, 10000);
     uv_timer_stop(&pace);
     uv_close((uv_handle_t *)&pace, NULL);
-    ok(paced == 20, "D sent every 50 ms for a second");
+    ok(paced == 60, "D sent every 50 ms for three seconds");
     ok(st(&D).opened == opened && st(&D).idle_closed == closed && pinfo(&D, 0).open,
        "a socket in use is never closed (opened %llu, idle_closed %llu)",
        (unsigned long long)st(&D).opened, (unsigned long long)st(&D).idle_closed);
-    WAIT_FOR(E.nmsg >= before + 20, 3000);
-    ok(E.nmsg == before + 20, "every tick arrived (%d)", E.nmsg - before);
+    WAIT_FOR(E.nmsg >= before + 60, 3000);
+    ok(E.nmsg == before + 60, "every tick arrived (%d)", E.nmsg - before);
 }
 
 static void test_peer_moves(void) {
