@@ -129,7 +129,8 @@ typedef struct {
     X(HEALTH, "health")             \
     X(ROSTER, "roster")             \
     X(HOOK_DONE, "hook-done")       \
-    X(RELEASE, "release")
+    X(RELEASE, "release")           \
+    X(LINK_LOST, "link-lost")
 
 typedef enum {
 #define X(name, text) STG_EV_##name,
@@ -141,7 +142,9 @@ typedef struct {
     stg_ev_type_t type;
     int64_t now_ms;
     /* MESSAGE: the authenticated sender's roster index (-1 for a
-     * non-member client such as an operator) and the frame. */
+     * non-member client such as an operator) and the frame.
+     * LINK_LOST: the member whose established connection just ended (its
+     * process died, or restarted): a hint to probe it now, never proof. */
     int from;
     const uint8_t *data;          /* MESSAGE frame, ROSTER envelope; borrowed */
     size_t len;

@@ -415,6 +415,9 @@ static void reshuffle(stg_core_t *c) {
 }
 
 static int next_probe_target(stg_core_t *c) {
+    int u = c->urgent;
+    c->urgent = -1;
+    if (u >= 0 && (unsigned)u < c->roster->nmembers && stg__usable(c, u)) return u;
     for (unsigned tries = 0; tries < 2 * (c->order_n + 1); tries++) {
         if (c->order_pos >= c->order_n) reshuffle(c);
         if (c->order_n == 0) break;
@@ -652,6 +655,7 @@ static int install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, si
     memset(c->relays, 0, sizeof c->relays);
     find_partners(c);
     reshuffle(c);
+    c->urgent = -1;
     stg__rollout_roster_changed(c);
     return 0;
 }
@@ -790,6 +794,22 @@ static void probe_round(stg_core_t *c) {
     if (t < 0) return;
     *p = (probe_t){true, false, false, t, ++c->next_seq, c->now};
     send_probe_msg(c, t, STG_MSG_PING, p->seq, -1);
+}
+
+/* A connection to member i ended: when a process dies its kernel resets
+ * its connections at once, long before our turn to probe it comes round
+ * (a partner is probed about once per npartners periods). Probe it now, as
+ * an extra probe: if the current probe is still waiting for its answer,
+ * right after it. Only a failed probe makes a suspicion, so a restart or a
+ * network hiccup costs one ping. */
+static void on_link_lost(stg_core_t *c, int i) {
+    if (i < 0 || (unsigned)i >= c->roster->nmembers || !stg__usable(c, i) ||
+        c->peers[i].live != STG_LIVE_ALIVE || !c->peers[i].have)
+        return;
+    probe_t *p = &c->probe;
+    if (p->active && p->target == i) return; /* being probed already */
+    c->urgent = i;
+    if (!p->active || p->acked) c->next_probe_ms = c->now;
 }
 
 static int64_t probe_timeout(const stg_core_t *c) {
@@ -977,6 +997,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     case STG_EV_ROSTER: on_roster(c, ev->data, ev->len, -1); break;
     case STG_EV_HOOK_DONE: stg__rollout_hook_done(c, ev); break;
     case STG_EV_RELEASE: stg__rollout_release(c, ev->data, ev->len, -1); break;
+    case STG_EV_LINK_LOST: on_link_lost(c, ev->from); break;
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);

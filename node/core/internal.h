@@ -92,6 +92,7 @@ struct stg_core {
     probe_t probe;
     int order[STG_MEMBERS_MAX];
     unsigned order_n, order_pos;
+    int urgent;                   /* probe this member next (a lost link), or -1 */
     bool partner[STG_MEMBERS_MAX]; /* the members we probe and gossip with */
     unsigned npartners;
     relay_t relays[RELAYS_MAX];

@@ -567,6 +567,17 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
         reply_status(d, route);
 }
 
+/* An established connection to a member ended: tell the core, which
+ * probes it now rather than at its turn (a killed peer's kernel resets
+ * its connections at once). */
+static void on_peer(void *ctx, unsigned peer_id, stg_net_peer_event_t what, int detail) {
+    (void)detail;
+    daemon_t *d = ctx;
+    if (d->stopping || what != STG_NET_PEER_DOWN) return;
+    stg_event_t ev = {.type = STG_EV_LINK_LOST, .now_ms = wall_ms(), .from = (int)peer_id};
+    step(d, &ev);
+}
+
 /* ---- signals and shutdown --------------------------------------------- */
 
 static void shutdown_(daemon_t *d, const char *why) {
@@ -773,7 +784,7 @@ int main(int argc, char **argv) {
     d->loop = uv_default_loop();
     const stg_roster_t *r = stg_core_roster(d->core);
     const char *listen = d->cfg.listen[0] ? d->cfg.listen : r->members[stg_core_self(d->core)].endpoint;
-    stg_net_callbacks_t cb = {.admit = admit, .on_msg = on_msg, .on_peer = NULL};
+    stg_net_callbacks_t cb = {.admit = admit, .on_msg = on_msg, .on_peer = on_peer};
     rebuild_admit(d);
     d->net = stg_net_new(d->loop, d->key, listen, &cb, d, msg, sizeof msg);
     if (!d->net) return fail("cannot listen on %s: %s", listen, msg);

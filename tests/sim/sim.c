@@ -12,7 +12,7 @@
 #include "sim.h"
 #include "rng.h"
 
-enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK };
+enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK, EV_LINK_LOST };
 
 /* The random streams: one per component, each seeded from the run's seed
  * and its own number, so drawing more from one never shifts another. */
@@ -454,6 +454,11 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.len = e.len;
             step_node(s, e.node, &ev);
             break;
+        case EV_LINK_LOST:
+            ev.type = STG_EV_LINK_LOST;
+            ev.from = e.from;
+            step_node(s, e.node, &ev);
+            break;
         case EV_HEALTH: {
             stg_health_t h = nd->health;
             if (s->now < nd->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
@@ -512,6 +517,14 @@ void sim_crash(sim_t *s, unsigned node) {
     stg_core_destroy(&nd->core);
     nd->up = false;
     nd->gen++;
+    /* Its kernel resets its connections: every node that has sent to it
+     * (so holds a connection to it, in staggerd) and is not cut off from
+     * it hears of the reset one minimal delay later. No random draw, so
+     * the other streams stay as they were. */
+    for (unsigned j = 0; j < s->cfg.n; j++)
+        if (j != node && s->nodes[j].up && s->link_msgs[j][node] && !s->blocked[node][j])
+            push(s, (sev_t){.at = s->now + s->cfg.delay_min_ms, .kind = EV_LINK_LOST, .node = j,
+                            .from = (int)node, .gen = s->nodes[j].gen});
 }
 
 void sim_restart(sim_t *s, unsigned node) {

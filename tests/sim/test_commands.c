@@ -145,7 +145,9 @@ static void replay_refused_also_after_restart(void **state) {
     assert_int_equal(stg_core_cmd_seq(sim_core(f.s, 3)), 21);
     sim_inject(f.s, 3, -1, frame, (size_t)fl);
     sim_run_until(f.s, sim_now(f.s) + 200);
-    assert_int_equal(stg_core_stats(sim_core(f.s, 3))->rejects[STG_REJECT_REPLAY], 1);
+    /* At least ours (the counters restarted with the process; a peer's
+     * catch-up may repeat an old command too, refused the same way). */
+    assert_true(stg_core_stats(sim_core(f.s, 3))->rejects[STG_REJECT_REPLAY] >= 1);
     assert_int_equal(count_halted(&f), 0);
     assert_int_equal(sim_audit_applied(f.s, 3), 2);
     done(&f);

@@ -345,32 +345,44 @@ static void idle_traffic_stays_on_partners(void **state) {
     sim_destroy(&s);
 }
 
+/* Only a crashed member's partners probe it, each about once per
+ * npartners periods; the reset of their connections to it makes them
+ * probe it at once (LINK_LOST), so detection does not wait for a turn.
+ * Eight crashes: without the hint the worst takes 2.5 s, with it 1.7 s. */
 static void crash_detected_over_the_overlay(void **state) {
     (void)state;
-    sim_t *s = make(64, 12);
-    assert_true(WAIT_FOR(s, 10000, converged(s, 64, STG_HEALTH_HEALTHY, NULL)) >= 0);
-    sim_run_until(s, sim_now(s) + 3000);
-    sim_crash(s, 40);
-    /* Only its partners probe it; everyone else hears from them. */
-    int64_t t = WAIT_FOR(s, 10000, none_see_healthy(s, 64, 40));
-    assert_true(t >= 0);
-    assert_true(t < 5000);
-    for (unsigned i = 0; i < 64; i++)
-        for (unsigned m = 0; m < 64; m++)
-            if (i != 40 && m != 40)
-                assert_int_equal(stg_core_shown_health(sim_core(s, i), (int)m), STG_HEALTH_HEALTHY);
-    sim_set_health(s, 7, STG_HEALTH_HEALTHY, "10.5.2");
-    assert_true(WAIT_FOR(s, 12000, ({
-                              bool all = true;
-                              for (unsigned i = 0; i < 64 && all; i++)
-                                  if (i != 40 && sim_alive(s, i)) {
-                                      stg_member_view_t v;
-                                      stg_core_member(sim_core(s, i), 7, &v);
-                                      all = strcmp(v.rec.version, "10.5.2") == 0;
-                                  }
-                              all;
-                          })) >= 0);
-    sim_destroy(&s);
+    int64_t worst = 0;
+    for (uint64_t seed = 12; seed < 20; seed++) {
+        sim_t *s = make(64, seed);
+        assert_true(WAIT_FOR(s, 10000, converged(s, 64, STG_HEALTH_HEALTHY, NULL)) >= 0);
+        sim_run_until(s, sim_now(s) + 3000 + (int64_t)seed * 97);
+        unsigned victim = (unsigned)(seed * 7 % 64);
+        sim_crash(s, victim);
+        int64_t t = WAIT_FOR(s, 10000, none_see_healthy(s, 64, victim));
+        assert_true(t >= 0);
+        worst = t > worst ? t : worst;
+        for (unsigned i = 0; i < 64; i++)
+            for (unsigned m = 0; m < 64; m++)
+                if (i != victim && m != victim)
+                    assert_int_equal(stg_core_shown_health(sim_core(s, i), (int)m),
+                                     STG_HEALTH_HEALTHY);
+        if (seed == 12) {
+            sim_set_health(s, 7, STG_HEALTH_HEALTHY, "10.5.2");
+            assert_true(WAIT_FOR(s, 12000, ({
+                                      bool all = true;
+                                      for (unsigned i = 0; i < 64 && all; i++)
+                                          if (i != victim && sim_alive(s, i)) {
+                                              stg_member_view_t v;
+                                              stg_core_member(sim_core(s, i), 7, &v);
+                                              all = strcmp(v.rec.version, "10.5.2") == 0;
+                                          }
+                                      all;
+                                  })) >= 0);
+        }
+        sim_destroy(&s);
+    }
+    print_message("worst crash detection of eight at 64 members: %lld ms\n", (long long)worst);
+    assert_true(worst < 2000);
 }
 
 int main(void) {
