@@ -815,7 +815,10 @@ def main():
                     help="tuning.health_interval_ms in the dissemination phase (default 500)")
     ap.add_argument("--tuning", action="append", metavar="KEY=MS",
                     help="extra tuning for both phases (experiments; default: none)")
-    ap.add_argument("--settle-s", type=float, default=5)
+    ap.add_argument("--settle-s", type=float, default=70,
+                    help="wait after convergence before the idle minute starts (default 70: "
+                         "connections opened during the start-up storm close after 60 s "
+                         "without a send, and their teardown is start-up, not idle, traffic)")
     ap.add_argument("--gap-s", type=float, default=0.5)
     ap.add_argument("--trial-timeout-s", type=float, default=15)
     ap.add_argument("--fail-timeout-s", type=float, default=60)

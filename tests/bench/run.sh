@@ -6,7 +6,7 @@
 # idle minute and kill -9 (default tuning), its dissemination trials, and
 # then ../shared/bench/serf/serf_bench.sh N lan, one after the other (never
 # at the same time), and prints one table of figures and stagger/serf
-# ratios. Takes about 15-20 minutes; nothing here asserts on timings.
+# ratios. Takes about 25-30 minutes; nothing here asserts on timings.
 #
 # usage: tests/bench/run.sh [bench_gossip.py options]
 #   e.g. tests/bench/run.sh --n 8 --trials 5 --idle-s 20 --no-serf
