@@ -78,6 +78,7 @@ struct sim {
     size_t ring_next, ring_count;
     sim_observer_t observer;
     void *observer_ctx;
+    crypto_generichash_state trace_hash; /* every action of every step, in order */
 };
 
 /* ---- heap ------------------------------------------------------------- */
@@ -234,6 +235,7 @@ sim_t *sim_new(const sim_config_t *cfg) {
     for (unsigned k = 0; k < ST__COUNT; k++)
         stg__rng_seed(&s->rng[k], cfg->seed ^ (0x9e3779b97f4a7c15ull * (k + 1)));
     s->acts = malloc(sizeof *s->acts);
+    crypto_generichash_init(&s->trace_hash, NULL, 0, 16);
     if (cfg->trace && cfg->trace_keep) s->ring = calloc(cfg->trace_keep, sizeof *s->ring);
     seed_key(&s->op, 1000);
     for (unsigned i = 0; i < cfg->n; i++) {
@@ -261,6 +263,14 @@ sim_t *sim_new(const sim_config_t *cfg) {
 }
 
 void sim_destroy(sim_t **sp) {
+    if (*sp && getenv("STG_SIM_TRACE_HASH")) {
+        /* The cmocka scenarios' trace hashes, for tests/sim/trace_hash.sh. */
+        FILE *f = fopen(getenv("STG_SIM_TRACE_HASH"), "a");
+        uint8_t h[16];
+        sim_trace_hash(*sp, h);
+        for (unsigned k = 0; f && k < sizeof h; k++) fprintf(f, "%02x", h[k]);
+        if (f) fprintf(f, "\n"), fclose(f);
+    }
     sim_t *s = *sp;
     if (!s) return;
     for (unsigned i = 0; i < s->cfg.n; i++) {
@@ -414,12 +424,38 @@ static void apply(sim_t *s, unsigned i) {
     }
 }
 
+/* Fold one step's actions and next wake-up into the run's trace hash: two
+ * builds of the core that hash alike over a seed behaved alike on it. */
+static void hash_step(sim_t *s, unsigned i, int64_t wake) {
+    crypto_generichash_state *h = &s->trace_hash;
+    const stg_actions_t *acts = s->acts;
+    int64_t head[3] = {(int64_t)i, s->now, wake};
+    crypto_generichash_update(h, (const uint8_t *)head, sizeof head);
+    for (unsigned k = 0; k < acts->n; k++) {
+        const stg_action_t *a = &acts->a[k];
+        int64_t f[5] = {a->type, a->peer, a->level, a->hook, (int64_t)a->len};
+        crypto_generichash_update(h, (const uint8_t *)f, sizeof f);
+        if (a->tag) crypto_generichash_update(h, (const uint8_t *)a->tag, strlen(a->tag));
+        if (a->name) crypto_generichash_update(h, (const uint8_t *)a->name, strlen(a->name));
+        if (a->type == STG_ACT_RUN_HOOK && a->release)
+            crypto_generichash_update(h, (const uint8_t *)a->release->version,
+                                      strlen(a->release->version));
+        if (a->data && a->len) crypto_generichash_update(h, a->data, a->len);
+    }
+}
+
+void sim_trace_hash(const sim_t *s, uint8_t out[16]) {
+    crypto_generichash_state copy = s->trace_hash;
+    crypto_generichash_final(&copy, out, 16);
+}
+
 static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     snode_t *nd = &s->nodes[i];
     stg_event_t e = *ev;
     e.now_ms = node_clock(s, i, s->now);
     s->steps++;
     stg_core_step(nd->core, &e, s->acts);
+    hash_step(s, i, stg_core_next_wakeup(nd->core));
     apply(s, i);
     schedule_wake(s, i);
     if (s->observer) s->observer(s, i, s->observer_ctx);

@@ -127,6 +127,11 @@ uint64_t sim_steps(const sim_t *s);
         r_;                                                               \
     })
 
+/* A BLAKE2b-128 hash of every action every core produced so far, in order,
+ * with each step's node, time and next wake-up: equal hashes over a seed
+ * mean two builds of the core behaved byte for byte alike on it. */
+void sim_trace_hash(const sim_t *s, uint8_t out[16]);
+
 /* Print the kept log lines (trace mode) to stderr. */
 void sim_dump_trace(const sim_t *s);
 /* Add a line of the harness's own to the trace (trace mode). */

@@ -32,6 +32,7 @@ typedef struct {
     int faults;
     bool trace, quiet;
     bool expect_violation;        /* a broken build: pass when the invariants catch it */
+    bool trace_hash;              /* print each seed's action-trace hash */
 } opts_t;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
     unsigned elections;
     int64_t virtual_ms;
     char verdict[600];
+    uint8_t trace_hash[16];
 } result_t;
 
 static stg_rng_t rs[DS__COUNT];
@@ -292,6 +294,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
         snprintf(res->verdict, sizeof res->verdict, "%s", why);
     res->elections = check_elections(c);
     res->virtual_ms = sim_now(s);
+    sim_trace_hash(s, res->trace_hash);
     if (!res->ok || o->trace) {
         if (!o->quiet) sim_dump_trace(s);
     }
@@ -303,7 +306,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: stagger-sim [--seed N | --seeds A..B | --count K [--first A]]\n"
             "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
-            "                   [--partners K] [--trace] [--quiet]\n"
+            "                   [--partners K] [--trace] [--quiet] [--trace-hash]\n"
             "Runs rollouts of real stagger cores on a simulated network, checking the\n"
             "invariants after every step. Exit status 1 when any seed violates one.\n"
             "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
@@ -315,6 +318,8 @@ static void usage(FILE *f) {
             "               0: everyone); small K puts the overlay under the faults\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
+            "  --trace-hash print \"seed N HASH\" per seed: a hash of every action of\n"
+            "               every core, to show a change of code changed no behaviour\n"
             "  --expect-violation  for a deliberately broken build: stop at the first\n"
             "               safety violation and exit 0; exit 1 when none is found\n",
             TRACE_KEEP);
@@ -383,6 +388,8 @@ int main(int argc, char **argv) {
             o.trace = true;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;
+        } else if (strcmp(a, "--trace-hash") == 0) {
+            o.trace_hash = true;
         } else if (strcmp(a, "--expect-violation") == 0) {
             o.expect_violation = true;
         } else {
@@ -403,6 +410,11 @@ int main(int argc, char **argv) {
         result_t r;
         run_seed(seed, &o, &r);
         elections += r.elections;
+        if (o.trace_hash) {
+            printf("seed %llu ", (unsigned long long)seed);
+            for (unsigned k = 0; k < sizeof r.trace_hash; k++) printf("%02x", r.trace_hash[k]);
+            printf("\n");
+        }
         if (r.ok) {
             passed++;
             failed_releases += r.finished_failed;
