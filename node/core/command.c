@@ -17,6 +17,7 @@
 #include "internal.h"
 
 #define CATCH_UP_EVERY_MS 1000
+
 /* A member that got a command from another member passes it on this much
  * later: the first wave (the node the operator's client reached sends to
  * everyone) is not slowed by 2N relayed copies that are nearly all
@@ -251,21 +252,4 @@ void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len, const cha
 void stg__command_free(stg_core_t *c) {
     for (unsigned i = 0; i < c->ncmd_hist; i++) free(c->cmd_hist[i].env);
     c->ncmd_hist = 0;
-}
-
-json_t *stg__command_status(const stg_core_t *c) {
-    json_t *recent = json_array();
-    for (unsigned i = c->ncmd_hist; i-- > 0;) {
-        const cmd_hist_t *h = &c->cmd_hist[i];
-        json_t *by = json_array();
-        for (unsigned m = 0; m < c->roster->nmembers; m++) {
-            int64_t seq = (int)m == c->self ? c->cmd_seq : c->peers[m].rec.cmd_seq;
-            if (seq >= h->seq) json_array_append_new(by, json_string(stg__mname(c, (int)m)));
-        }
-        json_array_append_new(recent, json_pack("{s:I, s:s, s:I, s:o}", "seq", (json_int_t)h->seq,
-                                                "action", stg_cmd_name(h->action), "applied_at_ms",
-                                                (json_int_t)h->applied_ms, "applied_by", by));
-    }
-    return json_pack("{s:I, s:s, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "last_refusal",
-                     c->cmd_refusal, "recent", recent);
 }

@@ -1,6 +1,5 @@
-/* internal.h: the state of one core, shared by its two halves: core.c
- * (membership, liveness, state gossip) and rollout.c (release adoption,
- * election, executor). Not installed; nothing outside node/core sees it. */
+/* internal.h: the state of one core, shared by its modules, and the
+ * functions they call in each other. Not installed; nothing outside node/core sees it. */
 #ifndef STAGGER_CORE_INTERNAL_H
 #define STAGGER_CORE_INTERNAL_H
 
@@ -177,7 +176,16 @@ struct stg_core {
 };
 
 
-/* core.c, for rollout.c */
+/* The proof before the holdback nodes update (policy.c). */
+typedef struct {
+    bool holds;
+    int64_t soak_left_ms;
+    int64_t epochs_left;
+    int64_t next_boundary_ms;
+    int blocker;          /* a member that is not done yet, or -1 */
+} proof_t;
+
+/* emit.c */
 uint8_t *stg__arena(stg_core_t *c, size_t n);
 stg_action_t *stg__act(stg_core_t *c, stg_act_type_t type);
 void stg__log(stg_core_t *c, stg_log_level_t lvl, const char *tag, const char *fmt, ...)
@@ -186,14 +194,95 @@ const char *stg__mname(const stg_core_t *c, int i);
 void stg__send(stg_core_t *c, int peer, stg_msg_t *m);
 void stg__persist(stg_core_t *c, const char *name, const void *data, size_t len);
 void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
-void stg__sign_own(stg_core_t *c);
-void stg__push_own(stg_core_t *c);
+
+/* peers.c */
 bool stg__usable(const stg_core_t *c, int i);
 /* News from the operator (from < 0) goes to every member at once; news
  * relayed by a member (from >= 0) goes on, once, to `fanout` others. */
 void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
+int stg__random_peer(stg_core_t *c, int not1, int not2);
+void stg__find_partners(stg_core_t *c);
+
+/* swim.c */
+void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc);
+void stg__refute(stg_core_t *c, uint64_t claimed_inc);
+void stg__on_claim(stg_core_t *c, const stg_piggy_t *pg, int from);
+void stg__reshuffle(stg_core_t *c);
+void stg__send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_t seq, int target);
+void stg__on_ack(stg_core_t *c, uint32_t seq, int from);
+void stg__on_ping_req(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__on_link_lost(stg_core_t *c, int i);
+int64_t stg__probe_timeout(const stg_core_t *c);
+void stg__spread_news(stg_core_t *c);
+void stg__swim_tick(stg_core_t *c);
+
+/* gossip.c */
+void stg__sign_own(stg_core_t *c);
+void stg__push_own(stg_core_t *c);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
+void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n);
+void stg__vv_summary(const stg_core_t *c, stg_msg_t *m);
+void stg__on_summary(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__on_digest(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__send_sync(stg_core_t *c);
+
+/* members.c */
+void stg__send_roster(stg_core_t *c, int peer);
+int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size_t len);
+void stg__on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from);
+
+/* names.c */
+void stg__id_hex(const uint8_t id[8], char out[17]);
+
+/* policy.c */
+int stg__majority(const stg_core_t *c);
+bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]);
+stg_phase_t stg__rec_phase(const stg_core_t *c, int i);
+bool stg__done_on(const stg_core_t *c, int i);
+bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]);
+bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]);
+int stg__failed_member(const stg_core_t *c);
+bool stg__updating(const stg_core_t *c, int i);
+unsigned stg__order(const stg_core_t *c, int *out);
+unsigned stg__eligible(const stg_core_t *c, int *out);
+unsigned stg__pending_count(const stg_core_t *c);
+proof_t stg__proof(const stg_core_t *c, int64_t now);
+unsigned stg__free_slots(const stg_core_t *c, int except_slot);
+stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]);
+
+/* release.c */
+void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from);
+/* A record of member idx changed (after it is stored). */
+void stg__rollout_record(stg_core_t *c, int idx);
+bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len);
+int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel, const uint8_t id[8]);
+bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel, uint8_t id[8]);
+
+/* election.c */
+/* Handle a rollout message; false when the type is not a rollout one. */
+bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
+void stg__release_slot(stg_core_t *c);
+void stg__give_up(stg_core_t *c, const char *why);
+void stg__expire_grants(stg_core_t *c);
+void stg__campaign(stg_core_t *c);
+
+/* executor.c */
+void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
+                                   int64_t spacing_s, int64_t seq, bool start);
+void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq);
+void stg__rollout_health(stg_core_t *c, const stg_event_t *ev);
+void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev);
+void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel);
+void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8], const uint8_t *env, size_t len);
+void stg__start_update(stg_core_t *c);
+void stg__exec_tick(stg_core_t *c);
+
+/* journal.c */
+void stg__rollout_save(stg_core_t *c);
+void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
+void stg__journal_save(stg_core_t *c);
 
 /* command.c */
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);
@@ -203,27 +292,15 @@ json_t *stg__command_state(const stg_core_t *c);
 void stg__command_free(stg_core_t *c);
 void stg__command_tick(stg_core_t *c);
 int64_t stg__command_wakeup(const stg_core_t *c);
-json_t *stg__command_status(const stg_core_t *c);
 
-/* rollout.c, for command.c */
-void stg__rollout_save(stg_core_t *c);
-void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
-                                   int64_t spacing_s, int64_t seq, bool start);
-void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq);
-
-/* rollout.c, for core.c */
-void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
+/* rollout.c */
 void stg__rollout_free(stg_core_t *c);
-/* Handle a rollout message; false when the type is not a rollout one. */
-bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
-void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from);
-void stg__rollout_health(stg_core_t *c, const stg_event_t *ev);
-void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev);
 void stg__rollout_tick(stg_core_t *c);
 void stg__rollout_roster_changed(stg_core_t *c);
-/* A record of member idx changed (after it is stored). */
-void stg__rollout_record(stg_core_t *c, int idx);
 int64_t stg__rollout_wakeup(const stg_core_t *c);
+
+/* status.c */
+json_t *stg__command_status(const stg_core_t *c);
 json_t *stg__rollout_status(const stg_core_t *c, int64_t now_ms);
 
 #endif

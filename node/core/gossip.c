@@ -1,0 +1,260 @@
+/* gossip.c: state gossip: our own signed record, records pushed when they
+ * change and relayed once, and push-pull anti-entropy (a summary hash on
+ * every ping, the version vector only when the hashes differ). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+void stg__sign_own(stg_core_t *c) {
+    if (c->self < 0) return;
+    peer_t *me = &c->peers[c->self];
+    const stg_member_t *m = &c->roster->members[c->self];
+    stg_record_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.fleet, sizeof r.fleet, "%s", c->roster->fleet);
+    snprintf(r.node, sizeof r.node, "%s", m->name);
+    r.inc = c->inc;
+    r.seq = ++c->seq;
+    r.time_ms = c->now;
+    snprintf(r.component, sizeof r.component, "%s", c->component);
+    snprintf(r.version, sizeof r.version, "%s", c->version);
+    snprintf(r.flavour, sizeof r.flavour, "%s", m->flavour);
+    r.health = c->health;
+    snprintf(r.detail, sizeof r.detail, "%s", c->detail);
+    r.health_since_ms = c->health_since_ms;
+    snprintf(r.phase, sizeof r.phase, "%s", stg_phase_name(c->phase));
+    if (c->exec_have)
+        sodium_bin2hex(r.release, sizeof r.release, c->exec_id, sizeof c->exec_id);
+    else if (c->have_release)
+        /* Idle: name the release we wait for, so a peer that missed its
+         * flood (lost, or down at the time) asks for it (release-want). */
+        sodium_bin2hex(r.release, sizeof r.release, c->release_id, sizeof c->release_id);
+    r.phase_since_ms = c->phase_since_ms;
+    r.cmd_seq = c->cmd_seq;
+    if (c->phase != STG_PHASE_IDLE)
+        snprintf(r.phase_detail, sizeof r.phase_detail, "%s", c->exec_detail);
+    uint8_t json[1024];
+    int n = stg_record_encode(&r, json, sizeof json);
+    size_t elen = 0;
+    if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
+                                   sizeof me->env, &elen) != 0) {
+        stg__log(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
+        return;
+    }
+    me->env_len = elen;
+    me->rec = r;
+    me->have = true;
+    me->live = STG_LIVE_ALIVE;
+    me->live_inc = (uint64_t)c->inc;
+    me->last_heard_ms = c->now;
+}
+
+void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RECORDS;
+    for (unsigned i = 0; i < n; i++) {
+        const peer_t *p = &c->peers[idx[i]];
+        if (!p->have) continue;
+        m.rec[m.nrec] = p->env;
+        m.rec_len[m.nrec] = (uint16_t)p->env_len;
+        if (++m.nrec == STG_RECORDS_MAX) {
+            stg__send(c, peer, &m);
+            m.nrec = 0;
+        }
+    }
+    if (m.nrec) stg__send(c, peer, &m);
+}
+
+/* Our record, to every partner: everyone in a full mesh; over the overlay
+ * the partners flood it on (on_records). */
+void stg__push_own(stg_core_t *c) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (c->partner[i]) stg__records_to(c, (int)i, &c->self, 1);
+}
+
+static void vv_hash(const stg_core_t *c, uint8_t out[8]) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (!p->have) continue;
+        uint8_t e[18];
+        e[0] = (uint8_t)(i >> 8);
+        e[1] = (uint8_t)i;
+        for (int k = 0; k < 8; k++) {
+            e[2 + k] = (uint8_t)((uint64_t)p->rec.inc >> (56 - 8 * k));
+            e[10 + k] = (uint8_t)((uint64_t)p->rec.seq >> (56 - 8 * k));
+        }
+        crypto_generichash_update(&st, e, sizeof e);
+    }
+    crypto_generichash_final(&st, out, 8);
+}
+
+/* The summary a sync, and every ping, carries: the hash and how many. */
+void stg__vv_summary(const stg_core_t *c, stg_msg_t *m) {
+    vv_hash(c, m->hash);
+    unsigned held = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) held += c->peers[i].have;
+    m->nrecords_held = (uint16_t)held;
+}
+
+static void send_digest(stg_core_t *c, int peer, bool want_reply);
+
+/* A ping's summary starts at most one digest exchange per this period: when
+ * every record changes at once (each member re-signs after an emergency
+ * command) every ping differs, and answering each one made the repair
+ * traffic five times the old sync's, all of it competing with the next
+ * command. */
+#define SUMMARY_REPAIR_EVERY_MS 5000
+
+/* A summary that differs from ours: start the digest exchange (§7.4). */
+void stg__on_summary(stg_core_t *c, const stg_msg_t *m, int from) {
+    if (m->type == STG_MSG_PING && c->summary_repair_ms &&
+        c->now - c->summary_repair_ms < SUMMARY_REPAIR_EVERY_MS)
+        return;
+    uint8_t h[8];
+    vv_hash(c, h);
+    if (memcmp(h, m->hash, 8) == 0) return;
+    if (m->type == STG_MSG_PING) c->summary_repair_ms = c->now;
+    send_digest(c, from, true);
+}
+
+static void send_digest(stg_core_t *c, int peer, bool want_reply) {
+    stg_msg_t *m = calloc(1, sizeof *m);
+    if (!m) return;
+    m->type = STG_MSG_DIGEST;
+    m->want_reply = want_reply;
+    for (unsigned i = 0; i < c->roster->nmembers && m->nvv < STG_DIGEST_MAX; i++) {
+        if (!c->peers[i].have) continue;
+        m->vv[m->nvv++] = (stg_vv_entry_t){(uint16_t)i, (uint64_t)c->peers[i].rec.inc,
+                                            (uint64_t)c->peers[i].rec.seq};
+    }
+    stg__send(c, peer, m);
+    free(m);
+}
+
+int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b) {
+    if (inc_a != inc_b) return inc_a < inc_b ? -1 : 1;
+    if (seq_a != seq_b) return seq_a < seq_b ? -1 : 1;
+    return 0;
+}
+
+void stg__on_digest(stg_core_t *c, const stg_msg_t *m, int from) {
+    /* What they lack or hold older: send. What they hold newer: ask. */
+    int give[STG_MEMBERS_MAX];
+    unsigned ngive = 0;
+    bool they_newer = false;
+    int64_t their_inc[STG_MEMBERS_MAX] = {0}, their_seq[STG_MEMBERS_MAX] = {0};
+    for (unsigned k = 0; k < m->nvv; k++) {
+        if (m->vv[k].member >= c->roster->nmembers) continue;
+        their_inc[m->vv[k].member] = (int64_t)m->vv[k].inc;
+        their_seq[m->vv[k].member] = (int64_t)m->vv[k].seq;
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        int cmp = p->have ? stg__cmp_version(p->rec.inc, p->rec.seq, their_inc[i], their_seq[i])
+                          : (their_inc[i] ? -1 : 0);
+        if (cmp > 0) give[ngive++] = (int)i;
+        if (cmp < 0) they_newer = true;
+    }
+    if (ngive) stg__records_to(c, from, give, ngive);
+    if (they_newer && m->want_reply) send_digest(c, from, false);
+}
+
+/* The same bytes as a record we hold: a rumour's duplicate, which is the
+ * common case. Nothing to verify or learn. */
+static bool held_env(const stg_core_t *c, const uint8_t *env, size_t len) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (p->have && p->env_len == len && memcmp(p->env, env, len) == 0) return true;
+    }
+    return false;
+}
+
+void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
+    int fresh[STG_RECORDS_MAX];
+    unsigned nfresh = 0;
+    for (unsigned i = 0; i < m->nrec; i++) {
+        if (held_env(c, m->rec[i], m->rec_len[i])) continue;
+        stg_record_t r;
+        int idx = -1;
+        stg_diag_t d = {0};
+        if (stg_record_open(m->rec[i], m->rec_len[i], c->roster, &r, &idx, &d) != 0) {
+            stg__reject(c, &d, from);
+            continue;
+        }
+        peer_t *p = &c->peers[idx];
+        int cmp = p->have ? stg__cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
+        if (idx == c->self) {
+            /* Someone holds a newer record of ours than we do: our journal
+             * was lost. Move past it so our records win again. */
+            if (cmp > 0) stg__refute(c, (uint64_t)r.inc);
+            continue;
+        }
+        if (cmp == 0) continue; /* a duplicate: normal with rumour spreading */
+        if (cmp < 0) {
+            stg_diag_set(&d, STG_REJECT_REPLAY, "record",
+                         "%s (%lld,%lld) is older than the held (%lld,%lld)", r.node,
+                         (long long)r.inc, (long long)r.seq, (long long)p->rec.inc,
+                         (long long)p->rec.seq);
+            c->stats.rejects[STG_REJECT_REPLAY]++;
+            continue;
+        }
+        bool changed = !p->have || p->rec.health != r.health ||
+                       strcmp(p->rec.version, r.version) != 0;
+        if (changed)
+            stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
+                  r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
+                  r.detail[0] ? ": " : "", r.detail);
+        p->rec = r;
+        memcpy(p->env, m->rec[i], m->rec_len[i]);
+        p->env_len = m->rec_len[i];
+        p->have = true;
+        if (p->live != STG_LIVE_ALIVE && (uint64_t)r.inc > p->live_inc)
+            stg__set_live(c, idx, STG_LIVE_ALIVE, (uint64_t)r.inc);
+        else if (p->live == STG_LIVE_ALIVE)
+            p->live_inc = (uint64_t)r.inc;
+        if (idx == from) p->last_heard_ms = c->now;
+        c->stats.records_new++;
+        fresh[nfresh++] = idx;
+        stg__rollout_record(c, idx);
+        stg__command_catch_up(c, idx, r.cmd_seq);
+    }
+    if (!nfresh) return;
+    /* Rumour: pass what was new to us on, once: to a few random others in
+     * a full mesh, where the origin told everyone already; over the overlay
+     * to every partner, so the flood crosses it in its few hops. */
+    int to[STG_MEMBERS_MAX];
+    unsigned n = 0;
+    if (c->npartners + 1 < c->roster->nmembers) {
+        for (unsigned i = 0; i < c->roster->nmembers; i++)
+            if (c->partner[i] && (int)i != from && stg__usable(c, (int)i)) to[n++] = (int)i;
+    } else {
+        n = stg__random_peers(c, from, -1, c->t.fanout, to);
+    }
+    for (unsigned k = 0; k < n; k++) {
+        int peer = to[k];
+        int subset[STG_RECORDS_MAX];
+        unsigned ns = 0;
+        for (unsigned j = 0; j < nfresh; j++)
+            if (fresh[j] != peer) subset[ns++] = fresh[j];
+        if (ns) stg__records_to(c, peer, subset, ns);
+    }
+}
+
+/* Anti-entropy: our vector's hash to one random member (§7.4). */
+void stg__send_sync(stg_core_t *c) {
+    int peer = stg__random_peer(c, -1, -1);
+    if (peer < 0) return;
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_SYNC;
+    stg__vv_summary(c, &m);
+    stg__send(c, peer, &m);
+}

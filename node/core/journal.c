@@ -1,0 +1,182 @@
+/* journal.c: the node's persisted state (the "journal" store): written
+ * after each change, read back at start. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static json_t *b64_json(const uint8_t *b, size_t n) {
+    if (!b || !n) return json_string("");
+    size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    char *s = malloc(cap);
+    if (!s) return json_string("");
+    sodium_bin2base64(s, cap, b, n, sodium_base64_VARIANT_ORIGINAL);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+void stg__journal_save(stg_core_t *c) {
+    json_t *grants = json_array();
+    for (unsigned s = 0; s < 2; s++) {
+        const grant_t *g = &c->grants[s];
+        char hex[17];
+        stg__id_hex(g->release, hex);
+        json_array_append_new(grants, json_pack("{s:s, s:s, s:b, s:I, s:I}", "holder",
+                                                g->holder >= 0 ? stg__mname(c, g->holder) : "",
+                                                "release", hex, "started", g->started, "at_ms",
+                                                (json_int_t)g->at_ms, "attempt",
+                                                (json_int_t)g->attempt));
+    }
+    json_t *j = json_pack("{s:i, s:o, s:s, s:I, s:i, s:i, s:I, s:s, s:b, s:o, s:s, s:s}", "v", 1,
+                          "release", b64_json(c->release_env, c->release_len), "phase",
+                          stg_phase_name(c->phase), "since_ms", (json_int_t)c->phase_since_ms,
+                          "slot", c->slot, "acks", (int)c->acks, "deadline_ms",
+                          (json_int_t)c->deadline_ms, "detail", c->exec_detail, "halted",
+                          c->halted, "grants", grants, "exec_version", c->exec_rel.version,
+                          "exec_release", "");
+    json_object_set_new(j, "emergency", json_boolean(c->emergency));
+    json_object_set_new(j, "commands", stg__command_state(c));
+    /* An operator's rollback waiting for the install to end: a restart in
+     * between must not lose it (the command will not come again). */
+    json_object_set_new(j, "rollback_after_install", json_boolean(c->rollback_after_install));
+    json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
+    if (c->abandoned) {
+        char hex[17];
+        stg__id_hex(c->abandoned_id, hex);
+        json_object_set_new(j, "abandoned", json_string(hex));
+    }
+    if (c->forgive_before_ms) {
+        char hex[17];
+        stg__id_hex(c->forgive_id, hex);
+        json_object_set_new(j, "forgive", json_pack("{s:s, s:I}", "release", hex, "before_ms",
+                                                    (json_int_t)c->forgive_before_ms));
+    }
+    if (c->emergency_pending)
+        json_object_set_new(j, "emergency_pending",
+                            json_pack("{s:o, s:I}", "env", b64_json(c->pending_env, c->pending_len),
+                                      "at_ms", (json_int_t)c->emergency_at_ms));
+    if (c->exec_have) {
+        char hex[17];
+        stg__id_hex(c->exec_id, hex);
+        json_object_set_new(j, "exec_release", json_string(hex));
+        json_object_set_new(j, "exec_env", b64_json(c->exec_env, c->exec_len));
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    if (text) {
+        stg__persist(c, "journal", text, strlen(text));
+        free(text);
+    }
+}
+
+static void b64_load(json_t *j, uint8_t **out, size_t *len) {
+    const char *s = json_string_value(j);
+    *out = NULL;
+    *len = 0;
+    if (!s || !*s) return;
+    size_t cap = strlen(s);
+    uint8_t *b = malloc(cap);
+    if (!b) return;
+    if (sodium_base642bin(b, cap, s, strlen(s), NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(b);
+        *len = 0;
+        return;
+    }
+    *out = b;
+}
+
+void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
+    c->slot = -1;
+    c->avoid_slot = -1;
+    c->phase = STG_PHASE_IDLE;
+    for (unsigned s = 0; s < 2; s++) c->grants[s].holder = -1;
+    if (!journal || !len) return;
+    stg_diag_t d = {0};
+    json_t *j = stg_json_parse(journal, len, &d);
+    if (!j) return;
+    uint8_t *env;
+    size_t elen;
+    b64_load(json_object_get(j, "release"), &env, &elen);
+    if (env) {
+        stg_release_t rel;
+        stg_envelope_t e;
+        if (stg_release_open(env, elen, c->roster, &rel, &d) == 0 &&
+            stg_envelope_parse(env, elen, &e, NULL) == 0) {
+            uint8_t id[8];
+            stg_release_id(e.payload, e.payload_len, id);
+            stg__adopt(c, env, elen, &rel, id);
+        }
+        free(env);
+    }
+    const char *phname = json_string_value(json_object_get(j, "phase"));
+    int ph = phname ? stg_phase_from_name(phname) : -1;
+    b64_load(json_object_get(j, "exec_env"), &env, &elen);
+    stg_release_t xrel;
+    stg_envelope_t xe;
+    if (ph > 0 && env && stg_release_open(env, elen, c->roster, &xrel, &d) == 0 &&
+        stg_envelope_parse(env, elen, &xe, NULL) == 0) {
+        uint8_t xid[8];
+        stg_release_id(xe.payload, xe.payload_len, xid);
+        stg__set_exec_release(c, &xrel, xid, env, elen);
+        c->phase = (stg_phase_t)ph;
+        c->phase_since_ms = json_integer_value(json_object_get(j, "since_ms"));
+        c->slot = (int)json_integer_value(json_object_get(j, "slot"));
+        c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
+        c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
+        const char *det = json_string_value(json_object_get(j, "detail"));
+        snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
+        /* An install cut short is verified, then finished or rolled back. */
+        if (c->phase == STG_PHASE_INSTALLING) {
+            c->phase = STG_PHASE_VERIFYING;
+            c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+            c->install_cut_short = true;
+            snprintf(c->exec_detail, sizeof c->exec_detail,
+                     "restarted during install: verifying what is there");
+        }
+    }
+    free(env);
+    c->halted = json_is_true(json_object_get(j, "halted"));
+    c->emergency = json_is_true(json_object_get(j, "emergency"));
+    c->rollback_after_install = json_is_true(json_object_get(j, "rollback_after_install"));
+    const char *ab = json_string_value(json_object_get(j, "abandoned"));
+    size_t hn = 0;
+    if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)
+        c->abandoned = true;
+    json_t *fg = json_object_get(j, "forgive");
+    const char *fr = json_string_value(json_object_get(fg, "release"));
+    if (fr && sodium_hex2bin(c->forgive_id, 8, fr, strlen(fr), NULL, &hn, NULL) == 0 && hn == 8)
+        c->forgive_before_ms = json_integer_value(json_object_get(fg, "before_ms"));
+    json_t *ep = json_object_get(j, "emergency_pending");
+    b64_load(json_object_get(ep, "env"), &c->pending_env, &c->pending_len);
+    if (c->pending_env) {
+        c->emergency_pending = true;
+        c->emergency_at_ms = json_integer_value(json_object_get(ep, "at_ms"));
+    }
+    json_t *gs = json_object_get(j, "grants");
+    for (unsigned s = 0; s < 2 && s < json_array_size(gs); s++) {
+        json_t *g = json_array_get(gs, s);
+        const char *holder = json_string_value(json_object_get(g, "holder"));
+        const char *rh = json_string_value(json_object_get(g, "release"));
+        int h = holder && *holder ? stg_roster_find_name(c->roster, holder) : -1;
+        size_t n = 0;
+        if (h < 0 || !rh ||
+            sodium_hex2bin(c->grants[s].release, 8, rh, strlen(rh), NULL, &n, NULL) != 0 || n != 8)
+            continue;
+        c->grants[s].holder = h;
+        c->grants[s].started = json_is_true(json_object_get(g, "started"));
+        c->grants[s].at_ms = json_integer_value(json_object_get(g, "at_ms"));
+        c->grants[s].attempt = (uint64_t)json_integer_value(json_object_get(g, "attempt"));
+    }
+    c->slot_attempt = (uint64_t)json_integer_value(json_object_get(j, "slot_attempt"));
+    json_decref(j);
+}
+
+void stg__rollout_save(stg_core_t *c) {
+    stg__journal_save(c);
+    stg__sign_own(c);
+}

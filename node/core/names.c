@@ -1,0 +1,57 @@
+/* names.c: the name tables of the core's enums (phases, hooks, denials)
+ * and the release id. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static const char *const phase_names[] = {
+#define X(name, text) text,
+    STG_PHASE_MAP(X)
+#undef X
+};
+
+static const char *const hook_names[] = {
+#define X(name, text) text,
+    STG_HOOK_MAP(X)
+#undef X
+};
+
+static const char *const deny_texts[] = {
+#define X(name, text) text,
+    STG_DENY_MAP(X)
+#undef X
+};
+
+const char *stg_phase_name(stg_phase_t p) {
+    return (unsigned)p < STG_PHASE__COUNT ? phase_names[p] : "unknown";
+}
+
+int stg_phase_from_name(const char *s) {
+    for (int i = 0; i < STG_PHASE__COUNT; i++)
+        if (strcmp(s, phase_names[i]) == 0) return i;
+    return -1;
+}
+
+bool stg_phase_updating(stg_phase_t p) {
+    return p == STG_PHASE_ELECTED || p == STG_PHASE_INSTALLING || p == STG_PHASE_VERIFYING ||
+           p == STG_PHASE_SOAKING || p == STG_PHASE_FAILED || p == STG_PHASE_ROLLING_BACK;
+}
+
+const char *stg_hook_name(stg_hook_kind_t h) {
+    return (unsigned)h < STG_HOOK__COUNT ? hook_names[h] : "unknown";
+}
+
+const char *stg_deny_text(stg_deny_t d) {
+    return (unsigned)d < STG_DENY__COUNT ? deny_texts[d] : "unknown";
+}
+
+void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]) {
+    crypto_generichash(id, 8, payload, len, NULL, 0);
+}
+
+void stg__id_hex(const uint8_t id[8], char out[17]) { sodium_bin2hex(out, 17, id, 8); }

@@ -1,0 +1,275 @@
+/* policy.c: the rollout's rules, read from this node's view of the fleet:
+ * who runs what, the update order, windows and epochs, the proof, and the
+ * voter's check. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+int stg__majority(const stg_core_t *c) { return (int)c->roster->nmembers / 2 + 1; }
+
+bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]) {
+    const peer_t *p = &c->peers[i];
+    if (!p->have) return false;
+    char hex[17];
+    stg__id_hex(id, hex);
+    return strcmp(p->rec.release, hex) == 0;
+}
+
+stg_phase_t stg__rec_phase(const stg_core_t *c, int i) {
+    int ph = stg_phase_from_name(c->peers[i].rec.phase);
+    return ph < 0 ? STG_PHASE_IDLE : (stg_phase_t)ph;
+}
+
+/* Runs the release: finished an update to it, or already ran its version. */
+bool stg__done_on(const stg_core_t *c, int i) {
+    const peer_t *p = &c->peers[i];
+    if (!p->have || !c->have_release) return false;
+    stg_phase_t ph = stg__rec_phase(c, i);
+    if (stg__rec_about(c, i, c->release_id) && ph == STG_PHASE_DONE) return true;
+    return (ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
+           strcmp(p->rec.version, c->release.version) == 0;
+}
+
+bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
+    if (!stg__rec_about(c, i, id)) return false;
+    stg_phase_t ph = stg__rec_phase(c, i);
+    if (ph != STG_PHASE_FAILED && ph != STG_PHASE_ROLLING_BACK && ph != STG_PHASE_ROLLED_BACK)
+        return false;
+    /* An operator's resume forgives what failed before it. */
+    return !(c->forgive_before_ms && memcmp(id, c->forgive_id, 8) == 0 &&
+             c->peers[i].rec.phase_since_ms < c->forgive_before_ms);
+}
+
+bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]) {
+    return c->abandoned && memcmp(id, c->abandoned_id, 8) == 0;
+}
+
+int stg__failed_member(const stg_core_t *c) {
+    if (!c->have_release) return -1;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (stg__failed_on(c, (int)i, c->release_id)) return (int)i;
+    return -1;
+}
+
+bool stg__updating(const stg_core_t *c, int i) {
+    return c->peers[i].have && stg_phase_updating(stg__rec_phase(c, i));
+}
+
+static bool holds_grant(const stg_core_t *c, int i) {
+    for (unsigned s = 0; s < c->roster->policy.batch && s < 2; s++)
+        if (c->grants[s].holder == i) return true;
+    return false;
+}
+
+static bool available(const stg_core_t *c, int i) {
+    return stg_core_shown_health(c, i) == STG_HEALTH_HEALTHY;
+}
+
+/* Deterministic order: stage (holdback last), then inside a stage a hash
+ * of (release, node) with the flavours interleaved, so the first waves try
+ * every build. Everyone with the same roster and release computes the same. */
+static uint64_t h64(const uint8_t id[8], const char *a) {
+    uint8_t out[8];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    crypto_generichash_update(&st, id, 8);
+    crypto_generichash_update(&st, (const uint8_t *)a, strlen(a));
+    crypto_generichash_final(&st, out, 8);
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v = v << 8 | out[k];
+    return v;
+}
+
+typedef struct {
+    int idx, stage;
+    unsigned rank;        /* position inside its flavour in this stage */
+    uint64_t flav_key;    /* orders the flavours */
+    uint64_t key;
+} okey_t;
+
+static int okey_cmp(const void *a, const void *b) {
+    const okey_t *x = a, *y = b;
+    if (x->stage != y->stage) return x->stage < y->stage ? -1 : 1;
+    if (x->rank != y->rank) return x->rank < y->rank ? -1 : 1;
+    if (x->flav_key != y->flav_key) return x->flav_key < y->flav_key ? -1 : 1;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : 1;
+}
+
+static int stage_of(const stg_member_t *m) { return m->holdback ? 100 : m->stage; }
+
+static unsigned compute_order(const stg_core_t *c, int *out) {
+    const stg_roster_t *r = c->roster;
+    okey_t k[STG_MEMBERS_MAX];
+    unsigned n = r->nmembers;
+    for (unsigned i = 0; i < n; i++) {
+        k[i].idx = (int)i;
+        k[i].stage = stage_of(&r->members[i]);
+        k[i].key = h64(c->release_id, r->members[i].name);
+        k[i].flav_key = h64(c->release_id, r->members[i].flavour);
+    }
+    /* rank = how many of the same stage and flavour hash lower */
+    for (unsigned i = 0; i < n; i++) {
+        k[i].rank = 0;
+        for (unsigned j = 0; j < n; j++)
+            if (k[j].stage == k[i].stage &&
+                strcmp(r->members[j].flavour, r->members[i].flavour) == 0 &&
+                (k[j].key < k[i].key || (k[j].key == k[i].key && j < i)))
+                k[i].rank++;
+    }
+    qsort(k, n, sizeof k[0], okey_cmp);
+    for (unsigned i = 0; i < n; i++) out[i] = k[i].idx;
+    return n;
+}
+
+/* The order depends only on the roster and the release: computed once per
+ * pair (every tick consults it). */
+unsigned stg__order(const stg_core_t *c, int *out) {
+    stg_core_t *w = (stg_core_t *)c; /* a cache, not state */
+    if (!w->rank_valid || memcmp(w->rank_id, c->release_id, 8) != 0) {
+        w->rank_n = compute_order(c, w->rank);
+        memcpy(w->rank_id, c->release_id, 8);
+        w->rank_valid = true;
+    }
+    memcpy(out, w->rank, w->rank_n * sizeof *out);
+    return w->rank_n;
+}
+
+/* Members still to update, in order, that could start now (available,
+ * not holding or using a slot). */
+unsigned stg__eligible(const stg_core_t *c, int *out) {
+    int ord[STG_MEMBERS_MAX];
+    unsigned n = stg__order(c, ord), m = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int x = ord[i];
+        if (stg__done_on(c, x) || stg__failed_on(c, x, c->release_id) || stg__updating(c, x) ||
+            holds_grant(c, x) || !available(c, x))
+            continue;
+        out[m++] = x;
+    }
+    return m;
+}
+
+unsigned stg__pending_count(const stg_core_t *c) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (!stg__done_on(c, (int)i)) n++;
+    return n;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t boundaries_between(const stg_policy_t *p, int64_t a_ms, int64_t b_ms) {
+    int64_t start = p->epoch_start_s * 1000, len = p->epoch_length_s * 1000;
+    if (len <= 0 || b_ms <= a_ms) return 0;
+    return floor_div(b_ms - start, len) - floor_div(a_ms - start, len);
+}
+
+static int64_t next_boundary(const stg_policy_t *p, int64_t now_ms) {
+    int64_t start = p->epoch_start_s * 1000, len = p->epoch_length_s * 1000;
+    return start + (floor_div(now_ms - start, len) + 1) * len;
+}
+
+static bool near_boundary(const stg_policy_t *p, int64_t now_ms) {
+    int64_t nb = next_boundary(p, now_ms), prev = nb - p->epoch_length_s * 1000;
+    int64_t g = p->epoch_guard_s * 1000;
+    return nb - now_ms < g || now_ms - prev < g;
+}
+
+static bool window_open(const stg_policy_t *p, int64_t now_ms) {
+    if (p->nwindows == 0) return true;
+    int64_t days = floor_div(now_ms, 86400000);
+    int wd = (int)(((days + 3) % 7 + 7) % 7); /* 1970-01-01 was a Thursday; Monday = 0 */
+    int prev = (wd + 6) % 7;
+    int min = (int)((now_ms - days * 86400000) / 60000);
+    for (unsigned i = 0; i < p->nwindows; i++) {
+        const stg_window_t *w = &p->windows[i];
+        if (w->start_min < w->end_min) {
+            if ((w->days >> wd & 1) && min >= w->start_min && min < w->end_min) return true;
+        } else { /* crosses midnight: the listed day is the day it opens */
+            if ((w->days >> wd & 1) && min >= w->start_min) return true;
+            if ((w->days >> prev & 1) && min < w->end_min) return true;
+        }
+    }
+    return false;
+}
+
+/* The proof: every non-holdback member done on the release and healthy,
+ * since t_h (the last of them to turn healthy), for the soak time and across
+ * proof_epochs boundaries. */
+proof_t stg__proof(const stg_core_t *c, int64_t now) {
+    proof_t pf = {false, 0, 0, 0, -1};
+    const stg_policy_t *pol = &c->roster->policy;
+    int64_t th = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        if (c->roster->members[i].holdback) continue;
+        if (!stg__done_on(c, (int)i) || !available(c, (int)i)) {
+            pf.blocker = (int)i;
+            return pf;
+        }
+        if (c->peers[i].rec.health_since_ms > th) th = c->peers[i].rec.health_since_ms;
+    }
+    int64_t soak_end = th + pol->soak_s * 1000;
+    pf.soak_left_ms = soak_end > now ? soak_end - now : 0;
+    int64_t crossed = boundaries_between(pol, th, now);
+    pf.epochs_left = crossed >= (int64_t)pol->proof_epochs ? 0 : (int64_t)pol->proof_epochs - crossed;
+    pf.next_boundary_ms = next_boundary(pol, now);
+    pf.holds = pf.soak_left_ms == 0 && pf.epochs_left == 0;
+    return pf;
+}
+
+/* Slots free in this voter's view, counting except_slot as free: its own
+ * grants, and members whose records show them updating on a slot that a
+ * majority without this voter granted. */
+unsigned stg__free_slots(const stg_core_t *c, int except_slot) {
+    unsigned batch = c->roster->policy.batch, used = 0;
+    for (unsigned s = 0; s < batch; s++)
+        if (c->grants[s].holder >= 0 && (int)s != except_slot) used++;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (stg__updating(c, (int)i) && !holds_grant(c, (int)i)) used++;
+    return used >= batch ? 0 : batch - used;
+}
+
+stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]) {
+    const stg_policy_t *pol = &c->roster->policy;
+    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
+    if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
+    if (c->halted) return STG_DENY_HALTED;
+    if (stg__abandoned(c, id)) return STG_DENY_ABANDONED;
+    if (stg__failed_member(c) >= 0) return STG_DENY_FAILED_RELEASE;
+    if (stg__done_on(c, cand)) return STG_DENY_ALREADY_DONE;
+    const grant_t *g = &c->grants[slot];
+#ifndef STG_TEST_BROKEN_VOTER
+    if (g->holder >= 0 && (g->holder != cand || memcmp(g->release, id, 8) != 0))
+        return STG_DENY_SLOT_TAKEN;
+#else
+    (void)g; /* a deliberately broken voter: grants a held slot again */
+#endif
+    for (unsigned s = 0; s < pol->batch; s++)
+        if (s != slot && c->grants[s].holder == cand) return STG_DENY_HOLDS_OTHER;
+    unsigned unavailable = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if ((int)i != cand && !holds_grant(c, (int)i) && !stg__updating(c, (int)i) &&
+            !available(c, (int)i))
+            unavailable++;
+    if (unavailable > pol->unavailable_max) return STG_DENY_BUDGET;
+    if (!window_open(pol, c->now)) return STG_DENY_WINDOW;
+    if (c->roster->members[cand].role == STG_ROLE_PRODUCER && near_boundary(pol, c->now))
+        return STG_DENY_EPOCH_GUARD;
+    if (c->roster->members[cand].holdback && !stg__proof(c, c->now).holds) return STG_DENY_PROOF;
+    int el[STG_MEMBERS_MAX];
+    unsigned n = stg__eligible(c, el), k = stg__free_slots(c, (int)slot);
+    for (unsigned i = 0; i < n && i < k; i++)
+        if (el[i] == cand) return STG_DENY_NONE;
+    /* Already granted by us and not yet started: it was next when we gave it. */
+    if (g->holder == cand) return STG_DENY_NONE;
+    return STG_DENY_NOT_NEXT;
+}

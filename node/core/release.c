@@ -1,0 +1,113 @@
+/* release.c: adopting releases: the newest valid one for our component,
+ * flooded on, and asked for when a record names one we lack. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+#define WANT_EVERY_MS 1000
+
+/* Replace *dst (of *dlen bytes) with a copy of env; false when out of memory. */
+bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len) {
+    uint8_t *copy = malloc(len);
+    if (!copy) return false;
+    memcpy(copy, env, len);
+    free(*dst);
+    *dst = copy;
+    *dlen = len;
+    return true;
+}
+
+static bool newer(const stg_release_t *a, const uint8_t ida[8], const stg_release_t *b,
+                  const uint8_t idb[8]) {
+    if (a->created_at_s != b->created_at_s) return a->created_at_s > b->created_at_s;
+    return memcmp(ida, idb, 8) > 0;
+}
+
+int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel,
+                 const uint8_t id[8]) {
+    if (!stg__keep_copy(&c->release_env, &c->release_len, env, len)) return STG_ENOSPACE;
+    c->release = *rel;
+    memcpy(c->release_id, id, 8);
+    c->have_release = true;
+    return 0;
+}
+
+void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from) {
+    /* The flood's repeats are byte-identical: drop them before any crypto. */
+    if (c->have_release && len == c->release_len && memcmp(env, c->release_env, len) == 0) return;
+    stg_release_t rel;
+    stg_diag_t d = {0};
+    if (stg_release_open(env, len, c->roster, &rel, &d) != 0) {
+        stg__reject(c, &d, from);
+        return;
+    }
+    if (strcmp(rel.component, c->component) != 0) return; /* another component's business */
+    stg_envelope_t e;
+    stg_envelope_parse(env, len, &e, NULL);
+    uint8_t id[8];
+    stg_release_id(e.payload, e.payload_len, id);
+    if (c->have_release && memcmp(id, c->release_id, 8) == 0) return; /* flood echo */
+    if (c->have_release && !newer(&rel, id, &c->release, c->release_id)) {
+        stg_diag_set(&d, STG_REJECT_STALE, "release", "%s %s is older than the adopted %s",
+                     rel.component, rel.version, c->release.version);
+        stg__reject(c, &d, from);
+        return;
+    }
+    if (stg__adopt(c, env, len, &rel, id) != 0) return;
+    char hex[17];
+    stg__id_hex(id, hex);
+    stg__log(c, STG_LOG_INFO, "rollout", "adopted release %s %s (%s)", rel.component,
+             rel.version, hex);
+    stg__journal_save(c);
+    if (!c->exec_have) {
+        stg__sign_own(c); /* our record now names it (see stg__sign_own) */
+        stg__push_own(c);
+    }
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RELEASE;
+    m.blob = c->release_env;
+    m.blob_len = c->release_len;
+    /* Records name the release, so a member the flood missed asks for it. */
+    stg__flood(c, from, &m);
+}
+
+/* A record names a release we do not hold: ask its sender for it. */
+void stg__rollout_record(stg_core_t *c, int idx) {
+    const peer_t *p = &c->peers[idx];
+    if (!p->rec.release[0] || idx == c->self) return;
+    char hex[17] = "";
+    if (c->have_release) stg__id_hex(c->release_id, hex);
+    if (strcmp(hex, p->rec.release) == 0) return;
+    if (c->exec_have) {
+        char e[17];
+        stg__id_hex(c->exec_id, e);
+        if (strcmp(e, p->rec.release) == 0) return;
+    }
+    if (c->release_want_ms && c->now - c->release_want_ms < WANT_EVERY_MS) return;
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RELEASE_WANT;
+    size_t n = 0;
+    if (sodium_hex2bin(m.release, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
+        n != 8)
+        return;
+    c->release_want_ms = c->now;
+    stg__send(c, idx, &m);
+}
+
+bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
+                         uint8_t id[8]) {
+    stg_envelope_t e;
+    stg_diag_t d = {0};
+    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
+        stg_envelope_parse(env, len, &e, NULL) != 0)
+        return false;
+    stg_release_id(e.payload, e.payload_len, id);
+    return true;
+}

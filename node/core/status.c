@@ -1,0 +1,188 @@
+/* status.c: read-only views of a core: members, the executor, grants, and
+ * the status JSON of docs/protocol.md §8. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+const stg_roster_t *stg_core_roster(const stg_core_t *c) { return c->roster; }
+
+int stg_core_self(const stg_core_t *c) { return c->self; }
+
+const stg_core_stats_t *stg_core_stats(const stg_core_t *c) { return &c->stats; }
+
+void stg_core_member(const stg_core_t *c, int idx, stg_member_view_t *out) {
+    memset(out, 0, sizeof *out);
+    if (idx < 0 || (unsigned)idx >= c->roster->nmembers) return;
+    const peer_t *p = &c->peers[idx];
+    out->have_record = p->have;
+    if (p->have) out->rec = p->rec;
+    out->live = p->live;
+    out->known = p->have;
+    out->last_heard_ms = idx == c->self ? c->now : p->last_heard_ms;
+}
+
+stg_health_t stg_core_shown_health(const stg_core_t *c, int idx) {
+    const peer_t *p = &c->peers[idx];
+    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
+    return p->rec.health;
+}
+
+void stg_core_exec(const stg_core_t *c, stg_exec_view_t *out) {
+    memset(out, 0, sizeof *out);
+    out->phase = c->phase;
+    out->slot = c->slot;
+    out->acks = c->acks;
+    out->have_release = c->exec_have;
+    if (c->exec_have) {
+        out->release = c->exec_rel;
+        memcpy(out->release_id, c->exec_id, 8);
+    }
+    out->since_ms = c->phase_since_ms;
+    out->emergency = c->emergency;
+    snprintf(out->detail, sizeof out->detail, "%s", c->exec_detail);
+}
+
+void stg_core_exec_brief(const stg_core_t *c, stg_exec_brief_t *out) {
+    memset(out, 0, sizeof *out);
+    out->phase = c->phase;
+    out->slot = c->slot;
+    out->acks = c->acks;
+    out->have_release = c->exec_have;
+    if (c->exec_have) memcpy(out->release_id, c->exec_id, 8);
+    out->since_ms = c->phase_since_ms;
+    out->emergency = c->emergency;
+}
+
+int64_t stg_core_cmd_seq(const stg_core_t *c) { return c->cmd_seq; }
+
+bool stg_core_halted(const stg_core_t *c) { return c->halted; }
+
+int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (stg__failed_on(c, (int)i, id)) return (int)i;
+    return -1;
+}
+
+const stg_release_t *stg_core_release(const stg_core_t *c, uint8_t id[8]) {
+    if (!c->have_release) return NULL;
+    if (id) memcpy(id, c->release_id, 8);
+    return &c->release;
+}
+
+int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bool *started) {
+    if (slot >= 2) return -1;
+    if (release_id) memcpy(release_id, c->grants[slot].release, 8);
+    if (started) *started = c->grants[slot].started;
+    return c->grants[slot].holder;
+}
+
+bool stg_core_proof_holds(const stg_core_t *c, int64_t now_ms) { return stg__proof(c, now_ms).holds; }
+
+json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
+    json_t *o = json_object();
+    json_object_set_new(o, "waiting", json_string(c->waiting));
+    json_object_set_new(o, "halted", json_boolean(c->halted));
+    if (!c->have_release) {
+        json_object_set_new(o, "release", json_null());
+        return o;
+    }
+    char hex[17];
+    stg__id_hex(c->release_id, hex);
+    json_object_set_new(o, "release",
+                        json_pack("{s:s, s:s, s:s, s:I}", "component", c->release.component,
+                                  "version", c->release.version, "id", hex, "created_at",
+                                  (json_int_t)c->release.created_at_s));
+    json_t *wave = json_array();
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        if (!stg__updating(c, (int)i)) continue;
+        const peer_t *p = &c->peers[i];
+        json_t *w = json_pack("{s:s, s:s, s:I}", "name", stg__mname(c, (int)i), "phase",
+                              p->rec.phase, "since_ms", (json_int_t)p->rec.phase_since_ms);
+        if (stg__rec_phase(c, (int)i) == STG_PHASE_SOAKING) {
+            int64_t left = p->rec.phase_since_ms + c->roster->policy.soak_s * 1000 - now;
+            json_object_set_new(w, "soak_left_ms", json_integer(left > 0 ? left : 0));
+        }
+        json_array_append_new(wave, w);
+    }
+    json_object_set_new(o, "wave", wave);
+    int el[STG_MEMBERS_MAX];
+    unsigned n = stg__eligible(c, el);
+    json_t *next = json_array();
+    for (unsigned i = 0; i < n && i < c->roster->policy.batch; i++)
+        json_array_append_new(next, json_string(stg__mname(c, el[i])));
+    json_object_set_new(o, "next", next);
+    json_object_set_new(o, "pending", json_integer((json_int_t)stg__pending_count(c)));
+    int f = stg__failed_member(c);
+    json_object_set_new(o, "failed", f >= 0 ? json_pack("{s:s, s:s}", "node", stg__mname(c, f),
+                                                        "detail", c->peers[f].rec.phase_detail)
+                                            : json_null());
+    proof_t pf = stg__proof(c, now);
+    json_object_set_new(o, "proof", json_pack("{s:b, s:I, s:I, s:I}", "holds", pf.holds,
+                                              "soak_left_ms", (json_int_t)pf.soak_left_ms,
+                                              "epochs_left", (json_int_t)pf.epochs_left,
+                                              "next_boundary_ms",
+                                              (json_int_t)pf.next_boundary_ms));
+    return o;
+}
+
+json_t *stg__command_status(const stg_core_t *c) {
+    json_t *recent = json_array();
+    for (unsigned i = c->ncmd_hist; i-- > 0;) {
+        const cmd_hist_t *h = &c->cmd_hist[i];
+        json_t *by = json_array();
+        for (unsigned m = 0; m < c->roster->nmembers; m++) {
+            int64_t seq = (int)m == c->self ? c->cmd_seq : c->peers[m].rec.cmd_seq;
+            if (seq >= h->seq) json_array_append_new(by, json_string(stg__mname(c, (int)m)));
+        }
+        json_array_append_new(recent, json_pack("{s:I, s:s, s:I, s:o}", "seq", (json_int_t)h->seq,
+                                                "action", stg_cmd_name(h->action), "applied_at_ms",
+                                                (json_int_t)h->applied_ms, "applied_by", by));
+    }
+    return json_pack("{s:I, s:s, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "last_refusal",
+                     c->cmd_refusal, "recent", recent);
+}
+
+json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
+    static const char *const live_names[] = {"alive", "suspect", "dead"};
+    const stg_roster_t *r = c->roster;
+    json_t *members = json_array();
+    unsigned count[STG_HEALTH__COUNT] = {0};
+    for (unsigned i = 0; i < r->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        const stg_member_t *m = &r->members[i];
+        stg_health_t shown = stg_core_shown_health(c, (int)i);
+        count[shown]++;
+        int64_t heard = (int)i == c->self ? now_ms : p->last_heard_ms;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
+            "role", stg_role_name(m->role), "flavour", m->flavour, "version",
+            p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
+            p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",
+            "phase_detail", p->have ? p->rec.phase_detail : "", "cmd_seq",
+            (json_int_t)((int)i == c->self ? c->cmd_seq : (p->have ? p->rec.cmd_seq : 0)),
+            "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",
+            (int)i == c->self, "heard_ago_ms",
+            heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
+            (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
+        json_array_append_new(members, o);
+    }
+    json_t *rej = json_object();
+    for (int k = 1; k < STG_REJECT__COUNT; k++)
+        if (c->stats.rejects[k])
+            json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
+                                json_integer((json_int_t)c->stats.rejects[k]));
+    const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
+    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o}",
+                     "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
+                     c->self >= 0 ? r->members[c->self].name : "", "now_ms",
+                     (json_int_t)now_ms, "members", members, "summary", "state", state,
+                     "members", (int)r->nmembers, "healthy", (int)count[STG_HEALTH_HEALTHY],
+                     "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
+                     (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
+                     stg__rollout_status(c, now_ms), "commands", stg__command_status(c));
+}
