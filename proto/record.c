@@ -26,6 +26,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
                           (json_int_t)r->phase_since_ms);
     if (o && r->phase_detail[0]) json_object_set_new(o, "phase_detail", json_string(r->phase_detail));
     if (o && r->cmd_seq) json_object_set_new(o, "cmd_seq", json_integer((json_int_t)r->cmd_seq));
+    if (o && r->attempt) json_object_set_new(o, "attempt", json_integer((json_int_t)r->attempt));
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -36,7 +37,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
 static const char *const record_fields[] = {
     "fleet", "node", "inc", "seq", "time_ms", "component", "version", "flavour",
     "health", "detail", "health_since_ms", "phase", "release", "phase_since_ms", "phase_detail",
-    "cmd_seq", NULL};
+    "cmd_seq", "attempt", NULL};
 
 #define INT53 ((int64_t)1 << 53)
 
@@ -66,6 +67,7 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
         rc = stg_json_str(o, "record", "phase_detail", false, r->phase_detail,
                           sizeof r->phase_detail, d);
     if (!rc) rc = stg_json_int(o, "record", "cmd_seq", false, 0, INT53, &r->cmd_seq, d);
+    if (!rc) rc = stg_json_int(o, "record", "attempt", false, 0, INT53, &r->attempt, d);
     json_decref(o);
     if (rc) return rc;
     r->health = STG_HEALTH__COUNT;

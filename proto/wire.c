@@ -161,6 +161,7 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
     case STG_MSG_VOTE_REQ:
     case STG_MSG_START:
     case STG_MSG_SLOT_FREE:
+    case STG_MSG_SLOT_QUERY:
     case STG_MSG_VOTE:
     case STG_MSG_START_ACK:
         m->slot = (uint8_t)rd(&r, 1);
@@ -248,6 +249,7 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
     case STG_MSG_VOTE_REQ:
     case STG_MSG_START:
     case STG_MSG_SLOT_FREE:
+    case STG_MSG_SLOT_QUERY:
     case STG_MSG_VOTE:
     case STG_MSG_START_ACK:
         wr(&w, m->slot, 1);

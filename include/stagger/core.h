@@ -79,8 +79,9 @@ const char *stg_hook_name(stg_hook_kind_t h);
     X(PROOF, "the release is not proven yet")                \
     X(NOT_YET, "the release is not valid yet")               \
     X(GATE, "the gate hook said no")                         \
-    X(ALREADY_DONE, "the candidate already runs it")                 \
-    X(ABANDONED, "the operator abandoned the release")
+    X(ALREADY_DONE, "the candidate already runs it")         \
+    X(ABANDONED, "the operator abandoned the release")       \
+    X(NO_DISK, "the voter cannot write its journal")
 
 typedef enum {
 #define X(name, text) STG_DENY_##name,
@@ -115,13 +116,30 @@ typedef struct {
     size_t roster_len;
     int64_t incarnation;          /* this start's, from the journal: > last */
     uint64_t seed;                /* random source */
-    const uint8_t *journal;       /* last persisted "journal", or NULL; copied */
+    const uint8_t *journal;       /* last persisted journal, or NULL; copied */
     size_t journal_len;
-    const uint8_t *commands;      /* last persisted "commands", or NULL; copied */
+    const uint8_t *commands;      /* commands.json of versions before 0.1 kept
+                                   * commands apart from the journal, or NULL */
     size_t commands_len;
     char component[STG_NAME_MAX + 1];
     stg_core_tuning_t tuning;
 } stg_core_config_t;
+
+/* Where a PERSIST action writes (docs/operations.md, the state directory). */
+#define STG_STORE_MAP(X)                \
+    X(INCARNATION, "incarnation")       \
+    X(ROSTER, "roster")                 \
+    X(JOURNAL, "journal")               \
+    X(AUDIT, "audit")
+
+typedef enum {
+#define X(name, text) STG_STORE_##name,
+    STG_STORE_MAP(X)
+#undef X
+    STG_STORE__COUNT
+} stg_store_t;
+
+const char *stg_store_name(stg_store_t s);
 
 #define STG_EV_MAP(X)               \
     X(TICK, "tick")                 \
@@ -130,7 +148,8 @@ typedef struct {
     X(ROSTER, "roster")             \
     X(HOOK_DONE, "hook-done")       \
     X(RELEASE, "release")           \
-    X(LINK_LOST, "link-lost")
+    X(LINK_LOST, "link-lost")       \
+    X(PERSISTED, "persisted")
 
 typedef enum {
 #define X(name, text) STG_EV_##name,
@@ -156,6 +175,12 @@ typedef struct {
     /* HOOK_DONE: which hook, and whether it succeeded (exit 0 in time). */
     stg_hook_kind_t hook;
     bool ok;
+    /* PERSISTED: the result (ok, and detail on failure) of the PERSIST
+     * action with this store and gen. The shell reports every journal
+     * write: messages and hook runs that depend on it are held until it
+     * succeeded (docs/operations.md, "writes are barriers"). */
+    stg_store_t store;
+    uint64_t gen;
 } stg_event_t;
 
 #define STG_ACT_MAP(X)              \
@@ -179,8 +204,11 @@ typedef struct {
     int peer;                     /* SEND: roster index */
     stg_log_level_t level;        /* LOG */
     const char *tag;              /* LOG: "gossip", "swim", "roster", ... */
-    const char *name;             /* PERSIST: "incarnation", "roster", "journal", "commands"
-                                   * (replace the named file), or "audit" (append a line) */
+    stg_store_t store;            /* PERSIST: replace the store's file, or for
+                                   * STG_STORE_AUDIT append a line */
+    uint64_t gen;                 /* PERSIST of the journal: report the result
+                                   * as a PERSISTED event with this gen */
+    uint8_t msg_type;             /* SEND: the message type (stg_msg_type_t) */
     stg_hook_kind_t hook;         /* RUN_HOOK */
     const stg_release_t *release; /* RUN_HOOK: borrowed, valid until the next step */
     const uint8_t *data;          /* borrowed from the action list */
@@ -239,6 +267,8 @@ typedef struct {
     uint64_t msgs_in, msgs_out, records_new, suspicions, deaths, refutes,
         roster_updates;
     uint64_t grants, denials[STG_DENY__COUNT], elections_won, elections_lost, transitions;
+    uint64_t journal_writes, journal_write_failures; /* as the shell reported them */
+    uint64_t records_stale;       /* gossip brought an older copy of a record: normal */
 } stg_core_stats_t;
 const stg_core_stats_t *stg_core_stats(const stg_core_t *core);
 

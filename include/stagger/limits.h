@@ -26,4 +26,7 @@
 #define STG_ARTIFACT_MAX 511      /* image reference or URL */
 #define STG_DETAIL_MAX 255        /* free text from a hook */
 
+#define STG_CLOCK_SKEW_MAX_MS 10000 /* a member's clock further off than this is
+                                       shown in status (docs/operations.md, clocks) */
+
 #endif

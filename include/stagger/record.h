@@ -42,6 +42,8 @@ typedef struct {
     int64_t phase_since_ms;           /* when the phase began (signer's clock) */
     char phase_detail[STG_DETAIL_MAX + 1]; /* why the phase (a failure's reason); optional */
     int64_t cmd_seq;                  /* highest emergency command applied; optional, 0 */
+    int64_t attempt;                  /* the election attempt whose slot the node
+                                       * holds or last held; optional, 0 */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

@@ -39,6 +39,7 @@
     X(START_ACK, 14, "start-ack")   \
     X(SLOT_FREE, 15, "slot-free")   \
     X(COMMAND, 16, "command")       \
+    X(SLOT_QUERY, 17, "slot-query") \
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
     X(ERROR_REP, 22, "error-rep")

@@ -37,7 +37,7 @@ static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, 
     for (const char *p = why; *p && n < (int)sizeof line - 8; p++)
         if (*p >= 0x20 && *p != '"' && *p != '\\') line[n++] = *p;
     n += snprintf(line + n, sizeof line - (size_t)n, "\"}\n");
-    stg__persist(c, "audit", line, (size_t)n);
+    stg__persist(c, STG_STORE_AUDIT, line, (size_t)n);
 }
 
 /* What the journal keeps of commands: the highest applied sequence and the

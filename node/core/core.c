@@ -111,8 +111,7 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
     }
     if (changed && c->self >= 0) {
         c->detail_signed_ms = c->now;
-        stg__sign_own(c);
-        stg__push_own(c);
+        stg__own_changed(c);
     }
     stg__rollout_health(c, ev);
 }
@@ -129,6 +128,14 @@ static void on_tick(stg_core_t *c) {
         c->next_health_ms = c->now + c->t.health_interval_ms;
     }
     stg__swim_tick(c);
+    /* A journal write that failed, or that the shell never reported, is
+     * made again: what waits on it leaves once one succeeds. */
+    if ((c->write_failed && c->now >= c->write_retry_ms) ||
+        (c->jgen_done < c->jgen && c->now - c->jgen_sent_ms >= WRITE_ANSWER_MS)) {
+        c->write_retry_ms = c->now + WRITE_RETRY_MS;
+        c->jgen_sent_ms = c->now;
+        stg__journal_save(c);
+    }
     stg__rollout_tick(c);
     stg__command_tick(c);
     if (c->now >= c->next_sync_ms) {
@@ -142,6 +149,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     acts->used = 0;
     acts->dropped = 0;
     c->acts = acts;
+    c->acts_exempt = 0;
     c->now = ev->now_ms;
     switch (ev->type) {
     case STG_EV_TICK: break;
@@ -151,10 +159,12 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     case STG_EV_HOOK_DONE: stg__rollout_hook_done(c, ev); break;
     case STG_EV_RELEASE: stg__rollout_release(c, ev->data, ev->len, -1); break;
     case STG_EV_LINK_LOST: stg__on_link_lost(c, ev->from); break;
+    case STG_EV_PERSISTED: stg__on_persisted(c, ev); break;
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
     stg__spread_news(c);
+    stg__flush(c);
     c->acts = NULL;
 }
 
@@ -225,6 +235,7 @@ void stg_core_destroy(stg_core_t **cp) {
     stg_core_t *c = *cp;
     stg__rollout_free(c);
     stg__command_free(c);
+    stg__held_free(c);
     free(c->peers);
     free(c->roster_env);
     free(c->roster);
@@ -243,6 +254,9 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
             w = c->peers[i].suspect_deadline_ms;
+    if (c->write_failed && c->write_retry_ms < w) w = c->write_retry_ms;
+    if (c->jgen_done < c->jgen && c->jgen_sent_ms + WRITE_ANSWER_MS < w)
+        w = c->jgen_sent_ms + WRITE_ANSWER_MS;
     int64_t r = stg__rollout_wakeup(c);
     if (r < w) w = r;
     r = stg__command_wakeup(c);

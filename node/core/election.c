@@ -20,14 +20,23 @@ static bool bit(const uint8_t *b, int i) { return b[i / 8] >> (i % 8) & 1; }
 
 static void setbit(uint8_t *b, int i) { b[i / 8] |= (uint8_t)(1u << (i % 8)); }
 
-static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8], uint64_t attempt) {
+/* slot-free for (slot, release, attempt) to one member, or to every
+ * member with to < 0. */
+static void send_slot_free_to(stg_core_t *c, int to, int slot, const uint8_t id[8],
+                              uint64_t attempt) {
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_SLOT_FREE;
     m.attempt = attempt;
     m.slot = (uint8_t)slot;
     memcpy(m.release, id, 8);
-    for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
+    if (to >= 0) stg__send(c, to, &m);
+    else
+        for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, &m);
+}
+
+static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8], uint64_t attempt) {
+    send_slot_free_to(c, -1, slot, id, attempt);
 }
 
 static void free_grant(stg_core_t *c, unsigned s, const char *why) {
@@ -214,6 +223,15 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
             memcmp(c->grants[m->slot].release, m->release, 8) == 0)
             free_grant(c, m->slot, "its holder says it is done or gave up");
         return true;
+    case STG_MSG_SLOT_QUERY: {
+        /* A voter asks whether we still use its grant: only the attempt we
+         * are running, or the one we hold a slot under, is in use. */
+        bool in_use = (a->active && a->id == m->attempt) ||
+                      (c->slot == (int)m->slot && c->slot_attempt == m->attempt &&
+                       stg_phase_updating(c->phase));
+        if (!in_use) send_slot_free_to(c, from, m->slot, m->release, m->attempt);
+        return true;
+    }
     case STG_MSG_RELEASE_WANT:
         if (c->have_release && memcmp(m->release, c->release_id, 8) == 0) {
             stg_msg_t r;
@@ -249,11 +267,31 @@ void stg__expire_grants(stg_core_t *c) {
             free_grant(c, s, "our attempt ended with a restart");
             continue;
         }
-        if (g->holder != c->self && stg__rec_about(c, g->holder, g->release)) {
-            stg_phase_t ph = stg__rec_phase(c, g->holder);
-            if ((ph == STG_PHASE_DONE || ph == STG_PHASE_ROLLED_BACK) &&
-                c->peers[g->holder].rec.phase_since_ms >= g->at_ms - c->t.start_bound_ms)
-                free_grant(c, s, ph == STG_PHASE_DONE ? "holder finished" : "holder rolled back");
+        if (g->holder == c->self) continue;
+        /* The holder's own record says the update under this attempt (or a
+         * later one) ended: no clock is compared, only its attempt number. */
+        const stg_record_t *hr = &c->peers[g->holder].rec;
+        bool about = stg__rec_about(c, g->holder, g->release);
+        stg_phase_t ph = stg__rec_phase(c, g->holder);
+        if (about && (uint64_t)hr->attempt >= g->attempt &&
+            (ph == STG_PHASE_DONE || ph == STG_PHASE_ROLLED_BACK)) {
+            free_grant(c, s, ph == STG_PHASE_DONE ? "holder finished" : "holder rolled back");
+            continue;
+        }
+        /* Otherwise, while its record does not show it updating under this
+         * grant (it gave up and its slot-free was lost, or it restarted),
+         * ask the holder itself: it answers slot-free when the attempt is
+         * over (docs/protocol.md §9.4). */
+        bool using = about && (uint64_t)hr->attempt == g->attempt && stg_phase_updating(ph);
+        if (g->started && !using && c->now - g->queried_ms >= QUERY_EVERY_MS) {
+            g->queried_ms = c->now;
+            stg_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.type = STG_MSG_SLOT_QUERY;
+            m.attempt = g->attempt;
+            m.slot = (uint8_t)s;
+            memcpy(m.release, g->release, 8);
+            stg__send(c, g->holder, &m);
         }
     }
 }

@@ -75,19 +75,140 @@ void stg__send(stg_core_t *c, int peer, stg_msg_t *m) {
     stg_action_t *x = stg__act(c, STG_ACT_SEND);
     if (!p || !x) return;
     x->peer = peer;
+    x->msg_type = m->type;
     x->data = p;
     x->len = (size_t)n;
     c->stats.msgs_out++;
 }
 
-void stg__persist(stg_core_t *c, const char *name, const void *data, size_t len) {
+void stg__persist(stg_core_t *c, stg_store_t store, const void *data, size_t len) {
     uint8_t *p = stg__arena(c, len);
     stg_action_t *x = p ? stg__act(c, STG_ACT_PERSIST) : NULL;
     if (!x) return;
     memcpy(p, data, len);
-    x->name = name;
+    x->store = store;
     x->data = p;
     x->len = len;
+    if (store == STG_STORE_JOURNAL) {
+        x->gen = ++c->jgen;
+        c->jgen_sent_ms = c->now;
+    }
+}
+
+/* ---- writes are barriers ----------------------------------------------- */
+
+/* Probes carry no state of ours: they leave at once, so a node that waits
+ * for its disk is not declared dead meanwhile. */
+static bool barrier_free(const stg_action_t *x) {
+    if (x->type == STG_ACT_SEND)
+        return x->msg_type == STG_MSG_PING || x->msg_type == STG_MSG_ACK ||
+               x->msg_type == STG_MSG_PING_REQ;
+    return x->type != STG_ACT_RUN_HOOK;
+}
+
+static void hold(stg_core_t *c, const stg_action_t *x, uint64_t gen) {
+    if (c->nheld == HELD_MAX) {
+        /* Full (a disk that stays full): the oldest message goes; gossip
+         * repairs it later. A hook run is never dropped. */
+        unsigned k = 0;
+        while (k < c->nheld && c->held[k].type != STG_ACT_SEND) k++;
+        if (k == c->nheld) return;
+        free(c->held[k].data);
+        memmove(&c->held[k], &c->held[k + 1], (c->nheld - k - 1) * sizeof c->held[0]);
+        c->nheld--;
+    }
+    held_t *h = &c->held[c->nheld];
+    *h = (held_t){.type = x->type, .peer = x->peer, .msg_type = x->msg_type, .hook = x->hook,
+                  .release = x->release, .len = x->len, .gen = gen};
+    if (x->type == STG_ACT_SEND) {
+        h->data = malloc(x->len);
+        if (!h->data) return;
+        memcpy(h->data, x->data, x->len);
+    }
+    c->nheld++;
+}
+
+void stg__flush(stg_core_t *c) {
+    if (c->own_dirty) {
+        c->own_dirty = false;
+        stg__sign_own(c);
+        stg__push_own(c);
+    }
+    bool write = c->journal_dirty;
+    c->journal_dirty = false;
+    stg_actions_t *a = c->acts;
+    if (!a) return;
+    if (write || c->nheld) {
+        /* What this step decided leaves after the write that records it,
+         * and after anything already waiting, in order. */
+        uint64_t gen = write ? c->jgen + 1 : c->jgen;
+        unsigned k = c->acts_exempt;
+        for (unsigned i = c->acts_exempt; i < a->n; i++) {
+            if (barrier_free(&a->a[i])) a->a[k++] = a->a[i];
+            else hold(c, &a->a[i], gen);
+        }
+        a->n = k;
+    }
+    if (write) stg__journal_write(c);
+}
+
+void stg__on_persisted(stg_core_t *c, const stg_event_t *ev) {
+    if (ev->store != STG_STORE_JOURNAL) return;
+    c->stats.journal_writes++;
+    if (!ev->ok) {
+        c->stats.journal_write_failures++;
+        snprintf(c->write_error, sizeof c->write_error, "%s", ev->detail ? ev->detail : "");
+        if (!c->write_failed || c->now - c->write_error_log_ms >= 60000) {
+            stg__log(c, STG_LOG_ERROR, "journal",
+                     "cannot write the journal (%s): not voting or starting until it can; "
+                     "%u messages and hook runs wait for it",
+                     c->write_error, c->nheld);
+            c->write_error_log_ms = c->now;
+        }
+        c->write_failed = true;
+        c->write_retry_ms = c->now + WRITE_RETRY_MS;
+        return;
+    }
+    if (ev->gen > c->jgen_done) c->jgen_done = ev->gen;
+    if (c->write_failed) {
+        c->write_failed = false;
+        c->write_error[0] = '\0';
+        stg__log(c, STG_LOG_INFO, "journal", "the journal is written again; %u waiting actions leave",
+                 c->nheld);
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < c->nheld; i++) {
+        held_t *h = &c->held[i];
+        if (h->gen > c->jgen_done) {
+            c->held[k++] = *h;
+            continue;
+        }
+        if (h->type == STG_ACT_RUN_HOOK) {
+            stg_action_t *x = stg__act(c, STG_ACT_RUN_HOOK);
+            if (x) {
+                x->hook = h->hook;
+                x->release = h->release;
+            }
+        } else if (h->data) {
+            uint8_t *p = stg__arena(c, h->len);
+            stg_action_t *x = p ? stg__act(c, STG_ACT_SEND) : NULL;
+            if (x) {
+                memcpy(p, h->data, h->len);
+                x->peer = h->peer;
+                x->msg_type = h->msg_type;
+                x->data = p;
+                x->len = h->len;
+            }
+        }
+        free(h->data);
+    }
+    c->nheld = k;
+    if (c->acts) c->acts_exempt = c->acts->n;
+}
+
+void stg__held_free(stg_core_t *c) {
+    for (unsigned i = 0; i < c->nheld; i++) free(c->held[i].data);
+    c->nheld = 0;
 }
 
 void stg__reject(stg_core_t *c, const stg_diag_t *d, int from) {

@@ -55,8 +55,7 @@ static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...) {
     c->phase_since_ms = c->now;
     c->stats.transitions++;
     stg__journal_save(c);
-    stg__sign_own(c);
-    stg__push_own(c);
+    stg__own_changed(c);
 }
 
 void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel) {

@@ -22,6 +22,10 @@ typedef struct {
     int64_t last_heard_ms;
     int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
     int64_t cmd_sent_ms;          /* rate limit for command catch-up to it */
+    int64_t proof_key;            /* the healthy period the proof times (stg__proof_key) */
+    int64_t proof_seen_ms;        /* when we first saw it, on our clock */
+    int64_t skew_ms;              /* its clock minus ours, from its last direct push */
+    unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
 } peer_t;
 
 typedef struct {
@@ -52,7 +56,14 @@ typedef struct {
     uint8_t release[8];
     bool started;                 /* the holder confirmed it started */
     int64_t at_ms;
+    int64_t queried_ms;           /* when we last asked the holder about it (slot-query) */
 } grant_t;
+
+#define WANT_EVERY_MS 1000        /* release-want: the first retry, and the rate limit */
+#define WANT_MAX_MS 30000         /* release-want: the longest backoff */
+#define WANT_SKIP_MAX 8
+#define QUERY_EVERY_MS 2000       /* ask a started grant's holder this often, while
+                                     its record does not show it using the grant */
 
 typedef struct {
     bool active;
@@ -67,6 +78,22 @@ typedef struct {
 } attempt_t;
 
 #define STG_CMD_HISTORY 8
+
+/* An action that waits for a journal write (emit.c, "writes are barriers"). */
+typedef struct {
+    stg_act_type_t type;          /* SEND or RUN_HOOK */
+    int peer;
+    uint8_t msg_type;
+    stg_hook_kind_t hook;
+    const stg_release_t *release; /* RUN_HOOK: points into the core */
+    uint8_t *data;                /* SEND: owned copy */
+    size_t len;
+    uint64_t gen;                 /* leaves when the journal write of this gen succeeded */
+} held_t;
+
+#define HELD_MAX 256
+#define WRITE_RETRY_MS 1000       /* a failed journal write is tried again this often */
+#define WRITE_ANSWER_MS 5000      /* a write the shell never reported is written again */
 
 typedef struct {
     uint8_t *env;
@@ -115,7 +142,11 @@ struct stg_core {
     uint8_t release_id[8];
     uint8_t *release_env;
     size_t release_len;
-    int64_t release_want_ms;      /* rate limit for release-want */
+    int64_t release_want_ms;      /* last release-want sent, 0: none wanted */
+    int64_t want_backoff_ms;      /* until the next one */
+    unsigned want_rr;             /* the member asked last */
+    uint8_t want_skip[WANT_SKIP_MAX][8]; /* fetched, not for us: not asked again */
+    unsigned want_skip_next;
     bool rank_valid;              /* cache of the update order for rank_id */
     uint8_t rank_id[8];
     int rank[STG_MEMBERS_MAX];
@@ -170,6 +201,20 @@ struct stg_core {
     bool hook_running;
     bool halted;
     char waiting[256];            /* why the rollout waits, for status */
+    /* writes are barriers (emit.c): one journal write at the end of a step,
+     * and what depends on it held until the shell says it is on disk */
+    bool journal_dirty;           /* write the journal at the end of this step */
+    bool own_dirty;               /* sign and push our record at the end of this step */
+    uint64_t jgen;                /* generation of the last journal write asked for */
+    uint64_t jgen_done;           /* the last one the shell confirmed */
+    int64_t jgen_sent_ms;
+    bool write_failed;            /* the last journal write failed: no votes, no starts */
+    int64_t write_retry_ms;
+    int64_t write_error_log_ms;
+    char write_error[160];
+    held_t held[HELD_MAX];
+    unsigned nheld;
+    unsigned acts_exempt;         /* actions before this index leave as they are */
     /* per step */
     stg_actions_t *acts;
     int64_t now;
@@ -192,7 +237,13 @@ void stg__log(stg_core_t *c, stg_log_level_t lvl, const char *tag, const char *f
     __attribute__((format(printf, 4, 5)));
 const char *stg__mname(const stg_core_t *c, int i);
 void stg__send(stg_core_t *c, int peer, stg_msg_t *m);
-void stg__persist(stg_core_t *c, const char *name, const void *data, size_t len);
+void stg__persist(stg_core_t *c, stg_store_t store, const void *data, size_t len);
+/* End of a step: our record and the journal, each written once if they
+ * changed, and the step's messages and hook runs held behind the write. */
+void stg__flush(stg_core_t *c);
+/* The shell's report of a journal write: release or keep what waits on it. */
+void stg__on_persisted(stg_core_t *c, const stg_event_t *ev);
+void stg__held_free(stg_core_t *c);
 void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
 
 /* peers.c */
@@ -219,6 +270,9 @@ void stg__swim_tick(stg_core_t *c);
 
 /* gossip.c */
 void stg__sign_own(stg_core_t *c);
+/* Our state changed: the in-memory record now, signed and pushed once at
+ * the end of the step (stg__flush). */
+void stg__own_changed(stg_core_t *c);
 void stg__push_own(stg_core_t *c);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
 void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n);
@@ -248,6 +302,7 @@ bool stg__updating(const stg_core_t *c, int i);
 unsigned stg__order(const stg_core_t *c, int *out);
 unsigned stg__eligible(const stg_core_t *c, int *out);
 unsigned stg__pending_count(const stg_core_t *c);
+int64_t stg__proof_key(const stg_core_t *c, int i);
 proof_t stg__proof(const stg_core_t *c, int64_t now);
 unsigned stg__free_slots(const stg_core_t *c, int except_slot);
 stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]);
@@ -258,6 +313,7 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
 void stg__rollout_record(stg_core_t *c, int idx);
 bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len);
 int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel, const uint8_t id[8]);
+void stg__release_tick(stg_core_t *c);
 bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel, uint8_t id[8]);
 
 /* election.c */
@@ -282,7 +338,10 @@ void stg__exec_tick(stg_core_t *c);
 /* journal.c */
 void stg__rollout_save(stg_core_t *c);
 void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
+/* The journal changed: it is written once, at the end of the step. */
 void stg__journal_save(stg_core_t *c);
+/* Encode the journal and emit its PERSIST action (stg__flush). */
+void stg__journal_write(stg_core_t *c);
 
 /* command.c */
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);

@@ -20,7 +20,9 @@ static json_t *b64_json(const uint8_t *b, size_t n) {
     return j;
 }
 
-void stg__journal_save(stg_core_t *c) {
+void stg__journal_save(stg_core_t *c) { c->journal_dirty = true; }
+
+void stg__journal_write(stg_core_t *c) {
     json_t *grants = json_array();
     for (unsigned s = 0; s < 2; s++) {
         const grant_t *g = &c->grants[s];
@@ -69,7 +71,7 @@ void stg__journal_save(stg_core_t *c) {
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     if (text) {
-        stg__persist(c, "journal", text, strlen(text));
+        stg__persist(c, STG_STORE_JOURNAL, text, strlen(text));
         free(text);
     }
 }
@@ -178,5 +180,5 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
 
 void stg__rollout_save(stg_core_t *c) {
     stg__journal_save(c);
-    stg__sign_own(c);
+    stg__own_changed(c);
 }

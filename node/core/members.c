@@ -87,7 +87,7 @@ void stg__on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         return;
     }
     c->stats.roster_updates++;
-    stg__persist(c, "roster", env, len);
+    stg__persist(c, STG_STORE_ROSTER, env, len);
     stg__act(c, STG_ACT_ROSTER_CHANGED);
     stg__log(c, STG_LOG_INFO, "roster", "roster of fleet %s: serial %lld -> %lld, %u members",
           r->fleet, (long long)old, (long long)r->serial, r->nmembers);
@@ -98,8 +98,7 @@ void stg__on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from) {
               (long long)r->serial);
         return;
     }
-    stg__sign_own(c);
+    stg__own_changed(c);
     /* Flood: every member hears it at once. */
     for (unsigned i = 0; i < r->nmembers; i++) stg__send_roster(c, (int)i);
-    stg__push_own(c);
 }

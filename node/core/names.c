@@ -27,6 +27,16 @@ static const char *const deny_texts[] = {
 #undef X
 };
 
+static const char *const store_names[] = {
+#define X(name, text) text,
+    STG_STORE_MAP(X)
+#undef X
+};
+
+const char *stg_store_name(stg_store_t s) {
+    return (unsigned)s < STG_STORE__COUNT ? store_names[s] : "unknown";
+}
+
 const char *stg_phase_name(stg_phase_t p) {
     return (unsigned)p < STG_PHASE__COUNT ? phase_names[p] : "unknown";
 }

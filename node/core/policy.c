@@ -205,6 +205,19 @@ static bool window_open(const stg_policy_t *p, int64_t now_ms) {
 /* The proof: every non-holdback member done on the release and healthy,
  * since t_h (the last of them to turn healthy), for the soak time and across
  * proof_epochs boundaries. */
+/* Which healthy period of member i on the release the proof counts: its
+ * record's health_since_ms, used only as a name for the period (it is the
+ * member's clock, never compared with ours); -1 when it is not done and
+ * healthy on the release. */
+int64_t stg__proof_key(const stg_core_t *c, int i) {
+    const peer_t *p = &c->peers[i];
+    if (!stg__done_on(c, i) || p->rec.health != STG_HEALTH_HEALTHY) return -1;
+    return p->rec.health_since_ms;
+}
+
+/* The proof, judged on this node's clock alone: each member's healthy
+ * period is timed from when we first saw it (stg__proof_observe), so a
+ * member whose clock is slow or fast cannot shorten the wait. */
 proof_t stg__proof(const stg_core_t *c, int64_t now) {
     proof_t pf = {false, 0, 0, 0, -1};
     const stg_policy_t *pol = &c->roster->policy;
@@ -215,7 +228,10 @@ proof_t stg__proof(const stg_core_t *c, int64_t now) {
             pf.blocker = (int)i;
             return pf;
         }
-        if (c->peers[i].rec.health_since_ms > th) th = c->peers[i].rec.health_since_ms;
+        const peer_t *p = &c->peers[i];
+        int64_t seen = p->proof_key == stg__proof_key(c, (int)i) && p->proof_key >= 0
+                           ? p->proof_seen_ms : now; /* not observed yet: from now */
+        if (seen > th) th = seen;
     }
     int64_t soak_end = th + pol->soak_s * 1000;
     pf.soak_left_ms = soak_end > now ? soak_end - now : 0;
@@ -243,6 +259,9 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
     if (!c->have_release || memcmp(id, c->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
     if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
     if (c->halted) return STG_DENY_HALTED;
+    /* A grant must reach the disk before it is given: a voter that cannot
+     * write grants nothing (and its answers wait for the disk anyway). */
+    if (c->write_failed) return STG_DENY_NO_DISK;
     if (stg__abandoned(c, id)) return STG_DENY_ABANDONED;
     if (stg__failed_member(c) >= 0) return STG_DENY_FAILED_RELEASE;
     if (stg__done_on(c, cand)) return STG_DENY_ALREADY_DONE;

@@ -9,7 +9,6 @@
 
 #include "internal.h"
 
-#define WANT_EVERY_MS 1000
 
 /* Replace *dst (of *dlen bytes) with a copy of env; false when out of memory. */
 bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len) {
@@ -20,6 +19,46 @@ bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len)
     *dst = copy;
     *dlen = len;
     return true;
+}
+
+/* Releases a record named that we fetched and will not adopt (older than
+ * ours, another component's, or not valid here): not asked for again. */
+static bool unwanted(const stg_core_t *c, const uint8_t id[8]) {
+    for (unsigned k = 0; k < WANT_SKIP_MAX; k++)
+        if (memcmp(c->want_skip[k], id, 8) == 0) return true;
+    return false;
+}
+
+static void skip(stg_core_t *c, const uint8_t id[8]) {
+    if (unwanted(c, id)) return;
+    memcpy(c->want_skip[c->want_skip_next], id, 8);
+    c->want_skip_next = (c->want_skip_next + 1) % WANT_SKIP_MAX;
+}
+
+/* The release member idx's record names, when it is one we lack and want. */
+static bool lacks(const stg_core_t *c, int idx, uint8_t id[8]) {
+    const peer_t *p = &c->peers[idx];
+    size_t n = 0;
+    if (idx == c->self || !p->have || !p->rec.release[0] ||
+        sodium_hex2bin(id, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
+        n != 8)
+        return false;
+    if (c->have_release && memcmp(id, c->release_id, 8) == 0) return false;
+    if (c->exec_have && memcmp(id, c->exec_id, 8) == 0) return false;
+    return !unwanted(c, id);
+}
+
+static void want(stg_core_t *c, int idx, const uint8_t id[8]) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_RELEASE_WANT;
+    memcpy(m.release, id, 8);
+    c->release_want_ms = c->now;
+    /* Until it comes: 1 s, 2 s, 4 s ... 30 s between asks. A want or its
+     * answer can be lost, and nothing else would make us ask again. */
+    c->want_backoff_ms = c->want_backoff_ms ? c->want_backoff_ms * 2 : WANT_EVERY_MS;
+    if (c->want_backoff_ms > WANT_MAX_MS) c->want_backoff_ms = WANT_MAX_MS;
+    stg__send(c, idx, &m);
 }
 
 static bool newer(const stg_release_t *a, const uint8_t ida[8], const stg_release_t *b,
@@ -46,13 +85,17 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
         stg__reject(c, &d, from);
         return;
     }
-    if (strcmp(rel.component, c->component) != 0) return; /* another component's business */
     stg_envelope_t e;
     stg_envelope_parse(env, len, &e, NULL);
     uint8_t id[8];
     stg_release_id(e.payload, e.payload_len, id);
+    if (strcmp(rel.component, c->component) != 0) { /* another component's business */
+        skip(c, id);
+        return;
+    }
     if (c->have_release && memcmp(id, c->release_id, 8) == 0) return; /* flood echo */
     if (c->have_release && !newer(&rel, id, &c->release, c->release_id)) {
+        skip(c, id);
         stg_diag_set(&d, STG_REJECT_STALE, "release", "%s %s is older than the adopted %s",
                      rel.component, rel.version, c->release.version);
         stg__reject(c, &d, from);
@@ -64,10 +107,7 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg__log(c, STG_LOG_INFO, "rollout", "adopted release %s %s (%s)", rel.component,
              rel.version, hex);
     stg__journal_save(c);
-    if (!c->exec_have) {
-        stg__sign_own(c); /* our record now names it (see stg__sign_own) */
-        stg__push_own(c);
-    }
+    if (!c->exec_have) stg__own_changed(c); /* our record now names it (see stg__sign_own) */
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
@@ -79,26 +119,29 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
 
 /* A record names a release we do not hold: ask its sender for it. */
 void stg__rollout_record(stg_core_t *c, int idx) {
-    const peer_t *p = &c->peers[idx];
-    if (!p->rec.release[0] || idx == c->self) return;
-    char hex[17] = "";
-    if (c->have_release) stg__id_hex(c->release_id, hex);
-    if (strcmp(hex, p->rec.release) == 0) return;
-    if (c->exec_have) {
-        char e[17];
-        stg__id_hex(c->exec_id, e);
-        if (strcmp(e, p->rec.release) == 0) return;
-    }
+    uint8_t id[8];
+    if (!lacks(c, idx, id)) return;
     if (c->release_want_ms && c->now - c->release_want_ms < WANT_EVERY_MS) return;
-    stg_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = STG_MSG_RELEASE_WANT;
-    size_t n = 0;
-    if (sodium_hex2bin(m.release, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
-        n != 8)
-        return;
-    c->release_want_ms = c->now;
-    stg__send(c, idx, &m);
+    want(c, idx, id);
+}
+
+/* Still lacking a release some record names: ask again, with backoff, a
+ * different member each time. */
+void stg__release_tick(stg_core_t *c) {
+    int64_t wait = c->want_backoff_ms ? c->want_backoff_ms : WANT_EVERY_MS;
+    if (c->self < 0 || c->now - c->release_want_ms < wait) return;
+    unsigned n = c->roster->nmembers;
+    uint8_t id[8];
+    for (unsigned k = 1; k <= n; k++) {
+        int idx = (int)((c->want_rr + k) % n);
+        if (stg__usable(c, idx) && lacks(c, idx, id)) {
+            c->want_rr = (unsigned)idx;
+            want(c, idx, id);
+            return;
+        }
+    }
+    c->release_want_ms = c->now; /* nothing lacking: look again in a second */
+    c->want_backoff_ms = 0;
 }
 
 bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,

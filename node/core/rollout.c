@@ -9,6 +9,20 @@
 
 #include "internal.h"
 
+/* Time each member's healthy period on the release from when we first see
+ * it: the proof measures on our clock only (docs/protocol.md §9.6). */
+static void observe_proof(stg_core_t *c) {
+    if (!c->have_release) return;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *p = &c->peers[i];
+        int64_t key = stg__proof_key(c, (int)i);
+        if (key != p->proof_key) {
+            p->proof_key = key;
+            p->proof_seen_ms = c->now;
+        }
+    }
+}
+
 static void explain(stg_core_t *c) {
     char *w = c->waiting;
     size_t cap = sizeof c->waiting;
@@ -17,7 +31,10 @@ static void explain(stg_core_t *c) {
         return;
     }
     int f = stg__failed_member(c);
-    if (c->halted) snprintf(w, cap, "halted by the operator");
+    if (c->write_failed)
+        snprintf(w, cap, "this node cannot write its journal (%s): it neither votes nor starts "
+                 "until it can", c->write_error);
+    else if (c->halted) snprintf(w, cap, "halted by the operator");
     else if (stg__abandoned(c, c->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
                  c->release.component, c->release.version);
@@ -63,6 +80,8 @@ static void explain(stg_core_t *c) {
 void stg__rollout_tick(stg_core_t *c) {
     if (c->self < 0) return;
     stg__exec_tick(c);
+    stg__release_tick(c);
+    observe_proof(c);
     stg__expire_grants(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__give_up(c, "no majority in time");

@@ -169,20 +169,29 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             (int)i == c->self, "heard_ago_ms",
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
+        /* A clock beyond what the rules allow (docs/operations.md, clocks). */
+        if ((int)i != c->self && p->skew_over >= 2)
+            json_object_set_new(o, "clock_skew_ms", json_integer((json_int_t)p->skew_ms));
         json_array_append_new(members, o);
     }
+    json_t *store = json_pack("{s:b, s:s, s:I, s:I, s:i}", "ok", !c->write_failed, "error",
+                              c->write_error, "writes", (json_int_t)c->stats.journal_writes,
+                              "failures", (json_int_t)c->stats.journal_write_failures,
+                              "waiting_actions", (int)c->nheld);
     json_t *rej = json_object();
     for (int k = 1; k < STG_REJECT__COUNT; k++)
         if (c->stats.rejects[k])
             json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
                                 json_integer((json_int_t)c->stats.rejects[k]));
     const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
-    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o}",
+    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o, "
+                     "s:o}",
                      "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
                      c->self >= 0 ? r->members[c->self].name : "", "now_ms",
                      (json_int_t)now_ms, "members", members, "summary", "state", state,
                      "members", (int)r->nmembers, "healthy", (int)count[STG_HEALTH_HEALTHY],
                      "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
                      (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
-                     stg__rollout_status(c, now_ms), "commands", stg__command_status(c));
+                     stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
+                     "journal", store);
 }

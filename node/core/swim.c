@@ -68,12 +68,11 @@ void stg__refute(stg_core_t *c, uint64_t claimed_inc) {
     c->inc++;
     char text[24];
     int n = snprintf(text, sizeof text, "%lld", (long long)c->inc);
-    stg__persist(c, "incarnation", text, (size_t)n);
+    stg__persist(c, STG_STORE_INCARNATION, text, (size_t)n);
     c->stats.refutes++;
     stg__log(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
           (long long)c->inc);
-    stg__sign_own(c);
-    stg__push_own(c);
+    stg__own_changed(c);
 }
 
 void stg__on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {

@@ -115,14 +115,21 @@ static int read_state(const daemon_t *d, const char *name, uint8_t **buf, size_t
     return stg_file_read(path, 4 * STG_PAYLOAD_MAX, buf, len, msg, cap);
 }
 
-static int persist(daemon_t *d, const char *name, const void *data, size_t len) {
-    if (strcmp(name, "audit") == 0) return append_audit(d, data, len);
+/* The file each store lives in (docs/operations.md, the state directory). */
+static const char *store_file(stg_store_t s) {
+    switch (s) {
+    case STG_STORE_INCARNATION: return "incarnation";
+    case STG_STORE_ROSTER: return "roster.signed";
+    case STG_STORE_JOURNAL: return "journal.json";
+    case STG_STORE_AUDIT: return "audit.log";
+    default: return "unknown-store";
+    }
+}
+
+static int persist(daemon_t *d, stg_store_t store, const void *data, size_t len) {
+    if (store == STG_STORE_AUDIT) return append_audit(d, data, len);
     char path[STG_PATH_MAX + 64];
-    state_path(d, strcmp(name, "roster") == 0 ? "roster.signed"
-                  : strcmp(name, "journal") == 0  ? "journal.json"
-                  : strcmp(name, "commands") == 0 ? "commands.json"
-                                                  : name,
-               path, sizeof path);
+    state_path(d, store_file(store), path, sizeof path);
     int rc = stg_file_write_atomic(path, data, len, 0600);
     if (rc < 0)
         say(STG_LOG_ERROR, "journal", "cannot write %s: %s; check the disk and permissions",
@@ -424,7 +431,20 @@ static void apply(daemon_t *d) {
                 say(STG_LOG_DEBUG, "net", "send to %d: %s", x->peer, stg_strerror(rc));
             break;
         }
-        case STG_ACT_PERSIST: persist(d, x->name, x->data, x->len); break;
+        case STG_ACT_PERSIST: {
+            int rc = persist(d, x->store, x->data, x->len);
+            if (x->store == STG_STORE_JOURNAL) {
+                /* The core holds what depends on this write until it hears
+                 * how it went (after this action list: see step). */
+                char why[160];
+                snprintf(why, sizeof why, "%s: %s", store_file(x->store),
+                         rc < 0 ? strerror(-rc) : "ok");
+                stg_event_t ev = {.type = STG_EV_PERSISTED, .now_ms = wall_ms(),
+                                  .store = x->store, .gen = x->gen, .ok = rc == 0, .detail = why};
+                step(d, &ev);
+            }
+            break;
+        }
         case STG_ACT_LOG:
             say((int)x->level, x->tag, "%.*s", (int)x->len, (const char *)x->data);
             break;
@@ -748,7 +768,7 @@ int main(int argc, char **argv) {
     int64_t inc = read_incarnation(d) + 1;
     char text[32];
     int tn = snprintf(text, sizeof text, "%lld", (long long)inc);
-    if (persist(d, "incarnation", text, (size_t)tn) != 0) return 3;
+    if (persist(d, STG_STORE_INCARNATION, text, (size_t)tn) != 0) return 3;
 
     uint8_t *journal = NULL, *commands = NULL;
     size_t journal_len = 0, commands_len = 0;

@@ -12,7 +12,7 @@
 #include "sim.h"
 #include "rng.h"
 
-enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK, EV_LINK_LOST };
+enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK, EV_LINK_LOST, EV_PERSISTED };
 
 /* The random streams: one per component, each seeded from the run's seed
  * and its own number, so drawing more from one never shifts another. */
@@ -29,6 +29,7 @@ typedef struct {
     uint64_t gen;                 /* node generation (a restart makes old events moot) */
     uint8_t *data;
     size_t len;
+    uint64_t wgen;                /* EV_PERSISTED: the write's generation */
 } sev_t;
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     int hook;                     /* install or rollback running, or -1 */
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
+    bool disk_full;               /* its journal writes fail */
 } snode_t;
 
 struct sim {
@@ -372,18 +374,26 @@ static void apply(sim_t *s, unsigned i) {
             break;
         }
         case STG_ACT_PERSIST:
-            if (strcmp(a->name, "incarnation") == 0) {
+            if (a->store == STG_STORE_INCARNATION) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
-            } else if (strcmp(a->name, "audit") == 0) {
+            } else if (a->store == STG_STORE_AUDIT) {
                 char line[160];
                 snprintf(line, sizeof line, "%.*s", (int)a->len, (const char *)a->data);
                 if (strstr(line, "\"verdict\":\"applied\"")) nd->audit_applied++;
-            } else if (strcmp(a->name, "journal") == 0) {
-                free(nd->journal);
-                nd->journal = malloc(a->len);
-                memcpy(nd->journal, a->data, a->len);
-                nd->journal_len = a->len;
-            } else if (strcmp(a->name, "roster") == 0) {
+            } else if (a->store == STG_STORE_JOURNAL) {
+                /* A full or read-only disk: the old journal stays. */
+                bool ok = !nd->disk_full;
+                if (ok) {
+                    free(nd->journal);
+                    nd->journal = malloc(a->len);
+                    memcpy(nd->journal, a->data, a->len);
+                    nd->journal_len = a->len;
+                }
+                /* The shell reports each journal write back, right after
+                 * the step's actions (node/shell/staggerd.c). */
+                push(s, (sev_t){.at = s->now, .kind = EV_PERSISTED, .node = i, .gen = nd->gen,
+                                .len = ok, .wgen = a->gen});
+            } else if (a->store == STG_STORE_ROSTER) {
                 free(nd->journal_roster);
                 nd->journal_roster = malloc(a->len);
                 memcpy(nd->journal_roster, a->data, a->len);
@@ -436,7 +446,10 @@ static void hash_step(sim_t *s, unsigned i, int64_t wake) {
         int64_t f[5] = {a->type, a->peer, a->level, a->hook, (int64_t)a->len};
         crypto_generichash_update(h, (const uint8_t *)f, sizeof f);
         if (a->tag) crypto_generichash_update(h, (const uint8_t *)a->tag, strlen(a->tag));
-        if (a->name) crypto_generichash_update(h, (const uint8_t *)a->name, strlen(a->name));
+        if (a->type == STG_ACT_PERSIST) {
+            int64_t st[2] = {a->store, (int64_t)a->gen};
+            crypto_generichash_update(h, (const uint8_t *)st, sizeof st);
+        }
         if (a->type == STG_ACT_RUN_HOOK && a->release)
             crypto_generichash_update(h, (const uint8_t *)a->release->version,
                                       strlen(a->release->version));
@@ -490,6 +503,14 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.len = e.len;
             step_node(s, e.node, &ev);
             break;
+        case EV_PERSISTED:
+            ev.type = STG_EV_PERSISTED;
+            ev.store = STG_STORE_JOURNAL;
+            ev.gen = e.wgen;
+            ev.ok = e.len != 0;
+            ev.detail = ev.ok ? "ok" : "No space left on device";
+            step_node(s, e.node, &ev);
+            break;
         case EV_LINK_LOST:
             ev.type = STG_EV_LINK_LOST;
             ev.from = e.from;
@@ -530,6 +551,7 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
 }
 
 int64_t sim_now(const sim_t *s) { return s->now; }
+void sim_set_disk_full(sim_t *s, unsigned node, bool full) { s->nodes[node].disk_full = full; }
 
 void sim_crash(sim_t *s, unsigned node) {
     snode_t *nd = &s->nodes[node];

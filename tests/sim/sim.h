@@ -74,6 +74,9 @@ void sim_heal(sim_t *s);                            /* lift every block */
 /* Change the network model mid-run (a healed phase sets them to zero). */
 void sim_set_net(sim_t *s, double loss, double dup, double reorder);
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version);
+/* The node's journal writes fail (disk full or read-only) while set: the
+ * stored journal stays as it was, and the core hears of each failure. */
+void sim_set_disk_full(sim_t *s, unsigned node, bool full);
 
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
 /* Sign a release of cardano-node VERSION (operator key) and hand it to node
