@@ -1156,7 +1156,18 @@ class Fleet:
             return sock.recv()
         return None
 
+    def flaps(self):
+        """How often the failure detector moved, over every daemon's log:
+        (alive -> suspect, -> dead, refutations); for the test log, to tell
+        a busy machine's false suspicions from a test's own failure."""
+        text = "".join(self.log_text(n) for n in self.order)
+        return (len(re.findall(r"\[swim\] \S+: alive -> suspect", text)),
+                len(re.findall(r"\[swim\] \S+: \w+ -> dead", text)),
+                text.count("refuting a suspicion about us"))
+
     def cleanup(self):
+        self.tap.note("failure detector, all logs: %d alive -> suspect, %d -> dead, "
+                      "%d refutations" % self.flaps())
         for n in list(self.stopped):
             self.sigcont(n)
         for n in self.order:
