@@ -17,6 +17,7 @@ import calendar
 import ctypes
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -46,11 +47,11 @@ MEMBERS = [("bp", "producer"), ("standby", "standby"), ("relay1", "relay"),
 FLAVOURS = ["debian", "nix"]
 FLEET = "loopback"
 
-# Fast timers so a failure is seen in seconds; health_s in the roster policy.
+# Fast timers so a failure is seen in seconds; health_s in the roster policy
+# (HEALTH_TIMEOUT_S, below: scaled like the deadlines).
 TUNING = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "indirect_checks": 2,
           "suspicion_ms": 1200, "sync_interval_ms": 500, "fanout": 2,
           "health_interval_ms": 300, "retransmit": 3}
-HEALTH_TIMEOUT_S = 1
 POLL_S = 0.15
 
 # docs/protocol.md §2 and proto/wire.c: the envelope and the peer frames.
@@ -178,6 +179,14 @@ def measure_scale():
     f = round(load * TREE_FACTOR.get(tree, 2.0), 1)
     return f, ("load %.2f (%.2f s of CPU work took %.2f s) x tree %s %.1f"
                % (load, cpu, wall, tree, TREE_FACTOR.get(tree, 2.0)))
+
+
+# Measured once, when the test starts (this module is imported first).
+SCALE, SCALE_HOW = measure_scale()
+# The health hook's time limit: a shell script that runs in milliseconds on
+# a quiet machine can take seconds on a loaded one, and a hook that times
+# out is a test machine too slow for its configuration, not a finding.
+HEALTH_TIMEOUT_S = math.ceil(1 * SCALE)
 
 
 # ---- TAP ----
@@ -679,8 +688,9 @@ class Fleet:
         self.order = []
         self.policy = policy
         self.stopped = set()
-        self.scale, how = measure_scale()
-        tap.note("deadlines x %.1f: %s" % (self.scale, how))
+        self.scale = SCALE
+        tap.note("deadlines x %.1f: %s; health hook timeout %d s" % (SCALE, SCALE_HOW,
+                                                                      HEALTH_TIMEOUT_S))
         self.statuses = None
         self.pub("op")
         for i in range(n):
