@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """fleet.py: the harness of the multi-process fleet tests (tests/fleet/):
 real staggerd processes on 127.0.0.1, keys and rosters made with staggerctl,
-waiting only by polling `staggerctl status --json` (or a log) against a
-deadline, and a pyzmq/PyNaCl client that speaks the peer protocol as an
-authenticated member, for the tests that must send what staggerd never would.
+waiting only by polling status (or a log) against a deadline scaled by how
+busy the machine is (measure_scale), status asked through one long-lived
+CURVE client (StatusClient) rather than a staggerctl per poll, and a
+pyzmq/PyNaCl client that speaks the peer protocol as an authenticated
+member, for the tests that must send what staggerd never would.
 
 Each test file is `test_NAME.py STAGGERD STAGGERCTL`, prints TAP, and runs
 its body through main() below, which owns the temporary directory and every
@@ -945,6 +947,7 @@ class Fleet:
             r = subprocess.run(self.status_cmd(peer, **kw), capture_output=True, text=True,
                                timeout=self.deadline(15))
             return Status(r.returncode, r.stdout, r.stderr)
+        kw.pop("as_json", None)
         return self.status_all([peer], **kw)[peer]
 
     def status_all(self, peers=None, key="op", roster=None, timeout_ms=None):
