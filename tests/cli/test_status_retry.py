@@ -4,7 +4,8 @@
 A stand-in peer (a pyzmq CURVE ROUTER holding a roster member's key) that
 loses the first query must still be answered; one that answers the first
 copy late is still heard; one that never answers ends in exit 2 "no answer"
-only once the deadline has passed, after several copies.
+only once the deadline has passed, after several copies but no more than
+one per STATUS_RESEND_MS of silence.
 
 usage: /usr/bin/python3 test_status_retry.py STAGGERCTL   (prints TAP)
 """
@@ -126,9 +127,7 @@ def main():
         check(r.returncode == 0 and json.loads(r.stdout)["self"] == "n1",
               "a peer that lost the first query answers a later copy: exit 0 with its JSON",
               r.stderr)
-        check(len(q) >= 2 and q[1] - q[0] >= RESEND_MS / 1000 * 0.9,
-              "the copy came after %d ms of silence, on the same deadline" % RESEND_MS,
-              "query times %s" % [round(t - q[0], 3) for t in q])
+        check(len(q) >= 2, "it was asked again (%d queries)" % len(q))
 
         r, took, q = run(lambda i: 1.2 if i == 0 else None, "first answer late")
         check(r.returncode == 0 and json.loads(r.stdout or "{}").get("self") == "n1",
@@ -138,9 +137,14 @@ def main():
         r, took, q = run(lambda i: None, "never answers")
         check(r.returncode == 2 and "no answer" in r.stderr,
               "a peer that never answers: exit 2, \"no answer\"", r.stderr)
-        check(took >= TIMEOUT_MS / 1000 and len(q) >= 3,
-              "only after the whole --timeout-ms (%.2f s), having asked %d times"
-              % (took, len(q)))
+        # The client waits resend_ms between copies; arrival times here are
+        # no measure of that on a loaded machine (the first copy waits for
+        # the handshake), but their number is bounded by it.
+        most = TIMEOUT_MS // RESEND_MS + 1
+        check(took >= TIMEOUT_MS / 1000 and 3 <= len(q) <= most,
+              "only after the whole --timeout-ms (%.2f s), having asked %d times "
+              "(at most %d: one copy per %d ms of silence)" % (took, len(q), most, RESEND_MS),
+              "query times %s" % [round(t - q[0], 3) for t in q])
     finally:
         ctx.destroy(linger=0)
         shutil.rmtree(work, ignore_errors=True)
