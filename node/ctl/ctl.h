@@ -88,11 +88,13 @@ void ctl_signers(const uint8_t *buf, size_t len, char *out, size_t cap);
 int ctl_default_out(const char *in, char *out, size_t cap);
 
 /* Send one frame to --peer (a member name or endpoint; NULL: each member in
- * turn until one answers) with key, and return the JSON text of its
- * status-rep (caller frees). NULL after printing why, with *rc = 2 when no
- * peer answered, CTL_REFUSED for an error-rep, CTL_USAGE for a bad --peer. */
+ * turn until one answers) with key, waiting up to timeout_ms for each, and
+ * return the JSON text of its status-rep (caller frees). resend_ms > 0 (only
+ * for an idempotent frame) sends it again after each resend_ms of silence.
+ * NULL after printing why, with *rc = 2 when no peer answered, CTL_REFUSED
+ * for an error-rep, CTL_USAGE for a bad --peer. */
 char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-              const uint8_t *frame, size_t flen, int timeout_ms, int *rc);
+              const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms, int *rc);
 /* Send a signed document of type msg_type (a wire message type carrying an
  * envelope) and return the status-rep text like ctl_ask. */
 char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,

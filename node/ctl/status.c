@@ -11,6 +11,8 @@
 #include "stagger/wire.h"
 
 #define REPLY_MAX (1024u * 1024u)
+/* status sends its query again after this much silence, within --timeout-ms. */
+#define STATUS_RESEND_MS 500
 
 /* Resolve --peer (a member name or its endpoint; absent = every member in
  * turn) to the list of members to try. */
@@ -32,7 +34,7 @@ static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *
 /* Send frame to the first peer that answers; the reply's JSON text is
  * returned (caller frees). On failure prints why and returns NULL. */
 char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-              const uint8_t *frame, size_t flen, int timeout_ms, int *rc) {
+              const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms, int *rc) {
     int order[STG_MEMBERS_MAX], n;
     if ((*rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return NULL;
     uint8_t *reply = malloc(REPLY_MAX);
@@ -43,8 +45,8 @@ char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
     for (int k = 0; k < n; k++) {
         const stg_member_t *m = &r->members[order[k]];
         size_t rlen = 0;
-        int e = stg_client_request(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX,
-                                   &rlen, timeout_ms);
+        int e = stg_client_query(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX, &rlen,
+                                 timeout_ms, resend_ms);
         if (e != 0) {
             const char *why = e == -ETIMEDOUT ? "no answer (is staggerd running there?)"
                               : e == -EACCES  ? "refused our key: use an operator or observer "
@@ -93,7 +95,7 @@ char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *
     m.blob = env;
     m.blob_len = elen;
     int n = stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen);
-    char *text = n > 0 ? ctl_ask(r, peer, key, frame, (size_t)n, 3000, rc) : NULL;
+    char *text = n > 0 ? ctl_ask(r, peer, key, frame, (size_t)n, 3000, 0, rc) : NULL;
     if (n <= 0) *rc = CTL_SYSTEM;
     free(frame);
     return text;
@@ -212,7 +214,7 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_STATUS_REQ;
     int n = stg_msg_encode(&m, frame, sizeof frame);
-    char *text = ctl_ask(r, peer, k, frame, (size_t)n, timeout_ms, &rc);
+    char *text = ctl_ask(r, peer, k, frame, (size_t)n, timeout_ms, STATUS_RESEND_MS, &rc);
     stg_seckey_destroy(&k);
     free(r);
     if (!text) return rc;
@@ -246,7 +248,9 @@ const ctl_cmd_t ctl_status_cmd = {
             "  --roster FILE     the signed roster (to find the peer and its key)\n"
             "  --peer X          member name or endpoint to ask (default: first that answers)\n"
             "  --json            print the peer's status document (docs/protocol.md §8)\n"
-            "  --timeout-ms N    how long to wait per peer (default 2000)\n\n"
+            "  --timeout-ms N    how long to wait for each peer's answer (default 2000);\n"
+            "                    the query is sent again after every 500 ms of silence\n"
+            "                    within it, so a busy or restarting peer still answers\n\n"
             "Exit codes for status: 0 fleet healthy; 1 degraded (a member unhealthy or\n"
             "unknown); 2 no peer could be reached (or bad usage); 3 file or system error.",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",

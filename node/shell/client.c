@@ -21,12 +21,22 @@ static int64_t now_ms(void) {
 static int zerr(void) { return errno ? -errno : -EIO; }
 
 /* Wait for the reply frame, or for the monitor to report that the
- * handshake failed (a refused client is never told otherwise). */
-static int await_reply(void *d, void *mon, uint8_t *reply, size_t cap,
-                       size_t *reply_len, int64_t deadline) {
+ * handshake failed (a refused client is never told otherwise). With
+ * resend_ms > 0, send req again after each resend_ms of silence: on the
+ * same socket, so an answer to any copy is taken, and after a reconnect
+ * (the peer restarted and lost the first copy) the copy goes to the new
+ * process. */
+static int await_reply(void *d, void *mon, const void *req, size_t len, int resend_ms,
+                       uint8_t *reply, size_t cap, size_t *reply_len, int64_t deadline) {
+    int64_t resend_at = resend_ms > 0 ? now_ms() + resend_ms : INT64_MAX;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t now = now_ms(), left = deadline - now;
         if (left <= 0) return -ETIMEDOUT;
+        if (now >= resend_at) {
+            (void)zmq_send(d, req, len, ZMQ_DONTWAIT); /* a full pipe: the first copy waits */
+            resend_at = now + resend_ms;
+        }
+        if (resend_at - now < left) left = resend_at - now;
         zmq_pollitem_t it[2] = {{d, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(it, 2, (long)left) < 0) {
             if (errno == EINTR) continue;
@@ -59,6 +69,13 @@ int stg_client_request(const char *endpoint, const stg_pubkey_t *server,
                        const stg_seckey_t *me, const void *req, size_t len,
                        uint8_t *reply, size_t cap, size_t *reply_len,
                        int timeout_ms) {
+    return stg_client_query(endpoint, server, me, req, len, reply, cap, reply_len, timeout_ms, 0);
+}
+
+int stg_client_query(const char *endpoint, const stg_pubkey_t *server,
+                     const stg_seckey_t *me, const void *req, size_t len,
+                     uint8_t *reply, size_t cap, size_t *reply_len,
+                     int timeout_ms, int resend_ms) {
     int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     uint8_t server_pk[32], pk[32], sk[32];
     if (stg_curve_from_pubkey(server, server_pk) < 0 ||
@@ -89,7 +106,7 @@ int stg_client_request(const char *endpoint, const stg_pubkey_t *server,
         rc = zerr();
         goto out;
     }
-    rc = await_reply(d, mon, reply, cap, reply_len, deadline);
+    rc = await_reply(d, mon, req, len, resend_ms, reply, cap, reply_len, deadline);
 out:
     sodium_memzero(sk, sizeof sk);
     if (d) zmq_socket_monitor(d, NULL, 0);

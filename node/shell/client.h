@@ -20,4 +20,12 @@ int stg_client_request(const char *endpoint, const stg_pubkey_t *server,
                        uint8_t *reply, size_t cap, size_t *reply_len,
                        int timeout_ms);
 
+/* The same for an idempotent request (status-req): while no reply has come,
+ * send req again every resend_ms (0: never) on the same connection, until
+ * timeout_ms. Any copy's reply is the answer. */
+int stg_client_query(const char *endpoint, const stg_pubkey_t *server,
+                     const stg_seckey_t *me, const void *req, size_t len,
+                     uint8_t *reply, size_t cap, size_t *reply_len,
+                     int timeout_ms, int resend_ms);
+
 #endif

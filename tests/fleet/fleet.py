@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """fleet.py: the harness of the multi-process fleet tests (tests/fleet/):
 real staggerd processes on 127.0.0.1, keys and rosters made with staggerctl,
-waiting only by polling `staggerctl status --json` (or a log) against a
-deadline, and a pyzmq/PyNaCl client that speaks the peer protocol as an
-authenticated member, for the tests that must send what staggerd never would.
+waiting only by polling status (or a log) against a deadline scaled by how
+busy the machine is (measure_scale), status asked through one long-lived
+CURVE client (StatusClient) rather than a staggerctl per poll, and a
+pyzmq/PyNaCl client that speaks the peer protocol as an authenticated
+member, for the tests that must send what staggerd never would.
 
 Each test file is `test_NAME.py STAGGERD STAGGERCTL`, prints TAP, and runs
 its body through main() below, which owns the temporary directory and every
@@ -17,6 +19,7 @@ import calendar
 import ctypes
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -46,11 +49,11 @@ MEMBERS = [("bp", "producer"), ("standby", "standby"), ("relay1", "relay"),
 FLAVOURS = ["debian", "nix"]
 FLEET = "loopback"
 
-# Fast timers so a failure is seen in seconds; health_s in the roster policy.
+# Fast timers so a failure is seen in seconds; health_s in the roster policy
+# (HEALTH_TIMEOUT_S, below: scaled like the deadlines).
 TUNING = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "indirect_checks": 2,
           "suspicion_ms": 1200, "sync_interval_ms": 500, "fanout": 2,
           "health_interval_ms": 300, "retransmit": 3}
-HEALTH_TIMEOUT_S = 1
 POLL_S = 0.15
 
 # docs/protocol.md §2 and proto/wire.c: the envelope and the peer frames.
@@ -148,6 +151,46 @@ def release_ports(ports):
             pass
 
 
+# ---- deadlines: scaled by how busy the machine is ----
+
+# A fixed amount of CPU work, timed on the wall clock: on a quiet core it
+# takes as long as it computes; with k runnable processes per core (other
+# tests, a CPU burner, a build) the scheduler gives it about 1/k of a core.
+SCALE_LOOP_CPU_S = 0.3
+SCALE_LOAD_MAX = 6.0
+# Sanitizer trees (meson passes STAGGER_TEST_TREE, tests/fleet/meson.build)
+# run every daemon and staggerctl about twice as slowly, busy or not.
+TREE_FACTOR = {"plain": 1.0, "asan": 2.0}
+
+
+def measure_scale():
+    """(factor, how it was found): the multiplier of every deadline in this
+    test. STAGGER_TEST_SCALE=X forces X (at least 1)."""
+    tree = os.environ.get("STAGGER_TEST_TREE", "plain")
+    forced = os.environ.get("STAGGER_TEST_SCALE")
+    if forced:
+        f = max(1.0, float(forced))
+        return f, "forced by STAGGER_TEST_SCALE=%s" % forced
+    cpu0, wall0 = time.thread_time(), time.monotonic()
+    x = 0
+    while time.thread_time() - cpu0 < SCALE_LOOP_CPU_S:
+        for i in range(2000):
+            x ^= i * i
+    cpu, wall = time.thread_time() - cpu0, time.monotonic() - wall0
+    load = min(max(wall / cpu, 1.0), SCALE_LOAD_MAX)
+    f = round(load * TREE_FACTOR.get(tree, 2.0), 1)
+    return f, ("load %.2f (%.2f s of CPU work took %.2f s) x tree %s %.1f"
+               % (load, cpu, wall, tree, TREE_FACTOR.get(tree, 2.0)))
+
+
+# Measured once, when the test starts (this module is imported first).
+SCALE, SCALE_HOW = measure_scale()
+# The health hook's time limit: a shell script that runs in milliseconds on
+# a quiet machine can take seconds on a loaded one, and a hook that times
+# out is a test machine too slow for its configuration, not a finding.
+HEALTH_TIMEOUT_S = math.ceil(1 * SCALE)
+
+
 # ---- TAP ----
 
 class Tap:
@@ -241,6 +284,102 @@ class Status:
 
     def __repr__(self):
         return "rc=%d err=%r" % (self.rc, self.err.strip()[-300:])
+
+
+# staggerctl's exit codes for status (node/ctl/status.c), which Status.rc
+# mirrors whichever client asked.
+RC_HEALTHY, RC_DEGRADED, RC_UNREACHABLE = 0, 1, 2
+RC_REFUSED = 1  # an error-rep: the peer refused the request
+
+
+def status_of(text):
+    """A Status for a status-rep's JSON text, rc as staggerctl would exit."""
+    st = Status(RC_DEGRADED, text + "\n", "")
+    state = ((st.doc or {}).get("summary") or {}).get("state")
+    st.rc = RC_HEALTHY if state == "healthy" else RC_DEGRADED
+    return st
+
+
+class StatusClient:
+    """The harness's one status client: a CURVE DEALER per (peer, key) that
+    stays connected across polls (docs/protocol.md §7.1, §8), so polling
+    costs the machine a frame, not a process and a handshake. A socket that
+    went unanswered or was refused is closed, so a late reply can never be
+    taken for the answer to a later request; the next poll opens a new one."""
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+        self.socks = {}  # (peer, key) -> (DEALER, monitor PAIR)
+
+    def _open(self, peer, key):
+        k = (peer, key)
+        if k not in self.socks:
+            self.socks[k] = self.fleet.dealer(peer, key, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        return self.socks[k]
+
+    def _drop(self, k):
+        s, mon = self.socks.pop(k)
+        s.disable_monitor()
+        mon.close(0)
+        s.close(0)
+
+    def ask(self, peers, key, timeout_s):
+        """Each peer's Status, asked at once; a peer that does not answer
+        within timeout_s gets rc 2 and staggerctl's words for it."""
+        out, waiting = {}, {}
+        req = frame("status-req", 0)
+        for p in peers:
+            s, mon = self._open(p, key)
+            try:
+                s.send(req, zmq.NOBLOCK)
+                waiting[p] = (s, mon)
+            except zmq.Again:  # no pipe to it at all: as good as silent
+                self._drop((p, key))
+                out[p] = self._silent(p)
+        poller = zmq.Poller()
+        for s, mon in waiting.values():
+            poller.register(s, zmq.POLLIN)
+            poller.register(mon, zmq.POLLIN)
+        deadline = time.monotonic() + timeout_s
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready = dict(poller.poll(left * 1000))
+            for p, (s, mon) in list(waiting.items()):
+                if mon in ready:
+                    ev = recv_monitor_message(mon)["event"]
+                    if ev == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                        out[p] = Status(RC_UNREACHABLE, "", "%s (%s): refused our key: use an "
+                                        "operator or observer key listed in this roster"
+                                        % (p, self.fleet.nodes[p].endpoint))
+                elif s in ready:
+                    out[p] = self._reply(p, s.recv())
+                if p in out:
+                    poller.unregister(s)
+                    poller.unregister(mon)
+                    del waiting[p]
+                    if out[p].rc == RC_UNREACHABLE:
+                        self._drop((p, key))
+        for p in waiting:
+            self._drop((p, key))
+            out[p] = self._silent(p)
+        return out
+
+    def _silent(self, p):
+        return Status(RC_UNREACHABLE, "", "%s (%s): no answer (is staggerd running there?)"
+                      % (p, self.fleet.nodes[p].endpoint))
+
+    def _reply(self, p, rep):
+        if len(rep) >= 10 and rep[0] == 1 and rep[1] == MSG["status-rep"]:
+            return status_of(rep[10:].decode(errors="replace"))
+        if len(rep) >= 10 and rep[0] == 1 and rep[1] == MSG["error-rep"]:
+            return Status(RC_REFUSED, "", "%s: %s" % (p, rep[10:].decode(errors="replace")))
+        return Status(RC_UNREACHABLE, "", "%s: unexpected reply %r" % (p, rep[:40]))
+
+    def close(self):
+        for k in list(self.socks):
+            self._drop(k)
 
 
 class Node:
@@ -551,6 +690,10 @@ class Fleet:
         self.order = []
         self.policy = policy
         self.stopped = set()
+        self.scale = SCALE
+        tap.note("deadlines x %.1f: %s; health hook timeout %d s" % (SCALE, SCALE_HOW,
+                                                                      HEALTH_TIMEOUT_S))
+        self.statuses = None
         self.pub("op")
         for i in range(n):
             name, role = MEMBERS[i] if i < len(MEMBERS) else ("relay%d" % (i + 1), "relay")
@@ -575,9 +718,13 @@ class Fleet:
 
     # -- keys, rosters, configs
 
+    def deadline(self, seconds):
+        """A deadline of SECONDS on a quiet machine, scaled for this one."""
+        return seconds * self.scale
+
     def ctl(self, *args, timeout=15):
         return subprocess.run([self.ctl_path] + [str(a) for a in args], cwd=self.dir,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=self.deadline(timeout))
 
     def pub(self, name):
         """Public key text of keys/NAME, made with staggerctl keygen if new."""
@@ -676,7 +823,8 @@ class Fleet:
             if self.wait_log(name, "listening on", 10, since_start=True):
                 return p
             if p.poll() is None:
-                raise RuntimeError("%s: staggerd did not report listening in 10 s" % name)
+                raise RuntimeError("%s: staggerd did not report listening in %.0f s"
+                                   % (name, self.deadline(10)))
             _live.pop(p.pid, None)
             # A port taken in the gap between our check and its bind (another
             # process's outgoing connection) is the only retryable failure.
@@ -704,7 +852,7 @@ class Fleet:
         if p.poll() is None:
             os.kill(p.pid, signal.SIGTERM)
             try:
-                p.wait(timeout)
+                p.wait(self.deadline(timeout))
             except subprocess.TimeoutExpired:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
@@ -756,7 +904,7 @@ class Fleet:
         return "\n".join(self.log_text(name).splitlines()[-lines:])
 
     def wait_log(self, name, needle, timeout, since_start=False):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.deadline(timeout)
         while True:
             if needle in self.log_text(name, since_start):
                 return True
@@ -776,32 +924,39 @@ class Fleet:
                 text = ""
             self.tap.note("---- %s log tail ----\n%s" % (tag, text))
 
-    # -- status, by staggerctl
+    # -- status: polled through one long-lived client, staggerctl on request
 
-    def status_cmd(self, peer, key="op", roster=None, as_json=True, timeout_ms=1000):
+    STATUS_TIMEOUT_S = 2.0
+
+    def status_cmd(self, peer, key="op", roster=None, as_json=True, timeout_ms=None):
         cmd = [self.ctl_path, "status", "--key", self.keyfile(key),
-               "--roster", roster or self.roster, "--timeout-ms", str(timeout_ms)]
+               "--roster", roster or self.roster, "--timeout-ms",
+               str(int(self.deadline(timeout_ms or self.STATUS_TIMEOUT_S * 1000)))]
         if peer:
             cmd += ["--peer", peer]
         if as_json:
             cmd.append("--json")
         return cmd
 
-    def status(self, peer, **kw):
-        r = subprocess.run(self.status_cmd(peer, **kw), capture_output=True, text=True,
-                           timeout=15)
-        return Status(r.returncode, r.stdout, r.stderr)
+    def status(self, peer, ctl=False, **kw):
+        """PEER's Status. JSON views of fleet members come from the
+        harness's own client (StatusClient); the table (as_json=False), the
+        first peer that answers (peer None), a peer outside the fleet, and
+        ctl=True (a check of staggerctl itself) run `staggerctl status`."""
+        if ctl or peer not in self.nodes or not kw.get("as_json", True):
+            r = subprocess.run(self.status_cmd(peer, **kw), capture_output=True, text=True,
+                               timeout=self.deadline(15))
+            return Status(r.returncode, r.stdout, r.stderr)
+        kw.pop("as_json", None)
+        return self.status_all([peer], **kw)[peer]
 
-    def status_all(self, peers=None, **kw):
-        """Every peer's answer, asked concurrently: name -> Status."""
-        peers = peers or self.order
-        procs = {p: subprocess.Popen(self.status_cmd(p, **kw), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True) for p in peers}
-        out = {}
-        for p, proc in procs.items():
-            o, e = proc.communicate(timeout=15)
-            out[p] = Status(proc.returncode, o, e)
-        return out
+    def status_all(self, peers=None, key="op", roster=None, timeout_ms=None):
+        """Every peer's answer, asked concurrently: name -> Status. The roster
+        only names endpoints and keys, which stay those of the fleet's nodes."""
+        if self.statuses is None:
+            self.statuses = StatusClient(self)
+        timeout_s = self.deadline((timeout_ms or self.STATUS_TIMEOUT_S * 1000) / 1000)
+        return self.statuses.ask(peers or self.order, key, timeout_s)
 
     def problems(self, expect, peers=None, serial=None, members=None, rc=None, **kw):
         """What, in every asked peer's view, differs from expect: a dict
@@ -848,6 +1003,7 @@ class Fleet:
         """Poll what() (a list of problems) until it is empty or the deadline
         passes. Returns (ok, seconds taken, last problems)."""
         t0 = time.monotonic()
+        timeout = self.deadline(timeout)
         while True:
             bad = what()
             took = time.monotonic() - t0
@@ -872,7 +1028,8 @@ class Fleet:
     def check_wait(self, desc, what, timeout):
         ok, took, bad = self.wait(what, timeout)
         self.tap.check(ok, "%s (%.1f s)" % (desc, took) if ok else
-                       "%s (not within %.0f s)" % (desc, timeout), "\n".join(bad[:20]))
+                       "%s (not within %.0f s)" % (desc, self.deadline(timeout)),
+                       "\n".join(bad[:20]))
         return ok
 
     def converge(self, timeout=30):
@@ -961,11 +1118,11 @@ class Fleet:
             self.zctx = zmq.Context()
         return self.zctx
 
-    def client(self, to, as_key, expect_auth=True, timeout=5):
-        """A CURVE DEALER connected to peer `to` with the keys of keys/AS_KEY
+    def dealer(self, to, as_key, events):
+        """A CURVE DEALER connecting to peer `to` with the keys of keys/AS_KEY
         (X25519 converted from its Ed25519 key, docs/protocol.md §1), or with
-        a random key when as_key is None. Returns (socket, outcome): outcome
-        is "ok" after a successful handshake, "denied" when refused."""
+        a random key when as_key is None, and the PAIR that reports its
+        monitor EVENTS. Returns (socket, monitor) without waiting."""
         node = self.nodes[to]
         s = self.context().socket(zmq.DEALER)
         s.linger = 0
@@ -980,13 +1137,20 @@ class Fleet:
         s.curve_publickey = crypto_sign_ed25519_pk_to_curve25519(bytes(sk.verify_key))
         server = base64.b64decode(self.pub(to))
         s.curve_serverkey = crypto_sign_ed25519_pk_to_curve25519(server)
-        mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED |
-                                   zmq.EVENT_HANDSHAKE_FAILED_AUTH |
-                                   zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                   zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        mon = s.get_monitor_socket(events)
         s.connect(node.endpoint)
+        return s, mon
+
+    def client(self, to, as_key, expect_auth=True, timeout=5):
+        """A CURVE DEALER connected to peer `to` as AS_KEY (see dealer()).
+        Returns (socket, outcome): outcome is "ok" after a successful
+        handshake, "denied" when refused."""
+        s, mon = self.dealer(to, as_key, zmq.EVENT_HANDSHAKE_SUCCEEDED |
+                             zmq.EVENT_HANDSHAKE_FAILED_AUTH |
+                             zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         outcome = "timeout"
-        if mon.poll(timeout * 1000):
+        if mon.poll(self.deadline(timeout) * 1000):
             ev = recv_monitor_message(mon)["event"]
             outcome = "ok" if ev == zmq.EVENT_HANDSHAKE_SUCCEEDED else \
                 "denied" if ev == zmq.EVENT_HANDSHAKE_FAILED_AUTH else "failed %#x" % ev
@@ -1001,11 +1165,22 @@ class Fleet:
             sock.send(data)
         except zmq.Again:
             return None
-        if sock.poll(timeout * 1000):
+        if sock.poll(self.deadline(timeout) * 1000):
             return sock.recv()
         return None
 
+    def flaps(self):
+        """How often the failure detector moved, over every daemon's log:
+        (alive -> suspect, -> dead, refutations); for the test log, to tell
+        a busy machine's false suspicions from a test's own failure."""
+        text = "".join(self.log_text(n) for n in self.order)
+        return (len(re.findall(r"\[swim\] \S+: alive -> suspect", text)),
+                len(re.findall(r"\[swim\] \S+: \w+ -> dead", text)),
+                text.count("refuting a suspicion about us"))
+
     def cleanup(self):
+        self.tap.note("failure detector, all logs: %d alive -> suspect, %d -> dead, "
+                      "%d refutations" % self.flaps())
         for n in list(self.stopped):
             self.sigcont(n)
         for n in self.order:
@@ -1013,6 +1188,8 @@ class Fleet:
             if p is not None and p.poll() is None:
                 self.stop(n, timeout=5)
         _kill_all()
+        if self.statuses is not None:
+            self.statuses.close()
         if self.zctx is not None:
             self.zctx.destroy(linger=0)
         release_ports(self.ports)

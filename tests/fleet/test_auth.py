@@ -82,7 +82,7 @@ def test(f, tap):
               all(m["version"] == "" and m["health"] == "unknown" for m in rows),
               "nothing reached the intruder: it holds no record of any fleet member",
               json.dumps(rows)[:2000] + repr(leaked))
-    r = f.status("bp", key="intruder-op")
+    r = f.status("bp", key="intruder-op", ctl=True)
     tap.check(r.rc == 2 and "refused our key" in r.err,
               "status with a key outside the roster is refused (exit 2)", repr(r))
     os.kill(intruder.pid, 15)

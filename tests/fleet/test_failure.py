@@ -47,7 +47,7 @@ def test(f, tap):
     tap.check(r.rc == 1 and "fleet degraded" in r.out,
               "staggerctl status (first peer that answers) exits 1, table says degraded",
               repr(r) + "\n" + r.out)
-    r = f.status(VICTIM)
+    r = f.status(VICTIM, ctl=True)
     tap.check(r.rc == 2 and "no answer" in r.err,
               "status --peer %s (the killed peer) exits 2: unreachable" % VICTIM, repr(r))
     f.check_wait("the suspicion runs out: every other peer declares %s dead" % VICTIM,

@@ -25,7 +25,7 @@ def test(f, tap):
     r3 = f.sign_roster(f.roster_doc(3, observers=["obs1", "obs2"]), "roster3")
     r4 = f.sign_roster(f.roster_doc(4, observers=["obs2"]), "roster4")
 
-    r = f.status("dark1", key="obs1")
+    r = f.status("dark1", key="obs1", ctl=True)
     tap.check(r.rc == 2 and "refused our key" in r.err,
               "before serial 2 the observer key obs1 is refused", repr(r))
 
