@@ -51,6 +51,11 @@ typedef struct {
     int64_t clock_offset_ms;      /* skew of its clock */
     int64_t clock_ppm;            /* drift of its clock */
     int hook;                     /* install or rollback running, or -1 */
+    unsigned installers;          /* install and rollback hooks running now */
+    int64_t switched_at;          /* when the service last changed version (-1: never) */
+    bool write_fail;              /* its disk refuses writes (full, read-only) */
+    bool journal_stale;           /* a journal write failed since the last one stored */
+    uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
 } snode_t;
@@ -205,8 +210,12 @@ static void start_node(sim_t *s, unsigned i) {
     cc.key = &nd->key;
     cc.roster_env = nd->journal_roster ? nd->journal_roster : s->roster_env;
     cc.roster_len = nd->journal_roster ? nd->journal_roster_len : s->roster_len;
-    /* The shell persists incarnation+1 before it starts the core. */
-    cc.incarnation = ++nd->journal_inc;
+    /* The shell persists incarnation+1 before it starts the core; on a disk
+     * that refuses writes the stored number stays, so the next start after
+     * this one uses the same incarnation again. */
+    cc.incarnation = nd->journal_inc + 1;
+    if (!nd->write_fail) nd->journal_inc++;
+    else nd->write_failures++;
     cc.seed = stg__rng_next(&s->rng[ST_CORE]);
     snprintf(cc.component, sizeof cc.component, "cardano-node");
     cc.tuning = s->tuning;
@@ -222,6 +231,7 @@ static void start_node(sim_t *s, unsigned i) {
     nd->gen++;
     nd->starts++;
     nd->hook = -1;
+    nd->installers = 0;
     nd->wake_at = INT64_MAX;
     schedule_wake(s, i);
 }
@@ -249,6 +259,7 @@ sim_t *sim_new(const sim_config_t *cfg) {
                 (int64_t)stg__rng_below(&s->rng[ST_CLOCK], (uint32_t)(2 * cfg->drift_max_ppm + 1)) -
                 cfg->drift_max_ppm;
         s->nodes[i].health = STG_HEALTH_HEALTHY;
+        s->nodes[i].switched_at = -1;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
         snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
     }
@@ -355,6 +366,22 @@ static void transmit(sim_t *s, unsigned from, unsigned to, const uint8_t *data, 
                     .data = copy, .len = len});
 }
 
+/* HOOK for STG_EV_PERSISTED: the lead adds that event to the core API
+ * (include/stagger/core.h) so that a write's outcome reaches the core, which
+ * then refuses to vote or start until its writes succeed again (issue 10,
+ * item 5). When it exists, step node i here with {type = STG_EV_PERSISTED,
+ * name, ok} — after apply() has finished the current step's actions, e.g.
+ * by queueing an event at s->now. Until then the core never hears of it,
+ * which is what staggerd does today. */
+static void deliver_persist_result(sim_t *s, unsigned i, const char *name, bool ok) {
+    (void)s;
+    (void)i;
+    (void)name;
+    (void)ok;
+}
+
+static void persist_failed(sim_t *s, unsigned i, const stg_action_t *a);
+
 static void apply(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
     stg_actions_t *acts = s->acts;
@@ -372,6 +399,11 @@ static void apply(sim_t *s, unsigned i) {
             break;
         }
         case STG_ACT_PERSIST:
+            if (nd->write_fail) {
+                persist_failed(s, i, a);
+                break;
+            }
+            if (strcmp(a->name, "journal") == 0) nd->journal_stale = false;
             if (strcmp(a->name, "incarnation") == 0) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
             } else if (strcmp(a->name, "audit") == 0) {
@@ -405,6 +437,7 @@ static void apply(sim_t *s, unsigned i) {
                 took = took * 3 / 4 + (int64_t)stg__rng_below(&s->rng[ST_HOOK], (uint32_t)(took / 2 + 1));
                 ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
                 nd->hook = (int)a->hook;
+                nd->installers++;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
             } else if (a->hook == STG_HOOK_GATE) {
@@ -422,6 +455,17 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_ROSTER_CHANGED: break;
         }
     }
+}
+
+/* A write the disk refused (sim_set_write_fail): the stored file keeps its
+ * older contents, so a restart resumes from them. The shell logs an ERROR
+ * and carries on; the core is not told yet. */
+static void persist_failed(sim_t *s, unsigned i, const stg_action_t *a) {
+    snode_t *nd = &s->nodes[i];
+    nd->write_failures++;
+    if (strcmp(a->name, "journal") == 0) nd->journal_stale = true;
+    sim_note(s, "n%02u: write of %s failed (disk refuses writes)", i, a->name);
+    deliver_persist_result(s, i, a->name, false);
 }
 
 /* Fold one step's actions and next wake-up into the run's trace hash: two
@@ -511,15 +555,19 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
             if (e.from == nd->hook) nd->hook = -1;
+            if ((ev.hook == STG_HOOK_INSTALL || ev.hook == STG_HOOK_ROLLBACK) && nd->installers)
+                nd->installers--;
             ev.ok = e.len != 0;
             ev.detail = ev.ok ? "" : "exit 1";
             if (ev.hook == STG_HOOK_INSTALL && e.data) {
                 snprintf(nd->version, sizeof nd->version, "%s", (const char *)e.data);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+                nd->switched_at = s->now;
             }
             if (ev.hook == STG_HOOK_ROLLBACK && ev.ok) {
                 memcpy(nd->version, nd->old_version, sizeof nd->version);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+                nd->switched_at = s->now;
             }
             step_node(s, e.node, &ev);
             break;
@@ -543,10 +591,12 @@ void sim_crash(sim_t *s, unsigned node) {
             memcpy(nd->version, nd->hook_version, sizeof nd->version);
         if (switched && nd->hook == STG_HOOK_ROLLBACK)
             memcpy(nd->version, nd->old_version, sizeof nd->version);
+        if (switched) nd->switched_at = s->now;
         nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
         sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
                  stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
         nd->hook = -1;
+        nd->installers = 0; /* the modelled shell kills the hook's process group with it */
     } else {
         sim_note(s, "n%02u crashed", node);
     }
@@ -604,15 +654,20 @@ void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
     s->observer_ctx = ctx;
 }
 
-void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
+size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
+                       size_t cap) {
     char json[1024];
     snprintf(json, sizeof json,
              "{\"component\":\"cardano-node\",\"version\":\"%s\",\"created_at\":%lld,"
              "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/cardano-node-%s.deb\","
              "\"sha256\":\"%064d\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
              version, (long long)created_at_s, version, 0, 0);
+    return sim_seal(s, -1, STG_DOC_RELEASE, json, out, cap);
+}
+
+void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
     uint8_t env[4096], frame[8192];
-    size_t n = sim_seal(s, -1, STG_DOC_RELEASE, json, env, sizeof env);
+    size_t n = sim_release_env(s, version, created_at_s, env, sizeof env);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
@@ -659,3 +714,20 @@ size_t sim_command(sim_t *s, unsigned node, const char *json, uint8_t *env_out, 
 
 int64_t sim_wall_ms(const sim_t *s) { return s->cfg.start_ms + s->now; }
 
+
+void sim_set_write_fail(sim_t *s, unsigned node, bool failing) {
+    if (s->nodes[node].write_fail != failing)
+        sim_note(s, "n%02u: disk %s", node, failing ? "refuses writes" : "takes writes again");
+    s->nodes[node].write_fail = failing;
+}
+uint64_t sim_write_failures(const sim_t *s, unsigned node) { return s->nodes[node].write_failures; }
+const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale) {
+    const snode_t *nd = &s->nodes[node];
+    *len = nd->journal_len;
+    if (stale) *stale = nd->journal_stale;
+    return nd->journal;
+}
+unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
+int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
+int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
+int64_t sim_drift_ppm_max(const sim_t *s) { return s->cfg.drift_max_ppm; }

@@ -100,6 +100,32 @@ unsigned sim_audit_applied(const sim_t *s, unsigned node);
 /* The virtual wall clock (Unix ms) the cores see, without skew. */
 int64_t sim_wall_ms(const sim_t *s);
 
+/* The signed release envelope sim_publish hands out (same bytes for the same
+ * arguments): for an emergency update that carries the published release. */
+size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
+                       size_t cap);
+
+/* Disk faults: while failing, node's PERSIST actions (journal, incarnation,
+ * roster, audit) and the incarnation the shell writes at start are refused,
+ * as on a full or read-only disk: the stored files keep their older
+ * contents, so a restart resumes from them. The shell logs and carries on;
+ * the core is not told (see deliver_persist_result in sim.c). */
+void sim_set_write_fail(sim_t *s, unsigned node, bool failing);
+uint64_t sim_write_failures(const sim_t *s, unsigned node);
+/* The journal node restarts from (borrowed; NULL before the first write), and
+ * whether a later write of it failed. */
+const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale);
+/* Install and rollback hooks running on node now (a crash kills them, as the
+ * shell kills the hook's process group). */
+unsigned sim_installers(const sim_t *s, unsigned node);
+/* When node's service last switched version (virtual ms; -1: never), and how
+ * long it is unhealthy after a switch: it cannot be seen healthy on the new
+ * version before switched_at + restart_ms. */
+int64_t sim_switched_at(const sim_t *s, unsigned node);
+int64_t sim_restart_ms(const sim_t *s);
+/* The configured bound of clock drift (ppm). */
+int64_t sim_drift_ppm_max(const sim_t *s);
+
 /* Hand node a message as if it came from roster member `from` (-1: client). */
 void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t len);
 /* Seal a document with a node key (or the operator key with node = -1). */
