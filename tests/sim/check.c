@@ -2,7 +2,8 @@
  * node that stepped can have changed, so the checker keeps a small shadow
  * of every node (its executor and grants) and refreshes one per step: a
  * crashed node keeps the shadow of its last step, which is what its
- * journal holds. */
+ * journal holds (unless a write failed: the restart then reloads an older
+ * journal, and the shadow is read again when it restarts). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,12 +148,38 @@ static void read_node(check_t *c, unsigned i, shadow_t *out) {
     }
 }
 
+/* 9: what a voter acknowledged survives its restart. A started grant is
+ * the voter's promise that the slot is taken until the holder frees it or
+ * finishes; the acknowledgement may leave only once the grant is on disk,
+ * so the restarted voter must still hold it. */
+static void check_grants_survive(check_t *c, unsigned j, const shadow_t *before,
+                                 const shadow_t *after) {
+    for (unsigned s = 0; s < 2; s++) {
+        const shadow_grant_t *a = &before->g[s], *b = &after->g[s];
+        /* Its own grant it may rebuild from its own executor's journal. */
+        if (a->holder < 0 || a->holder == (int)j || !a->started) continue;
+        if (b->holder == a->holder && b->started && memcmp(a->id, b->id, 8) == 0) continue;
+        size_t len;
+        bool stale = false;
+        sim_journal(c->sim, j, &len, &stale);
+        violate(c, "journal: voter n%02u restarted %s slot %u to n%02u, whose start it had "
+                   "acknowledged%s",
+                j, b->holder == a->holder ? "without the started mark on its grant of"
+                                          : "without its grant of",
+                s, a->holder, stale ? " (a journal write had failed: the acknowledgement left "
+                                      "before the write)" : "");
+    }
+}
+
 /* A restart reloads the journal: the same state as the last step, except
  * that an install cut short reads as verifying. Refresh quietly. */
 static void refresh_restarted(check_t *c) {
     for (unsigned j = 0; j < c->n; j++)
-        if (sim_alive(c->sim, j) && sim_starts(c->sim, j) != c->sh[j].starts)
+        if (sim_alive(c->sim, j) && sim_starts(c->sim, j) != c->sh[j].starts) {
+            shadow_t before = c->sh[j];
             read_node(c, j, &c->sh[j]);
+            check_grants_survive(c, j, &before, &c->sh[j]);
+        }
 }
 
 static bool runs_release(const check_t *c, unsigned j, const rel_t *r) {

@@ -30,6 +30,9 @@
  *               restart (judged by the command sequence it reloaded).
  *  8 installer  at most one install or rollback hook runs on a node at a
  *               time, across restarts.
+ *  9 journal    a voter that acknowledged a holder's start still holds
+ *               that started grant after a restart (the acknowledgement
+ *               leaves only after the grant is on disk).
  *  emergency    an emergency update needs an applied command, and on a
  *               holdback node one whose update included the holdback nodes.
  * Every predicate here is written from the phases and the simulator's own

@@ -1,6 +1,7 @@
 /* sim.h: many real stagger cores in one process, a virtual clock and a
  * modelled network (delay, loss, duplication, reordering, symmetric and
- * one-way partitions, crashes and restarts from the journal, clock skew),
+ * one-way partitions, crashes and restarts from the journal, clock skew,
+ * disks that refuse writes),
  * all from one seed. Used by the gossip and rollout tests and by
  * stagger-sim, which checks the invariants after every step.
  *

@@ -3,12 +3,15 @@
  * policy drawn from the seed), publishes a release, runs a fault phase
  * (delay, loss, duplication, reordering, partitions both ways and one way,
  * crashes and restarts, clock skew and drift, failing hooks and health),
- * then a healed phase that must finish the rollout within a bound. The
+ * then a healed phase that must finish the rollout within a bound. Options
+ * add the operator's emergency commands, large clock skew and disk write
+ * failures, each from its own random stream. The
  * invariants of check.h run after every step; a failing seed prints its
  * trace and replays exactly with --seed.
  *
  *   stagger-sim --seeds 1..2000 --faults all
- *   stagger-sim --seed 1234 --trace */
+ *   stagger-sim --seed 1234 --trace
+ *   stagger-sim --seeds 1..500 --commands --skew-s 120 --write-faults */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,7 @@ typedef struct {
     bool commands;                /* emergency commands in the fault plan */
     int64_t skew_s;               /* per-node clock offsets up to +-this (0: the default) */
     bool write_faults;            /* disks that refuse writes for a while */
+    bool stop;                    /* stop at the first violating seed */
 } opts_t;
 
 typedef struct {
@@ -403,6 +407,7 @@ static void usage(FILE *f) {
             "               of seeds +-0.2 s)\n"
             "  --write-faults  disks that refuse writes (journal, incarnation, roster,\n"
             "               audit) for 1..30 s: a restart resumes from the older files\n"
+            "  --stop       end the range at the first violating seed\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
             "  --trace-hash print \"seed N HASH\" per seed: a hash of every action of\n"
@@ -473,6 +478,8 @@ int main(int argc, char **argv) {
             i++;
         } else if (strcmp(a, "--commands") == 0) {
             o.commands = true;
+        } else if (strcmp(a, "--stop") == 0) {
+            o.stop = true;
         } else if (strcmp(a, "--write-faults") == 0) {
             o.write_faults = true;
         } else if (strcmp(a, "--skew-s") == 0 && v) {
@@ -533,6 +540,10 @@ int main(int argc, char **argv) {
                    o.faults == FAULTS_NONE ? " --faults none" : o.faults == FAULTS_NET ? " --faults net" : "",
                    o.commands ? " --commands" : "", skew, o.write_faults ? " --write-faults" : "",
                    o.nodes || o.batch ? " (with the same --nodes/--batch)" : "");
+            if (o.stop) {
+                last = seed;
+                break;
+            }
         }
         fflush(stdout);
         if (seed == UINT64_MAX) break;
