@@ -52,6 +52,9 @@ typedef struct {
     int64_t clock_ppm;            /* drift of its clock */
     int hook;                     /* install or rollback running, or -1 */
     unsigned installers;          /* install and rollback hooks running now */
+    bool hook_untracked;          /* the running hook's process group was not recorded */
+    bool orphan;                  /* a hook of an earlier life still runs */
+    uint64_t orphan_gen;          /* the life that started it */
     int64_t switched_at;          /* when the service last changed version (-1: never) */
     bool write_fail;              /* its disk refuses writes (full, read-only) */
     bool journal_stale;           /* a journal write failed since the last one stored */
@@ -231,7 +234,7 @@ static void start_node(sim_t *s, unsigned i) {
     nd->gen++;
     nd->starts++;
     nd->hook = -1;
-    nd->installers = 0;
+    nd->installers = nd->orphan ? 1 : 0;
     nd->wake_at = INT64_MAX;
     schedule_wake(s, i);
 }
@@ -438,6 +441,9 @@ static void apply(sim_t *s, unsigned i) {
                 ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
                 nd->hook = (int)a->hook;
                 nd->installers++;
+                /* staggerd records the hook's process group (hook.pgid) to
+                 * kill it after a crash; a disk that refuses writes loses it. */
+                nd->hook_untracked = nd->write_fail;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
             } else if (a->hook == STG_HOOK_GATE) {
@@ -505,12 +511,33 @@ static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     if (s->observer) s->observer(s, i, s->observer_ctx);
 }
 
+/* A hook that outlived the daemon that started it (its process group was
+ * not on disk, so the restart could not kill it) ends: what it installed or
+ * rolled back is what runs now, whatever the daemon believes. */
+static void orphan_ends(sim_t *s, const sev_t *e) {
+    snode_t *nd = &s->nodes[e->node];
+    nd->orphan = false;
+    if (nd->installers) nd->installers--;
+    bool ok = e->len != 0;
+    if (e->from == STG_HOOK_INSTALL && ok && e->data)
+        snprintf(nd->version, sizeof nd->version, "%s", (const char *)e->data);
+    else if (e->from == STG_HOOK_ROLLBACK && ok)
+        memcpy(nd->version, nd->old_version, sizeof nd->version);
+    else
+        return;
+    nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+    nd->switched_at = s->now;
+    sim_note(s, "n%02u: the orphaned %s hook ended: %s on disk", e->node,
+             stg_hook_name((stg_hook_kind_t)e->from), nd->version);
+}
+
 void sim_run_until(sim_t *s, int64_t t_ms) {
     while (s->nheap && s->heap[0].at <= t_ms) {
         sev_t e = pop(s);
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
+            if (e.kind == EV_HOOK && nd->orphan && e.gen == nd->orphan_gen) orphan_ends(s, &e);
             /* Moot: the node crashed (sim_crash decided what a hook cut
              * short left on disk). */
             free(e.data);
@@ -585,7 +612,15 @@ void sim_crash(sim_t *s, unsigned node) {
     /* A hook cut short: the install may or may not have switched the
      * binary, the rollback may or may not have switched it back; either
      * way the service was in the middle of a restart. */
-    if (nd->hook >= 0) {
+    if (nd->hook >= 0 && nd->hook_untracked && !nd->orphan) {
+        /* Its process group is not on disk: the restarted daemon cannot
+         * kill it, and it runs on to its end (orphan_ends). */
+        nd->orphan = true;
+        nd->orphan_gen = nd->gen;
+        sim_note(s, "n%02u crashed during its %s hook, whose process group was never written: "
+                    "it runs on", node, stg_hook_name((stg_hook_kind_t)nd->hook));
+        nd->hook = -1;
+    } else if (nd->hook >= 0) {
         bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
         if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0])
             memcpy(nd->version, nd->hook_version, sizeof nd->version);
@@ -596,7 +631,9 @@ void sim_crash(sim_t *s, unsigned node) {
         sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
                  stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
         nd->hook = -1;
-        nd->installers = 0; /* the modelled shell kills the hook's process group with it */
+        /* The shell kills the hook's process group with it (an orphan of an
+         * earlier life aside). */
+        nd->installers = nd->orphan ? 1 : 0;
     } else {
         sim_note(s, "n%02u crashed", node);
     }

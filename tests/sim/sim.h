@@ -116,8 +116,10 @@ uint64_t sim_write_failures(const sim_t *s, unsigned node);
 /* The journal node restarts from (borrowed; NULL before the first write), and
  * whether a later write of it failed. */
 const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale);
-/* Install and rollback hooks running on node now (a crash kills them, as the
- * shell kills the hook's process group). */
+/* Install and rollback hooks running on node now. A crash kills the running
+ * one, as staggerd kills the hook's process group (hook.pgid) at start;
+ * but when the disk refused writes as the hook started, that file was never
+ * written: the hook outlives the crash and runs to its end. */
 unsigned sim_installers(const sim_t *s, unsigned node);
 /* When node's service last switched version (virtual ms; -1: never), and how
  * long it is unhealthy after a switch: it cannot be seen healthy on the new
