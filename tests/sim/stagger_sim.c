@@ -310,8 +310,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
         if (check_violation(c)) break;
         if (!published && next == publish_at) {
             /* As staggerctl would: to a node that answers. */
-            unsigned to = below(DS_SHAPE, n);
-            for (unsigned tries = 0; tries < n && !sim_alive(s, to); tries++) to = (to + 1) % n;
+            unsigned to = live_node(s, below(DS_SHAPE, n), n);
             sim_note(s, "publish 10.5.2 to n%02u", to);
             sim_publish(s, to, "10.5.2", START_MS / 1000 + 100);
             published = true;
