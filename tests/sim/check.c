@@ -159,9 +159,7 @@ static void check_grants_survive(check_t *c, unsigned j, const shadow_t *before,
         /* Its own grant it may rebuild from its own executor's journal. */
         if (a->holder < 0 || a->holder == (int)j || !a->started) continue;
         if (b->holder == a->holder && b->started && memcmp(a->id, b->id, 8) == 0) continue;
-        size_t len;
-        bool stale = false;
-        sim_journal(c->sim, j, &len, &stale);
+        bool stale = sim_restarted_stale(c->sim, j);
         violate(c, "journal: voter n%02u restarted %s slot %u to n%02u, whose start it had "
                    "acknowledged%s",
                 j, b->holder == a->holder ? "without the started mark on its grant of"

@@ -58,6 +58,7 @@ typedef struct {
     int64_t switched_at;          /* when the service last changed version (-1: never) */
     bool write_fail;              /* its disk refuses writes (full, read-only) */
     bool journal_stale;           /* a journal write failed since the last one stored */
+    bool restarted_stale;         /* its last start reloaded such an older journal */
     uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
@@ -223,6 +224,7 @@ static void start_node(sim_t *s, unsigned i) {
     snprintf(cc.component, sizeof cc.component, "cardano-node");
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
+    nd->restarted_stale = nd->journal_stale;
     cc.journal_len = nd->journal_len;
     stg_diag_t d = {0};
     nd->core = stg_core_new(&cc, node_clock(s, i, s->now), &d);
@@ -764,6 +766,7 @@ const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *sta
     if (stale) *stale = nd->journal_stale;
     return nd->journal;
 }
+bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].restarted_stale; }
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
