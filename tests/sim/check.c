@@ -93,7 +93,7 @@ static bool updating(stg_phase_t p) {
 
 static bool holdback_update_sent(const check_t *c);
 static bool expect_halted(const check_t *c, unsigned i);
-static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r);
+static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int slot);
 static bool rollback_applied(const check_t *c, unsigned i);
 
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -223,7 +223,7 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
                    "started grant for it, needs %u of %u",
                 i, now->x.slot, h, holding, c->majority, c->n);
     /* 6: and only after the soak and the epochs, in true time. */
-    if (c->holdback[i] && r) check_proof_true_time(c, i, r);
+    if (c->holdback[i] && r) check_proof_true_time(c, i, r, now->x.slot);
     /* 4: holdback only after everyone else runs it. */
     if (c->holdback[i] && r)
         for (unsigned j = 0; j < c->n; j++)
@@ -252,16 +252,22 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
  * the version before it switched to it and restarted (switched_at +
  * restart_ms), so that is the earliest start of its healthy time; a core
  * whose proof holds earlier trusted a clock it should not have. Slack: the
- * soak measured on one drifting clock; epoch boundaries as a node whose
- * clock is off by the fleet's largest error sees them. */
-static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r) {
+ * soak measured on one drifting clock; the boundaries as the voters that
+ * granted the slot see them on their own clocks ("durations are measured
+ * on the node that decides"): a boundary may count up to their largest
+ * clock error early. Another node's clock buys no slack. */
+static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int slot) {
     sim_t *s = c->sim;
     int64_t healthy_from = -1, worst_err = 0;
     int last = -1;
-    for (unsigned j = 0; j < c->n; j++) {
-        int64_t err = sim_node_clock(s, j) - sim_wall_ms(s);
+    for (unsigned v = 0; v < c->n && slot >= 0 && slot < 2; v++) {
+        const shadow_grant_t *g = &c->sh[v].g[slot];
+        if (g->holder != (int)i || !g->started) continue;
+        int64_t err = sim_node_clock(s, v) - sim_wall_ms(s);
         if (err < 0) err = -err;
         if (err > worst_err) worst_err = err;
+    }
+    for (unsigned j = 0; j < c->n; j++) {
         if (c->holdback[j]) continue;
         if (strcmp(sim_running(s, j), r->version) != 0 || sim_switched_at(s, j) < 0)
             return; /* invariant 4 speaks for this one */
@@ -287,7 +293,7 @@ static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r) {
     int64_t crossed = floor_div(b - start, len) - floor_div(a - start, len);
     if (crossed < (int64_t)c->policy.proof_epochs)
         violate(c, "proof: holdback n%02u entered elected with %lld of %u epoch boundaries "
-                   "(true time, +-%lld ms of clock error) since n%02u could first be healthy on %s",
+                   "(true time, +-%lld ms for the grantors' clocks) since n%02u could first be healthy on %s",
                 i, (long long)crossed, c->policy.proof_epochs, (long long)worst_err, last,
                 r->version);
 }

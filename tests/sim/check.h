@@ -24,7 +24,8 @@
  *               since at least the soak time and proof_epochs epoch
  *               boundaries, measured on the simulator's true clock from the
  *               earliest moment it could be healthy on it (its switch plus
- *               the service's restart): never on a node's skewed clock.
+ *               the service's restart): never on a node's skewed clock
+ *               (slack: drift, and the granting voters' clock errors).
  *  7 halted     a voter that applied a halt and no resume since grants no
  *               new slot, and its core shows the halt, also after a
  *               restart (judged by the command sequence it reloaded).
