@@ -2,7 +2,8 @@
  * node that stepped can have changed, so the checker keeps a small shadow
  * of every node (its executor and grants) and refreshes one per step: a
  * crashed node keeps the shadow of its last step, which is what its
- * journal holds. */
+ * journal holds (unless a write failed: the restart then reloads an older
+ * journal, and the shadow is read again when it restarts). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #define RELEASES_MAX 8
 #define GAPS_MAX 1024
+#define CMDS_MAX 64
+#define HALT_HIST 16
 
 typedef struct {
     int holder;
@@ -32,6 +35,25 @@ typedef struct {
     int64_t failed_at;
 } rel_t;
 
+/* An operator command the driver sent (check_command). */
+typedef struct {
+    int64_t seq;
+    char action[16];
+    bool include_holdback;
+    int64_t at;
+} cmd_t;
+
+/* Whether a node is halted, by the commands it applied: the halt state
+ * that goes with each applied sequence, so a restart that reloads an older
+ * journal is judged by the sequence it reloaded. */
+typedef struct {
+    int64_t seq[HALT_HIST];
+    bool halted[HALT_HIST];
+    unsigned n;
+    int64_t last_seq;             /* the applied sequence at its last step */
+    bool unknown;                 /* it applied a command the checker was not told of */
+} halt_track_t;
+
 struct check {
     sim_t *sim;
     unsigned n, batch, majority;
@@ -47,9 +69,37 @@ struct check {
     int64_t last_done_at;         /* -1: no wave ended since the last election */
     check_gap_t gaps[GAPS_MAX];
     unsigned ngaps;
+    cmd_t cmds[CMDS_MAX];
+    unsigned ncmds;
+    halt_track_t halt[SIM_NODES_MAX];
+    bool op_rollback[SIM_NODES_MAX]; /* rolling back by an operator's command: no slot */
+    stg_policy_t policy;
 };
 
-static bool updating(stg_phase_t p) { return stg_phase_updating(p); }
+/* Holding a slot, as docs/protocol.md §9 defines it: written here from the
+ * phases themselves, never with the core's own predicate, so a core whose
+ * predicate forgets a phase is caught rather than agreed with. */
+static bool updating(stg_phase_t p) {
+    switch (p) {
+    case STG_PHASE_ELECTED:
+    case STG_PHASE_INSTALLING:
+    case STG_PHASE_VERIFYING:
+    case STG_PHASE_SOAKING:
+    case STG_PHASE_FAILED:
+    case STG_PHASE_ROLLING_BACK: return true;
+    default: return false;
+    }
+}
+
+static bool holdback_update_sent(const check_t *c);
+static bool expect_halted(const check_t *c, unsigned i);
+static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int slot);
+static bool rollback_applied(const check_t *c, unsigned i);
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
 
 static void violate(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void violate(check_t *c, const char *fmt, ...) {
@@ -98,12 +148,36 @@ static void read_node(check_t *c, unsigned i, shadow_t *out) {
     }
 }
 
+/* 9: what a voter acknowledged survives its restart. A started grant is
+ * the voter's promise that the slot is taken until the holder frees it or
+ * finishes; the acknowledgement may leave only once the grant is on disk,
+ * so the restarted voter must still hold it. */
+static void check_grants_survive(check_t *c, unsigned j, const shadow_t *before,
+                                 const shadow_t *after) {
+    for (unsigned s = 0; s < 2; s++) {
+        const shadow_grant_t *a = &before->g[s], *b = &after->g[s];
+        /* Its own grant it may rebuild from its own executor's journal. */
+        if (a->holder < 0 || a->holder == (int)j || !a->started) continue;
+        if (b->holder == a->holder && b->started && memcmp(a->id, b->id, 8) == 0) continue;
+        bool stale = sim_restarted_stale(c->sim, j);
+        violate(c, "journal: voter n%02u restarted %s slot %u to n%02u, whose start it had "
+                   "acknowledged%s",
+                j, b->holder == a->holder ? "without the started mark on its grant of"
+                                          : "without its grant of",
+                s, a->holder, stale ? " (a journal write had failed: the acknowledgement left "
+                                      "before the write)" : "");
+    }
+}
+
 /* A restart reloads the journal: the same state as the last step, except
  * that an install cut short reads as verifying. Refresh quietly. */
 static void refresh_restarted(check_t *c) {
     for (unsigned j = 0; j < c->n; j++)
-        if (sim_alive(c->sim, j) && sim_starts(c->sim, j) != c->sh[j].starts)
+        if (sim_alive(c->sim, j) && sim_starts(c->sim, j) != c->sh[j].starts) {
+            shadow_t before = c->sh[j];
             read_node(c, j, &c->sh[j]);
+            check_grants_survive(c, j, &before, &c->sh[j]);
+        }
 }
 
 static bool runs_release(const check_t *c, unsigned j, const rel_t *r) {
@@ -124,6 +198,9 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
     if (now->x.emergency) {
         if (stg_core_cmd_seq(sim_core(c->sim, i)) == 0)
             violate(c, "emergency: n%02u runs an emergency update without an operator command", i);
+        else if (c->holdback[i] && c->ncmds && !holdback_update_sent(c))
+            violate(c, "emergency: holdback n%02u runs an emergency update, but no update command "
+                       "included the holdback nodes", i);
         return;
     }
     if (c->last_done_at >= 0 && c->ngaps < GAPS_MAX) {
@@ -145,6 +222,8 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
         violate(c, "majority: n%02u entered elected on slot %d of %s but only %u voters hold a "
                    "started grant for it, needs %u of %u",
                 i, now->x.slot, h, holding, c->majority, c->n);
+    /* 6: and only after the soak and the epochs, in true time. */
+    if (c->holdback[i] && r) check_proof_true_time(c, i, r, now->x.slot);
     /* 4: holdback only after everyone else runs it. */
     if (c->holdback[i] && r)
         for (unsigned j = 0; j < c->n; j++)
@@ -166,6 +245,59 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
     }
 }
 
+/* 6: the proof in true time. A holdback node enters elected only when every
+ * other member has run the release, healthy, for the soak time and across
+ * proof_epochs epoch boundaries, measured on the simulator's true clock: not
+ * on any node's skewed one. A member's service cannot be seen healthy on
+ * the version before it switched to it and restarted (switched_at +
+ * restart_ms), so that is the earliest start of its healthy time; a core
+ * whose proof holds earlier trusted a clock it should not have. Slack: the
+ * soak measured on one drifting clock; the boundaries as the voters that
+ * granted the slot see them on their own clocks ("durations are measured
+ * on the node that decides"): a boundary may count up to their largest
+ * clock error early. Another node's clock buys no slack. */
+static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int slot) {
+    sim_t *s = c->sim;
+    int64_t healthy_from = -1, worst_err = 0;
+    int last = -1;
+    for (unsigned v = 0; v < c->n && slot >= 0 && slot < 2; v++) {
+        const shadow_grant_t *g = &c->sh[v].g[slot];
+        if (g->holder != (int)i || !g->started) continue;
+        int64_t err = sim_node_clock(s, v) - sim_wall_ms(s);
+        if (err < 0) err = -err;
+        if (err > worst_err) worst_err = err;
+    }
+    for (unsigned j = 0; j < c->n; j++) {
+        if (c->holdback[j]) continue;
+        if (strcmp(sim_running(s, j), r->version) != 0 || sim_switched_at(s, j) < 0)
+            return; /* invariant 4 speaks for this one */
+        int64_t from = sim_switched_at(s, j) + sim_restart_ms(s);
+        if (from > healthy_from) {
+            healthy_from = from;
+            last = (int)j;
+        }
+    }
+    if (last < 0) return;
+    int64_t now = sim_now(s), soak = c->policy.soak_s * 1000;
+    int64_t slack = soak * sim_drift_ppm_max(s) / 1000000 + 1;
+    if (now - healthy_from < soak - slack) {
+        violate(c, "proof: holdback n%02u entered elected %lld ms (true time) after n%02u could "
+                   "first be healthy on %s; the soak is %lld ms",
+                i, (long long)(now - healthy_from), last, r->version, (long long)soak);
+        return;
+    }
+    int64_t len = c->policy.epoch_length_s * 1000, start = c->policy.epoch_start_s * 1000;
+    int64_t wall0 = sim_wall_ms(s) - now; /* the true wall clock at virtual time 0 */
+    if (len <= 0 || c->policy.proof_epochs == 0) return;
+    int64_t a = wall0 + healthy_from - worst_err, b = wall0 + now + worst_err;
+    int64_t crossed = floor_div(b - start, len) - floor_div(a - start, len);
+    if (crossed < (int64_t)c->policy.proof_epochs)
+        violate(c, "proof: holdback n%02u entered elected with %lld of %u epoch boundaries "
+                   "(true time, +-%lld ms for the grantors' clocks) since n%02u could first be healthy on %s",
+                i, (long long)crossed, c->policy.proof_epochs, (long long)worst_err, last,
+                r->version);
+}
+
 /* 5, local: a grant or start acknowledgement for a release this voter
  * already knows failed. */
 static void on_grants(check_t *c, unsigned i, const shadow_t *was, const shadow_t *now) {
@@ -175,6 +307,11 @@ static void on_grants(check_t *c, unsigned i, const shadow_t *was, const shadow_
         bool fresh = a->holder != b->holder || memcmp(a->id, b->id, 8) != 0;
         bool acked = b->started && (fresh || !a->started);
         if (!fresh && !acked) continue;
+        /* 7: a voter the operator halted grants nothing new. */
+        if (fresh && expect_halted(c, i))
+            violate(c, "halted: voter n%02u granted slot %u to n%02u although it applied a halt "
+                       "(command #%lld) and no resume since",
+                    i, s, b->holder, (long long)c->halt[i].last_seq);
         int f = stg_core_failed_member(sim_core(c->sim, i), b->id);
         if (f >= 0) {
             char h[17];
@@ -184,6 +321,71 @@ static void on_grants(check_t *c, unsigned i, const shadow_t *was, const shadow_
                     i, fresh ? "granted" : "acknowledged the start of", s, h, b->holder, f);
         }
     }
+}
+
+static const cmd_t *cmd_find(const check_t *c, int64_t seq) {
+    for (unsigned k = 0; k < c->ncmds; k++)
+        if (c->cmds[k].seq == seq) return &c->cmds[k];
+    return NULL;
+}
+
+static bool holdback_update_sent(const check_t *c) {
+    for (unsigned k = 0; k < c->ncmds; k++)
+        if (strcmp(c->cmds[k].action, "update") == 0 && c->cmds[k].include_holdback) return true;
+    return false;
+}
+
+/* Has node applied an operator rollback (or, in a scenario that does not
+ * tell the checker its commands, any command)? */
+static bool rollback_applied(const check_t *c, unsigned i) {
+    int64_t seq = stg_core_cmd_seq(sim_core(c->sim, i));
+    if (!c->ncmds) return seq > 0;
+    for (unsigned k = 0; k < c->ncmds; k++)
+        if (strcmp(c->cmds[k].action, "rollback") == 0 && c->cmds[k].seq <= seq) return true;
+    return false;
+}
+
+/* Halted, by the commands node applied (the sequence it holds now). */
+static bool expect_halted(const check_t *c, unsigned i) {
+    const halt_track_t *h = &c->halt[i];
+    if (h->unknown) return false;
+    bool halted = false;
+    for (unsigned k = 0; k < h->n; k++)
+        if (h->seq[k] <= h->last_seq) halted = h->halted[k];
+    return halted;
+}
+
+/* 7: the halt. Follow the sequence node applied; the halt state that goes
+ * with it is the one its core must show, also after a restart (which may
+ * reload an older journal, and so an older sequence). */
+static void check_halt(check_t *c, unsigned i) {
+    halt_track_t *h = &c->halt[i];
+    int64_t seq = stg_core_cmd_seq(sim_core(c->sim, i));
+    if (h->unknown) return;
+    if (seq > h->last_seq) {
+        const cmd_t *cmd = cmd_find(c, seq);
+        if (!cmd) {
+            h->unknown = true; /* a scenario's own commands: not ours to judge */
+            return;
+        }
+        bool halted = expect_halted(c, i);
+        if (strcmp(cmd->action, "halt") == 0) halted = true;
+        if (strcmp(cmd->action, "resume") == 0) halted = false;
+        while (h->n && h->seq[h->n - 1] >= seq) h->n--; /* a reloaded older life's future */
+        if (h->n == HALT_HIST) {
+            memmove(h->seq, h->seq + 1, (HALT_HIST - 1) * sizeof h->seq[0]);
+            memmove(h->halted, h->halted + 1, (HALT_HIST - 1) * sizeof h->halted[0]);
+            h->n--;
+        }
+        h->seq[h->n] = seq;
+        h->halted[h->n++] = halted;
+    }
+    h->last_seq = seq;
+    bool want = expect_halted(c, i), is = stg_core_halted(sim_core(c->sim, i));
+    if (want && !is)
+        violate(c, "halted: n%02u applied a halt (its command sequence is #%lld, no resume since) "
+                   "but is not halted (restarted %llu times)",
+                i, (long long)seq, (unsigned long long)(sim_starts(c->sim, i) - 1));
 }
 
 static void observe(sim_t *s, unsigned i, void *ctx) {
@@ -197,11 +399,19 @@ void check_step(check_t *c, unsigned i) {
     read_node(c, i, &now);
     c->sh[i] = now;
     if (was.starts != now.starts) was = now; /* first step after a restart */
-    /* Transitions of the node that stepped. */
-    if (!updating(was.x.phase) && updating(now.x.phase)) on_elected(c, i, &now);
+    /* Transitions of the node that stepped. The operator's rollback is the
+     * second path that skips slots (every node rolls back at once): named
+     * here, like the emergency update, not loosened below. */
+    if (!updating(now.x.phase)) c->op_rollback[i] = false;
+    if (!updating(was.x.phase) && updating(now.x.phase)) {
+        if (now.x.phase == STG_PHASE_ROLLING_BACK && rollback_applied(c, i)) c->op_rollback[i] = true;
+        else on_elected(c, i, &now);
+    }
     if (was.x.phase == STG_PHASE_SOAKING && now.x.phase == STG_PHASE_DONE)
         c->last_done_at = sim_now(c->sim);
-    if (now.x.have_release &&
+    /* Entering it: a node that stays rolled back after the operator's resume
+     * (which forgives what failed before it) is not a new failure. */
+    if (now.x.have_release && was.x.phase != now.x.phase &&
         (now.x.phase == STG_PHASE_FAILED || now.x.phase == STG_PHASE_ROLLING_BACK ||
          now.x.phase == STG_PHASE_ROLLED_BACK)) {
         rel_t *r = rel_learn(c, i, now.x.release_id);
@@ -210,13 +420,19 @@ void check_step(check_t *c, unsigned i) {
             r->failed_at = sim_now(c->sim);
         }
     }
+    check_halt(c, i);
     on_grants(c, i, &was, &now);
+    /* 8: one installer per node at a time, across restarts. */
+    if (sim_installers(c->sim, i) > 1)
+        violate(c, "installer: n%02u runs %u install or rollback hooks at once", i,
+                sim_installers(c->sim, i));
     /* 1 and 2: over the whole fleet's true executors. */
     unsigned busy = 0;
     int holder_of[2] = {-1, -1};
     for (unsigned j = 0; j < c->n; j++) {
         const stg_exec_brief_t *x = &c->sh[j].x;
-        if (!updating(x->phase) || x->emergency) continue; /* emergency: see on_elected */
+        if (!updating(x->phase) || x->emergency || c->op_rollback[j])
+            continue; /* the operator's paths: see on_elected and check_step */
         busy++;
         if (x->slot < 0 || (unsigned)x->slot >= c->batch) {
             violate(c, "slot: n%02u is %s holding slot %d, batch %u", j,
@@ -232,7 +448,7 @@ void check_step(check_t *c, unsigned i) {
     if (busy > c->batch) {
         char list[256] = "";
         for (unsigned j = 0; j < c->n; j++)
-            if (updating(c->sh[j].x.phase) && !c->sh[j].x.emergency) {
+            if (updating(c->sh[j].x.phase) && !c->sh[j].x.emergency && !c->op_rollback[j]) {
                 size_t l = strlen(list);
                 snprintf(list + l, sizeof list - l, " n%02u:%s", j,
                          stg_phase_name(c->sh[j].x.phase));
@@ -248,6 +464,7 @@ check_t *check_new(sim_t *s) {
     c->n = sim_nodes(s);
     const stg_roster_t *r = stg_core_roster(sim_core(s, 0));
     c->batch = r->policy.batch;
+    c->policy = r->policy;
     c->majority = c->n / 2 + 1;
     c->last_done_at = -1;
     for (unsigned i = 0; i < c->n; i++) {
@@ -263,6 +480,19 @@ void check_destroy(check_t **cp) {
     sim_observe((*cp)->sim, NULL, NULL);
     free(*cp);
     *cp = NULL;
+}
+
+void check_command(check_t *c, int64_t seq, const char *action, bool include_holdback) {
+    if (c->ncmds == CMDS_MAX) return;
+    cmd_t *k = &c->cmds[c->ncmds++];
+    k->seq = seq;
+    snprintf(k->action, sizeof k->action, "%s", action);
+    k->include_holdback = include_holdback;
+    k->at = sim_now(c->sim);
+    /* The operator's resume forgives the failures before it: invariant 5's
+     * clock starts again with the next failure. */
+    if (strcmp(action, "resume") == 0)
+        for (unsigned r = 0; r < c->nrel; r++) c->rel[r].failed = false;
 }
 
 void check_healed(check_t *c) {
@@ -311,7 +541,10 @@ bool check_finished(const check_t *c, char *why, size_t cap) {
         stg_exec_brief_t x;
         stg_core_exec_brief(sim_core(s, i), &x);
         bool about = x.have_release && memcmp(x.release_id, id, 8) == 0;
-        if (about && x.phase == STG_PHASE_DONE && strcmp(sim_running(s, i), rel->version) == 0)
+        bool runs = strcmp(sim_running(s, i), rel->version) == 0;
+        /* Idle and already running it counts as done (an older journal
+         * reloaded after the install, as the proof counts it too). */
+        if ((about && x.phase == STG_PHASE_DONE && runs) || (x.phase == STG_PHASE_IDLE && runs))
             done++;
         else if (about && (x.phase == STG_PHASE_ROLLED_BACK || x.phase == STG_PHASE_FAILED))
             failed++;
@@ -324,10 +557,35 @@ bool check_finished(const check_t *c, char *why, size_t cap) {
         snprintf(why, cap, "done");
         return true;
     }
+    /* The operator gave up on the release (abandon, or rollback, which
+     * abandons it too): a legal end once every node applied that command or
+     * a later one and nobody is mid-update (checked above). */
+    int64_t gave_up = 0;
+    for (unsigned k = 0; k < c->ncmds; k++)
+        if (strcmp(c->cmds[k].action, "abandon") == 0 || strcmp(c->cmds[k].action, "rollback") == 0)
+            gave_up = c->cmds[k].seq;
+    if (gave_up) {
+        unsigned knows = 0;
+        for (unsigned i = 0; i < c->n; i++)
+            if (stg_core_cmd_seq(sim_core(s, i)) >= gave_up) knows++;
+        if (knows == c->n) {
+            snprintf(why, cap, "abandoned");
+            return true;
+        }
+    }
     if (!failed) {
         snprintf(why, cap, "%u of %u done", done, c->n);
         return false;
     }
+    /* A node whose rollback hook failed too stays failed until the operator
+     * mends it by hand: an end, even when a resume forgave the failure in the
+     * others' views and they wait for it. */
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->sh[i].x.phase == STG_PHASE_FAILED && c->sh[i].x.have_release &&
+            memcmp(c->sh[i].x.release_id, id, 8) == 0) {
+            snprintf(why, cap, "failed");
+            return true;
+        }
     for (unsigned i = 0; i < c->n; i++)
         if (stg_core_failed_member(sim_core(s, i), id) < 0) {
             snprintf(why, cap, "failed, but n%02u does not know yet", i);

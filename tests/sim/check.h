@@ -19,6 +19,26 @@
  *               failed on R; and once the network is healed, no node enters
  *               elected on R later than FAILED_NEWS_MS after both the first
  *               failure on R and the heal.
+ *  6 proof, true time  a holdback node enters elected (not by an emergency
+ *               update) only when every other member has run the release
+ *               since at least the soak time and proof_epochs epoch
+ *               boundaries, measured on the simulator's true clock from the
+ *               earliest moment it could be healthy on it (its switch plus
+ *               the service's restart): never on a node's skewed clock
+ *               (slack: drift, and the granting voters' clock errors).
+ *  7 halted     a voter that applied a halt and no resume since grants no
+ *               new slot, and its core shows the halt, also after a
+ *               restart (judged by the command sequence it reloaded).
+ *  8 installer  at most one install or rollback hook runs on a node at a
+ *               time, across restarts.
+ *  9 journal    a voter that acknowledged a holder's start still holds
+ *               that started grant after a restart (the acknowledgement
+ *               leaves only after the grant is on disk).
+ *  emergency    an emergency update needs an applied command, and on a
+ *               holdback node one whose update included the holdback nodes.
+ * Every predicate here is written from the phases and the simulator's own
+ * state, never with the core's helpers (stg_phase_updating, the proof), so
+ * a core whose predicate is wrong cannot agree with its checker.
  * The end state (check_finished) is judged by the driver after the healed
  * phase. */
 #ifndef STAGGER_SIM_CHECK_H
@@ -44,6 +64,10 @@ void check_destroy(check_t **c);
  * observer of its own (sim_observe) and chains to the checker. */
 void check_step(check_t *c, unsigned node);
 
+/* The driver sent operator command seq (action "halt", "resume", "rollback",
+ * "update", "abandon"): invariant 7 and the end state need to know. */
+void check_command(check_t *c, int64_t seq, const char *action, bool include_holdback);
+
 /* The network is healed from now on (starts the clock of invariant 5). */
 void check_healed(check_t *c);
 
@@ -52,10 +76,12 @@ const char *check_violation(const check_t *c);
 uint64_t check_violation_step(const check_t *c);
 
 /* The end state: every node up; either every node is done on the release
- * and runs its version, or the release failed: the nodes that failed on it
- * rolled back (or, when their rollback hook failed, stay failed), no node is
- * mid-update, and every node's own view shows the failure. Writes the
- * outcome ("done", "failed") or what is missing into why. */
+ * and runs its version; or the operator abandoned the release (abandon or
+ * rollback) and every node applied that command or a later one; or the
+ * release failed: the nodes that failed on it rolled back (or, when their
+ * rollback hook failed, stay failed), and every node's own view shows the
+ * failure. In each case no node is mid-update. Writes the outcome ("done",
+ * "abandoned", "failed") or what is missing into why. */
 bool check_finished(const check_t *c, char *why, size_t cap);
 
 /* Elections seen, and the gaps from the end of a wave's soak (an executor

@@ -52,9 +52,17 @@ typedef struct {
     int64_t clock_offset_ms;      /* skew of its clock */
     int64_t clock_ppm;            /* drift of its clock */
     int hook;                     /* install or rollback running, or -1 */
+    unsigned installers;          /* install and rollback hooks running now */
+    bool hook_untracked;          /* the running hook's process group was not recorded */
+    bool orphan;                  /* a hook of an earlier life still runs */
+    uint64_t orphan_gen;          /* the life that started it */
+    int64_t switched_at;          /* when the service last changed version (-1: never) */
+    bool write_fail;              /* its disk refuses writes (full, read-only) */
+    bool journal_stale;           /* a journal write failed since the last one stored */
+    bool restarted_stale;         /* its last start reloaded such an older journal */
+    uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
-    bool disk_full;               /* its journal writes fail */
 } snode_t;
 
 struct sim {
@@ -207,12 +215,17 @@ static void start_node(sim_t *s, unsigned i) {
     cc.key = &nd->key;
     cc.roster_env = nd->journal_roster ? nd->journal_roster : s->roster_env;
     cc.roster_len = nd->journal_roster ? nd->journal_roster_len : s->roster_len;
-    /* The shell persists incarnation+1 before it starts the core. */
-    cc.incarnation = ++nd->journal_inc;
+    /* The shell persists incarnation+1 before it starts the core; on a disk
+     * that refuses writes the stored number stays, so the next start after
+     * this one uses the same incarnation again. */
+    cc.incarnation = nd->journal_inc + 1;
+    if (!nd->write_fail) nd->journal_inc++;
+    else nd->write_failures++;
     cc.seed = stg__rng_next(&s->rng[ST_CORE]);
     snprintf(cc.component, sizeof cc.component, "cardano-node");
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
+    nd->restarted_stale = nd->journal_stale;
     cc.journal_len = nd->journal_len;
     stg_diag_t d = {0};
     nd->core = stg_core_new(&cc, node_clock(s, i, s->now), &d);
@@ -224,6 +237,7 @@ static void start_node(sim_t *s, unsigned i) {
     nd->gen++;
     nd->starts++;
     nd->hook = -1;
+    nd->installers = nd->orphan ? 1 : 0;
     nd->wake_at = INT64_MAX;
     schedule_wake(s, i);
 }
@@ -251,6 +265,7 @@ sim_t *sim_new(const sim_config_t *cfg) {
                 (int64_t)stg__rng_below(&s->rng[ST_CLOCK], (uint32_t)(2 * cfg->drift_max_ppm + 1)) -
                 cfg->drift_max_ppm;
         s->nodes[i].health = STG_HEALTH_HEALTHY;
+        s->nodes[i].switched_at = -1;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
         snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
     }
@@ -357,6 +372,17 @@ static void transmit(sim_t *s, unsigned from, unsigned to, const uint8_t *data, 
                     .data = copy, .len = len});
 }
 
+/* The shell reports each journal write back to the core, right after the
+ * step's actions (node/shell/staggerd.c): the core holds what the step
+ * decided until its write is on disk. */
+static void deliver_persist_result(sim_t *s, unsigned i, const stg_action_t *a, bool ok) {
+    if (a->store != STG_STORE_JOURNAL) return;
+    push(s, (sev_t){.at = s->now, .kind = EV_PERSISTED, .node = i, .gen = s->nodes[i].gen,
+                    .len = ok, .wgen = a->gen});
+}
+
+static void persist_failed(sim_t *s, unsigned i, const stg_action_t *a);
+
 static void apply(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
     stg_actions_t *acts = s->acts;
@@ -374,6 +400,10 @@ static void apply(sim_t *s, unsigned i) {
             break;
         }
         case STG_ACT_PERSIST:
+            if (nd->write_fail) {
+                persist_failed(s, i, a);
+                break;
+            }
             if (a->store == STG_STORE_INCARNATION) {
                 nd->journal_inc = strtoll((const char *)a->data, NULL, 10);
             } else if (a->store == STG_STORE_AUDIT) {
@@ -381,18 +411,12 @@ static void apply(sim_t *s, unsigned i) {
                 snprintf(line, sizeof line, "%.*s", (int)a->len, (const char *)a->data);
                 if (strstr(line, "\"verdict\":\"applied\"")) nd->audit_applied++;
             } else if (a->store == STG_STORE_JOURNAL) {
-                /* A full or read-only disk: the old journal stays. */
-                bool ok = !nd->disk_full;
-                if (ok) {
-                    free(nd->journal);
-                    nd->journal = malloc(a->len);
-                    memcpy(nd->journal, a->data, a->len);
-                    nd->journal_len = a->len;
-                }
-                /* The shell reports each journal write back, right after
-                 * the step's actions (node/shell/staggerd.c). */
-                push(s, (sev_t){.at = s->now, .kind = EV_PERSISTED, .node = i, .gen = nd->gen,
-                                .len = ok, .wgen = a->gen});
+                free(nd->journal);
+                nd->journal = malloc(a->len);
+                memcpy(nd->journal, a->data, a->len);
+                nd->journal_len = a->len;
+                nd->journal_stale = false;
+                deliver_persist_result(s, i, a, true);
             } else if (a->store == STG_STORE_ROSTER) {
                 free(nd->journal_roster);
                 nd->journal_roster = malloc(a->len);
@@ -415,6 +439,10 @@ static void apply(sim_t *s, unsigned i) {
                 took = took * 3 / 4 + (int64_t)stg__rng_below(&s->rng[ST_HOOK], (uint32_t)(took / 2 + 1));
                 ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
                 nd->hook = (int)a->hook;
+                nd->installers++;
+                /* staggerd records the hook's process group (hook.pgid) to
+                 * kill it after a crash; a disk that refuses writes loses it. */
+                nd->hook_untracked = nd->write_fail;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
             } else if (a->hook == STG_HOOK_GATE) {
@@ -432,6 +460,17 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_ROSTER_CHANGED: break;
         }
     }
+}
+
+/* A write the disk refused (sim_set_write_fail): the stored file keeps its
+ * older contents, so a restart resumes from them. The shell logs an ERROR
+ * and tells the core, which holds its messages and hook runs meanwhile. */
+static void persist_failed(sim_t *s, unsigned i, const stg_action_t *a) {
+    snode_t *nd = &s->nodes[i];
+    nd->write_failures++;
+    if (a->store == STG_STORE_JOURNAL) nd->journal_stale = true;
+    sim_note(s, "n%02u: write of %s failed (disk refuses writes)", i, stg_store_name(a->store));
+    deliver_persist_result(s, i, a, false);
 }
 
 /* Fold one step's actions and next wake-up into the run's trace hash: two
@@ -474,12 +513,33 @@ static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     if (s->observer) s->observer(s, i, s->observer_ctx);
 }
 
+/* A hook that outlived the daemon that started it (its process group was
+ * not on disk, so the restart could not kill it) ends: what it installed or
+ * rolled back is what runs now, whatever the daemon believes. */
+static void orphan_ends(sim_t *s, const sev_t *e) {
+    snode_t *nd = &s->nodes[e->node];
+    nd->orphan = false;
+    if (nd->installers) nd->installers--;
+    bool ok = e->len != 0;
+    if (e->from == STG_HOOK_INSTALL && ok && e->data)
+        snprintf(nd->version, sizeof nd->version, "%s", (const char *)e->data);
+    else if (e->from == STG_HOOK_ROLLBACK && ok)
+        memcpy(nd->version, nd->old_version, sizeof nd->version);
+    else
+        return;
+    nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+    nd->switched_at = s->now;
+    sim_note(s, "n%02u: the orphaned %s hook ended: %s on disk", e->node,
+             stg_hook_name((stg_hook_kind_t)e->from), nd->version);
+}
+
 void sim_run_until(sim_t *s, int64_t t_ms) {
     while (s->nheap && s->heap[0].at <= t_ms) {
         sev_t e = pop(s);
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
+            if (e.kind == EV_HOOK && nd->orphan && e.gen == nd->orphan_gen) orphan_ends(s, &e);
             /* Moot: the node crashed (sim_crash decided what a hook cut
              * short left on disk). */
             free(e.data);
@@ -532,15 +592,19 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
             if (e.from == nd->hook) nd->hook = -1;
+            if ((ev.hook == STG_HOOK_INSTALL || ev.hook == STG_HOOK_ROLLBACK) && nd->installers)
+                nd->installers--;
             ev.ok = e.len != 0;
             ev.detail = ev.ok ? "" : "exit 1";
             if (ev.hook == STG_HOOK_INSTALL && e.data) {
                 snprintf(nd->version, sizeof nd->version, "%s", (const char *)e.data);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+                nd->switched_at = s->now;
             }
             if (ev.hook == STG_HOOK_ROLLBACK && ev.ok) {
                 memcpy(nd->version, nd->old_version, sizeof nd->version);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
+                nd->switched_at = s->now;
             }
             step_node(s, e.node, &ev);
             break;
@@ -551,7 +615,6 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
 }
 
 int64_t sim_now(const sim_t *s) { return s->now; }
-void sim_set_disk_full(sim_t *s, unsigned node, bool full) { s->nodes[node].disk_full = full; }
 
 void sim_crash(sim_t *s, unsigned node) {
     snode_t *nd = &s->nodes[node];
@@ -559,16 +622,28 @@ void sim_crash(sim_t *s, unsigned node) {
     /* A hook cut short: the install may or may not have switched the
      * binary, the rollback may or may not have switched it back; either
      * way the service was in the middle of a restart. */
-    if (nd->hook >= 0) {
+    if (nd->hook >= 0 && nd->hook_untracked && !nd->orphan) {
+        /* Its process group is not on disk: the restarted daemon cannot
+         * kill it, and it runs on to its end (orphan_ends). */
+        nd->orphan = true;
+        nd->orphan_gen = nd->gen;
+        sim_note(s, "n%02u crashed during its %s hook, whose process group was never written: "
+                    "it runs on", node, stg_hook_name((stg_hook_kind_t)nd->hook));
+        nd->hook = -1;
+    } else if (nd->hook >= 0) {
         bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
         if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0])
             memcpy(nd->version, nd->hook_version, sizeof nd->version);
         if (switched && nd->hook == STG_HOOK_ROLLBACK)
             memcpy(nd->version, nd->old_version, sizeof nd->version);
+        if (switched) nd->switched_at = s->now;
         nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
         sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
                  stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
         nd->hook = -1;
+        /* The shell kills the hook's process group with it (an orphan of an
+         * earlier life aside). */
+        nd->installers = nd->orphan ? 1 : 0;
     } else {
         sim_note(s, "n%02u crashed", node);
     }
@@ -626,15 +701,20 @@ void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
     s->observer_ctx = ctx;
 }
 
-void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
+size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
+                       size_t cap) {
     char json[1024];
     snprintf(json, sizeof json,
              "{\"component\":\"cardano-node\",\"version\":\"%s\",\"created_at\":%lld,"
              "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/cardano-node-%s.deb\","
              "\"sha256\":\"%064d\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
              version, (long long)created_at_s, version, 0, 0);
+    return sim_seal(s, -1, STG_DOC_RELEASE, json, out, cap);
+}
+
+void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
     uint8_t env[4096], frame[8192];
-    size_t n = sim_seal(s, -1, STG_DOC_RELEASE, json, env, sizeof env);
+    size_t n = sim_release_env(s, version, created_at_s, env, sizeof env);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
@@ -681,3 +761,21 @@ size_t sim_command(sim_t *s, unsigned node, const char *json, uint8_t *env_out, 
 
 int64_t sim_wall_ms(const sim_t *s) { return s->cfg.start_ms + s->now; }
 
+
+void sim_set_write_fail(sim_t *s, unsigned node, bool failing) {
+    if (s->nodes[node].write_fail != failing)
+        sim_note(s, "n%02u: disk %s", node, failing ? "refuses writes" : "takes writes again");
+    s->nodes[node].write_fail = failing;
+}
+uint64_t sim_write_failures(const sim_t *s, unsigned node) { return s->nodes[node].write_failures; }
+const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale) {
+    const snode_t *nd = &s->nodes[node];
+    *len = nd->journal_len;
+    if (stale) *stale = nd->journal_stale;
+    return nd->journal;
+}
+bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].restarted_stale; }
+unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
+int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
+int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
+int64_t sim_drift_ppm_max(const sim_t *s) { return s->cfg.drift_max_ppm; }

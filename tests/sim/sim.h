@@ -1,6 +1,7 @@
 /* sim.h: many real stagger cores in one process, a virtual clock and a
  * modelled network (delay, loss, duplication, reordering, symmetric and
- * one-way partitions, crashes and restarts from the journal, clock skew),
+ * one-way partitions, crashes and restarts from the journal, clock skew,
+ * disks that refuse writes),
  * all from one seed. Used by the gossip and rollout tests and by
  * stagger-sim, which checks the invariants after every step.
  *
@@ -74,9 +75,6 @@ void sim_heal(sim_t *s);                            /* lift every block */
 /* Change the network model mid-run (a healed phase sets them to zero). */
 void sim_set_net(sim_t *s, double loss, double dup, double reorder);
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version);
-/* The node's journal writes fail (disk full or read-only) while set: the
- * stored journal stays as it was, and the core hears of each failure. */
-void sim_set_disk_full(sim_t *s, unsigned node, bool full);
 
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
 /* Sign a release of cardano-node VERSION (operator key) and hand it to node
@@ -102,6 +100,37 @@ size_t sim_command(sim_t *s, unsigned node, const char *json, uint8_t *env_out, 
 unsigned sim_audit_applied(const sim_t *s, unsigned node);
 /* The virtual wall clock (Unix ms) the cores see, without skew. */
 int64_t sim_wall_ms(const sim_t *s);
+
+/* The signed release envelope sim_publish hands out (same bytes for the same
+ * arguments): for an emergency update that carries the published release. */
+size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
+                       size_t cap);
+
+/* Disk faults: while failing, node's PERSIST actions (journal, incarnation,
+ * roster, audit) and the incarnation the shell writes at start are refused,
+ * as on a full or read-only disk: the stored files keep their older
+ * contents, so a restart resumes from them. The core hears of each journal
+ * write, as from staggerd (STG_EV_PERSISTED). */
+void sim_set_write_fail(sim_t *s, unsigned node, bool failing);
+uint64_t sim_write_failures(const sim_t *s, unsigned node);
+/* The journal node restarts from (borrowed; NULL before the first write), and
+ * whether a later write of it failed. */
+const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale);
+/* Did node's last start reload a journal older than the last one its core
+ * wrote (a write had failed)? */
+bool sim_restarted_stale(const sim_t *s, unsigned node);
+/* Install and rollback hooks running on node now. A crash kills the running
+ * one, as staggerd kills the hook's process group (hook.pgid) at start;
+ * but when the disk refused writes as the hook started, that file was never
+ * written: the hook outlives the crash and runs to its end. */
+unsigned sim_installers(const sim_t *s, unsigned node);
+/* When node's service last switched version (virtual ms; -1: never), and how
+ * long it is unhealthy after a switch: it cannot be seen healthy on the new
+ * version before switched_at + restart_ms. */
+int64_t sim_switched_at(const sim_t *s, unsigned node);
+int64_t sim_restart_ms(const sim_t *s);
+/* The configured bound of clock drift (ppm). */
+int64_t sim_drift_ppm_max(const sim_t *s);
 
 /* Hand node a message as if it came from roster member `from` (-1: client). */
 void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t len);

@@ -3,16 +3,21 @@
  * policy drawn from the seed), publishes a release, runs a fault phase
  * (delay, loss, duplication, reordering, partitions both ways and one way,
  * crashes and restarts, clock skew and drift, failing hooks and health),
- * then a healed phase that must finish the rollout within a bound. The
+ * then a healed phase that must finish the rollout within a bound. Options
+ * add the operator's emergency commands, large clock skew and disk write
+ * failures, each from its own random stream. The
  * invariants of check.h run after every step; a failing seed prints its
  * trace and replays exactly with --seed.
  *
  *   stagger-sim --seeds 1..2000 --faults all
- *   stagger-sim --seed 1234 --trace */
+ *   stagger-sim --seed 1234 --trace
+ *   stagger-sim --seeds 1..500 --commands --skew-s 120 --write-faults */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "check.h"
 #include "rng.h"
@@ -23,8 +28,11 @@
 
 enum { FAULTS_NONE, FAULTS_NET, FAULTS_ALL };
 
-/* The driver's own random streams, apart from the simulator's. */
-enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS__COUNT };
+/* The driver's own random streams, apart from the simulator's. New fault
+ * kinds get streams of their own at the end, so a run without them draws
+ * exactly what it drew before they existed. */
+enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS_COMMAND, DS_WRITE,
+       DS__COUNT };
 
 typedef struct {
     unsigned nodes, batch;        /* 0: from the seed */
@@ -33,6 +41,10 @@ typedef struct {
     bool trace, quiet;
     bool expect_violation;        /* a broken build: pass when the invariants catch it */
     bool trace_hash;              /* print each seed's action-trace hash */
+    bool commands;                /* emergency commands in the fault plan */
+    int64_t skew_s;               /* per-node clock offsets up to +-this (0: the default) */
+    bool write_faults;            /* disks that refuse writes for a while */
+    bool stop;                    /* stop at the first violating seed */
 } opts_t;
 
 typedef struct {
@@ -52,11 +64,20 @@ static int64_t range(int st, int64_t lo, int64_t hi) {
 }
 static bool chance(int st, unsigned percent) { return below(st, 100) < percent; }
 
-typedef enum { F_CRASH, F_RESTART, F_SPLIT, F_ONEWAY, F_UNBLOCK, F_BLIP, F_UNBLIP } fkind_t;
+typedef enum {
+    F_CRASH, F_RESTART, F_SPLIT, F_ONEWAY, F_UNBLOCK, F_BLIP, F_UNBLIP,
+    F_COMMAND, F_WRITE_FAIL, F_WRITE_OK
+} fkind_t;
+
+/* The operator's emergency commands (--commands), as staggerctl sends them. */
+typedef enum { C_HALT, C_RESUME, C_ROLLBACK, C_UPDATE, C_UPDATE_HOLDBACK, C_ABANDON, C__COUNT } ckind_t;
+static const char *const cmd_action[C__COUNT] = {"halt", "resume", "rollback", "update", "update",
+                                                 "abandon"};
+
 typedef struct {
     int64_t at;
     fkind_t kind;
-    unsigned a, b;
+    unsigned a, b;                /* F_COMMAND: a is the ckind_t, b the node it is handed to */
     uint64_t mask;                /* F_SPLIT: one side */
 } fault_t;
 
@@ -68,7 +89,38 @@ static int fault_cmp(const void *x, const void *y) {
     return a->kind < b->kind ? -1 : a->kind > b->kind;
 }
 
-static void apply_fault(sim_t *s, const fault_t *f, unsigned n) {
+/* Sign an emergency command and hand it to node, as staggerctl would; the
+ * checker learns what it is, to judge the halt and the end state. */
+static void send_command(sim_t *s, check_t *c, unsigned node, ckind_t k, int64_t seq) {
+    static char json[24000];
+    char extra[20000] = "";
+    if (k == C_UPDATE || k == C_UPDATE_HOLDBACK) {
+        /* The published release itself: an update now, skipping the waves. */
+        uint8_t renv[4096];
+        char b64[6000];
+        size_t rn = sim_release_env(s, "10.5.2", START_MS / 1000 + 100, renv, sizeof renv);
+        sodium_bin2base64(b64, sizeof b64, renv, rn, sodium_base64_VARIANT_ORIGINAL);
+        snprintf(extra, sizeof extra, ",\"release\":\"%s\"%s", b64,
+                 k == C_UPDATE_HOLDBACK ? ",\"include_holdback\":true" : "");
+    }
+    int64_t now_s = sim_wall_ms(s) / 1000; /* the operator's clock is right */
+    snprintf(json, sizeof json,
+             "{\"fleet\":\"sim\",\"seq\":%lld,\"issued_at\":%lld,\"expires_at\":%lld,"
+             "\"action\":\"%s\"%s}",
+             (long long)seq, (long long)now_s, (long long)now_s + 3600, cmd_action[k], extra);
+    sim_note(s, "operator: command #%lld %s%s to n%02u", (long long)seq, cmd_action[k],
+             k == C_UPDATE_HOLDBACK ? " (holdback included)" : "", node);
+    check_command(c, seq, cmd_action[k], k == C_UPDATE_HOLDBACK);
+    uint8_t env[20000];
+    sim_command(s, node, json, env, sizeof env);
+}
+
+static unsigned live_node(sim_t *s, unsigned to, unsigned n) {
+    for (unsigned tries = 0; tries < n && !sim_alive(s, to); tries++) to = (to + 1) % n;
+    return to;
+}
+
+static void apply_fault(sim_t *s, check_t *c, const fault_t *f, unsigned n, int64_t *seq) {
     switch (f->kind) {
     case F_CRASH:
         if (sim_alive(s, f->a)) sim_crash(s, f->a);
@@ -95,6 +147,9 @@ static void apply_fault(sim_t *s, const fault_t *f, unsigned n) {
         sim_set_health(s, f->a, STG_HEALTH_UNHEALTHY, NULL);
         break;
     case F_UNBLIP: sim_set_health(s, f->a, STG_HEALTH_HEALTHY, NULL); break;
+    case F_COMMAND: send_command(s, c, live_node(s, f->b, n), (ckind_t)f->a, ++*seq); break;
+    case F_WRITE_FAIL: sim_set_write_fail(s, f->a, true); break;
+    case F_WRITE_OK: sim_set_write_fail(s, f->a, false); break;
     }
 }
 
@@ -151,6 +206,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
         cfg.skew_max_ms = chance(DS_NET, 70) ? 200 : 0;
         cfg.drift_max_ppm = chance(DS_NET, 70) ? 10000 : 0;
     }
+    if (o->skew_s > 0) cfg.skew_max_ms = o->skew_s * 1000; /* every seed, every node */
     sim_t *s = sim_new(&cfg);
     if (!s) {
         snprintf(res->verdict, sizeof res->verdict, "cannot build the fleet");
@@ -213,6 +269,28 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             plan[np++] = (fault_t){.at = at + range(DS_HEALTH, 500, 5000), .kind = F_UNBLIP, .a = who};
         }
     }
+    if (o->commands) {
+        /* Emergency commands from the operator at random times, each to a
+         * random node (the next live one when it is down). */
+        static const unsigned weight[C__COUNT] = {30, 20, 10, 15, 10, 15};
+        unsigned cmds = (unsigned)range(DS_COMMAND, 1, 4);
+        for (unsigned k = 0; k < cmds && np + 1 < FAULTS_MAX; k++) {
+            unsigned w = below(DS_COMMAND, 100), kind = 0;
+            while (kind + 1 < C__COUNT && w >= weight[kind]) w -= weight[kind++];
+            plan[np++] = (fault_t){.at = range(DS_COMMAND, 0, heal_at), .kind = F_COMMAND,
+                                   .a = kind, .b = below(DS_COMMAND, n)};
+        }
+    }
+    if (o->write_faults) {
+        /* Disks that refuse writes for a while (full, read-only). */
+        unsigned spells = (unsigned)range(DS_WRITE, 1, 3);
+        for (unsigned k = 0; k < spells && np + 2 < FAULTS_MAX; k++) {
+            unsigned who = below(DS_WRITE, n);
+            int64_t at = range(DS_WRITE, 0, heal_at), len = range(DS_WRITE, 1000, 30000);
+            plan[np++] = (fault_t){.at = at, .kind = F_WRITE_FAIL, .a = who};
+            plan[np++] = (fault_t){.at = at + len, .kind = F_WRITE_OK, .a = who};
+        }
+    }
     qsort(plan, np, sizeof plan[0], fault_cmp);
     sim_note(s, "seed %llu: %u nodes, batch %u, policy %s, install %lld ms, delay %lld..%lld ms, "
                 "loss %.2f, dup %.2f, reorder %.2f%s, publish at %lld, heal at %lld",
@@ -223,6 +301,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
     /* The fault phase. */
     bool published = false;
     unsigned k = 0;
+    int64_t cmd_seq = 0;
     for (;;) {
         int64_t next = heal_at;
         if (!published && publish_at < next) next = publish_at;
@@ -231,15 +310,14 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
         if (check_violation(c)) break;
         if (!published && next == publish_at) {
             /* As staggerctl would: to a node that answers. */
-            unsigned to = below(DS_SHAPE, n);
-            for (unsigned tries = 0; tries < n && !sim_alive(s, to); tries++) to = (to + 1) % n;
+            unsigned to = live_node(s, below(DS_SHAPE, n), n);
             sim_note(s, "publish 10.5.2 to n%02u", to);
             sim_publish(s, to, "10.5.2", START_MS / 1000 + 100);
             published = true;
             continue;
         }
         if (k < np && plan[k].at == next) {
-            apply_fault(s, &plan[k++], n);
+            apply_fault(s, c, &plan[k++], n, &cmd_seq);
             continue;
         }
         break;
@@ -251,6 +329,7 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
         sim_note(s, "healed: partitions lifted, network clean, every node up");
         sim_heal(s);
         sim_set_net(s, 0, 0, 0);
+        for (unsigned i = 0; i < n; i++) sim_set_write_fail(s, i, false);
         for (unsigned i = 0; i < n; i++) {
             if (!sim_alive(s, i)) sim_restart(s, i);
             sim_set_health(s, i, STG_HEALTH_HEALTHY, NULL);
@@ -261,6 +340,9 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             sim_set_behaviour(s, i, &gate_no[i]);
         }
         check_healed(c);
+        /* The operator ends whatever halt the commands left: the rollout
+         * must then finish, fail and halt, or stay abandoned. */
+        if (cmd_seq) send_command(s, c, below(DS_COMMAND, n), C_RESUME, ++cmd_seq);
         int64_t bound = (int64_t)n * 30 * (soak_s * 1000 + install_ms) + 2 * epoch_s * 1000 + 60000;
         int64_t until = sim_now(s) + bound;
         bool fin = false;
@@ -307,6 +389,7 @@ static void usage(FILE *f) {
             "usage: stagger-sim [--seed N | --seeds A..B | --count K [--first A]]\n"
             "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
             "                   [--partners K] [--trace] [--quiet] [--trace-hash]\n"
+            "                   [--commands] [--skew-s S] [--write-faults]\n"
             "Runs rollouts of real stagger cores on a simulated network, checking the\n"
             "invariants after every step. Exit status 1 when any seed violates one.\n"
             "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
@@ -316,6 +399,14 @@ static void usage(FILE *f) {
             "               restarts, clock skew and drift, failing hooks and health\n"
             "  --partners K probe and gossip with at most K partners (tuning.partners;\n"
             "               0: everyone); small K puts the overlay under the faults\n"
+            "  --commands   emergency commands (halt, resume, rollback, update with and\n"
+            "               without the holdback nodes, abandon) at random times of the\n"
+            "               fault phase, to a random node; a resume at the heal\n"
+            "  --skew-s S   every node's clock off by up to +-S seconds (default: 70%%\n"
+            "               of seeds +-0.2 s)\n"
+            "  --write-faults  disks that refuse writes (journal, incarnation, roster,\n"
+            "               audit) for 1..30 s: a restart resumes from the older files\n"
+            "  --stop       end the range at the first violating seed\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
             "  --trace-hash print \"seed N HASH\" per seed: a hash of every action of\n"
@@ -384,6 +475,19 @@ int main(int argc, char **argv) {
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--commands") == 0) {
+            o.commands = true;
+        } else if (strcmp(a, "--stop") == 0) {
+            o.stop = true;
+        } else if (strcmp(a, "--write-faults") == 0) {
+            o.write_faults = true;
+        } else if (strcmp(a, "--skew-s") == 0 && v) {
+            o.skew_s = atoll(v);
+            if (o.skew_s < 0 || o.skew_s > 86400) {
+                fprintf(stderr, "stagger-sim: --skew-s wants 0..86400 seconds\n");
+                return 2;
+            }
+            i++;
         } else if (strcmp(a, "--trace") == 0) {
             o.trace = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -428,10 +532,17 @@ int main(int argc, char **argv) {
         } else {
             if (!violations) first_bad = seed;
             violations++;
-            printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s\n",
+            char skew[32] = "";
+            if (o.skew_s) snprintf(skew, sizeof skew, " --skew-s %lld", (long long)o.skew_s);
+            printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s%s%s%s\n",
                    (unsigned long long)seed, r.verdict, (unsigned long long)seed,
                    o.faults == FAULTS_NONE ? " --faults none" : o.faults == FAULTS_NET ? " --faults net" : "",
+                   o.commands ? " --commands" : "", skew, o.write_faults ? " --write-faults" : "",
                    o.nodes || o.batch ? " (with the same --nodes/--batch)" : "");
+            if (o.stop) {
+                last = seed;
+                break;
+            }
         }
         fflush(stdout);
         if (seed == UINT64_MAX) break;
