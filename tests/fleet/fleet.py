@@ -54,7 +54,7 @@ HEALTH_TIMEOUT_S = 1
 POLL_S = 0.15
 
 # docs/protocol.md §2 and proto/wire.c: the envelope and the peer frames.
-DOC_TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4, "request": 5}
+DOC_TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4}
 MSG = {"ping": 1, "ack": 2, "ping-req": 3, "sync": 4, "digest": 5, "records": 6,
        "roster": 7, "roster-want": 8, "status-req": 20, "status-rep": 21, "error-rep": 22}
 WIRE_MAX = 256 * 1024

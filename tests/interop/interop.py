@@ -21,7 +21,7 @@ from nacl.signing import SigningKey, VerifyKey
 # docs/protocol.md §2: the envelope and its document types.
 MAGIC = b"STG"
 VERSION = 1
-TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4, "request": 5}
+TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4}
 HEADER = 10
 ENTRY = 32 + 64
 
