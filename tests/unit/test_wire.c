@@ -165,7 +165,7 @@ static void reply_text_limit(void **state) {
 /* The example exchange of docs/protocol.md §7.9, byte for byte. */
 static void doc_example(void **state) {
     (void)state;
-    static const char refused[] = "command: halt #7 is not above the last applied #9 (REPLAY)";
+    static const char refused[] = "command: halt #7 is not above the last applied #9";
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_ERROR_REP;
@@ -176,18 +176,18 @@ static void doc_example(void **state) {
     uint8_t out[256], want[256];
     int n = stg_msg_encode(&m, out, sizeof out);
     size_t wn = unhex("01 16 0000000000000003 1b"
-                      " 636f6d6d616e643a2068616c74202337206973206e6f742061626f766520746865"
-                      " 206c617374206170706c69656420233920285245504c415929",
+                      " 636f6d6d616e643a2068616c74202337206973206e6f742061626f7665207468"
+                      " 65206c617374206170706c696564202339",
                       want, sizeof want);
     assert_int_equal(n, (int)wn);
     assert_memory_equal(out, want, wn);
-    static const char applied[] = "halt #7 applied";
+    static const char applied[] = "command #7 applied";
     m.type = STG_MSG_OK_REP;
     m.outcome = STG_OUTCOME_APPLIED;
     m.blob = (const uint8_t *)applied;
     m.blob_len = strlen(applied);
     n = stg_msg_encode(&m, out, sizeof out);
-    wn = unhex("01 17 0000000000000003 00 68616c74202337206170706c696564", want, sizeof want);
+    wn = unhex("01 17 0000000000000003 00 636f6d6d616e64202337206170706c696564", want, sizeof want);
     assert_int_equal(n, (int)wn);
     assert_memory_equal(out, want, wn);
 }
