@@ -322,6 +322,9 @@ def wire_checks(tap, daemon, work, op, members):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # Under sanitizers a leak or a memory error shows as a failed exit.
+        tap.check(proc.returncode == 0, "staggerd stops cleanly on SIGTERM",
+                  "exit %s" % proc.returncode)
         log.close()
         if tap.failed:
             for line in open("node0.log").read().splitlines()[-20:]:
