@@ -103,6 +103,8 @@ static void structural_rejects(void **state) {
     } cases[] = {
         {0, 'X', STG_REJECT_BAD_MAGIC},     {3, 2, STG_REJECT_BAD_VERSION},
         {4, 99, STG_REJECT_BAD_TYPE},       {5, 0, STG_REJECT_NO_SIGNATURE},
+        {4, 5, STG_REJECT_BAD_TYPE}, /* 5 was "request": never specified, not a type */
+        {4, 0, STG_REJECT_BAD_TYPE},
         {5, 9, STG_REJECT_TOO_MANY_SIGNATURES}, {5, 2, STG_REJECT_BAD_LENGTH},
         {9, 0x30, STG_REJECT_BAD_LENGTH},
         /* payload_len outside 1..65536: too short or too long, never
