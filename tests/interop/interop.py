@@ -160,7 +160,7 @@ def release_json():
 MSG = {"ping": 1, "roster": 7, "release": 9, "command": 16, "status-req": 20,
        "status-rep": 21, "error-rep": 22, "ok-rep": 23}
 # §6: a reject reason's number is its row in the table.
-REASON = {"TOO_SHORT": 1, "BAD_LENGTH": 7, "UNKNOWN_SIGNER": 12, "STALE": 26, "REPLAY": 27,
+REASON = {"TOO_SHORT": 1, "BAD_VERSION": 4, "BAD_LENGTH": 7, "UNKNOWN_SIGNER": 12, "STALE": 26, "REPLAY": 27,
           "NOT_ALLOWED": 34}
 OUTCOME = {"applied": 0, "held": 1, "not-here": 2}
 
@@ -268,6 +268,9 @@ def wire_checks(tap, daemon, work, op, members):
         tap.check(refused(r, "BAD_LENGTH"), "a status-req with a body: error-rep BAD_LENGTH",
                   repr(r))
         # §7.9: a client may send status-req, roster, release and command only.
+        r = ask(sock, bytes([2]) + frame(MSG["status-req"], serial)[1:])
+        tap.check(refused(r, "BAD_VERSION"), "a frame of protocol version 2: error-rep "
+                  "BAD_VERSION", repr(r))
         r = ask(sock, frame(MSG["ping"], serial, bytes(4 + 8 + 2 + 1)))
         tap.check(refused(r, "NOT_ALLOWED") and "ping" in r[2],
                   "a ping from a client: error-rep NOT_ALLOWED", repr(r))
@@ -283,6 +286,12 @@ def wire_checks(tap, daemon, work, op, members):
                                                          [op])))
         tap.check(accepted(r, "not-here"), "a release of another component: ok-rep not-here",
                   repr(r))
+        older = json.loads(release_json())
+        older["created_at"] -= 86400
+        older["version"] = "10.5.2"
+        r = ask(sock, frame(MSG["release"], serial, seal("release", json.dumps(older).encode(),
+                                                         [op])))
+        tap.check(refused(r, "STALE"), "an older release after it: error-rep STALE", repr(r))
         r = ask(sock, frame(MSG["release"], serial, seal("release", release_json(),
                                                          [members[1]])))
         tap.check(refused(r, "UNKNOWN_SIGNER"), "a release signed by a member: error-rep "
@@ -308,8 +317,8 @@ def wire_checks(tap, daemon, work, op, members):
 
         st = ask(sock, frame(MSG["status-req"], 2))
         rejects = json.loads(st[2])["rejects"] if st and st[0] == "status-rep" else {}
-        want = {"BAD_LENGTH": 2, "TOO_SHORT": 1, "NOT_ALLOWED": 1, "UNKNOWN_SIGNER": 1,
-                "REPLAY": 2, "STALE": 1}
+        want = {"BAD_LENGTH": 2, "TOO_SHORT": 1, "BAD_VERSION": 1, "NOT_ALLOWED": 1,
+                "UNKNOWN_SIGNER": 1, "REPLAY": 2, "STALE": 2}
         tap.check(rejects == want, "status counts exactly the refusals the replies named "
                   "(§8 rejects)", "%r, want %r" % (rejects, want))
     finally:
