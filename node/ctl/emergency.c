@@ -264,7 +264,9 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
     .summary = "hand a signed command file (from --out and sign-add) to a peer",
     .usage = "emergency send --key KEY --roster ROSTER [--peer X] COMMAND.signed",
     .text = "Checks the command as the peers will (quorum, fleet, expiry), then gives it\n"
-            "to one peer, which floods it to every reachable member.\n\n"
+            "to one peer, which floods it to every reachable member.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key (for the connection)\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",

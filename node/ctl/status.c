@@ -338,7 +338,9 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
     .summary = "hand a newer signed roster to a running peer",
     .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] NEW.signed",
     .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
-            "current operator), then gives it to one peer, which floods it to every member.\n\n"
+            "current operator), then gives it to one peer, which floods it to every member.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",
@@ -378,7 +380,9 @@ const ctl_cmd_t ctl_release_publish_cmd = {
     .text = "Checks RELEASE.signed against the roster (signed by one of its operators), then\n"
             "gives it to one peer. The peer adopts it when it is the newest release of its\n"
             "component, floods it to every member, and the staggered rollout begins: one or\n"
-            "two members at a time, the holdback pair last, after the proof.\n\n"
+            "two members at a time, the holdback pair last, after the proof.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",
