@@ -70,9 +70,14 @@ int stg_envelope_parse(const uint8_t *buf, size_t len, stg_envelope_t *env,
     if (nsig > STG_SIG_MAX)
         return stg_diag_set(d, STG_REJECT_TOO_MANY_SIGNATURES, "envelope",
                             "%u signatures, at most %d allowed", nsig, STG_SIG_MAX);
-    if (plen == 0 || plen > STG_PAYLOAD_MAX)
-        return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "envelope",
-                            "payload length %u outside 1..%d", plen, STG_PAYLOAD_MAX);
+    /* A length outside its limits is too short or too long (one reason per
+     * case, docs/protocol.md §6); BAD_LENGTH is for lengths that disagree
+     * with the bytes received. */
+    if (plen == 0)
+        return stg_diag_set(d, STG_REJECT_TOO_SHORT, "envelope", "payload length 0, at least 1");
+    if (plen > STG_PAYLOAD_MAX)
+        return stg_diag_set(d, STG_REJECT_TOO_LONG, "envelope", "payload length %u, at most %d",
+                            plen, STG_PAYLOAD_MAX);
     if (stg_envelope_size(plen, nsig) != len)
         return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "envelope",
                             "header says %zu bytes, got %zu (truncated or padded)",

@@ -107,9 +107,24 @@ int stg_file_write_atomic(const char *path, const void *data, size_t len, int mo
     return 0;
 }
 
-/* Read one line of base64 (trailing newline allowed) into 32 bytes. */
+/* docs/protocol.md §1: a key file is the 44 characters of the key, then
+ * nothing, "\n" or "\r\n". Anything else after them (a second newline, a
+ * lone "\r", "\n\r\n", spaces) is refused rather than trimmed: a strict
+ * reader of the spec refuses it too, and two readers must agree on which
+ * files are keys. Returns the length of the key text, or 0 for a file of
+ * any other shape. */
+static size_t key_text_len(const uint8_t *buf, size_t len) {
+    if (len == STG_KEY_B64_LEN) return len;
+    if (len == STG_KEY_B64_LEN + 1 && buf[STG_KEY_B64_LEN] == '\n') return STG_KEY_B64_LEN;
+    if (len == STG_KEY_B64_LEN + 2 && buf[STG_KEY_B64_LEN] == '\r' &&
+        buf[STG_KEY_B64_LEN + 1] == '\n')
+        return STG_KEY_B64_LEN;
+    return 0;
+}
+
+/* One key file's text (key_text_len) into 32 bytes of canonical base64. */
 static int parse_b64_line(const uint8_t *buf, size_t len, uint8_t out[32]) {
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+    len = key_text_len(buf, len);
     if (len != STG_KEY_B64_LEN) return -1;
     size_t n = 0;
     if (sodium_base642bin(out, 32, (const char *)buf, len, NULL, &n, NULL,
@@ -165,8 +180,8 @@ int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errc
         sodium_free(k);
         if (err && errcap)
             snprintf(err, errcap,
-                     "%s: not a stagger secret key (expected one line of base64, "
-                     "as written by 'staggerctl keygen')",
+                     "%s: not a stagger secret key (expected 44 base64 characters and at "
+                     "most one line ending, as written by 'staggerctl keygen')",
                      path);
         return rc;
     }
@@ -187,7 +202,7 @@ int stg_pubkey_load(const char *path, stg_pubkey_t *out, char *err, size_t errca
     int rc = stg_file_read(path, 256, &buf, &len, err, errcap);
     if (rc < 0) return rc;
     char line[STG_KEY_B64_LEN + 1];
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+    len = key_text_len(buf, len);
     rc = STG_EINVAL;
     if (len == STG_KEY_B64_LEN) {
         memcpy(line, buf, len);
@@ -197,8 +212,8 @@ int stg_pubkey_load(const char *path, stg_pubkey_t *out, char *err, size_t errca
     free(buf);
     if (rc < 0 && err && errcap)
         snprintf(err, errcap,
-                 "%s: not a stagger public key (expected one line of 44 base64 "
-                 "characters, as written by 'staggerctl keygen')",
+                 "%s: not a stagger public key (expected 44 base64 characters and at "
+                 "most one line ending, as written by 'staggerctl keygen')",
                  path);
     return rc < 0 ? STG_EINVAL : 0;
 }

@@ -94,8 +94,9 @@ int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
                             "a record carries exactly one signature");
     int signer = stg_roster_find_key(roster, &env.sigs[0].key);
     if (signer < 0)
-        return stg_diag_set(d, STG_REJECT_UNKNOWN_MEMBER, "envelope",
-                            "record signed by a key that is not a roster member");
+        return stg_diag_set(d, STG_REJECT_UNKNOWN_SIGNER, "envelope",
+                            "record signed by a key that is not a roster member's (only "
+                            "the member a record describes signs it)");
     rc = stg_envelope_verify(&env, &roster->members[signer].key, 1, 1, NULL, d);
     if (rc) return rc;
     rc = stg_record_decode(env.payload, env.payload_len, r, d);

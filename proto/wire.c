@@ -19,6 +19,18 @@ const char *stg_msg_name(int type) {
     return NULL;
 }
 
+static const char *const outcome_names[] = {
+#define X(name, val, text) [val] = text,
+    STG_OUTCOME_MAP(X)
+#undef X
+};
+
+const char *stg_outcome_name(int outcome) {
+    if (outcome < 0 || (size_t)outcome >= sizeof outcome_names / sizeof outcome_names[0])
+        return NULL;
+    return outcome_names[outcome];
+}
+
 typedef struct {
     const uint8_t *p;
     size_t left;
@@ -88,17 +100,39 @@ static void piggy_wr(wr_t *w, const stg_msg_t *m) {
     }
 }
 
-int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) {
+int stg_msg_peek_type(const uint8_t *buf, size_t len, stg_diag_t *d) {
     if (len < STG_WIRE_HEADER)
-        return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "%zu bytes", len);
+        return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message",
+                            "%zu bytes, a frame header is %u", len, STG_WIRE_HEADER);
     if (len > STG_WIRE_MAX)
-        return stg_diag_set(d, STG_REJECT_TOO_LONG, "message", "%zu bytes", len);
+        return stg_diag_set(d, STG_REJECT_TOO_LONG, "message", "%zu bytes, at most %u", len,
+                            STG_WIRE_MAX);
     if (buf[0] != 1)
-        return stg_diag_set(d, STG_REJECT_BAD_VERSION, "message", "version %u", buf[0]);
+        return stg_diag_set(d, STG_REJECT_BAD_VERSION, "message",
+                            "protocol version %u, this build speaks 1", buf[0]);
     if (!stg_msg_name(buf[1]))
-        return stg_diag_set(d, STG_REJECT_BAD_TYPE, "message", "type %u", buf[1]);
+        return stg_diag_set(d, STG_REJECT_BAD_TYPE, "message", "unknown message type %u", buf[1]);
+    return buf[1];
+}
+
+/* The text of an error-rep or ok-rep: bounded, may be empty. */
+static int reply_text(rd_t *r, stg_msg_t *m, stg_diag_t *d) {
+    if (r->bad) return 0; /* the caller reports the truncation */
+    if (r->left > STG_REPLY_TEXT_MAX)
+        return stg_diag_set(d, STG_REJECT_TOO_LONG, "message", "%s text of %zu bytes, at most %u",
+                            stg_msg_name(m->type), r->left, STG_REPLY_TEXT_MAX);
+    m->blob = r->p;
+    m->blob_len = r->left;
+    r->p += r->left;
+    r->left = 0;
+    return 0;
+}
+
+int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) {
+    int type = stg_msg_peek_type(buf, len, d);
+    if (type < 0) return type;
     rd_t r = {buf + 2, len - 2, false};
-    m->type = buf[1];
+    m->type = (uint8_t)type;
     m->serial = rd(&r, 8);
     m->npiggy = 0;
     m->nvv = 0;
@@ -146,9 +180,17 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
             return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "%u records", m->nrec);
         for (unsigned i = 0; i < m->nrec && !r.bad; i++) {
             m->rec_len[i] = (uint16_t)rd(&r, 2);
-            if (m->rec_len[i] == 0 || m->rec_len[i] > STG_RECORD_ENV_MAX || m->rec_len[i] > r.left)
-                return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "message", "record %u length %u", i,
-                                    m->rec_len[i]);
+            /* A length outside its limits is too short or too long; one
+             * that runs past the frame disagrees with the bytes received. */
+            if (!r.bad && m->rec_len[i] == 0)
+                return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "record %u is empty", i);
+            if (m->rec_len[i] > STG_RECORD_ENV_MAX)
+                return stg_diag_set(d, STG_REJECT_TOO_LONG, "message",
+                                    "record %u of %u bytes, at most %u", i, m->rec_len[i],
+                                    STG_RECORD_ENV_MAX);
+            if (r.bad || m->rec_len[i] > r.left)
+                return stg_diag_set(d, STG_REJECT_BAD_LENGTH, "message",
+                                    "record %u length %u runs past the frame", i, m->rec_len[i]);
             m->rec[i] = r.p;
             r.p += m->rec_len[i];
             r.left -= m->rec_len[i];
@@ -177,11 +219,24 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
         if (m->slot > 1)
             return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "message", "slot %u", m->slot);
         break;
+    case STG_MSG_ERROR_REP:
+        m->reason = (uint8_t)rd(&r, 1);
+        if (!r.bad && (m->reason == STG_REJECT_NONE || m->reason >= STG_REJECT__COUNT))
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "message", "error-rep reason %u",
+                                m->reason);
+        rc = reply_text(&r, m, d);
+        break;
+    case STG_MSG_OK_REP:
+        m->outcome = (uint8_t)rd(&r, 1);
+        if (!r.bad && !stg_outcome_name(m->outcome))
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "message", "ok-rep outcome %u",
+                                m->outcome);
+        rc = reply_text(&r, m, d);
+        break;
     case STG_MSG_ROSTER:
     case STG_MSG_RELEASE:
     case STG_MSG_COMMAND:
     case STG_MSG_STATUS_REP:
-    case STG_MSG_ERROR_REP:
         if (r.left == 0) return stg_diag_set(d, STG_REJECT_TOO_SHORT, "message", "empty body");
         m->blob = r.p;
         m->blob_len = r.left;
@@ -260,11 +315,16 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
             wr(&w, m->reason, 1);
         }
         break;
+    case STG_MSG_ERROR_REP:
+    case STG_MSG_OK_REP:
+        wr(&w, m->type == STG_MSG_ERROR_REP ? m->reason : m->outcome, 1);
+        if (m->blob_len > STG_REPLY_TEXT_MAX) w.bad = true;
+        wr_bytes(&w, m->blob, m->blob_len);
+        break;
     case STG_MSG_ROSTER:
     case STG_MSG_RELEASE:
     case STG_MSG_COMMAND:
     case STG_MSG_STATUS_REP:
-    case STG_MSG_ERROR_REP:
         wr_bytes(&w, m->blob, m->blob_len);
         break;
     default:

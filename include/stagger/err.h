@@ -30,7 +30,10 @@ enum {
  * Borrowed, static. */
 const char *stg_strerror(int code);
 
-/* Why a piece of input was refused. Each is counted separately. */
+/* Why a piece of input was refused. Each is counted separately. The
+ * position in this list is the reason's number on the wire (an error-rep
+ * carries it, docs/protocol.md §6 lists it): append new reasons at the end,
+ * never reorder or remove one (tests/unit/test_wire.c holds the numbers). */
 #define STG_REJECT_MAP(X)                                                     \
     X(NONE, "none")                                                           \
     X(TOO_SHORT, "too short")                                                 \

@@ -1,7 +1,7 @@
 /* proto.h: keys, the signed envelope and strict JSON helpers.
  *
  * Pure code: no clock, no randomness, no I/O. Everything that is signed in
- * stagger (roster, release, node record, command, control request) travels
+ * stagger (roster, release, node record, emergency command) travels
  * in one envelope, described byte by byte in docs/protocol.md:
  *
  *   magic "STG" | version u8 | type u8 | nsig u8 | payload_len u32be |
@@ -25,12 +25,14 @@
 #define STG_ENV_HEADER 10u
 #define STG_ENV_SIG_ENTRY (STG_KEY_BYTES + STG_SIG_BYTES)
 
+/* Document types. Numbers are on the wire and never reused: 5 was a
+ * "request" document that was never specified or used; it is an unknown
+ * type now (BAD_TYPE), like any other number not listed. */
 #define STG_DOC_MAP(X)               \
     X(ROSTER, 1, "roster")           \
     X(RELEASE, 2, "release")         \
     X(RECORD, 3, "record")           \
-    X(COMMAND, 4, "command")         \
-    X(REQUEST, 5, "request")
+    X(COMMAND, 4, "command")
 
 typedef enum {
 #define X(name, val, text) STG_DOC_##name = (val),

@@ -42,7 +42,8 @@
     X(SLOT_QUERY, 17, "slot-query") \
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
-    X(ERROR_REP, 22, "error-rep")
+    X(ERROR_REP, 22, "error-rep")   \
+    X(OK_REP, 23, "ok-rep")
 
 typedef enum {
 #define X(name, val, text) STG_MSG_##name = (val),
@@ -51,6 +52,24 @@ typedef enum {
 } stg_msg_type_t;
 
 const char *stg_msg_name(int type);
+
+/* What an ok-rep says happened to a client's roster, release or command
+ * (docs/protocol.md §7.9). The numbers are on the wire. */
+#define STG_OUTCOME_MAP(X)                                                   \
+    X(APPLIED, 0, "applied")       /* the node holds it now: state changed */ \
+    X(HELD, 1, "held")             /* it held this already: nothing changed */ \
+    X(NOT_HERE, 2, "not-here")     /* valid, but not for this node */
+
+typedef enum {
+#define X(name, val, text) STG_OUTCOME_##name = (val),
+    STG_OUTCOME_MAP(X)
+#undef X
+} stg_outcome_t;
+
+/* "applied", ... or NULL for an unknown outcome. Borrowed, static. */
+const char *stg_outcome_name(int outcome);
+
+#define STG_REPLY_TEXT_MAX 1024u /* the text of an error-rep or ok-rep */
 
 /* Liveness claims piggybacked on probe messages. */
 typedef enum { STG_LIVE_ALIVE = 0, STG_LIVE_SUSPECT = 1, STG_LIVE_DEAD = 2 } stg_live_t;
@@ -88,12 +107,22 @@ typedef struct {
     uint64_t attempt;             /* VOTE_REQ..SLOT_FREE: the candidate's election attempt,
                                    * (incarnation << 24) + a counter: later is larger */
     uint8_t ok;                   /* VOTE: granted; START_ACK: accepted */
-    uint8_t reason;               /* VOTE: stg_deny_t when refused */
-    const uint8_t *blob;          /* ROSTER/RELEASE envelope, STATUS_REP/ERROR_REP text */
+    uint8_t reason;               /* VOTE: stg_deny_t when refused;
+                                   * ERROR_REP: stg_reject_t, never NONE */
+    uint8_t outcome;              /* OK_REP: stg_outcome_t */
+    const uint8_t *blob;          /* ROSTER/RELEASE/COMMAND envelope, STATUS_REP JSON,
+                                   * ERROR_REP/OK_REP text (may be empty) */
     size_t blob_len;
 } stg_msg_t;
 
-/* Decode one frame; 0 or STG_EREJECT with d set. */
+/* The type of a frame whose header is well formed (10 bytes at least, at
+ * most STG_WIRE_MAX, version 1, a known type), body unread; or STG_EREJECT
+ * with d naming the reason (TOO_SHORT, TOO_LONG, BAD_VERSION, BAD_TYPE).
+ * What a shell routes on before the core sees the frame; the body still
+ * needs stg_msg_decode. */
+int stg_msg_peek_type(const uint8_t *buf, size_t len, stg_diag_t *d);
+/* Decode one frame strictly (no truncated field, no trailing byte); 0 or
+ * STG_EREJECT with d set. */
 int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d);
 /* Encode m into out; returns bytes written or a negative code. */
 int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap);

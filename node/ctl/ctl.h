@@ -87,18 +87,29 @@ void ctl_signers(const uint8_t *buf, size_t len, char *out, size_t cap);
  * ".signed", or in + ".signed". */
 int ctl_default_out(const char *in, char *out, size_t cap);
 
+/* A peer's answer to a client request (docs/protocol.md §7.9). */
+typedef struct {
+    int type;         /* STG_MSG_STATUS_REP, STG_MSG_OK_REP or STG_MSG_ERROR_REP */
+    int code;         /* ok-rep: stg_outcome_t; error-rep: stg_reject_t */
+    char *text;       /* status JSON or the reply's text; caller frees */
+    const char *peer; /* the member that answered; borrowed from the roster */
+} ctl_reply_t;
+
 /* Send one frame to --peer (a member name or endpoint; NULL: each member in
- * turn until one answers) with key, waiting up to timeout_ms for each, and
- * return the JSON text of its status-rep (caller frees). resend_ms > 0 (only
- * for an idempotent frame) sends it again after each resend_ms of silence.
- * NULL after printing why, with *rc = 2 when no peer answered, CTL_REFUSED
- * for an error-rep, CTL_USAGE for a bad --peer. */
-char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-              const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms, int *rc);
-/* Send a signed document of type msg_type (a wire message type carrying an
- * envelope) and return the status-rep text like ctl_ask. */
-char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-                   int msg_type, const uint8_t *env, size_t elen, int *rc);
+ * turn until one answers) with key and decode its reply into out; resend_ms
+ * > 0 (status-req only) sends it again after each resend_ms of silence. Returns
+ * CTL_OK, or the exit code after printing why: 2 when no peer answered,
+ * CTL_USAGE for a bad --peer. */
+int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms,
+                ctl_reply_t *out);
+/* Hand a signed document over in a wire message of type msg_type (roster,
+ * release, command): CTL_OK with out an ok-rep or an error-rep, else as
+ * ctl_request. */
+int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                  int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out);
+/* "staggerctl: WHAT: PEER refused it: REASON (reason text): detail". */
+void ctl_print_refusal(const char *what, const ctl_reply_t *rep);
 
 /* What a command that hands one signed file to a peer starts from. */
 typedef struct {

@@ -35,44 +35,6 @@ static int64_t number(const char *opt, const char *v, int64_t dflt, int *rc) {
     return x;
 }
 
-/* Report what the peer says after taking the command. */
-static int confirm(const char *text, int64_t seq, const char *what) {
-    json_t *st = json_loads(text, 0, NULL);
-    json_t *cmds = json_object_get(st, "commands");
-    const char *last_refusal = json_string_value(json_object_get(cmds, "last_refusal"));
-    int rc = CTL_OK;
-    /* Applied means this very sequence is among the peer's applied commands,
-     * not merely that it applied something later. */
-    bool applied = false;
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(cmds, "recent"), i, e)
-        if (json_integer_value(json_object_get(e, "seq")) == seq) applied = true;
-    /* A replay of a command applied before is among them too, yet the peer
-     * refused it just now (REPLAY, naming this sequence): not applied. */
-    char replay[64];
-    snprintf(replay, sizeof replay, "#%lld is not above", (long long)seq);
-    bool already = applied && last_refusal && strstr(last_refusal, replay);
-    if (already) {
-        ctl_err("%s: %s refused command %lld: %s; it was applied before, a replay changes "
-                "nothing",
-                what, json_string_value(json_object_get(st, "self")), (long long)seq,
-                last_refusal);
-        rc = CTL_REFUSED;
-    } else if (applied) {
-        printf("%s: command %lld applied by %s; it floods to every reachable peer, and the "
-               "others apply it when they come back (see 'staggerctl status')\n",
-               what, (long long)seq, json_string_value(json_object_get(st, "self")));
-    } else {
-        ctl_err("%s: %s refused command %lld: %s", what,
-                json_string_value(json_object_get(st, "self")), (long long)seq,
-                last_refusal && *last_refusal ? last_refusal : "see its log");
-        rc = CTL_REFUSED;
-    }
-    json_decref(st);
-    return rc;
-}
-
 static int send_signed(const stg_roster_t *r, const char *peer, const stg_seckey_t *k,
                        const uint8_t *env, size_t elen, const char *what) {
     stg_command_t *cmd = malloc(sizeof *cmd);
@@ -95,10 +57,25 @@ static int send_signed(const stg_roster_t *r, const char *peer, const stg_seckey
     }
     int64_t seq = cmd->seq;
     free(cmd);
-    char *text = ctl_send_doc(r, peer, k, STG_MSG_COMMAND, env, elen, &rc);
-    if (!text) return rc;
-    rc = confirm(text, seq, what);
-    free(text);
+    ctl_reply_t rep;
+    if ((rc = ctl_hand_over(r, peer, k, STG_MSG_COMMAND, env, elen, &rep)) != CTL_OK) return rc;
+    if (rep.type == STG_MSG_OK_REP && rep.code == STG_OUTCOME_APPLIED) {
+        printf("%s: command %lld applied by %s; it floods to every reachable peer, and the "
+               "others apply it when they come back (see 'staggerctl status')\n",
+               what, (long long)seq, rep.peer);
+    } else {
+        char label[96];
+        snprintf(label, sizeof label, "%s command %lld", what, (long long)seq);
+        if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(label, &rep);
+        else ctl_err("%s: %s did not apply it: %s", label, rep.peer, rep.text);
+        /* The reason, not the prose, says it was a replay. */
+        if (rep.type == STG_MSG_ERROR_REP && rep.code == STG_REJECT_REPLAY)
+            ctl_err("%s: a command is applied once per sequence: a replay changes nothing; "
+                    "to act again, sign a new command (the default --seq is the time)",
+                    label);
+        rc = CTL_REFUSED;
+    }
+    free(rep.text);
     return rc;
 }
 
@@ -287,7 +264,9 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
     .summary = "hand a signed command file (from --out and sign-add) to a peer",
     .usage = "emergency send --key KEY --roster ROSTER [--peer X] COMMAND.signed",
     .text = "Checks the command as the peers will (quorum, fleet, expiry), then gives it\n"
-            "to one peer, which floods it to every reachable member.\n\n"
+            "to one peer, which floods it to every reachable member.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key (for the connection)\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",

@@ -11,7 +11,9 @@
 #include "stagger/wire.h"
 
 #define REPLY_MAX (1024u * 1024u)
-/* status sends its query again after this much silence, within --timeout-ms. */
+/* A status request is idempotent: asked again after each 500 ms of silence
+ * within its deadline, so one lost frame on a busy machine costs 500 ms,
+ * not the whole --timeout-ms. */
 #define STATUS_RESEND_MS 500
 
 /* Resolve --peer (a member name or its endpoint; absent = every member in
@@ -31,22 +33,24 @@ static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *
     return CTL_OK;
 }
 
-/* Send frame to the first peer that answers; the reply's JSON text is
- * returned (caller frees). On failure prints why and returns NULL. */
-char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-              const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms, int *rc) {
-    int order[STG_MEMBERS_MAX], n;
-    if ((*rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return NULL;
+/* Send frame to the first peer that answers and decode its reply (one of
+ * status-rep, ok-rep, error-rep). resend_ms > 0 (only for an idempotent
+ * frame) sends it again after each resend_ms of silence. On failure prints
+ * why and returns the exit code: 2 when no peer answered. */
+int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms,
+                ctl_reply_t *out) {
+    int order[STG_MEMBERS_MAX], n, rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return rc;
     uint8_t *reply = malloc(REPLY_MAX);
-    if (!reply) {
-        *rc = CTL_SYSTEM;
-        return NULL;
-    }
-    for (int k = 0; k < n; k++) {
+    stg_msg_t *msg = malloc(sizeof *msg);
+    rc = reply && msg ? 2 : CTL_SYSTEM; /* 2, unreachable: documented by every caller */
+    for (int k = 0; k < n && rc == 2; k++) {
         const stg_member_t *m = &r->members[order[k]];
         size_t rlen = 0;
-        int e = stg_client_query(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX, &rlen,
-                                 timeout_ms, resend_ms);
+        int e = stg_client_query(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX,
+                                 &rlen, timeout_ms, resend_ms);
         if (e != 0) {
             const char *why = e == -ETIMEDOUT ? "no answer (is staggerd running there?)"
                               : e == -EACCES  ? "refused our key: use an operator or observer "
@@ -55,39 +59,58 @@ char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
             ctl_err("%s (%s): %s", m->name, m->endpoint, why);
             continue;
         }
-        stg_msg_t *msg = malloc(sizeof *msg);
         stg_diag_t d = {0};
-        if (!msg || stg_msg_decode(reply, rlen, msg, &d) != 0 ||
-            (msg->type != STG_MSG_STATUS_REP && msg->type != STG_MSG_ERROR_REP)) {
-            ctl_err("%s: unexpected reply: %s", m->name, d.msg);
-            free(msg);
+        if (stg_msg_decode(reply, rlen, msg, &d) != 0 ||
+            (msg->type != STG_MSG_STATUS_REP && msg->type != STG_MSG_ERROR_REP &&
+             msg->type != STG_MSG_OK_REP)) {
+            ctl_err("%s: unexpected reply: %s", m->name,
+                    d.msg[0] ? d.msg : stg_msg_name(msg->type));
             continue;
         }
-        char *text = strndup((const char *)msg->blob, msg->blob_len);
-        bool error = msg->type == STG_MSG_ERROR_REP;
-        free(msg);
-        free(reply);
-        if (error) {
-            ctl_err("%s: %s", m->name, text);
-            free(text);
-            *rc = CTL_REFUSED;
-            return NULL;
-        }
-        *rc = CTL_OK;
-        return text;
+        out->type = msg->type;
+        out->code = msg->type == STG_MSG_ERROR_REP ? msg->reason : msg->outcome;
+        out->text = strndup((const char *)msg->blob, msg->blob_len);
+        out->peer = m->name;
+        rc = out->text ? CTL_OK : CTL_SYSTEM;
     }
+    free(msg);
     free(reply);
-    *rc = 2; /* unreachable: the status command documents exit 2 for this */
+    return rc;
+}
+
+void ctl_print_refusal(const char *what, const ctl_reply_t *rep) {
+    ctl_err("%s: %s refused it: %s (%s): %s", what, rep->peer,
+            stg_reject_name((stg_reject_t)rep->code), stg_reject_text((stg_reject_t)rep->code),
+            rep->text);
+}
+
+/* The status JSON a peer answers a status-req with (caller frees); NULL
+ * after printing why, with *rc 2 when no peer answered, CTL_REFUSED when
+ * it refused. */
+static char *ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                        int timeout_ms, int *rc) {
+    uint8_t frame[STG_WIRE_HEADER];
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_STATUS_REQ;
+    m.serial = (uint64_t)r->serial;
+    int n = stg_msg_encode(&m, frame, sizeof frame);
+    ctl_reply_t rep;
+    *rc = ctl_request(r, peer, key, frame, (size_t)n, timeout_ms, STATUS_RESEND_MS, &rep);
+    if (*rc != CTL_OK) return NULL;
+    if (rep.type == STG_MSG_STATUS_REP) return rep.text;
+    if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal("status", &rep);
+    else ctl_err("%s: answered a status request with %s", rep.peer, stg_msg_name(rep.type));
+    free(rep.text);
+    *rc = CTL_REFUSED;
     return NULL;
 }
 
-char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-                   int msg_type, const uint8_t *env, size_t elen, int *rc) {
+int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                  int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out) {
     uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
-    if (!frame) {
-        *rc = CTL_SYSTEM;
-        return NULL;
-    }
+    memset(out, 0, sizeof *out);
+    if (!frame) return CTL_SYSTEM;
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = (uint8_t)msg_type;
@@ -95,10 +118,17 @@ char *ctl_send_doc(const stg_roster_t *r, const char *peer, const stg_seckey_t *
     m.blob = env;
     m.blob_len = elen;
     int n = stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen);
-    char *text = n > 0 ? ctl_ask(r, peer, key, frame, (size_t)n, 3000, 0, rc) : NULL;
-    if (n <= 0) *rc = CTL_SYSTEM;
+    int rc = n > 0 ? ctl_request(r, peer, key, frame, (size_t)n, 3000, 0, out) : CTL_SYSTEM;
     free(frame);
-    return text;
+    if (rc == CTL_OK && out->type == STG_MSG_STATUS_REP) {
+        ctl_err("%s: answered with status, not with ok-rep or error-rep: a staggerd older "
+                "than this staggerctl? see its log for what it did",
+                out->peer);
+        free(out->text);
+        out->text = NULL;
+        rc = CTL_REFUSED;
+    }
+    return rc;
 }
 
 static const char *str(json_t *o, const char *k) {
@@ -209,12 +239,7 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
         free(r);
         return rc;
     }
-    uint8_t frame[STG_WIRE_HEADER];
-    stg_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = STG_MSG_STATUS_REQ;
-    int n = stg_msg_encode(&m, frame, sizeof frame);
-    char *text = ctl_ask(r, peer, k, frame, (size_t)n, timeout_ms, STATUS_RESEND_MS, &rc);
+    char *text = ask_status(r, peer, k, timeout_ms, &rc);
     stg_seckey_destroy(&k);
     free(r);
     if (!text) return rc;
@@ -248,9 +273,7 @@ const ctl_cmd_t ctl_status_cmd = {
             "  --roster FILE     the signed roster (to find the peer and its key)\n"
             "  --peer X          member name or endpoint to ask (default: first that answers)\n"
             "  --json            print the peer's status document (docs/protocol.md §8)\n"
-            "  --timeout-ms N    how long to wait for each peer's answer (default 2000);\n"
-            "                    the query is sent again after every 500 ms of silence\n"
-            "                    within it, so a busy or restarting peer still answers\n\n"
+            "  --timeout-ms N    how long to wait per peer (default 2000)\n\n"
             "Exit codes for status: 0 fleet healthy; 1 degraded (a member unhealthy or\n"
             "unknown); 2 no peer could be reached (or bad usage); 3 file or system error.",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
@@ -300,21 +323,17 @@ static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
     /* Check it here as the peers will: a higher serial signed by a current operator. */
     if (rc == CTL_OK && stg_roster_open(h.env, h.elen, h.r, next, &d) != 0)
         rc = ctl_refused(h.file, "roster", &d);
-    char *text = rc == CTL_OK ? ctl_send_doc(h.r, h.peer, h.k, STG_MSG_ROSTER, h.env, h.elen, &rc)
-                              : NULL;
-    if (text) {
-        json_t *st = json_loads(text, 0, NULL);
-        long long serial = (long long)json_integer_value(json_object_get(st, "serial"));
-        if (serial == next->serial) {
-            printf("%s: roster serial %lld accepted by %s; it floods to the fleet from there\n",
-                   h.file, serial, json_string_value(json_object_get(st, "self")));
-        } else {
-            ctl_err("%s: the peer still holds serial %lld (see its log for why)", h.file, serial);
-            rc = CTL_REFUSED;
-        }
-        json_decref(st);
-        free(text);
+    ctl_reply_t rep = {0};
+    if (rc == CTL_OK) rc = ctl_hand_over(h.r, h.peer, h.k, STG_MSG_ROSTER, h.env, h.elen, &rep);
+    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && rep.code != STG_OUTCOME_NOT_HERE) {
+        printf("%s: roster serial %lld accepted by %s (%s); it floods to the fleet from there\n",
+               h.file, (long long)next->serial, rep.peer, rep.text);
+    } else if (rc == CTL_OK) {
+        if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(h.file, &rep);
+        else ctl_err("%s: %s did not take it: %s", h.file, rep.peer, rep.text);
+        rc = CTL_REFUSED;
     }
+    free(rep.text);
     free(next);
     ctl_handover_free(&h);
     return rc;
@@ -325,7 +344,9 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
     .summary = "hand a newer signed roster to a running peer",
     .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] NEW.signed",
     .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
-            "current operator), then gives it to one peer, which floods it to every member.\n\n"
+            "current operator), then gives it to one peer, which floods it to every member.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",
@@ -341,25 +362,19 @@ static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
     stg_diag_t d = {0};
     /* Check it here as the peers will: signed by an operator of this roster. */
     if (stg_release_open(h.env, h.elen, h.r, &rel, &d) != 0) rc = ctl_refused(h.file, "release", &d);
-    char *text = rc == CTL_OK ? ctl_send_doc(h.r, h.peer, h.k, STG_MSG_RELEASE, h.env, h.elen, &rc)
-                              : NULL;
-    if (text) {
-        json_t *st = json_loads(text, 0, NULL);
-        json_t *held = json_object_get(json_object_get(st, "rollout"), "release");
-        const char *v = json_string_value(json_object_get(held, "version"));
-        if (v && strcmp(v, rel.version) == 0) {
-            printf("%s: release %s %s adopted by %s; it spreads to the fleet and rolls out from "
-                   "there (watch with 'staggerctl status')\n",
-                   h.file, rel.component, rel.version, json_string_value(json_object_get(st, "self")));
-        } else {
-            ctl_err("%s: the peer holds release %s instead (a newer one, another component, or "
-                    "see its log for why)",
-                    h.file, v ? v : "none");
-            rc = CTL_REFUSED;
-        }
-        json_decref(st);
-        free(text);
+    ctl_reply_t rep = {0};
+    if (rc == CTL_OK) rc = ctl_hand_over(h.r, h.peer, h.k, STG_MSG_RELEASE, h.env, h.elen, &rep);
+    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && rep.code != STG_OUTCOME_NOT_HERE) {
+        printf("%s: release %s %s %s by %s; it spreads to the fleet and rolls out from "
+               "there (watch with 'staggerctl status')\n",
+               h.file, rel.component, rel.version,
+               rep.code == STG_OUTCOME_APPLIED ? "adopted" : "already adopted", rep.peer);
+    } else if (rc == CTL_OK) {
+        if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(h.file, &rep);
+        else ctl_err("%s: %s did not take it: %s", h.file, rep.peer, rep.text);
+        rc = CTL_REFUSED;
     }
+    free(rep.text);
     ctl_handover_free(&h);
     return rc;
 }
@@ -371,7 +386,9 @@ const ctl_cmd_t ctl_release_publish_cmd = {
     .text = "Checks RELEASE.signed against the roster (signed by one of its operators), then\n"
             "gives it to one peer. The peer adopts it when it is the newest release of its\n"
             "component, floods it to every member, and the staggered rollout begins: one or\n"
-            "two members at a time, the holdback pair last, after the proof.\n\n"
+            "two members at a time, the holdback pair last, after the proof.\n"
+            "The peer answers accepted, or refused with the reason it counted (e.g.\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)",

@@ -516,6 +516,17 @@ static bool admit(void *ctx, const uint8_t x[32], char user_id[STG_NET_USER_ID_M
     return false;
 }
 
+/* Send one reply frame (status-rep, error-rep, ok-rep) back on the
+ * connection the request came in on. */
+static void reply(daemon_t *d, const stg_net_route_t *route, stg_msg_t *m) {
+    m->serial = (uint64_t)stg_core_roster(d->core)->serial;
+    size_t cap = STG_WIRE_HEADER + 1 + m->blob_len;
+    uint8_t *frame = malloc(cap);
+    int n = frame ? stg_msg_encode(m, frame, cap) : -1;
+    if (n > 0) stg_net_reply(d->net, route, frame, (size_t)n);
+    free(frame);
+}
+
 static void reply_status(daemon_t *d, const stg_net_route_t *route) {
     int64_t now = wall_ms();
     json_t *st = stg_core_status_json(d->core, now);
@@ -532,18 +543,171 @@ static void reply_status(daemon_t *d, const stg_net_route_t *route) {
     char *text = json_dumps(st, JSON_COMPACT);
     json_decref(st);
     if (!text) return;
-    size_t tl = strlen(text);
-    uint8_t *frame = malloc(STG_WIRE_HEADER + tl);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_STATUS_REP;
-    m.serial = (uint64_t)stg_core_roster(d->core)->serial;
     m.blob = (const uint8_t *)text;
-    m.blob_len = tl;
-    int n = frame ? stg_msg_encode(&m, frame, STG_WIRE_HEADER + tl) : -1;
-    if (n > 0) stg_net_reply(d->net, route, frame, (size_t)n);
-    free(frame);
+    m.blob_len = strlen(text);
+    reply(d, route, &m);
     free(text);
+}
+
+/* error-rep or ok-rep: a code and a line of text (docs/protocol.md §7.9). */
+static void reply_verdict(daemon_t *d, const stg_net_route_t *route, int type, uint8_t code,
+                          const char *text) {
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)type;
+    m.reason = code;
+    m.outcome = code;
+    m.blob = (const uint8_t *)text;
+    m.blob_len = strnlen(text, STG_REPLY_TEXT_MAX);
+    reply(d, route, &m);
+}
+
+/* What a client's frame could change in the core, read before and after
+ * the step that processed it: the reply is decided from the difference,
+ * so the shell needs no policy of its own (the core stays untouched). */
+typedef struct {
+    uint64_t rejects[STG_REJECT__COUNT];
+    int64_t serial, cmd_seq;
+    bool have_release;
+    uint8_t release_id[8];
+} core_mark_t;
+
+static void mark(const daemon_t *d, core_mark_t *mk) {
+    memcpy(mk->rejects, stg_core_stats(d->core)->rejects, sizeof mk->rejects);
+    mk->serial = stg_core_roster(d->core)->serial;
+    mk->cmd_seq = stg_core_cmd_seq(d->core);
+    memset(mk->release_id, 0, 8);
+    mk->have_release = stg_core_release(d->core, mk->release_id) != NULL;
+}
+
+/* The reason whose counter grew between two marks, or NONE. One frame is
+ * refused for one reason; should two ever grow, the first listed wins. */
+static stg_reject_t grown(const core_mark_t *before, const core_mark_t *after) {
+    for (int k = 1; k < STG_REJECT__COUNT; k++)
+        if (after->rejects[k] > before->rejects[k]) return (stg_reject_t)k;
+    return STG_REJECT_NONE;
+}
+
+/* Why the core refused a client's document, in words: the decoders are
+ * pure, so opening the document again gives the message the core logged;
+ * what only the core decides (an old release, a replayed command) is said
+ * from the marks. The reason itself always comes from the counters. */
+static void refusal_text(const daemon_t *d, const stg_msg_t *m, stg_reject_t why,
+                         const core_mark_t *before, char *out, size_t cap) {
+    const stg_roster_t *r = stg_core_roster(d->core);
+    stg_diag_t dg = {0};
+    int rc = 0;
+    if (why == STG_REJECT_NOT_ALLOWED) {
+        stg_diag_set(&dg, why, "message",
+                     "%s from a client: clients may send status-req, roster, release and "
+                     "command",
+                     stg_msg_name(m->type));
+        rc = STG_EREJECT;
+    } else if (m->type == STG_MSG_ROSTER) {
+        stg_roster_t *tmp = malloc(sizeof *tmp);
+        rc = tmp ? stg_roster_open(m->blob, m->blob_len, r, tmp, &dg) : 0;
+        free(tmp);
+    } else if (m->type == STG_MSG_RELEASE) {
+        stg_release_t rel;
+        uint8_t id[8];
+        const stg_release_t *held = stg_core_release(d->core, id);
+        rc = stg_release_open(m->blob, m->blob_len, r, &rel, &dg);
+        if (rc == 0 && why == STG_REJECT_STALE && held)
+            rc = stg_diag_set(&dg, why, "release", "%s %s is not newer than the adopted %s",
+                              rel.component, rel.version, held->version);
+    } else if (m->type == STG_MSG_COMMAND) {
+        stg_command_t *cmd = malloc(sizeof *cmd);
+        rc = cmd ? stg_command_open(m->blob, m->blob_len, r, wall_ms(), cmd, NULL, &dg) : 0;
+        if (rc == 0 && cmd && why == STG_REJECT_REPLAY)
+            rc = stg_diag_set(&dg, why, "command", "%s #%lld is not above the last applied #%lld",
+                              stg_cmd_name(cmd->action), (long long)cmd->seq,
+                              (long long)before->cmd_seq);
+        free(cmd);
+    }
+    snprintf(out, cap, "%s", rc != 0 && dg.msg[0] ? dg.msg : stg_reject_text(why));
+}
+
+/* What an accepted document did: applied (the marks moved), held already,
+ * or not for this node (another component's release; a node outside the
+ * roster applies no command). */
+static stg_outcome_t outcome_text(const daemon_t *d, const stg_msg_t *m,
+                                  const core_mark_t *before, const core_mark_t *after,
+                                  char *out, size_t cap) {
+    if (m->type == STG_MSG_ROSTER) {
+        if (after->serial != before->serial) {
+            snprintf(out, cap, "roster serial %lld adopted (was %lld)", (long long)after->serial,
+                     (long long)before->serial);
+            return STG_OUTCOME_APPLIED;
+        }
+        snprintf(out, cap, "roster serial %lld is held already", (long long)after->serial);
+        return STG_OUTCOME_HELD;
+    }
+    if (m->type == STG_MSG_RELEASE) {
+        stg_release_t rel;
+        memset(&rel, 0, sizeof rel);
+        stg_release_open(m->blob, m->blob_len, stg_core_roster(d->core), &rel, NULL);
+        bool moved = after->have_release && (!before->have_release ||
+                                             memcmp(after->release_id, before->release_id, 8));
+        if (moved) {
+            snprintf(out, cap, "release %s %s adopted", rel.component, rel.version);
+            return STG_OUTCOME_APPLIED;
+        }
+        if (strcmp(rel.component, d->cfg.component) != 0) {
+            snprintf(out, cap, "release of %s: this node manages %s", rel.component,
+                     d->cfg.component);
+            return STG_OUTCOME_NOT_HERE;
+        }
+        snprintf(out, cap, "release %s %s is held already", rel.component, rel.version);
+        return STG_OUTCOME_HELD;
+    }
+    if (after->cmd_seq != before->cmd_seq) {
+        snprintf(out, cap, "command #%lld applied", (long long)after->cmd_seq);
+        return STG_OUTCOME_APPLIED;
+    }
+    snprintf(out, cap, "this node is not a member of roster serial %lld: it applies no command",
+             (long long)after->serial);
+    return STG_OUTCOME_NOT_HERE;
+}
+
+/* A frame from a client (operator or observer key, not a member): the core
+ * takes it like any other, and the client gets exactly one answer. */
+static void client_msg(daemon_t *d, const stg_net_route_t *route, const uint8_t *body, size_t len) {
+    stg_msg_t *m = malloc(sizeof *m);
+    core_mark_t *before = malloc(sizeof *before), *after = malloc(sizeof *after);
+    if (!m || !before || !after) goto out;
+    stg_diag_t dg = {0};
+    bool decoded = stg_msg_decode(body, len, m, &dg) == 0;
+    mark(d, before);
+    stg_event_t ev = {.type = STG_EV_MESSAGE, .now_ms = wall_ms(), .from = -1, .data = body,
+                      .len = len};
+    step(d, &ev);
+    if (d->stopping || !route) goto out;
+    mark(d, after);
+    stg_reject_t why = grown(before, after);
+    char text[STG_REPLY_TEXT_MAX];
+    if (why != STG_REJECT_NONE) {
+        if (decoded) refusal_text(d, m, why, before, text, sizeof text);
+        else snprintf(text, sizeof text, "%s", dg.msg);
+        reply_verdict(d, route, STG_MSG_ERROR_REP, (uint8_t)why, text);
+    } else if (decoded && (m->type == STG_MSG_ROSTER || m->type == STG_MSG_RELEASE ||
+                           m->type == STG_MSG_COMMAND)) {
+        stg_outcome_t o = outcome_text(d, m, before, after, text, sizeof text);
+        reply_verdict(d, route, STG_MSG_OK_REP, (uint8_t)o, text);
+    } else {
+        /* The core counts every refusal; a frame it neither refused nor took
+         * is a bug here or there: say so rather than leave the client
+         * waiting. */
+        say(STG_LOG_ERROR, "proto", "a client's %s was neither refused nor taken (bug)",
+            decoded ? stg_msg_name(m->type) : "frame");
+        reply_verdict(d, route, STG_MSG_ERROR_REP, STG_REJECT_BAD_VALUE, "not processed");
+    }
+out:
+    free(m);
+    free(before);
+    free(after);
 }
 
 static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
@@ -567,24 +731,30 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
         d->unknown_sender++;
         return;
     }
-    if (len >= 2 && body[0] == 1 && body[1] == STG_MSG_STATUS_REQ) {
-        if (route) reply_status(d, route);
+    /* status-req is the shell's to answer (the core has no status message):
+     * from anyone, when it decodes strictly. A bad one goes on to the core,
+     * which counts why, and a client gets that reason. */
+    if (stg_msg_peek_type(body, len, NULL) == STG_MSG_STATUS_REQ) {
+        stg_msg_t *m = malloc(sizeof *m);
+        bool good = m && stg_msg_decode(body, len, m, NULL) == 0;
+        free(m);
+        if (good) {
+            if (route) reply_status(d, route);
+            return;
+        }
+    }
+    if (from == -1) {
+        client_msg(d, route, body, len);
         return;
     }
     stg_event_t ev = {.type = STG_EV_MESSAGE, .now_ms = wall_ms(), .from = from, .data = body,
                       .len = len};
-    if (route && from >= 0) {
+    if (route) {
         d->reply_peer = from;
         d->reply_route = route;
     }
     step(d, &ev);
     d->reply_route = NULL;
-    /* A client handing us a roster gets our status back: it shows the
-     * serial we now hold. */
-    if (from == -1 && route && len >= 2 && body[0] == 1 &&
-        (body[1] == STG_MSG_ROSTER || body[1] == STG_MSG_RELEASE || body[1] == STG_MSG_COMMAND) &&
-        !d->stopping)
-        reply_status(d, route);
 }
 
 /* An established connection to a member ended: tell the core, which

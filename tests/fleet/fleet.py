@@ -57,10 +57,36 @@ TUNING = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "indirect_checks": 
 POLL_S = 0.15
 
 # docs/protocol.md §2 and proto/wire.c: the envelope and the peer frames.
-DOC_TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4, "request": 5}
+DOC_TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4}
 MSG = {"ping": 1, "ack": 2, "ping-req": 3, "sync": 4, "digest": 5, "records": 6,
-       "roster": 7, "roster-want": 8, "status-req": 20, "status-rep": 21, "error-rep": 22}
+       "roster": 7, "roster-want": 8, "status-req": 20, "status-rep": 21, "error-rep": 22,
+       "ok-rep": 23}
 WIRE_MAX = 256 * 1024
+# docs/protocol.md §6: reject reasons by their number in an error-rep.
+REJECTS = ["NONE", "TOO_SHORT", "TOO_LONG", "BAD_MAGIC", "BAD_VERSION", "BAD_TYPE",
+           "WRONG_TYPE_DOC", "BAD_LENGTH", "NO_SIGNATURE", "TOO_MANY_SIGNATURES",
+           "DUPLICATE_SIGNER", "BAD_SIGNATURE", "UNKNOWN_SIGNER", "TOO_FEW_SIGNATURES",
+           "BAD_UTF8", "BAD_JSON", "TOO_DEEP", "DUPLICATE_FIELD", "UNKNOWN_FIELD",
+           "MISSING_FIELD", "WRONG_TYPE", "OUT_OF_RANGE", "BAD_VALUE", "DUPLICATE_VALUE",
+           "BAD_KEY", "WRONG_FLEET", "STALE", "REPLAY", "EXPIRED", "NOT_YET",
+           "UNAUTHENTICATED", "UNKNOWN_MEMBER", "IMPERSONATION", "BAD_FRAMES", "NOT_ALLOWED"]
+OUTCOMES = ["applied", "held", "not-here"]
+
+
+def verdict(reply):
+    """A client reply (docs/protocol.md §7.9) as (kind, code name, text):
+    ("refused", "REPLAY", ...) for an error-rep, ("accepted", "applied", ...)
+    for an ok-rep, ("status", None, json) for a status-rep; None for no
+    reply or anything else."""
+    if reply is None or len(reply) < 10 or reply[0] != 1:
+        return None
+    if reply[1] == MSG["error-rep"] and len(reply) >= 11 and 0 < reply[10] < len(REJECTS):
+        return ("refused", REJECTS[reply[10]], reply[11:].decode())
+    if reply[1] == MSG["ok-rep"] and len(reply) >= 11 and reply[10] < len(OUTCOMES):
+        return ("accepted", OUTCOMES[reply[10]], reply[11:].decode())
+    if reply[1] == MSG["status-rep"]:
+        return ("status", None, reply[10:].decode())
+    return None
 
 # ---- processes: every one we start is killed by PID, whatever happens ----
 

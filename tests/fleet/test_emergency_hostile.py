@@ -29,7 +29,7 @@ import sys
 import time
 
 import emergency_util as eu
-from fleet import main
+from fleet import main, verdict
 
 TARGET = "relay2"
 
@@ -114,13 +114,15 @@ def test(f, tap):
         seen[reason] = seen.get(reason, 0) + 1
         got = st.rejects(reason) - base.get(reason, 0)
         new = eu.audit(f, TARGET)[n_audit:]
-        ok = (reply is not None and got == seen[reason] and len(new) == 1 and
+        v = verdict(reply)
+        ok = (v is not None and v[:2] == ("refused", reason) and got == seen[reason] and
+              len(new) == 1 and
               new[0].get("verdict") == "refused" and new[0].get("from") == "client" and
               "(%s)" % reason in new[0].get("why", "") and
               reason in st.doc["commands"]["last_refusal"])
-        tap.check(ok, "%s: refused as %s, counted, audited" % (what, reason),
+        tap.check(ok, "%s: error-rep %s to the client, counted, audited" % (what, reason),
                   "reply %r, rejects %s +%d (want +%d), audit %r, last_refusal %r" % (
-                      reply and reply[:2], reason, got, seen[reason], new,
+                      v, reason, got, seen[reason], new,
                       st.doc["commands"]["last_refusal"]))
     sock.close(0)
     logged = {reason for _, _, reason in cases
@@ -142,7 +144,8 @@ def test(f, tap):
     # ---- the replay through staggerctl, then after a restart ----
     r = f.ctl("emergency", "send", "--key", f.keyfile("op"), "--roster", f.roster, "--peer",
               TARGET, halt)
-    tap.check(r.returncode != 0 and "REPLAY" in r.stderr,
+    tap.check(r.returncode == 1 and "refused it: REPLAY" in r.stderr and
+              "a replay changes nothing" in r.stderr,
               "staggerctl emergency send of the same halt file: %s refuses it (REPLAY)" % TARGET,
               r.stdout + r.stderr)
     tap.check(f.stop(TARGET) == 0, "%s stops on SIGTERM" % TARGET)
@@ -163,7 +166,8 @@ def test(f, tap):
     sock.close(0)
     st = f.status(TARGET)
     new = eu.audit(f, TARGET)[n_audit:]
-    tap.check(reply is not None and st.rejects("REPLAY") > replays0 and len(new) == 1 and
+    tap.check(verdict(reply)[:2] == ("refused", "REPLAY") and st.rejects("REPLAY") > replays0 and
+              len(new) == 1 and
               new[0]["verdict"] == "refused" and "(REPLAY)" in new[0]["why"],
               "the halt replayed after the restart: refused as REPLAY (persisted sequence)",
               "rejects %r (was REPLAY %d) audit %r" % (st.doc.get("rejects"), replays0, new))

@@ -12,7 +12,7 @@ usage: /usr/bin/python3 test_roster.py STAGGERD STAGGERCTL   (prints TAP)
 import shutil
 import sys
 
-from fleet import Status, frame, main
+from fleet import frame, main, verdict
 
 
 def test(f, tap):
@@ -63,22 +63,24 @@ def test(f, tap):
               r.stdout + r.stderr)
     op, outcome = f.client("bp", "op")
     tap.check(outcome == "ok", "an operator client connects to bp", outcome)
-    rep = f.request(op, frame("roster", 3, open(r1, "rb").read()))
-    st = Status(0, rep[10:].decode() if rep and rep[1] == 21 else "", "")
-    tap.check(st.doc is not None and st.doc["serial"] == 3 and st.rejects("STALE") == 1,
-              "bp refuses serial 1 handed over directly: still serial 3, rejects.STALE 1",
-              repr(rep)[:500])
+    rep = verdict(f.request(op, frame("roster", 3, open(r1, "rb").read())))
+    st = f.status("bp")
+    tap.check(rep is not None and rep[:2] == ("refused", "STALE") and st.doc is not None and
+              st.doc["serial"] == 3 and st.rejects("STALE") == 1,
+              "bp refuses serial 1 handed over directly: error-rep STALE, still serial 3, "
+              "rejects.STALE 1", repr(rep)[:500])
 
     # One flipped signature byte in serial 4: to standby from a client, to relay2 by SIGHUP.
     bad = bytearray(open(r4, "rb").read())
     bad[-1] ^= 1
     op2, outcome = f.client("standby", "op")
-    rep = f.request(op2, frame("roster", 3, bytes(bad)))
-    st = Status(0, rep[10:].decode() if rep and rep[1] == 21 else "", "")
-    tap.check(st.doc is not None and st.doc["serial"] == 3 and
+    rep = verdict(f.request(op2, frame("roster", 3, bytes(bad))))
+    st = f.status("standby")
+    tap.check(rep is not None and rep[:2] == ("refused", "BAD_SIGNATURE") and
+              st.doc is not None and st.doc["serial"] == 3 and
               st.rejects("BAD_SIGNATURE") == 1,
-              "standby refuses serial 4 with a flipped signature byte: rejects.BAD_SIGNATURE 1",
-              repr(rep)[:500])
+              "standby refuses serial 4 with a flipped signature byte: error-rep "
+              "BAD_SIGNATURE, rejects.BAD_SIGNATURE 1", repr(rep)[:500])
     with open(f.nodes["relay2"].roster, "wb") as fh:
         fh.write(bad)
     f.hup("relay2")

@@ -256,7 +256,7 @@ int main(int argc, char **argv) {
     put_env(R, "roster-8-signatures.env", env, len);
     free(env);
 
-    static const int others[] = {STG_DOC_RECORD, STG_DOC_COMMAND, STG_DOC_REQUEST};
+    static const int others[] = {STG_DOC_RECORD, STG_DOC_COMMAND};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s.env", stg_doc_name(others[i]));

@@ -1,27 +1,38 @@
 #!/usr/bin/python3
-"""interop.py: an independent client of stagger's signed documents, written
-only from docs/protocol.md (sections 1-3) with PyNaCl, checked against
-staggerctl in both directions. Imports nothing from the project.
+"""interop.py: an independent client of stagger, written only from
+docs/protocol.md with PyNaCl and pyzmq: signed documents and key files
+(sections 1-3) checked against staggerctl in both directions, then the
+client side of the wire protocol (sections 7.1, 7.2, 7.9) against one
+running staggerd. Imports nothing from the project.
 
-usage: /usr/bin/python3 interop.py STAGGERCTL      (prints TAP)
+usage: /usr/bin/python3 interop.py STAGGERCTL STAGGERD      (prints TAP)
 """
 import base64
 import json
 import os
 import shutil
+import signal
+import socket
 import stat
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
+from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
+
+try:
+    import zmq
+except ImportError:  # the wire part needs Debian's python3-zmq
+    zmq = None
 
 # docs/protocol.md §2: the envelope and its document types.
 MAGIC = b"STG"
 VERSION = 1
-TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4, "request": 5}
+TYPES = {"roster": 1, "release": 2, "record": 3, "command": 4}
 HEADER = 10
 ENTRY = 32 + 64
 
@@ -75,13 +86,13 @@ def b64(raw):
 
 
 def read_b64_line(path, n):
-    """§1: one line of standard base64 (with padding) of n bytes; the
-    final newline may be missing or be \\r\\n."""
+    """§1: 44 characters of standard base64 (with padding) of n bytes, then
+    nothing, \\n or \\r\\n; any other ending is refused."""
     text = open(path, "rb").read()
-    for end in (b"\r\n", b"\n"):
-        if text.endswith(end):
-            text = text[:-len(end)]
-            break
+    if len(text) == 45 and text.endswith(b"\n"):
+        text = text[:44]
+    elif len(text) == 46 and text.endswith(b"\r\n"):
+        text = text[:44]
     if len(text) != 44:
         raise ValueError("%s: not one line of 44 base64 characters" % path)
     raw = base64.b64decode(text, validate=True)
@@ -145,6 +156,190 @@ def release_json():
     }).encode()
 
 
+# docs/protocol.md §7.2 and §7.9: frames, and the replies a client gets.
+MSG = {"ping": 1, "roster": 7, "release": 9, "command": 16, "status-req": 20,
+       "status-rep": 21, "error-rep": 22, "ok-rep": 23}
+# §6: a reject reason's number is its row in the table.
+REASON = {"TOO_SHORT": 1, "BAD_VERSION": 4, "BAD_LENGTH": 7, "UNKNOWN_SIGNER": 12, "STALE": 26, "REPLAY": 27,
+          "NOT_ALLOWED": 34}
+OUTCOME = {"applied": 0, "held": 1, "not-here": 2}
+
+
+def frame(mtype, serial, body=b""):
+    """§7.2: version:u8 type:u8 roster_serial:u64 body."""
+    return bytes([1, mtype]) + struct.pack(">Q", serial) + body
+
+
+def parse_reply(buf):
+    """§7.9: (type name, code, text) of a reply frame; code is the reason of
+    an error-rep, the outcome of an ok-rep, None for a status-rep."""
+    names = {v: k for k, v in MSG.items()}
+    if len(buf) < 10 or buf[0] != 1 or buf[1] not in names:
+        raise ValueError("not a reply frame: %r" % buf[:12])
+    kind = names[buf[1]]
+    if kind == "status-rep":
+        return kind, None, buf[10:].decode()
+    if kind in ("error-rep", "ok-rep") and len(buf) >= 11:
+        return kind, buf[10], buf[11:].decode()
+    raise ValueError("unexpected %s" % kind)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def curve_dealer(ctx, client_key, server_pub, endpoint):
+    """§7.1: a CURVE client whose keys are the X25519 forms of the Ed25519
+    identity (§1)."""
+    d = ctx.socket(zmq.DEALER)
+    d.linger = 0
+    d.curve_secretkey = crypto_sign_ed25519_sk_to_curve25519(
+        bytes(client_key) + bytes(client_key.verify_key))
+    d.curve_publickey = crypto_sign_ed25519_pk_to_curve25519(bytes(client_key.verify_key))
+    d.curve_serverkey = crypto_sign_ed25519_pk_to_curve25519(server_pub)
+    d.connect(endpoint)
+    return d
+
+
+def ask(sock, data, timeout_s=5):
+    sock.send(data)
+    if not sock.poll(timeout_s * 1000):
+        return None
+    return parse_reply(sock.recv())
+
+
+def command_json(seq, action="halt"):
+    now = int(time.time())
+    return json.dumps({"fleet": "interop", "seq": seq, "issued_at": now,
+                       "expires_at": now + 600, "action": action}).encode()
+
+
+def wire_checks(tap, daemon, work, op, members):
+    """One staggerd (member node0 of a roster made here) and this client
+    with the operator key: every request gets exactly the reply §7.9 says."""
+    port = free_port()
+    doc = json.loads(roster_json([op], members))
+    doc["members"][0]["endpoint"] = "tcp://127.0.0.1:%d" % port
+    roster = json.dumps(doc).encode()
+    with open("wire-roster.signed", "wb") as f:
+        f.write(seal("roster", roster, [op]))
+    fd = os.open("node0.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(b64(bytes(members[0])) + "\n")
+    with open("node0.json", "w") as f:
+        json.dump({"key": os.path.join(work, "node0.key"),
+                   "roster": os.path.join(work, "wire-roster.signed"),
+                   "state_dir": os.path.join(work, "state"), "component": "cardano-node",
+                   "hooks": {}, "log_level": "info"}, f)
+    log = open("node0.log", "w")
+    proc = subprocess.Popen([daemon, "--config", "node0.json"], stderr=log)
+    ctx = zmq.Context()
+    sock = curve_dealer(ctx, op, bytes(members[0].verify_key), "tcp://127.0.0.1:%d" % port)
+    try:
+        serial = 1
+        status = None
+        deadline = time.time() + 20
+        while status is None and time.time() < deadline and proc.poll() is None:
+            status = ask(sock, frame(MSG["status-req"], serial), timeout_s=1)
+        tap.check(status is not None and status[0] == "status-rep" and
+                  json.loads(status[2])["self"] == "node0",
+                  "a status-req is answered with status-rep (§8)", repr(status))
+        if status is None:
+            return
+
+        def refused(reply, reason):
+            return reply is not None and reply[:2] == ("error-rep", REASON[reason])
+
+        def accepted(reply, outcome):
+            return reply is not None and reply[:2] == ("ok-rep", OUTCOME[outcome])
+
+        # §7.2: a status-req is exactly the 10-byte header.
+        r = ask(sock, frame(MSG["status-req"], serial, b"\0"))
+        tap.check(refused(r, "BAD_LENGTH"), "a status-req with a trailing byte: error-rep "
+                  "BAD_LENGTH", repr(r))
+        r = ask(sock, frame(MSG["status-req"], serial)[:9])
+        tap.check(refused(r, "TOO_SHORT"), "a status-req cut to 9 bytes: error-rep TOO_SHORT",
+                  repr(r))
+        r = ask(sock, frame(MSG["status-req"], serial, b"{}"))
+        tap.check(refused(r, "BAD_LENGTH"), "a status-req with a body: error-rep BAD_LENGTH",
+                  repr(r))
+        # §7.9: a client may send status-req, roster, release and command only.
+        r = ask(sock, bytes([2]) + frame(MSG["status-req"], serial)[1:])
+        tap.check(refused(r, "BAD_VERSION"), "a frame of protocol version 2: error-rep "
+                  "BAD_VERSION", repr(r))
+        r = ask(sock, frame(MSG["ping"], serial, bytes(4 + 8 + 2 + 1)))
+        tap.check(refused(r, "NOT_ALLOWED") and "ping" in r[2],
+                  "a ping from a client: error-rep NOT_ALLOWED", repr(r))
+
+        rel = seal("release", release_json(), [op])
+        r = ask(sock, frame(MSG["release"], serial, rel))
+        tap.check(accepted(r, "applied"), "a release made here: ok-rep applied", repr(r))
+        r = ask(sock, frame(MSG["release"], serial, rel))
+        tap.check(accepted(r, "held"), "the same release again: ok-rep held", repr(r))
+        other = json.loads(release_json())
+        other["component"] = "staggerd"
+        r = ask(sock, frame(MSG["release"], serial, seal("release", json.dumps(other).encode(),
+                                                         [op])))
+        tap.check(accepted(r, "not-here"), "a release of another component: ok-rep not-here",
+                  repr(r))
+        older = json.loads(release_json())
+        older["created_at"] -= 86400
+        older["version"] = "10.5.2"
+        r = ask(sock, frame(MSG["release"], serial, seal("release", json.dumps(older).encode(),
+                                                         [op])))
+        tap.check(refused(r, "STALE"), "an older release after it: error-rep STALE", repr(r))
+        r = ask(sock, frame(MSG["release"], serial, seal("release", release_json(),
+                                                         [members[1]])))
+        tap.check(refused(r, "UNKNOWN_SIGNER"), "a release signed by a member: error-rep "
+                  "UNKNOWN_SIGNER", repr(r))
+
+        halt = seal("command", command_json(9), [op])
+        r = ask(sock, frame(MSG["command"], serial, halt))
+        tap.check(accepted(r, "applied"), "a halt signed here: ok-rep applied", repr(r))
+        r = ask(sock, frame(MSG["command"], serial, halt))
+        tap.check(refused(r, "REPLAY") and "#9" in r[2],
+                  "the same halt again: error-rep REPLAY naming the sequence", repr(r))
+        r = ask(sock, frame(MSG["command"], serial, seal("command", command_json(7), [op])))
+        tap.check(refused(r, "REPLAY"), "an older sequence: error-rep REPLAY", repr(r))
+
+        r = ask(sock, frame(MSG["roster"], serial, seal("roster", roster, [op])))
+        tap.check(accepted(r, "held"), "the roster it holds: ok-rep held", repr(r))
+        doc["serial"] = 2
+        r = ask(sock, frame(MSG["roster"], serial, seal("roster", json.dumps(doc).encode(), [op])))
+        tap.check(accepted(r, "applied") and "serial 2" in r[2],
+                  "roster serial 2: ok-rep applied", repr(r))
+        r = ask(sock, frame(MSG["roster"], 2, seal("roster", roster, [op])))
+        tap.check(refused(r, "STALE"), "serial 1 after 2: error-rep STALE", repr(r))
+
+        st = ask(sock, frame(MSG["status-req"], 2))
+        rejects = json.loads(st[2])["rejects"] if st and st[0] == "status-rep" else {}
+        want = {"BAD_LENGTH": 2, "TOO_SHORT": 1, "BAD_VERSION": 1, "NOT_ALLOWED": 1,
+                "UNKNOWN_SIGNER": 1, "REPLAY": 2, "STALE": 2}
+        tap.check(rejects == want, "status counts exactly the refusals the replies named "
+                  "(§8 rejects)", "%r, want %r" % (rejects, want))
+    finally:
+        sock.close(0)
+        ctx.term()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # Under sanitizers a leak or a memory error shows as a failed exit.
+        tap.check(proc.returncode == 0, "staggerd stops cleanly on SIGTERM",
+                  "exit %s" % proc.returncode)
+        log.close()
+        if tap.failed:
+            for line in open("node0.log").read().splitlines()[-20:]:
+                print("# node0: " + line)
+
+
 class Tap:
     def __init__(self):
         self.n = 0
@@ -163,6 +358,7 @@ class Tap:
 
 def main():
     ctl = os.path.realpath(sys.argv[1])
+    daemon = os.path.realpath(sys.argv[2]) if len(sys.argv) > 2 else None
     tap = Tap()
     work = tempfile.mkdtemp(prefix="stagger-interop-")
     try:
@@ -292,6 +488,31 @@ def main():
         r = run("roster", "sign", "--key", "py.key", "-o", "x.signed", "py-roster.json")
         tap.check(r.returncode == 3 and "chmod 600" in r.stderr,
                   "staggerctl refuses our key file once group-readable", r.stderr)
+
+        # §1: what may follow the 44 characters of a key file, both ways.
+        text = b64(bytes(py)).encode()
+        for tail, ok in ((b"", True), (b"\n", True), (b"\r\n", True), (b"\n\n", False),
+                         (b"\r", False), (b"\n\r\n", False), (b" \n", False)):
+            if os.path.exists("shape.key"):
+                os.unlink("shape.key")
+            fd = os.open("shape.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(text + tail)
+            try:
+                load_secret("shape.key")
+                mine = True
+            except ValueError:
+                mine = False
+            r = run("roster", "sign", "--key", "shape.key", "-o", "x.signed", "py-roster.json")
+            tap.check(mine == ok and (r.returncode == 0) == ok,
+                      "a key file ending %r: %s here and by staggerctl" % (
+                          tail.decode(), "accepted" if ok else "refused"),
+                      "here %s, staggerctl exit %d: %s" % (mine, r.returncode, r.stderr))
+
+        if zmq is None or len(sys.argv) < 3:
+            print("# wire checks skipped: need python3-zmq and the staggerd path")
+        else:
+            wire_checks(tap, daemon, work, py, members)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("1..%d" % tap.n)

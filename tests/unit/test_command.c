@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "stagger/doc.h"
+#include "stagger/record.h"
 
 static stg_seckey_t key(uint8_t first) {
     uint8_t seed[32];
@@ -183,6 +184,37 @@ static void targets(void **state) {
     free(r);
 }
 
+/* §2.1 and §6: a signature by a key not allowed to sign this type is
+ * UNKNOWN_SIGNER, whoever holds the key. An operator may sign commands but
+ * never a node record (UNKNOWN_MEMBER is for names and indices that are not
+ * in the roster, like the targets above). Tested here because this file
+ * has the roster with operators. */
+static void record_by_an_operator(void **state) {
+    (void)state;
+    stg_roster_t *r = roster(1);
+    stg_seckey_t op = key(100), member = key(1);
+    static const char json[] =
+        "{\"fleet\":\"pool\",\"node\":\"relay1\",\"inc\":1,\"seq\":1,\"time_ms\":0,"
+        "\"component\":\"cardano-node\",\"version\":\"\",\"flavour\":\"debian\","
+        "\"health\":\"unknown\",\"detail\":\"\",\"health_since_ms\":0,\"phase\":\"idle\","
+        "\"release\":\"\",\"phase_since_ms\":0}";
+    uint8_t buf[4096];
+    size_t len = 0;
+    stg_record_t rec;
+    int idx = -1;
+    stg_diag_t d = {0};
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json),
+                                       &member, buf, sizeof buf, &len), 0);
+    int rc = stg_record_open(buf, len, r, &rec, &idx, &d);
+    if (rc) fail_msg("the member's own record: %s", d.msg);
+    assert_int_equal(idx, 0);
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json), &op,
+                                       buf, sizeof buf, &len), 0);
+    assert_int_equal(stg_record_open(buf, len, r, &rec, &idx, &d), STG_EREJECT);
+    assert_int_equal(d.reason, STG_REJECT_UNKNOWN_SIGNER);
+    free(r);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -190,6 +222,7 @@ int main(void) {
         cmocka_unit_test(fleet_and_time),
         cmocka_unit_test(schema),
         cmocka_unit_test(targets),
+        cmocka_unit_test(record_by_an_operator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

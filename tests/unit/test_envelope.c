@@ -103,8 +103,13 @@ static void structural_rejects(void **state) {
     } cases[] = {
         {0, 'X', STG_REJECT_BAD_MAGIC},     {3, 2, STG_REJECT_BAD_VERSION},
         {4, 99, STG_REJECT_BAD_TYPE},       {5, 0, STG_REJECT_NO_SIGNATURE},
+        {4, 5, STG_REJECT_BAD_TYPE}, /* 5 was "request": never specified, not a type */
+        {4, 0, STG_REJECT_BAD_TYPE},
         {5, 9, STG_REJECT_TOO_MANY_SIGNATURES}, {5, 2, STG_REJECT_BAD_LENGTH},
         {9, 0x30, STG_REJECT_BAD_LENGTH},
+        /* payload_len outside 1..65536: too short or too long, never
+         * BAD_LENGTH (which is for lengths that disagree with the size) */
+        {9, 0x00, STG_REJECT_TOO_SHORT},    {7, 0x02, STG_REJECT_TOO_LONG},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t save = buf[cases[i].off];
