@@ -23,6 +23,7 @@
 #include "net.h"
 #include "stagger/core.h"
 #include "stagger/keyfile.h"
+#include "version.h"
 
 typedef struct {
     uint8_t x[32];
@@ -652,6 +653,7 @@ static void usage(FILE *f) {
             "\n"
             "  --config FILE    daemon configuration (JSON; see docs/operations.md)\n"
             "  --check-config   validate the configuration, key and roster, then exit\n"
+            "  --version        print the version (and git revision) and exit\n"
             "  --help           this text\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the roster file and\n"
@@ -678,15 +680,17 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *config = NULL;
     bool check = false;
     int o;
-    while ((o = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config = optarg; break;
         case 'k': check = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': stg_print_version("staggerd"); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -1,46 +1,14 @@
 #!/usr/bin/env bash
 # test_cli.sh: staggerctl keygen, roster and release sign/verify end to end,
 # with tampering, non-operator signers, unsafe key modes and usage errors.
-# usage: test_cli.sh STAGGERCTL SEAL   (prints TAP)
+# usage: test_cli.sh STAGGERCTL SEAL VERSION   (prints TAP)
 set -uo pipefail
 CTL=$(realpath "$1")
 SEAL=$(realpath "$2")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
+VERSION=$3
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1)) failed=$((failed + 1))
-    echo "not ok $n - $1"
-    sed 's/^/# stdout: /' out; sed 's/^/# stderr: /' err
-}
-# run WANT_RC DESCRIPTION [PATTERN_IN_STDERR] -- COMMAND...: checks the exit
-# code, and that stderr names what went wrong.
-run() {
-    local want=$1 desc=$2 pat=
-    shift 2
-    if [ "$1" != -- ]; then pat=$1; shift; fi
-    shift
-    "$@" >out 2>err
-    local rc=$?
-    if [ $rc -ne "$want" ]; then
-        echo "# exit code $rc, wanted $want" >>err
-        not_ok "$desc"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" err; then
-        echo "# stderr lacks /$pat/" >>err
-        not_ok "$desc"
-    else
-        ok "$desc"
-    fi
-}
-# check DESCRIPTION COMMAND...: a plain assertion on the files left behind.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/tap.sh"
 flip() { # FILE OFFSET: invert the low bit of one byte in place
     local b
     b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
@@ -212,5 +180,10 @@ run 2 "an option without its value is a usage error" "missing value" -- \
 run 2 "sign-add of a release needs --roster" "pass --roster" -- \
     "$CTL" sign-add --key ops.key release.signed
 
-echo "1..$n"
-exit $((failed > 0))
+# ---- version
+run 0 "staggerctl --version" -- "$CTL" --version
+check "--version names the meson project version and the git revision when built from git" \
+    version_ok staggerctl out
+run 0 "staggerctl -V" -- "$CTL" -V
+
+tap_end

@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# tap.sh: the TAP helpers of the cli test scripts (sourced, not run).
+# Each test runs in its own scratch directory; files "out" and "err" there
+# hold the last command's stdout and stderr.
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)) failed=$((failed + 1))
+    echo "not ok $n - $1"
+    sed 's/^/# stdout: /' out; sed 's/^/# stderr: /' err
+}
+# run WANT_RC DESCRIPTION [PATTERN_IN_STDERR] -- COMMAND...: checks the exit
+# code, and that stderr names what went wrong.
+run() {
+    local want=$1 desc=$2 pat=
+    shift 2
+    if [ "$1" != -- ]; then pat=$1; shift; fi
+    shift
+    "$@" >out 2>err
+    local rc=$?
+    if [ $rc -ne "$want" ]; then
+        echo "# exit code $rc, wanted $want" >>err
+        not_ok "$desc"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" err; then
+        echo "# stderr lacks /$pat/" >>err
+        not_ok "$desc"
+    else
+        ok "$desc"
+    fi
+}
+# check DESCRIPTION COMMAND...: a plain assertion on the files left behind.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# version_ok PROG FILE: FILE holds "PROG <meson version>", with " (git REV)"
+# when the sources are a git checkout (REV the current commit, maybe -dirty).
+version_ok() {
+    local want="$1 $VERSION" src rev
+    src=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../..
+    if rev=$(git -C "$src" rev-parse --short=7 HEAD 2>/dev/null); then
+        grep -Eqx -- "$want \(git ${rev}[0-9a-f]*(-dirty)?\)" "$2"
+    else
+        grep -qx -- "$want" "$2"
+    fi
+}
+# tap_end: the plan line, and the exit code meson reads.
+tap_end() {
+    echo "1..$n"
+    exit $((failed > 0))
+}
