@@ -56,6 +56,9 @@ typedef struct {
 
 static int log_level = STG_LOG_INFO;
 static const char *log_name = "";
+/* stderr is a journald stream: lines start with "<N>" (sd-daemon(3)'s
+ * priority prefix) and carry no timestamp, journald keeps its own. */
+static bool log_journal;
 
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -63,21 +66,46 @@ static int64_t wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connected to
+ * stderr. It is inherited by children whose stderr was redirected since, so
+ * it counts only when it names our stderr (systemd.exec(5)). */
+static bool stderr_is_journal(void) {
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char extra;
+    struct stat st;
+    if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &extra) != 2) return false;
+    if (fstat(STDERR_FILENO, &st) != 0) return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 __attribute__((format(printf, 3, 4))) static void say(int level, const char *tag,
                                                        const char *fmt, ...) {
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    /* syslog(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+    static const int priorities[] = {3, 4, 6, 7};
     if (level > log_level) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One event, one line (hook output has newlines): otherwise journald
+     * would file the rest as separate info entries. */
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n') line[--len] = '\0';
+    for (char *nl = strchr(line, '\n'); nl; nl = strchr(nl, '\n')) *nl = '|';
+    if (log_journal) {
+        fprintf(stderr, "<%d>%s %-5s [%s] %s\n", priorities[level], log_name, names[level], tag,
+                line);
+        return;
+    }
     int64_t now = wall_ms();
     time_t secs = (time_t)(now / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "%s.%03dZ %s %-5s [%s] %s\n", ts, (int)(now % 1000), log_name,
             names[level], tag, line);
 }
@@ -637,7 +665,7 @@ static void on_signal(uv_signal_t *s, int signum) {
 static int fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "staggerd: ");
+    fprintf(stderr, "%sstaggerd: ", log_journal ? "<3>" : "");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
@@ -685,6 +713,7 @@ int main(int argc, char **argv) {
     const char *config = NULL;
     bool check = false;
     int o;
+    log_journal = stderr_is_journal();
     while ((o = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config = optarg; break;

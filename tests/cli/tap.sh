@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # tap.sh: the TAP helpers of the cli test scripts (sourced, not run).
 # Each test runs in its own scratch directory; files "out" and "err" there
-# hold the last command's stdout and stderr.
+# hold the last command's stdout and stderr. KEEP=1 in the environment keeps
+# the directory for a look after a failure.
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cd "$T" || exit 1
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -47,6 +48,24 @@ version_ok() {
     else
         grep -qx -- "$want" "$2"
     fi
+}
+pub() { cat "$1.pub"; }
+# roster FILE SERIAL OPERATOR_KEYS...: a valid four-member roster whose
+# members' keys are p1, s1, r1 and d1 (make them with keygen first).
+roster() {
+    local f=$1 serial=$2 ops="" k
+    shift 2
+    for k in "$@"; do ops="$ops${ops:+, }\"$(pub "$k")\""; done
+    cat >"$f" <<EOF
+{"fleet": "pool", "serial": $serial, "operators": [$ops], "emergency_quorum": 1,
+ "observers": [],
+ "members": [
+  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:7401", "role": "producer", "flavour": "debian"},
+  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:7402", "role": "standby", "flavour": "nix"},
+  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:7403", "role": "relay", "flavour": "debian"},
+  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:7404", "role": "dark-relay", "flavour": "nix"}
+ ]}
+EOF
 }
 # tap_end: the plan line, and the exit code meson reads.
 tap_end() {

@@ -15,7 +15,6 @@ flip() { # FILE OFFSET: invert the low bit of one byte in place
     printf '%b' "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 size() { stat -c %s "$1"; }
-pub() { cat "$1.pub"; }
 
 # ---- keys
 run 0 "keygen writes a key pair" -- "$CTL" keygen ops
@@ -24,21 +23,6 @@ check "secret key is mode 0600" test "$(stat -c %a ops.key)" = 600
 run 3 "keygen refuses to overwrite a key" "ops.key.*already exists" -- "$CTL" keygen ops
 for k in ops2 p1 s1 r1 d1; do "$CTL" keygen $k >/dev/null || echo "# keygen $k failed"; done
 
-roster() { # FILE SERIAL OPERATOR_KEYS...: a valid four-member roster
-    local f=$1 serial=$2 ops="" k
-    shift 2
-    for k in "$@"; do ops="$ops${ops:+, }\"$(pub "$k")\""; done
-    cat >"$f" <<EOF
-{"fleet": "pool", "serial": $serial, "operators": [$ops], "emergency_quorum": 1,
- "observers": [],
- "members": [
-  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:7401", "role": "producer", "flavour": "debian"},
-  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:7402", "role": "standby", "flavour": "nix"},
-  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:7403", "role": "relay", "flavour": "debian"},
-  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:7404", "role": "dark-relay", "flavour": "nix"}
- ]}
-EOF
-}
 roster roster.json 1 ops
 
 # ---- roster sign and verify
