@@ -75,7 +75,7 @@ char *ctl_ask(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
         return text;
     }
     free(reply);
-    *rc = 2; /* unreachable: the status command documents exit 2 for this */
+    *rc = CTL_UNREACHABLE;
     return NULL;
 }
 
@@ -172,11 +172,25 @@ static void print_table(json_t *st) {
                json_array_size(json_object_get(st, "members")));
     }
     json_t *s = json_object_get(st, "summary");
-    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s\n",
+    /* The last line agrees with the exit code: never "healthy" alone while halted. */
+    const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
+                       : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
+                                                                        : "";
+    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
            (long long)json_integer_value(json_object_get(s, "healthy")),
            (long long)json_integer_value(json_object_get(s, "unhealthy")),
-           (long long)json_integer_value(json_object_get(s, "unknown")), str(s, "state"));
+           (long long)json_integer_value(json_object_get(s, "unknown")), str(s, "state"), stop);
+}
+
+/* The documented exit code for a status document: 4 halted or failed,
+ * else 1 degraded, else 0. */
+static int status_exit(json_t *st) {
+    json_t *ro = json_object_get(st, "rollout");
+    if (json_is_true(json_object_get(ro, "halted")) || json_is_object(json_object_get(ro, "failed")))
+        return CTL_HALTED;
+    const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
+    return state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
 }
 
 static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
@@ -205,7 +219,9 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     if ((rc = ctl_open_roster(roster, NULL, r, NULL, NULL)) != CTL_OK ||
         (rc = ctl_load_key(key, &k)) != CTL_OK) {
         free(r);
-        return rc;
+        /* Exit 1 means degraded here: a roster that does not verify is a
+         * bad file. */
+        return rc == CTL_REFUSED ? CTL_SYSTEM : rc;
     }
     uint8_t frame[STG_WIRE_HEADER];
     stg_msg_t m;
@@ -215,7 +231,8 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     char *text = ctl_ask(r, peer, k, frame, (size_t)n, timeout_ms, &rc);
     stg_seckey_destroy(&k);
     free(r);
-    if (!text) return rc;
+    /* An error-rep: that peer would not give a status, so none was had. */
+    if (!text) return rc == CTL_REFUSED ? CTL_UNREACHABLE : rc;
     json_error_t err;
     json_t *st = json_loads(text, 0, &err);
     if (!st) {
@@ -225,8 +242,7 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     }
     if (json) printf("%s\n", text);
     else print_table(st);
-    const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
-    rc = state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
+    rc = status_exit(st);
     json_decref(st);
     free(text);
     return rc;
@@ -242,13 +258,20 @@ const ctl_cmd_t ctl_status_cmd = {
             "its view: one row per member with role, flavour, running version, health,\n"
             "update phase, time since last heard and incarnation, then a summary.\n"
             "Members that are suspected or dead show health \"unknown\".\n\n"
+            "options:\n"
             "  --key FILE        an operator or observer secret key of the roster\n"
             "  --roster FILE     the signed roster (to find the peer and its key)\n"
             "  --peer X          member name or endpoint to ask (default: first that answers)\n"
             "  --json            print the peer's status document (docs/protocol.md §8)\n"
-            "  --timeout-ms N    how long to wait per peer (default 2000)\n\n"
-            "Exit codes for status: 0 fleet healthy; 1 degraded (a member unhealthy or\n"
-            "unknown); 2 no peer could be reached (or bad usage); 3 file or system error.",
+            "  --timeout-ms N    how long to wait per peer (default 2000)\n"
+            "  -h, --help        show this help\n\n"
+            "The exit code tells a script the fleet's state. A halted or failed rollout\n"
+            "(4) outranks a degraded fleet (1).",
+    .exit_codes = "  0  fleet healthy, and the rollout (if any) progressing\n"
+                  "  1  degraded: a member unhealthy or unknown\n"
+                  "  2  no peer could be reached (or a usage error: bad command line)\n"
+                  "  3  file or system error (missing file, bad roster, unsafe key permissions, ...)\n"
+                  "  4  rollout halted by an operator, or an update failed on a member",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
     .run = run_status,
 };
@@ -322,9 +345,11 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
     .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] NEW.signed",
     .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
             "current operator), then gives it to one peer, which floods it to every member.\n\n"
+            "options:\n"
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
-            "  --peer X        member name or endpoint (default: first that answers)",
+            "  --peer X        member name or endpoint (default: first that answers)\n"
+            "  -h, --help      show this help",
     .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
     .run = run_publish,
 };
@@ -368,9 +393,11 @@ const ctl_cmd_t ctl_release_publish_cmd = {
             "gives it to one peer. The peer adopts it when it is the newest release of its\n"
             "component, floods it to every member, and the staggered rollout begins: one or\n"
             "two members at a time, the holdback pair last, after the proof.\n\n"
+            "options:\n"
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"
-            "  --peer X        member name or endpoint (default: first that answers)",
+            "  --peer X        member name or endpoint (default: first that answers)\n"
+            "  -h, --help      show this help",
     .example = "staggerctl release publish --key ops.key --roster roster.signed --peer relay1 "
                "cardano-node-10.5.2.signed",
     .run = run_release_publish,

@@ -675,19 +675,31 @@ static int fail(const char *fmt, ...) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: staggerd --config FILE [--check-config]\n"
+            "       staggerd --version | --help\n"
             "\n"
             "The stagger peer daemon: gossips this node's version and health with the\n"
-            "fleet's other members over CURVE-authenticated ZeroMQ.\n"
+            "fleet's other members over CURVE-authenticated ZeroMQ, and takes part in\n"
+            "the staggered rollout of releases.\n"
             "\n"
-            "  --config FILE    daemon configuration (JSON; see docs/operations.md)\n"
-            "  --check-config   validate the configuration, key and roster, then exit\n"
-            "  --version        print the version (and git revision) and exit\n"
-            "  --help           this text\n"
+            "options:\n"
+            "  -c, --config FILE   daemon configuration (JSON; see docs/operations.md)\n"
+            "  -k, --check-config  check the configuration, key, roster and hooks, then exit\n"
+            "  -V, --version       print the version (and git revision) and exit\n"
+            "  -h, --help          show this help\n"
             "\n"
-            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the roster file and\n"
-            "adopts it when its serial is higher.\n"
-            "Exit codes: 0 clean stop or valid config; 1 bad configuration; 3 runtime failure.\n"
-            "Example: staggerd --config /etc/stagger/staggerd.json\n");
+            "signals:\n"
+            "  SIGTERM, SIGINT     stop cleanly\n"
+            "  SIGHUP              re-read the roster file and adopt it when its serial is\n"
+            "                      higher\n"
+            "\n"
+            "exit codes:\n"
+            "  0  clean stop, or the configuration checked is good\n"
+            "  1  bad configuration, key or roster (the message names the file and field)\n"
+            "  2  usage error (bad command line)\n"
+            "  3  runtime failure (cannot write the state directory)\n"
+            "\n"
+            "example:\n"
+            "  staggerd --config /etc/stagger/staggerd.json --check-config\n");
 }
 
 static int64_t read_incarnation(const daemon_t *d) {

@@ -3,6 +3,8 @@
 # Each test runs in its own scratch directory; files "out" and "err" there
 # hold the last command's stdout and stderr. KEEP=1 in the environment keeps
 # the directory for a look after a failure.
+# SRC: the source tree (for the docs the tests compare with).
+SRC=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../..")
 T=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -41,9 +43,8 @@ check() {
 # version_ok PROG FILE: FILE holds "PROG <meson version>", with " (git REV)"
 # when the sources are a git checkout (REV the current commit, maybe -dirty).
 version_ok() {
-    local want="$1 $VERSION" src rev
-    src=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../..
-    if rev=$(git -C "$src" rev-parse --short=7 HEAD 2>/dev/null); then
+    local want="$1 $VERSION" rev
+    if rev=$(git -C "$SRC" rev-parse --short=7 HEAD 2>/dev/null); then
         grep -Eqx -- "$want \(git ${rev}[0-9a-f]*(-dirty)?\)" "$2"
     else
         grep -qx -- "$want" "$2"
@@ -51,7 +52,9 @@ version_ok() {
 }
 pub() { cat "$1.pub"; }
 # roster FILE SERIAL OPERATOR_KEYS...: a valid four-member roster whose
-# members' keys are p1, s1, r1 and d1 (make them with keygen first).
+# members' keys are p1, s1, r1 and d1 (make them with keygen first), at
+# loopback ports PORTS (default 7401..7404; nothing needs to listen there).
+PORTS=(7401 7402 7403 7404)
 roster() {
     local f=$1 serial=$2 ops="" k
     shift 2
@@ -60,10 +63,10 @@ roster() {
 {"fleet": "pool", "serial": $serial, "operators": [$ops], "emergency_quorum": 1,
  "observers": [],
  "members": [
-  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:7401", "role": "producer", "flavour": "debian"},
-  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:7402", "role": "standby", "flavour": "nix"},
-  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:7403", "role": "relay", "flavour": "debian"},
-  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:7404", "role": "dark-relay", "flavour": "nix"}
+  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:${PORTS[0]}", "role": "producer", "flavour": "debian"},
+  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:${PORTS[1]}", "role": "standby", "flavour": "nix"},
+  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:${PORTS[2]}", "role": "relay", "flavour": "debian"},
+  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:${PORTS[3]}", "role": "dark-relay", "flavour": "nix"}
  ]}
 EOF
 }

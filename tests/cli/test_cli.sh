@@ -131,18 +131,40 @@ chmod 600 ops.key
 run 3 "a missing file is a file error" "nosuch.json: cannot open" -- \
     "$CTL" roster sign --key ops.key nosuch.json
 ln -s ops.key link.key
-run 3 "a symlinked secret key is refused" "link.key: .*symbolic link" -- \
+run 3 "a symlinked secret key is refused" "link.key: .*symbolic link.*real file's path\$" -- \
     "$CTL" roster sign --key link.key -o x.signed roster.json
+check "... with one message of one line" test "$(wc -l <err)" = 1
 
 # ---- help and usage
-for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add"; do
+# help_shape_ok: the help in out has its parts in the one order every
+# command uses, with exit codes 0..3 (and 4 for status) listed once.
+help_shape_ok() {
+    local shape
+    shape=$(grep -E '^(usage: |options:$|exit codes:$|example:$|  -h, --help +show this help$|  [0-9]  |  staggerctl )' out |
+        sed -E 's/^  ([0-9])  .*/\1/; s/^usage: .*/usage/; s/^  staggerctl .*/ex/; s/^  -h.*/-h/' | tr '\n' ' ')
+    [[ "$shape" =~ ^"usage options: -h exit codes: 0 1 2 3 "("4 ")?"example: ex "$ ]] ||
+        { echo "# help shape: $shape"; return 1; }
+}
+for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add" \
+    "status" "roster publish" "release publish" "emergency update" "emergency rollback" \
+    "emergency halt" "emergency resume" "emergency abandon" "emergency send"; do
     # shellcheck disable=SC2086 # the command words must split
     run 0 "staggerctl $c --help" -- "$CTL" $c --help
-    check "$c --help documents usage, exit codes and an example" \
-        grep -qz "usage: staggerctl $c.*exit codes:.*2  usage error.*example:" out
+    check "$c --help has one layout: usage, options with -h, exit codes, an example" \
+        help_shape_ok
+    check "$c --help: exit 2 is a usage error" grep -q '^  2  .*usage error' out
+    check "$c --help lists exit codes once" test "$(grep -c 'exit codes' out)" = 1
     # shellcheck disable=SC2086
     run 0 "staggerctl help $c" -- "$CTL" help $c
 done
+# status: one exit code list, the same in --help and docs/operations.md
+"$CTL" status --help | sed -n '/^exit codes:/,/^$/p' | grep '^  [0-9]  ' >codes
+check "status --help documents exit codes 0 to 4" test "$(cut -c3 codes | tr -d '\n')" = 01234
+check "status --help: 4 is a halted or failed rollout, 2 no peer reached" \
+    grep -qz "  2  no peer could be reached.*  4  rollout halted by an operator, or an update failed" codes
+check "docs/operations.md lists the same status exit codes, word for word" \
+    bash -c 'while IFS= read -r l; do grep -qxF -- "    $l" "$1" || { echo "# docs lack: $l"; exit 1; }; done <codes' \
+    _ "$SRC/docs/operations.md"
 run 0 "staggerctl --help" -- "$CTL" --help
 check "--help lists the commands and exit codes" grep -qz "roster sign.*release verify.*exit codes:" out
 run 0 "staggerctl roster --help" -- "$CTL" roster --help
@@ -156,7 +178,11 @@ run 2 "release verify without --roster is a usage error" "--roster is required" 
     "$CTL" release verify release.signed
 run 2 "an unknown option is a usage error" "unknown option '--force'" -- \
     "$CTL" roster verify --force roster.signed
-run 2 "a missing file argument is a usage error" "missing argument" -- "$CTL" roster verify
+run 2 "a missing file argument is a usage error, named as in the usage line" \
+    "missing argument 'roster.signed'; usage: staggerctl roster verify .*roster.signed" -- \
+    "$CTL" roster verify
+run 2 "keygen without NAME says NAME, as its usage does" \
+    "keygen: missing argument 'NAME'; usage: staggerctl keygen NAME" -- "$CTL" keygen
 run 2 "an extra argument is a usage error" "unexpected argument 'two'" -- \
     "$CTL" roster verify one two
 run 2 "an option without its value is a usage error" "missing value" -- \

@@ -14,16 +14,35 @@ run 0 "staggerd --version" -- "$D" --version
 check "--version names the meson project version and the git revision when built from git" \
     version_ok staggerd out
 
+# ---- usage
+run 0 "staggerd --help" -- "$D" --help
+check "--help documents options, signals, exit codes (2 a usage error) and an example" \
+    grep -qz "usage: staggerd --config FILE.*options:.*signals:.*exit codes:.*  2  usage error.*example:
+  staggerd --config" out
+check "--help lists exit codes 0 to 3, once" \
+    test "$(sed -n '/^exit codes:/,/^$/p' out | grep '^  [0-9]  ' | cut -c3 | tr -d '\n')" = 0123
+run 2 "no --config is a usage error" "usage: staggerd" -- "$D"
+run 2 "an unknown option is a usage error" "usage: staggerd" -- "$D" --frobnicate
+run 2 "an extra argument is a usage error" "usage: staggerd" -- "$D" --config x.json extra
+check "docs/operations.md lists staggerd's exit codes as --help does" \
+    bash -c 'sed -n "/^exit codes:/,/^\$/p" out | grep "^  [0-9]" | while IFS= read -r l; do
+        grep -qxF -- "    $l" "$1" || { echo "# docs lack: $l"; exit 1; }; done' _ "$SRC/docs/operations.md"
+
 # ---- a one-node setup: relay1 of a four-member roster whose other members
 # never run
 for k in ops p1 s1 r1 d1; do "$CTL" keygen $k >/dev/null || echo "# keygen $k failed"; done
+# Four ports free now (relay1 listens on the third; the rest stay silent).
+mapfile -t PORTS < <(/usr/bin/python3 -c '
+import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])')
 roster roster.json 1 ops
 "$CTL" roster sign --key ops.key roster.json >/dev/null || echo "# roster sign failed"
 # config [LOG_LEVEL [HOOKS_JSON]]: write relay1's config to staggerd.json
 config() {
     cat >staggerd.json <<EOC
-{"key": "$T/r1.key", "roster": "$T/roster.signed", "listen": "tcp://127.0.0.1:*",
- "state_dir": "$T/state", "log_level": "${1:-info}", "hooks": ${2:-{\}}}
+{"key": "$T/r1.key", "roster": "$T/roster.signed", "state_dir": "$T/state", "log_level": "${1:-info}", "hooks": ${2:-{\}}}
 EOC
 }
 config
@@ -86,5 +105,31 @@ check "a JOURNAL_STREAM naming another stream is ignored: timestamps, no prefix"
     wait_log '^20[0-9-]+T[0-9:.]+Z relay1 INFO +\[shell\] node relay1'
 stop_daemon
 check "... on every line" log_none '^<'
+
+# ---- staggerctl status exit codes against this one live member: the
+# others never answer, so the fleet is degraded (1); halted it is 4.
+status() { "$CTL" status --key ops.key --roster roster.signed --timeout-ms 2000 "$@"; }
+start_daemon
+wait_log 'listening on' >/dev/null
+run 1 "status of a fleet with unknown members exits 1 (degraded)" -- status --peer relay1
+check "... and says so" grep -q "fleet degraded\$" out
+run 0 "emergency halt through relay1" -- \
+    "$CTL" emergency halt --key ops.key --roster roster.signed --peer relay1 --reason test
+run 4 "status while the rollout is halted exits 4, not 0 or 1" -- status --peer relay1
+check "... and its last line says the rollout is halted" grep -q "fleet degraded, rollout halted\$" out
+run 4 "status --json exits 4 too" -- status --peer relay1 --json
+check "... with rollout.halted true" grep -q '"halted": *true' out
+run 0 "emergency resume through relay1" -- \
+    "$CTL" emergency resume --key ops.key --roster roster.signed --peer relay1
+run 1 "status after resume: back to 1 (degraded)" -- status --peer relay1
+run 2 "status when no peer answers exits 2" "bp .*no answer" -- \
+    "$CTL" status --key ops.key --roster roster.signed --peer bp --timeout-ms 300
+run 2 "status with a usage error exits 2" "needs --key and --roster" -- "$CTL" status --peer relay1
+run 3 "status with a missing key file exits 3" "nosuch.key" -- \
+    "$CTL" status --key nosuch.key --roster roster.signed --peer relay1
+cp roster.signed t.signed && printf x >>t.signed
+run 3 "status with a roster that does not verify exits 3 (1 would read as degraded)" "t.signed" -- \
+    "$CTL" status --key ops.key --roster t.signed --peer relay1
+stop_daemon
 
 tap_end
