@@ -32,6 +32,7 @@ typedef struct {
 
 typedef struct {
     stg_config_t cfg;
+    const char *config_path;
     uv_loop_t *loop;
     stg_seckey_t *key;
     stg_core_t *core;
@@ -637,12 +638,60 @@ static int load_roster_file(const char *path, const stg_roster_t *current, uint8
     return rc;
 }
 
+/* SIGHUP: take the log level and the hook paths from the configuration
+ * file again. The rest (key, roster path, listen, state_dir, component,
+ * tuning) is fixed for the daemon's life: a change there is reported as
+ * needing a restart, and the running values stay. */
+static void hook_unusable_log(void *config, const char *line);
+
+static void reload_config(daemon_t *d) {
+    stg_config_t *c = malloc(sizeof *c);
+    char msg[1024];
+    if (!c || stg_config_load(d->config_path, c, msg, sizeof msg) != 0) {
+        say(STG_LOG_WARNING, "shell", "SIGHUP: keeping the current configuration: %s",
+            c ? msg : "out of memory");
+        free(c);
+        return;
+    }
+    const struct {
+        const char *field;
+        bool same;
+    } fixed[] = {
+        {"key", strcmp(c->key, d->cfg.key) == 0},
+        {"roster", strcmp(c->roster, d->cfg.roster) == 0},
+        {"listen", strcmp(c->listen, d->cfg.listen) == 0},
+        {"state_dir", strcmp(c->state_dir, d->cfg.state_dir) == 0},
+        {"component", strcmp(c->component, d->cfg.component) == 0},
+        {"tuning", memcmp(&c->tuning, &d->cfg.tuning, sizeof c->tuning) == 0},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!fixed[i].same)
+            say(STG_LOG_WARNING, "shell", "SIGHUP: %s changed in %s; it takes effect at the next "
+                "restart (systemctl restart staggerd)", fixed[i].field, d->config_path);
+    static const char *const levels[] = {"error", "warning", "info", "debug"};
+    if (c->log_level != d->cfg.log_level)
+        say(STG_LOG_INFO, "shell", "SIGHUP: log level %s -> %s", levels[d->cfg.log_level],
+            levels[c->log_level]);
+    d->cfg.log_level = log_level = c->log_level;
+    memcpy(d->cfg.health_hook, c->health_hook, sizeof c->health_hook);
+    memcpy(d->cfg.install_hook, c->install_hook, sizeof c->install_hook);
+    memcpy(d->cfg.rollback_hook, c->rollback_hook, sizeof c->rollback_hook);
+    memcpy(d->cfg.gate_hook, c->gate_hook, sizeof c->gate_hook);
+    stg_config_check_hooks(&d->cfg, hook_unusable_log, (void *)d->config_path);
+    say(STG_LOG_INFO, "shell", "SIGHUP: re-read %s: log level %s, hooks health=%s install=%s "
+        "rollback=%s gate=%s", d->config_path, levels[log_level],
+        d->cfg.health_hook[0] ? d->cfg.health_hook : "-", d->cfg.install_hook[0] ? d->cfg.install_hook : "-",
+        d->cfg.rollback_hook[0] ? d->cfg.rollback_hook : "-", d->cfg.gate_hook[0] ? d->cfg.gate_hook : "-");
+    free(c);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
     if (signum != SIGHUP) {
         shutdown_(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
         return;
     }
+    reload_config(d);
     /* SIGHUP: offer the roster file again; a higher serial replaces ours. */
     uint8_t *env = NULL;
     size_t len = 0;
@@ -672,6 +721,17 @@ static int fail(const char *fmt, ...) {
     return 1;
 }
 
+/* A configured hook that cannot run: fatal for --check-config; at start
+ * and after SIGHUP an error to act on while the daemon carries on (the
+ * hook's next run fails and says so again). */
+static void hook_unusable_fatal(void *config, const char *line) {
+    fail("%s: %s", (const char *)config, line);
+}
+
+static void hook_unusable_log(void *config, const char *line) {
+    say(STG_LOG_ERROR, "hook", "%s: %s", (const char *)config, line);
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: staggerd --config FILE [--check-config]\n"
@@ -689,8 +749,9 @@ static void usage(FILE *f) {
             "\n"
             "signals:\n"
             "  SIGTERM, SIGINT     stop cleanly\n"
-            "  SIGHUP              re-read the roster file and adopt it when its serial is\n"
-            "                      higher\n"
+            "  SIGHUP              re-read the configuration's log level and hooks, and the\n"
+            "                      roster file (adopted when its serial is higher); other\n"
+            "                      settings need a restart\n"
             "\n"
             "exit codes:\n"
             "  0  clean stop, or the configuration checked is good\n"
@@ -747,6 +808,7 @@ int main(int argc, char **argv) {
     static daemon_t dd;
     daemon_t *d = &dd;
     char msg[1024];
+    d->config_path = config;
     if (stg_config_load(config, &d->cfg, msg, sizeof msg) != 0) return fail("%s", msg);
     log_level = d->cfg.log_level;
     if (stg_seckey_load(d->cfg.key, &d->key, msg, sizeof msg) != 0)
@@ -763,9 +825,12 @@ int main(int argc, char **argv) {
                     d->cfg.roster, d->cfg.key, boot->fleet);
     snprintf(d->name, sizeof d->name, "%s", boot->members[self].name);
     log_name = d->name;
+    if (stg_config_check_hooks(&d->cfg, check ? hook_unusable_fatal : hook_unusable_log,
+                               (void *)config) > 0 && check)
+        return 1;
     if (check) {
-        printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members)\n", config, d->name,
-               boot->fleet, (long long)boot->serial, boot->nmembers);
+        printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, hooks executable)\n",
+               config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers);
         return 0;
     }
     if (mkdir(d->cfg.state_dir, 0700) != 0 && errno != EEXIST)

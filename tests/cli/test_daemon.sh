@@ -42,7 +42,7 @@ roster roster.json 1 ops
 # config [LOG_LEVEL [HOOKS_JSON]]: write relay1's config to staggerd.json
 config() {
     cat >staggerd.json <<EOC
-{"key": "$T/r1.key", "roster": "$T/roster.signed", "state_dir": "$T/state", "log_level": "${1:-info}", "hooks": ${2:-{\}}}
+{"key": "$T/r1.key", "roster": "$T/roster.signed", "tuning": {"health_interval_ms": 300}, "state_dir": "$T/state", "log_level": "${1:-info}", "hooks": ${2:-{\}}}
 EOC
 }
 config
@@ -105,6 +105,58 @@ check "a JOURNAL_STREAM naming another stream is ignored: timestamps, no prefix"
     wait_log '^20[0-9-]+T[0-9:.]+Z relay1 INFO +\[shell\] node relay1'
 stop_daemon
 check "... on every line" log_none '^<'
+
+# ---- --check-config: every configured hook must exist and be executable
+mkdir hooks && cp health hooks/health && cp health hooks/install && cp health hooks/gate
+printf '#!/bin/sh\nexit 0\n' >hooks/rollback && chmod 755 hooks/*
+H=$T/hooks
+all_hooks='{"health": "'"$H"'/health", "install": "'"$H"'/install", "rollback": "'"$H"'/rollback", "gate": "'"$H"'/gate"}'
+config info "$all_hooks"
+run 0 "--check-config with four executable hooks" -- "$D" --config staggerd.json --check-config
+check "... says ok, hooks checked" grep -q "staggerd.json: ok: node relay1 of fleet pool .*hooks executable" out
+rm hooks/install
+run 1 "--check-config: a hook that does not exist" \
+    "^staggerd: staggerd.json: hooks.install: $H/install: No such file or directory; install the hook there or correct the path\$" -- \
+    "$D" --config staggerd.json --check-config
+check "... and no ok" test ! -s out
+cp health hooks/install && chmod 644 hooks/install
+run 1 "--check-config: a hook that is not executable, with the chmod that fixes it" \
+    "^staggerd: staggerd.json: hooks.install: $H/install: not executable; fix with: chmod \+x $H/install\$" -- \
+    "$D" --config staggerd.json --check-config
+chmod 755 hooks/install && mv hooks/gate hooks/gate.real && mkdir hooks/gate
+run 1 "--check-config: a hook path that is a directory" \
+    "hooks.gate: $H/gate: not a regular file" -- "$D" --config staggerd.json --check-config
+rm hooks/health
+run 1 "--check-config names every bad hook, one line each" "hooks.health: .*No such file" -- \
+    "$D" --config staggerd.json --check-config
+check "... two lines for two bad hooks" test "$(wc -l <err)" = 2
+ln -s gate.real hooks/gate2
+config info '{"gate": "'"$H"'/gate2"}'
+run 0 "--check-config: a symlink to an executable hook is fine" -- \
+    "$D" --config staggerd.json --check-config
+config info '{"install": "'"$H"'/nosuch"}'
+start_daemon
+check "at start a missing hook is an ERROR naming it; the daemon carries on" \
+    wait_log "ERROR \[hook\] staggerd.json: hooks.install: $H/nosuch: No such file"
+check "... and listens" wait_log 'listening on'
+
+# ---- SIGHUP re-reads the log level and the hooks; the rest needs a restart
+rmdir hooks/gate && mv hooks/gate.real hooks/gate && cp health hooks/health
+config debug "$all_hooks"
+sed -i 's/"state_dir"/"component": "other-node", "state_dir"/' staggerd.json
+kill -HUP "$pid"
+check "SIGHUP: the new log level and hooks are taken" \
+    wait_log "INFO +\[shell\] SIGHUP: re-read .*staggerd.json: log level debug, hooks health=$H/health install=$H/install"
+check "... debug lines follow" wait_log 'DEBUG'
+check "... the new health hook runs" wait_log "\[hook\] health: exit 0"
+check "... a changed component is reported as needing a restart" \
+    wait_log "WARN +\[shell\] SIGHUP: component changed in .*staggerd.json; it takes effect at the next restart"
+echo '{"key": 1}' >staggerd.json
+kill -HUP "$pid"
+check "SIGHUP with a broken config keeps the running one, and says why" \
+    wait_log "WARN +\[shell\] SIGHUP: keeping the current configuration: staggerd.json: key"
+stop_daemon
+config
 
 # ---- staggerctl status exit codes against this one live member: the
 # others never answer, so the fleet is degraded (1); halted it is 4.
