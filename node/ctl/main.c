@@ -29,6 +29,7 @@ static void overview(FILE *out) {
     fprintf(out, "Every command takes --help; 'staggerctl --version' prints the version.\n\n");
     if (out == stdout) {
         ctl_print_exit_codes();
+        printf("status has its own: 'staggerctl status --help'.\n");
         printf("\nexample:\n"
                "  staggerctl keygen ops\n"
                "  staggerctl roster sign --key ops.key roster.json\n"
