@@ -27,7 +27,9 @@ ninja -C build/fuzz >/dev/null || status=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 meson test -C build/plain --num-processes "$jobs" --print-errorlogs "$@" || status=1
-meson test -C build/asan --num-processes "$jobs" --print-errorlogs --timeout-multiplier 3 "$@" || status=1
+# Suite package (build, lint and install the .deb) once, in the plain tree.
+meson test -C build/asan --num-processes "$jobs" --print-errorlogs --timeout-multiplier 3 \
+  --no-suite package "$@" || status=1
 # libFuzzer runs: each target fuzzes briefly over a copy of its corpus.
 meson test -C build/fuzz --num-processes "$jobs" --print-errorlogs "$@" || status=1
 

@@ -6,7 +6,7 @@
 # SRC: the source tree (for the docs the tests compare with).
 SRC=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../..")
 T=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf --one-file-system "$T"' EXIT
 cd "$T" || exit 1
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }

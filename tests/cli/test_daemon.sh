@@ -51,7 +51,7 @@ pid=
 stop_daemon() {
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; fi
 }
-trap 'stop_daemon; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+trap 'stop_daemon; [ -n "${KEEP:-}" ] || rm -rf --one-file-system "$T"' EXIT
 # start_daemon [ENV...]: staggerd in the background, stderr to log.
 start_daemon() {
     : >log
