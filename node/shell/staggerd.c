@@ -825,13 +825,17 @@ int main(int argc, char **argv) {
                     d->cfg.roster, d->cfg.key, boot->fleet);
     snprintf(d->name, sizeof d->name, "%s", boot->members[self].name);
     log_name = d->name;
-    if (stg_config_check_hooks(&d->cfg, check ? hook_unusable_fatal : hook_unusable_log,
-                               (void *)config) > 0 && check)
-        return 1;
+    int bad_hooks = stg_config_check_hooks(&d->cfg, check ? hook_unusable_fatal : hook_unusable_log,
+                                           (void *)config);
     if (check) {
-        printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, hooks executable)\n",
-               config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers);
-        return 0;
+        if (bad_hooks == 0)
+            printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, hooks "
+                   "executable)\n",
+                   config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers);
+        free(boot);
+        free(env);
+        stg_seckey_destroy(&d->key);
+        return bad_hooks ? 1 : 0;
     }
     if (mkdir(d->cfg.state_dir, 0700) != 0 && errno != EEXIST)
         return fail("state_dir %s: %s", d->cfg.state_dir, strerror(errno));
