@@ -138,7 +138,8 @@ int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errc
     if (fd < 0) {
         if (errno == ELOOP)
             return fail(err, errcap, -ELOOP,
-                        "%s: is a symbolic link; point the config at the real file%s", path);
+                        "%s: is a symbolic link, which a secret key may not be; give the "
+                        "real file's path", path);
         return fail(err, errcap, -errno, "%s: cannot open secret key: %s", path);
     }
     struct stat st;

@@ -20,15 +20,22 @@ void ctl_err(const char *fmt, ...) {
 void ctl_print_exit_codes(void) {
     printf("exit codes:\n"
            "  0  success\n"
-           "  1  the document or signature was refused\n"
-           "  2  usage error (bad command line)\n"
+           "  1  the document or signature was refused (by this command or the peer)\n"
+           "  2  usage error (bad command line), or no peer could be reached\n"
            "  3  file or system error (missing file, unsafe key permissions, ...)\n");
 }
 
 void ctl_print_help(const ctl_cmd_t *cmd) {
     printf("usage: staggerctl %s\n\n%s\n\n", cmd->usage, cmd->text);
-    ctl_print_exit_codes();
-    printf("\nexample:\n%s\n", cmd->example);
+    if (cmd->exit_codes) printf("exit codes:\n%s\n", cmd->exit_codes);
+    else ctl_print_exit_codes();
+    /* Every help the same shape: each example line indented by two. */
+    printf("\nexample:\n");
+    for (const char *l = cmd->example; *l;) {
+        size_t n = strcspn(l, "\n");
+        printf("  %.*s\n", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
 }
 
 static int usage_error(const ctl_cmd_t *cmd, const char *what, const char *arg) {
@@ -106,7 +113,9 @@ bool ctl_parse(const ctl_cmd_t *cmd, int argc, char **argv, const ctl_opt_t *opt
         *o->value = v;
     }
     if (got < npos) {
-        *rc = usage_error(cmd, "missing argument", npos == 1 ? "FILE" : "...");
+        /* Name the argument as the usage line does ("keygen NAME"). */
+        const char *last = strrchr(cmd->usage, ' ');
+        *rc = usage_error(cmd, "missing argument", npos == 1 && last ? last + 1 : "...");
         return false;
     }
     return true;

@@ -14,12 +14,15 @@
 #include "stagger/doc.h"
 #include "stagger/keyfile.h"
 
-/* The exit codes every sub-command documents and uses. */
+/* The exit codes every sub-command documents and uses. status gives 1 and
+ * 2 its own meanings and adds 4 (see its exit_codes). */
 enum {
-    CTL_OK = 0,      /* success */
-    CTL_REFUSED = 1, /* the document or signature was refused */
-    CTL_USAGE = 2,   /* bad command line */
-    CTL_SYSTEM = 3,  /* file or system error (including unsafe key modes) */
+    CTL_OK = 0,          /* success */
+    CTL_REFUSED = 1,     /* the document or signature was refused */
+    CTL_USAGE = 2,       /* bad command line */
+    CTL_UNREACHABLE = 2, /* no peer answered (commands that talk to one) */
+    CTL_SYSTEM = 3,      /* file or system error (including unsafe key modes) */
+    CTL_HALTED = 4,      /* status: the rollout is halted or an update failed */
 };
 
 typedef struct ctl_cmd {
@@ -28,6 +31,8 @@ typedef struct ctl_cmd {
     const char *usage;   /* after "usage: staggerctl " */
     const char *text;    /* what it does, then its options */
     const char *example;
+    /* The command's own exit-code lines, or NULL for the common table. */
+    const char *exit_codes;
     /* argv[0] is the last word of the name; options follow in any order. */
     int (*run)(const struct ctl_cmd *self, int argc, char **argv);
 } ctl_cmd_t;
@@ -43,7 +48,7 @@ extern const ctl_cmd_t ctl_emergency_update_cmd, ctl_emergency_rollback_cmd, ctl
 /* "staggerctl: " + message + newline, on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The exit code table, shared by every --help. */
+/* The common exit code table of --help (a command may have its own). */
 void ctl_print_exit_codes(void);
 void ctl_print_help(const ctl_cmd_t *cmd);
 
@@ -98,7 +103,7 @@ typedef struct {
 /* Send one frame to --peer (a member name or endpoint; NULL: each member in
  * turn until one answers) with key and decode its reply into out; resend_ms
  * > 0 (status-req only) sends it again after each resend_ms of silence. Returns
- * CTL_OK, or the exit code after printing why: 2 when no peer answered,
+ * CTL_OK, or the exit code after printing why: CTL_UNREACHABLE when no peer answered,
  * CTL_USAGE for a bad --peer. */
 int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                 const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms,

@@ -277,7 +277,7 @@ const ctl_cmd_t ctl_roster_sign_cmd = {
             "  -k, --key FILE     operator secret key (mode 0600)\n"
             "  -o, --output OUT   where to write; default roster.json -> roster.signed\n"
             "  -h, --help         show this help",
-    .example = "  staggerctl roster sign --key ops.key roster.json",
+    .example = "staggerctl roster sign --key ops.key roster.json",
     .run = roster_sign,
 };
 
@@ -293,7 +293,7 @@ const ctl_cmd_t ctl_roster_verify_cmd = {
             "  -p, --print          print the roster JSON exactly as signed\n"
             "  -c, --current FILE   the signed roster it would replace\n"
             "  -h, --help           show this help",
-    .example = "  staggerctl roster verify --current roster-41.signed roster-42.signed",
+    .example = "staggerctl roster verify --current roster-41.signed roster-42.signed",
     .run = roster_verify,
 };
 
@@ -308,7 +308,7 @@ const ctl_cmd_t ctl_release_sign_cmd = {
             "  -r, --roster FILE   the fleet's signed roster\n"
             "  -o, --output OUT    where to write; default release.json -> release.signed\n"
             "  -h, --help          show this help",
-    .example = "  staggerctl release sign --key ops.key --roster roster.signed release.json",
+    .example = "staggerctl release sign --key ops.key --roster roster.signed release.json",
     .run = release_sign,
 };
 
@@ -322,7 +322,7 @@ const ctl_cmd_t ctl_release_verify_cmd = {
             "  -r, --roster FILE   the fleet's signed roster\n"
             "  -p, --print         print the release JSON exactly as signed\n"
             "  -h, --help          show this help",
-    .example = "  staggerctl release verify --roster roster.signed release.signed",
+    .example = "staggerctl release verify --roster roster.signed release.signed",
     .run = release_verify,
 };
 
@@ -339,6 +339,6 @@ const ctl_cmd_t ctl_sign_add_cmd = {
             "  -r, --roster FILE   the signed roster whose operators may sign\n"
             "  -o, --output OUT    where to write; default FILE.signed itself\n"
             "  -h, --help          show this help",
-    .example = "  staggerctl sign-add --key ops2.key roster.signed",
+    .example = "staggerctl sign-add --key ops2.key roster.signed",
     .run = sign_add,
 };

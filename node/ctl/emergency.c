@@ -217,7 +217,8 @@ static int run_send(const ctl_cmd_t *self, int argc, char **argv) {
     "  --seq N              sequence (default: now in ms); a peer applies each once\n"     \
     "  --expires-in-s N     validity (default 3600, at most 7 days)\n"                      \
     "  --out FILE           write the signed command instead of sending it (to collect\n"  \
-    "                       more signatures with sign-add, then 'emergency send')"
+    "                       more signatures with sign-add, then 'emergency send')\n"    \
+    "  -h, --help           show this help"
 
 #define ACTION(var, word, summ, what)                                                      \
     const ctl_cmd_t var = {                                                                \
@@ -225,7 +226,7 @@ static int run_send(const ctl_cmd_t *self, int argc, char **argv) {
         .summary = summ,                                                                   \
         .usage = "emergency " word " --key K[,K2] --roster ROSTER [--peer X] "             \
                  "[--targets a,b] [--reason TEXT] [--out FILE]",                            \
-        .text = what "\n\n" COMMON_OPTS,                                                    \
+        .text = what "\n\noptions:\n" COMMON_OPTS,                                          \
         .example = "staggerctl emergency " word " --key ops.key --roster roster.signed "   \
                    "--reason 'fork on 10.5.3'",                                             \
         .run = run_action,                                                                  \
@@ -239,6 +240,7 @@ const ctl_cmd_t ctl_emergency_update_cmd = {
     .text = "Every targeted member installs the release at once, ignoring slots, waves\n"
             "and soak: for a same-day fix or a hard-fork deadline. The holdback pair\n"
             "stays on its version unless --include-holdback is given.\n\n"
+            "options:\n"
             "  --release FILE       the signed release to install\n"
             "  --include-holdback   update the holdback pair too\n"
             "  --spacing-s N        start the targets N seconds apart, in rollout order,\n"
@@ -267,9 +269,11 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
             "to one peer, which floods it to every reachable member.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
             "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
+            "options:\n"
             "  --key FILE      an operator or observer key (for the connection)\n"
             "  --roster FILE   the signed roster\n"
-            "  --peer X        member name or endpoint (default: first that answers)",
+            "  --peer X        member name or endpoint (default: first that answers)\n"
+            "  -h, --help      show this help",
     .example = "staggerctl emergency send --key ops.key --roster roster.signed halt.signed",
     .run = run_send,
 };

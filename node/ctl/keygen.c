@@ -31,6 +31,6 @@ const ctl_cmd_t ctl_keygen_cmd = {
             "the roster. Prints the public key. Never overwrites an existing key.\n\n"
             "options:\n"
             "  -h, --help   show this help",
-    .example = "  staggerctl keygen ops        # writes ops.key and ops.pub",
+    .example = "staggerctl keygen ops        # writes ops.key and ops.pub",
     .run = run,
 };

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "ctl.h"
+#include "version.h"
 
 static const ctl_cmd_t *const commands[] = {
     &ctl_keygen_cmd,       &ctl_roster_sign_cmd,    &ctl_roster_verify_cmd,
@@ -25,9 +26,10 @@ static void overview(FILE *out) {
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-19s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "  %-19s %s\n\n", "help COMMAND", "show the help of one command");
-    fprintf(out, "Every command takes --help.\n\n");
+    fprintf(out, "Every command takes --help; 'staggerctl --version' prints the version.\n\n");
     if (out == stdout) {
         ctl_print_exit_codes();
+        printf("status has its own: 'staggerctl status --help'.\n");
         printf("\nexample:\n"
                "  staggerctl keygen ops\n"
                "  staggerctl roster sign --key ops.key roster.json\n"
@@ -96,6 +98,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return help(0, NULL);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        stg_print_version("staggerctl");
+        return CTL_OK;
+    }
     if (strcmp(argv[1], "help") == 0) return help(argc - 2, argv + 2);
     if (sodium_init() < 0) {
         ctl_err("libsodium failed to initialise; check the system has a working "

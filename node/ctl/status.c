@@ -36,7 +36,7 @@ static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *
 /* Send frame to the first peer that answers and decode its reply (one of
  * status-rep, ok-rep, error-rep). resend_ms > 0 (only for an idempotent
  * frame) sends it again after each resend_ms of silence. On failure prints
- * why and returns the exit code: 2 when no peer answered. */
+ * why and returns the exit code: CTL_UNREACHABLE when no peer answered. */
 int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                 const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms,
                 ctl_reply_t *out) {
@@ -45,8 +45,8 @@ int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key
     if ((rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return rc;
     uint8_t *reply = malloc(REPLY_MAX);
     stg_msg_t *msg = malloc(sizeof *msg);
-    rc = reply && msg ? 2 : CTL_SYSTEM; /* 2, unreachable: documented by every caller */
-    for (int k = 0; k < n && rc == 2; k++) {
+    rc = reply && msg ? CTL_UNREACHABLE : CTL_SYSTEM;
+    for (int k = 0; k < n && rc == CTL_UNREACHABLE; k++) {
         const stg_member_t *m = &r->members[order[k]];
         size_t rlen = 0;
         int e = stg_client_query(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX,
@@ -85,7 +85,7 @@ void ctl_print_refusal(const char *what, const ctl_reply_t *rep) {
 }
 
 /* The status JSON a peer answers a status-req with (caller frees); NULL
- * after printing why, with *rc 2 when no peer answered, CTL_REFUSED when
+ * after printing why, with *rc CTL_UNREACHABLE when no peer answered, CTL_REFUSED when
  * it refused. */
 static char *ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                         int timeout_ms, int *rc) {
@@ -204,11 +204,25 @@ static void print_table(json_t *st) {
                json_array_size(json_object_get(st, "members")));
     }
     json_t *s = json_object_get(st, "summary");
-    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s\n",
+    /* The last line agrees with the exit code: never "healthy" alone while halted. */
+    const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
+                       : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
+                                                                        : "";
+    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
            (long long)json_integer_value(json_object_get(s, "healthy")),
            (long long)json_integer_value(json_object_get(s, "unhealthy")),
-           (long long)json_integer_value(json_object_get(s, "unknown")), str(s, "state"));
+           (long long)json_integer_value(json_object_get(s, "unknown")), str(s, "state"), stop);
+}
+
+/* The documented exit code for a status document: 4 halted or failed,
+ * else 1 degraded, else 0. */
+static int status_exit(json_t *st) {
+    json_t *ro = json_object_get(st, "rollout");
+    if (json_is_true(json_object_get(ro, "halted")) || json_is_object(json_object_get(ro, "failed")))
+        return CTL_HALTED;
+    const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
+    return state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
 }
 
 static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
@@ -237,12 +251,15 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     if ((rc = ctl_open_roster(roster, NULL, r, NULL, NULL)) != CTL_OK ||
         (rc = ctl_load_key(key, &k)) != CTL_OK) {
         free(r);
-        return rc;
+        /* Exit 1 means degraded here: a roster that does not verify is a
+         * bad file. */
+        return rc == CTL_REFUSED ? CTL_SYSTEM : rc;
     }
     char *text = ask_status(r, peer, k, timeout_ms, &rc);
     stg_seckey_destroy(&k);
     free(r);
-    if (!text) return rc;
+    /* An error-rep: that peer would not give a status, so none was had. */
+    if (!text) return rc == CTL_REFUSED ? CTL_UNREACHABLE : rc;
     json_error_t err;
     json_t *st = json_loads(text, 0, &err);
     if (!st) {
@@ -252,8 +269,7 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
     }
     if (json) printf("%s\n", text);
     else print_table(st);
-    const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
-    rc = state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
+    rc = status_exit(st);
     json_decref(st);
     free(text);
     return rc;
@@ -269,13 +285,20 @@ const ctl_cmd_t ctl_status_cmd = {
             "its view: one row per member with role, flavour, running version, health,\n"
             "update phase, time since last heard and incarnation, then a summary.\n"
             "Members that are suspected or dead show health \"unknown\".\n\n"
+            "options:\n"
             "  --key FILE        an operator or observer secret key of the roster\n"
             "  --roster FILE     the signed roster (to find the peer and its key)\n"
             "  --peer X          member name or endpoint to ask (default: first that answers)\n"
             "  --json            print the peer's status document (docs/protocol.md §8)\n"
-            "  --timeout-ms N    how long to wait per peer (default 2000)\n\n"
-            "Exit codes for status: 0 fleet healthy; 1 degraded (a member unhealthy or\n"
-            "unknown); 2 no peer could be reached (or bad usage); 3 file or system error.",
+            "  --timeout-ms N    how long to wait per peer (default 2000)\n"
+            "  -h, --help        show this help\n\n"
+            "The exit code tells a script the fleet's state. A halted or failed rollout\n"
+            "(4) outranks a degraded fleet (1).",
+    .exit_codes = "  0  fleet healthy, and the rollout (if any) progressing\n"
+                  "  1  degraded: a member unhealthy or unknown\n"
+                  "  2  no peer could be reached (or a usage error: bad command line)\n"
+                  "  3  file or system error (missing file, bad roster, unsafe key permissions, ...)\n"
+                  "  4  rollout halted by an operator, or an update failed on a member",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
     .run = run_status,
 };
@@ -349,7 +372,8 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
             "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
-            "  --peer X        member name or endpoint (default: first that answers)",
+            "  --peer X        member name or endpoint (default: first that answers)\n"
+            "  -h, --help      show this help",
     .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
     .run = run_publish,
 };
@@ -391,7 +415,8 @@ const ctl_cmd_t ctl_release_publish_cmd = {
             "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"
-            "  --peer X        member name or endpoint (default: first that answers)",
+            "  --peer X        member name or endpoint (default: first that answers)\n"
+            "  -h, --help      show this help",
     .example = "staggerctl release publish --key ops.key --roster roster.signed --peer relay1 "
                "cardano-node-10.5.2.signed",
     .run = run_release_publish,

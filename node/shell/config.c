@@ -1,8 +1,11 @@
 /* config.c: staggerd's configuration file, decoded with the same strict
  * JSON rules as every other input. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "stagger/keyfile.h"
@@ -101,4 +104,37 @@ int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) 
     json_decref(o);
     if (rc) snprintf(msg, cap, "%s: %s", path, d.msg);
     return rc;
+}
+
+int stg_config_check_hooks(const stg_config_t *cfg, void (*bad)(void *ctx, const char *line),
+                           void *ctx) {
+    const struct {
+        const char *name, *path;
+    } hk[] = {{"health", cfg->health_hook},
+              {"install", cfg->install_hook},
+              {"rollback", cfg->rollback_hook},
+              {"gate", cfg->gate_hook}};
+    int nbad = 0;
+    for (size_t i = 0; i < sizeof hk / sizeof hk[0]; i++) {
+        const char *p = hk[i].path;
+        if (!p[0]) continue;
+        struct stat st;
+        char line[STG_PATH_MAX + 256];
+        line[0] = '\0';
+        /* stat follows a symlink: a link to the real script is fine. */
+        if (stat(p, &st) != 0)
+            snprintf(line, sizeof line, "hooks.%s: %s: %s; install the hook there or correct the path",
+                     hk[i].name, p, strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+            snprintf(line, sizeof line, "hooks.%s: %s: not a regular file; point it at the hook's "
+                     "executable", hk[i].name, p);
+        else if (access(p, X_OK) != 0)
+            snprintf(line, sizeof line, "hooks.%s: %s: not executable; fix with: chmod +x %s",
+                     hk[i].name, p, p);
+        if (line[0]) {
+            bad(ctx, line);
+            nbad++;
+        }
+    }
+    return nbad;
 }

@@ -24,4 +24,10 @@ typedef struct {
 /* Read and validate path. 0, or negative with msg naming the file, field and fix. */
 int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap);
 
+/* Check that every configured hook is an executable regular file. Calls
+ * bad(ctx, line) once per hook that is not, line naming the field, the
+ * path and the fix; returns how many were bad. */
+int stg_config_check_hooks(const stg_config_t *cfg, void (*bad)(void *ctx, const char *line),
+                           void *ctx);
+
 #endif

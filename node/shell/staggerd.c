@@ -23,6 +23,7 @@
 #include "net.h"
 #include "stagger/core.h"
 #include "stagger/keyfile.h"
+#include "version.h"
 
 typedef struct {
     uint8_t x[32];
@@ -31,6 +32,7 @@ typedef struct {
 
 typedef struct {
     stg_config_t cfg;
+    const char *config_path;
     uv_loop_t *loop;
     stg_seckey_t *key;
     stg_core_t *core;
@@ -55,6 +57,9 @@ typedef struct {
 
 static int log_level = STG_LOG_INFO;
 static const char *log_name = "";
+/* stderr is a journald stream: lines start with "<N>" (sd-daemon(3)'s
+ * priority prefix) and carry no timestamp, journald keeps its own. */
+static bool log_journal;
 
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -62,21 +67,46 @@ static int64_t wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connected to
+ * stderr. It is inherited by children whose stderr was redirected since, so
+ * it counts only when it names our stderr (systemd.exec(5)). */
+static bool stderr_is_journal(void) {
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char extra;
+    struct stat st;
+    if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &extra) != 2) return false;
+    if (fstat(STDERR_FILENO, &st) != 0) return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 __attribute__((format(printf, 3, 4))) static void say(int level, const char *tag,
                                                        const char *fmt, ...) {
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    /* syslog(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+    static const int priorities[] = {3, 4, 6, 7};
     if (level > log_level) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One event, one line (hook output has newlines): otherwise journald
+     * would file the rest as separate info entries. */
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n') line[--len] = '\0';
+    for (char *nl = strchr(line, '\n'); nl; nl = strchr(nl, '\n')) *nl = '|';
+    if (log_journal) {
+        fprintf(stderr, "<%d>%s %-5s [%s] %s\n", priorities[level], log_name, names[level], tag,
+                line);
+        return;
+    }
     int64_t now = wall_ms();
     time_t secs = (time_t)(now / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "%s.%03dZ %s %-5s [%s] %s\n", ts, (int)(now % 1000), log_name,
             names[level], tag, line);
 }
@@ -798,12 +828,60 @@ static int load_roster_file(const char *path, const stg_roster_t *current, uint8
     return rc;
 }
 
+/* SIGHUP: take the log level and the hook paths from the configuration
+ * file again. The rest (key, roster path, listen, state_dir, component,
+ * tuning) is fixed for the daemon's life: a change there is reported as
+ * needing a restart, and the running values stay. */
+static void hook_unusable_log(void *config, const char *line);
+
+static void reload_config(daemon_t *d) {
+    stg_config_t *c = malloc(sizeof *c);
+    char msg[1024];
+    if (!c || stg_config_load(d->config_path, c, msg, sizeof msg) != 0) {
+        say(STG_LOG_WARNING, "shell", "SIGHUP: keeping the current configuration: %s",
+            c ? msg : "out of memory");
+        free(c);
+        return;
+    }
+    const struct {
+        const char *field;
+        bool same;
+    } fixed[] = {
+        {"key", strcmp(c->key, d->cfg.key) == 0},
+        {"roster", strcmp(c->roster, d->cfg.roster) == 0},
+        {"listen", strcmp(c->listen, d->cfg.listen) == 0},
+        {"state_dir", strcmp(c->state_dir, d->cfg.state_dir) == 0},
+        {"component", strcmp(c->component, d->cfg.component) == 0},
+        {"tuning", memcmp(&c->tuning, &d->cfg.tuning, sizeof c->tuning) == 0},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!fixed[i].same)
+            say(STG_LOG_WARNING, "shell", "SIGHUP: %s changed in %s; it takes effect at the next "
+                "restart (systemctl restart staggerd)", fixed[i].field, d->config_path);
+    static const char *const levels[] = {"error", "warning", "info", "debug"};
+    if (c->log_level != d->cfg.log_level)
+        say(STG_LOG_INFO, "shell", "SIGHUP: log level %s -> %s", levels[d->cfg.log_level],
+            levels[c->log_level]);
+    d->cfg.log_level = log_level = c->log_level;
+    memcpy(d->cfg.health_hook, c->health_hook, sizeof c->health_hook);
+    memcpy(d->cfg.install_hook, c->install_hook, sizeof c->install_hook);
+    memcpy(d->cfg.rollback_hook, c->rollback_hook, sizeof c->rollback_hook);
+    memcpy(d->cfg.gate_hook, c->gate_hook, sizeof c->gate_hook);
+    stg_config_check_hooks(&d->cfg, hook_unusable_log, (void *)d->config_path);
+    say(STG_LOG_INFO, "shell", "SIGHUP: re-read %s: log level %s, hooks health=%s install=%s "
+        "rollback=%s gate=%s", d->config_path, levels[log_level],
+        d->cfg.health_hook[0] ? d->cfg.health_hook : "-", d->cfg.install_hook[0] ? d->cfg.install_hook : "-",
+        d->cfg.rollback_hook[0] ? d->cfg.rollback_hook : "-", d->cfg.gate_hook[0] ? d->cfg.gate_hook : "-");
+    free(c);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
     if (signum != SIGHUP) {
         shutdown_(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
         return;
     }
+    reload_config(d);
     /* SIGHUP: offer the roster file again; a higher serial replaces ours. */
     uint8_t *env = NULL;
     size_t len = 0;
@@ -826,28 +904,53 @@ static void on_signal(uv_signal_t *s, int signum) {
 static int fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "staggerd: ");
+    fprintf(stderr, "%sstaggerd: ", log_journal ? "<3>" : "");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
     return 1;
 }
 
+/* A configured hook that cannot run: fatal for --check-config; at start
+ * and after SIGHUP an error to act on while the daemon carries on (the
+ * hook's next run fails and says so again). */
+static void hook_unusable_fatal(void *config, const char *line) {
+    fail("%s: %s", (const char *)config, line);
+}
+
+static void hook_unusable_log(void *config, const char *line) {
+    say(STG_LOG_ERROR, "hook", "%s: %s", (const char *)config, line);
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: staggerd --config FILE [--check-config]\n"
+            "       staggerd --version | --help\n"
             "\n"
             "The stagger peer daemon: gossips this node's version and health with the\n"
-            "fleet's other members over CURVE-authenticated ZeroMQ.\n"
+            "fleet's other members over CURVE-authenticated ZeroMQ, and takes part in\n"
+            "the staggered rollout of releases.\n"
             "\n"
-            "  --config FILE    daemon configuration (JSON; see docs/operations.md)\n"
-            "  --check-config   validate the configuration, key and roster, then exit\n"
-            "  --help           this text\n"
+            "options:\n"
+            "  -c, --config FILE   daemon configuration (JSON; see docs/operations.md)\n"
+            "  -k, --check-config  check the configuration, key, roster and hooks, then exit\n"
+            "  -V, --version       print the version (and git revision) and exit\n"
+            "  -h, --help          show this help\n"
             "\n"
-            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the roster file and\n"
-            "adopts it when its serial is higher.\n"
-            "Exit codes: 0 clean stop or valid config; 1 bad configuration; 3 runtime failure.\n"
-            "Example: staggerd --config /etc/stagger/staggerd.json\n");
+            "signals:\n"
+            "  SIGTERM, SIGINT     stop cleanly\n"
+            "  SIGHUP              re-read the configuration's log level and hooks, and the\n"
+            "                      roster file (adopted when its serial is higher); other\n"
+            "                      settings need a restart\n"
+            "\n"
+            "exit codes:\n"
+            "  0  clean stop, or the configuration checked is good\n"
+            "  1  bad configuration, key or roster (the message names the file and field)\n"
+            "  2  usage error (bad command line)\n"
+            "  3  runtime failure (cannot write the state directory)\n"
+            "\n"
+            "example:\n"
+            "  staggerd --config /etc/stagger/staggerd.json --check-config\n");
 }
 
 static int64_t read_incarnation(const daemon_t *d) {
@@ -868,15 +971,18 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *config = NULL;
     bool check = false;
     int o;
-    while ((o = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+    log_journal = stderr_is_journal();
+    while ((o = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config = optarg; break;
         case 'k': check = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': stg_print_version("staggerd"); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -892,6 +998,7 @@ int main(int argc, char **argv) {
     static daemon_t dd;
     daemon_t *d = &dd;
     char msg[1024];
+    d->config_path = config;
     if (stg_config_load(config, &d->cfg, msg, sizeof msg) != 0) return fail("%s", msg);
     log_level = d->cfg.log_level;
     if (stg_seckey_load(d->cfg.key, &d->key, msg, sizeof msg) != 0)
@@ -908,10 +1015,17 @@ int main(int argc, char **argv) {
                     d->cfg.roster, d->cfg.key, boot->fleet);
     snprintf(d->name, sizeof d->name, "%s", boot->members[self].name);
     log_name = d->name;
+    int bad_hooks = stg_config_check_hooks(&d->cfg, check ? hook_unusable_fatal : hook_unusable_log,
+                                           (void *)config);
     if (check) {
-        printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members)\n", config, d->name,
-               boot->fleet, (long long)boot->serial, boot->nmembers);
-        return 0;
+        if (bad_hooks == 0)
+            printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, hooks "
+                   "executable)\n",
+                   config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers);
+        free(boot);
+        free(env);
+        stg_seckey_destroy(&d->key);
+        return bad_hooks ? 1 : 0;
     }
     if (mkdir(d->cfg.state_dir, 0700) != 0 && errno != EEXIST)
         return fail("state_dir %s: %s", d->cfg.state_dir, strerror(errno));

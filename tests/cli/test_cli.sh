@@ -1,53 +1,20 @@
 #!/usr/bin/env bash
 # test_cli.sh: staggerctl keygen, roster and release sign/verify end to end,
 # with tampering, non-operator signers, unsafe key modes and usage errors.
-# usage: test_cli.sh STAGGERCTL SEAL   (prints TAP)
+# usage: test_cli.sh STAGGERCTL SEAL VERSION   (prints TAP)
 set -uo pipefail
 CTL=$(realpath "$1")
 SEAL=$(realpath "$2")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
+VERSION=$3
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1)) failed=$((failed + 1))
-    echo "not ok $n - $1"
-    sed 's/^/# stdout: /' out; sed 's/^/# stderr: /' err
-}
-# run WANT_RC DESCRIPTION [PATTERN_IN_STDERR] -- COMMAND...: checks the exit
-# code, and that stderr names what went wrong.
-run() {
-    local want=$1 desc=$2 pat=
-    shift 2
-    if [ "$1" != -- ]; then pat=$1; shift; fi
-    shift
-    "$@" >out 2>err
-    local rc=$?
-    if [ $rc -ne "$want" ]; then
-        echo "# exit code $rc, wanted $want" >>err
-        not_ok "$desc"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" err; then
-        echo "# stderr lacks /$pat/" >>err
-        not_ok "$desc"
-    else
-        ok "$desc"
-    fi
-}
-# check DESCRIPTION COMMAND...: a plain assertion on the files left behind.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/tap.sh"
 flip() { # FILE OFFSET: invert the low bit of one byte in place
     local b
     b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
     printf '%b' "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 size() { stat -c %s "$1"; }
-pub() { cat "$1.pub"; }
 
 # ---- keys
 run 0 "keygen writes a key pair" -- "$CTL" keygen ops
@@ -56,21 +23,6 @@ check "secret key is mode 0600" test "$(stat -c %a ops.key)" = 600
 run 3 "keygen refuses to overwrite a key" "ops.key.*already exists" -- "$CTL" keygen ops
 for k in ops2 p1 s1 r1 d1; do "$CTL" keygen $k >/dev/null || echo "# keygen $k failed"; done
 
-roster() { # FILE SERIAL OPERATOR_KEYS...: a valid four-member roster
-    local f=$1 serial=$2 ops="" k
-    shift 2
-    for k in "$@"; do ops="$ops${ops:+, }\"$(pub "$k")\""; done
-    cat >"$f" <<EOF
-{"fleet": "pool", "serial": $serial, "operators": [$ops], "emergency_quorum": 1,
- "observers": [],
- "members": [
-  {"name": "bp", "key": "$(pub p1)", "endpoint": "tcp://127.0.0.1:7401", "role": "producer", "flavour": "debian"},
-  {"name": "standby", "key": "$(pub s1)", "endpoint": "tcp://127.0.0.1:7402", "role": "standby", "flavour": "nix"},
-  {"name": "relay1", "key": "$(pub r1)", "endpoint": "tcp://127.0.0.1:7403", "role": "relay", "flavour": "debian"},
-  {"name": "dark1", "key": "$(pub d1)", "endpoint": "tcp://127.0.0.1:7404", "role": "dark-relay", "flavour": "nix"}
- ]}
-EOF
-}
 roster roster.json 1 ops
 
 # ---- roster sign and verify
@@ -179,18 +131,40 @@ chmod 600 ops.key
 run 3 "a missing file is a file error" "nosuch.json: cannot open" -- \
     "$CTL" roster sign --key ops.key nosuch.json
 ln -s ops.key link.key
-run 3 "a symlinked secret key is refused" "link.key: .*symbolic link" -- \
+run 3 "a symlinked secret key is refused" "link.key: .*symbolic link.*real file's path\$" -- \
     "$CTL" roster sign --key link.key -o x.signed roster.json
+check "... with one message of one line" test "$(wc -l <err)" = 1
 
 # ---- help and usage
-for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add"; do
+# help_shape_ok: the help in out has its parts in the one order every
+# command uses, with exit codes 0..3 (and 4 for status) listed once.
+help_shape_ok() {
+    local shape
+    shape=$(grep -E '^(usage: |options:$|exit codes:$|example:$|  -h, --help +show this help$|  [0-9]  |  staggerctl )' out |
+        sed -E 's/^  ([0-9])  .*/\1/; s/^usage: .*/usage/; s/^  staggerctl .*/ex/; s/^  -h.*/-h/' | tr '\n' ' ')
+    [[ "$shape" =~ ^"usage options: -h exit codes: 0 1 2 3 "("4 ")?"example: ex "$ ]] ||
+        { echo "# help shape: $shape"; return 1; }
+}
+for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add" \
+    "status" "roster publish" "release publish" "emergency update" "emergency rollback" \
+    "emergency halt" "emergency resume" "emergency abandon" "emergency send"; do
     # shellcheck disable=SC2086 # the command words must split
     run 0 "staggerctl $c --help" -- "$CTL" $c --help
-    check "$c --help documents usage, exit codes and an example" \
-        grep -qz "usage: staggerctl $c.*exit codes:.*2  usage error.*example:" out
+    check "$c --help has one layout: usage, options with -h, exit codes, an example" \
+        help_shape_ok
+    check "$c --help: exit 2 is a usage error" grep -q '^  2  .*usage error' out
+    check "$c --help lists exit codes once" test "$(grep -c 'exit codes' out)" = 1
     # shellcheck disable=SC2086
     run 0 "staggerctl help $c" -- "$CTL" help $c
 done
+# status: one exit code list, the same in --help and docs/operations.md
+"$CTL" status --help | sed -n '/^exit codes:/,/^$/p' | grep '^  [0-9]  ' >codes
+check "status --help documents exit codes 0 to 4" test "$(cut -c3 codes | tr -d '\n')" = 01234
+check "status --help: 4 is a halted or failed rollout, 2 no peer reached" \
+    grep -qz "  2  no peer could be reached.*  4  rollout halted by an operator, or an update failed" codes
+check "docs/operations.md lists the same status exit codes, word for word" \
+    bash -c 'while IFS= read -r l; do grep -qxF -- "    $l" "$1" || { echo "# docs lack: $l"; exit 1; }; done <codes' \
+    _ "$SRC/docs/operations.md"
 run 0 "staggerctl --help" -- "$CTL" --help
 check "--help lists the commands and exit codes" grep -qz "roster sign.*release verify.*exit codes:" out
 run 0 "staggerctl roster --help" -- "$CTL" roster --help
@@ -204,7 +178,11 @@ run 2 "release verify without --roster is a usage error" "--roster is required" 
     "$CTL" release verify release.signed
 run 2 "an unknown option is a usage error" "unknown option '--force'" -- \
     "$CTL" roster verify --force roster.signed
-run 2 "a missing file argument is a usage error" "missing argument" -- "$CTL" roster verify
+run 2 "a missing file argument is a usage error, named as in the usage line" \
+    "missing argument 'roster.signed'; usage: staggerctl roster verify .*roster.signed" -- \
+    "$CTL" roster verify
+run 2 "keygen without NAME says NAME, as its usage does" \
+    "keygen: missing argument 'NAME'; usage: staggerctl keygen NAME" -- "$CTL" keygen
 run 2 "an extra argument is a usage error" "unexpected argument 'two'" -- \
     "$CTL" roster verify one two
 run 2 "an option without its value is a usage error" "missing value" -- \
@@ -212,5 +190,10 @@ run 2 "an option without its value is a usage error" "missing value" -- \
 run 2 "sign-add of a release needs --roster" "pass --roster" -- \
     "$CTL" sign-add --key ops.key release.signed
 
-echo "1..$n"
-exit $((failed > 0))
+# ---- version
+run 0 "staggerctl --version" -- "$CTL" --version
+check "--version names the meson project version and the git revision when built from git" \
+    version_ok staggerctl out
+run 0 "staggerctl -V" -- "$CTL" -V
+
+tap_end

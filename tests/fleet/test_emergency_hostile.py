@@ -150,7 +150,9 @@ def test(f, tap):
               r.stdout + r.stderr)
     tap.check(f.stop(TARGET) == 0, "%s stops on SIGTERM" % TARGET)
     f.start(TARGET)
-    if not f.converge(timeout=30):
+    # Halted: every member healthy, and status exits 4, never 0 (issue 12).
+    if not f.check_wait("all peers healthy again, status exit 4 (halted)",
+                        lambda: f.problems(f.healthy_expect(), rc=4), 30):
         return
     st = f.status(TARGET)
     tap.check(st.doc["commands"]["applied_seq"] == seq and st.doc["rollout"]["halted"] is True,
@@ -190,7 +192,9 @@ def test(f, tap):
     with open(os.path.join(state, "commands.json"), "w") as fh:
         json.dump(cmds or {}, fh)
     f.start(TARGET)
-    if not f.converge(timeout=30):
+    # Halted: every member healthy, and status exits 4, never 0 (issue 12).
+    if not f.check_wait("all peers healthy again, status exit 4 (halted)",
+                        lambda: f.problems(f.healthy_expect(), rc=4), 30):
         return
     st = f.status(TARGET)
     tap.check(st.doc["commands"]["applied_seq"] == seq,
