@@ -46,7 +46,7 @@ static void peek_type(void **state) {
         {"02 14 0000000000000003", -1, STG_REJECT_BAD_VERSION},
         {"00 14 0000000000000003", -1, STG_REJECT_BAD_VERSION},
         {"01 00 0000000000000003", -1, STG_REJECT_BAD_TYPE},
-        {"01 11 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 17: a gap */
+        {"01 12 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 18: a gap */
         {"01 18 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 24: past the last */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
