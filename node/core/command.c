@@ -112,11 +112,11 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
     case STG_CMD_HALT: c->halted = true; break;
     case STG_CMD_RESUME:
         c->halted = false;
-        /* Failures before this command no longer hold the release back. */
-        if (c->have_release) {
-            memcpy(c->forgive_id, c->release_id, 8);
-            c->forgive_before_ms = c->now;
-        }
+        /* Our own failure, if any, no longer holds the release back: we
+         * leave it for idle, and our record says so to every peer. No
+         * clock is compared; a peer's failure is forgiven when that peer
+         * applies this command too. */
+        stg__exec_forgive(c, cmd->seq);
         break;
     case STG_CMD_ABANDON:
         if (c->have_release) {

@@ -182,7 +182,19 @@ void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_
     c->exec_have = true;
 }
 
+/* The executor may begin an update only from rest. */
+static bool at_rest(const stg_core_t *c) {
+    return c->phase == STG_PHASE_IDLE || c->phase == STG_PHASE_DONE ||
+           c->phase == STG_PHASE_ROLLED_BACK;
+}
+
 void stg__start_update(stg_core_t *c) {
+    if (!at_rest(c)) {
+        /* An emergency update or rollback took the executor meanwhile: one
+         * installer at a time, and the slot goes back to the fleet. */
+        stg__give_up(c, "the executor is busy with an operator's command");
+        return;
+    }
     c->avoid_slot = -1;
     stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
     c->slot = c->att.slot;
@@ -201,6 +213,14 @@ static void start_emergency(stg_core_t *c) {
     uint8_t id[8];
     c->emergency_pending = false;
     if (!stg__open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
+    /* An election of ours still open ends here, its slot freed. */
+    stg__give_up(c, "an operator's emergency update takes over");
+    if (!at_rest(c)) {
+        stg__log(c, STG_LOG_WARNING, "exec",
+                 "emergency update by operator command #%lld not started: the executor is %s",
+                 (long long)c->emergency_seq, stg_phase_name(c->phase));
+        return;
+    }
     /* A normal update to the same release may have finished in the meantime. */
     if (strcmp(c->version, rel.version) == 0 ||
         (c->phase == STG_PHASE_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
@@ -248,7 +268,7 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
 
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
     c->emergency_pending = false;
-    c->att.active = false;
+    stg__give_up(c, "an operator's rollback takes over");
     char why[96];
     snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)seq);
     switch (c->phase) {
@@ -272,6 +292,20 @@ void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
 
 /* The executor's timers: resume after a restart, the health deadline, the
  * end of the soak, a pending emergency update. */
+void stg__exec_forgive(stg_core_t *c, int64_t seq) {
+    if (c->phase == STG_PHASE_ROLLED_BACK ||
+        (c->phase == STG_PHASE_FAILED && c->exec_have && strcmp(c->version, c->exec_rel.version) != 0)) {
+        set_phase(c, STG_PHASE_IDLE, "the operator's resume #%lld forgives: %s", (long long)seq,
+                  c->fail_reason[0] ? c->fail_reason : "the failure");
+    } else if (c->phase == STG_PHASE_FAILED && c->exec_have) {
+        /* The rollback failed and the release still runs: the resume tries
+         * the rollback again; should it fail again, the fleet halts again. */
+        set_phase(c, STG_PHASE_ROLLING_BACK, "the operator's resume #%lld: running the rollback hook again",
+                  (long long)seq);
+        stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+    }
+}
+
 void stg__exec_tick(stg_core_t *c) {
     /* Resume after a restart (set up by rollout_init). */
     if (!c->hook_running) {

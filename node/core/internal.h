@@ -187,8 +187,6 @@ struct stg_core {
     char cmd_refusal[320];
     bool abandoned;               /* the operator gave up on abandoned_id */
     uint8_t abandoned_id[8];
-    uint8_t forgive_id[8];        /* resume: failures on it before forgive_before_ms are forgiven */
-    int64_t forgive_before_ms;
     bool emergency_pending;       /* an emergency update waits for emergency_at_ms */
     int64_t emergency_at_ms;
     bool emergency;               /* the executor runs an emergency update */
@@ -334,6 +332,10 @@ void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel);
 void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8], const uint8_t *env, size_t len);
 void stg__start_update(stg_core_t *c);
 void stg__exec_tick(stg_core_t *c);
+/* The operator's resume #seq: a rolled-back executor (or a failed one whose
+ * old version runs) goes idle; a failed one still on the release runs the
+ * rollback hook again. */
+void stg__exec_forgive(stg_core_t *c, int64_t seq);
 
 /* journal.c */
 void stg__rollout_save(stg_core_t *c);

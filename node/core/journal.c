@@ -52,12 +52,6 @@ void stg__journal_write(stg_core_t *c) {
         stg__id_hex(c->abandoned_id, hex);
         json_object_set_new(j, "abandoned", json_string(hex));
     }
-    if (c->forgive_before_ms) {
-        char hex[17];
-        stg__id_hex(c->forgive_id, hex);
-        json_object_set_new(j, "forgive", json_pack("{s:s, s:I}", "release", hex, "before_ms",
-                                                    (json_int_t)c->forgive_before_ms));
-    }
     if (c->emergency_pending)
         json_object_set_new(j, "emergency_pending",
                             json_pack("{s:o, s:I}", "env", b64_json(c->pending_env, c->pending_len),
@@ -149,10 +143,8 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     size_t hn = 0;
     if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)
         c->abandoned = true;
-    json_t *fg = json_object_get(j, "forgive");
-    const char *fr = json_string_value(json_object_get(fg, "release"));
-    if (fr && sodium_hex2bin(c->forgive_id, 8, fr, strlen(fr), NULL, &hn, NULL) == 0 && hn == 8)
-        c->forgive_before_ms = json_integer_value(json_object_get(fg, "before_ms"));
+    /* "forgive" of journals before 0.2 is ignored: a resume now clears the
+     * failure on the node that failed, which its journal's phase shows. */
     json_t *ep = json_object_get(j, "emergency_pending");
     b64_load(json_object_get(ep, "env"), &c->pending_env, &c->pending_len);
     if (c->pending_env) {

@@ -38,11 +38,9 @@ bool stg__done_on(const stg_core_t *c, int i) {
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
     if (!stg__rec_about(c, i, id)) return false;
     stg_phase_t ph = stg__rec_phase(c, i);
-    if (ph != STG_PHASE_FAILED && ph != STG_PHASE_ROLLING_BACK && ph != STG_PHASE_ROLLED_BACK)
-        return false;
-    /* An operator's resume forgives what failed before it. */
-    return !(c->forgive_before_ms && memcmp(id, c->forgive_id, 8) == 0 &&
-             c->peers[i].rec.phase_since_ms < c->forgive_before_ms);
+    /* A resume forgives a failure where it is applied: the failed node
+     * leaves for idle (stg__exec_forgive), so its record stops saying so. */
+    return ph == STG_PHASE_FAILED || ph == STG_PHASE_ROLLING_BACK || ph == STG_PHASE_ROLLED_BACK;
 }
 
 bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]) {

@@ -30,6 +30,7 @@ typedef struct {
     uint8_t *data;
     size_t len;
     uint64_t wgen;                /* EV_PERSISTED: the write's generation */
+    bool unstarted;               /* EV_HOOK: the shell refused to start it */
 } sev_t;
 
 typedef struct {
@@ -53,9 +54,6 @@ typedef struct {
     int64_t clock_ppm;            /* drift of its clock */
     int hook;                     /* install or rollback running, or -1 */
     unsigned installers;          /* install and rollback hooks running now */
-    bool hook_untracked;          /* the running hook's process group was not recorded */
-    bool orphan;                  /* a hook of an earlier life still runs */
-    uint64_t orphan_gen;          /* the life that started it */
     int64_t switched_at;          /* when the service last changed version (-1: never) */
     bool write_fail;              /* its disk refuses writes (full, read-only) */
     bool journal_stale;           /* a journal write failed since the last one stored */
@@ -237,7 +235,7 @@ static void start_node(sim_t *s, unsigned i) {
     nd->gen++;
     nd->starts++;
     nd->hook = -1;
-    nd->installers = nd->orphan ? 1 : 0;
+    nd->installers = 0;
     nd->wake_at = INT64_MAX;
     schedule_wake(s, i);
 }
@@ -433,6 +431,14 @@ static void apply(sim_t *s, unsigned i) {
              * restarts it (unhealthy for a while); rollback switches back. */
             bool ok = true;
             int64_t took = 1;
+            if ((a->hook == STG_HOOK_INSTALL || a->hook == STG_HOOK_ROLLBACK) && nd->write_fail) {
+                /* staggerd writes the hook's process group (hook.pgid)
+                 * before the hook may do anything; when that write fails the
+                 * hook exits at once, having changed nothing. */
+                push(s, (sev_t){.at = s->now + 1, .kind = EV_HOOK, .node = i, .from = (int)a->hook,
+                                .gen = nd->gen, .len = 0, .unstarted = true});
+                break;
+            }
             if (a->hook == STG_HOOK_INSTALL || a->hook == STG_HOOK_ROLLBACK) {
                 took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
                 /* Hooks take between 3/4 and 5/4 of the nominal time. */
@@ -440,9 +446,6 @@ static void apply(sim_t *s, unsigned i) {
                 ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
                 nd->hook = (int)a->hook;
                 nd->installers++;
-                /* staggerd records the hook's process group (hook.pgid) to
-                 * kill it after a crash; a disk that refuses writes loses it. */
-                nd->hook_untracked = nd->write_fail;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
             } else if (a->hook == STG_HOOK_GATE) {
@@ -513,33 +516,12 @@ static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     if (s->observer) s->observer(s, i, s->observer_ctx);
 }
 
-/* A hook that outlived the daemon that started it (its process group was
- * not on disk, so the restart could not kill it) ends: what it installed or
- * rolled back is what runs now, whatever the daemon believes. */
-static void orphan_ends(sim_t *s, const sev_t *e) {
-    snode_t *nd = &s->nodes[e->node];
-    nd->orphan = false;
-    if (nd->installers) nd->installers--;
-    bool ok = e->len != 0;
-    if (e->from == STG_HOOK_INSTALL && ok && e->data)
-        snprintf(nd->version, sizeof nd->version, "%s", (const char *)e->data);
-    else if (e->from == STG_HOOK_ROLLBACK && ok)
-        memcpy(nd->version, nd->old_version, sizeof nd->version);
-    else
-        return;
-    nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
-    nd->switched_at = s->now;
-    sim_note(s, "n%02u: the orphaned %s hook ended: %s on disk", e->node,
-             stg_hook_name((stg_hook_kind_t)e->from), nd->version);
-}
-
 void sim_run_until(sim_t *s, int64_t t_ms) {
     while (s->nheap && s->heap[0].at <= t_ms) {
         sev_t e = pop(s);
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
-            if (e.kind == EV_HOOK && nd->orphan && e.gen == nd->orphan_gen) orphan_ends(s, &e);
             /* Moot: the node crashed (sim_crash decided what a hook cut
              * short left on disk). */
             free(e.data);
@@ -591,6 +573,12 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         case EV_HOOK:
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
+            if (e.unstarted) {
+                ev.ok = false;
+                ev.detail = "not started: cannot record its process group: No space left on device";
+                step_node(s, e.node, &ev);
+                break;
+            }
             if (e.from == nd->hook) nd->hook = -1;
             if ((ev.hook == STG_HOOK_INSTALL || ev.hook == STG_HOOK_ROLLBACK) && nd->installers)
                 nd->installers--;
@@ -622,15 +610,7 @@ void sim_crash(sim_t *s, unsigned node) {
     /* A hook cut short: the install may or may not have switched the
      * binary, the rollback may or may not have switched it back; either
      * way the service was in the middle of a restart. */
-    if (nd->hook >= 0 && nd->hook_untracked && !nd->orphan) {
-        /* Its process group is not on disk: the restarted daemon cannot
-         * kill it, and it runs on to its end (orphan_ends). */
-        nd->orphan = true;
-        nd->orphan_gen = nd->gen;
-        sim_note(s, "n%02u crashed during its %s hook, whose process group was never written: "
-                    "it runs on", node, stg_hook_name((stg_hook_kind_t)nd->hook));
-        nd->hook = -1;
-    } else if (nd->hook >= 0) {
+    if (nd->hook >= 0) {
         bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
         if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0])
             memcpy(nd->version, nd->hook_version, sizeof nd->version);
@@ -641,9 +621,8 @@ void sim_crash(sim_t *s, unsigned node) {
         sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
                  stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
         nd->hook = -1;
-        /* The shell kills the hook's process group with it (an orphan of an
-         * earlier life aside). */
-        nd->installers = nd->orphan ? 1 : 0;
+        /* The shell kills the hook's process group with it (hook.pgid). */
+        nd->installers = 0;
     } else {
         sim_note(s, "n%02u crashed", node);
     }
@@ -778,4 +757,7 @@ bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
+void sim_set_clock_offset(sim_t *s, unsigned node, int64_t offset_ms) {
+    s->nodes[node].clock_offset_ms = offset_ms;
+}
 int64_t sim_drift_ppm_max(const sim_t *s) { return s->cfg.drift_max_ppm; }

@@ -129,6 +129,8 @@ unsigned sim_installers(const sim_t *s, unsigned node);
  * version before switched_at + restart_ms. */
 int64_t sim_switched_at(const sim_t *s, unsigned node);
 int64_t sim_restart_ms(const sim_t *s);
+/* Set node's clock offset (ms) from the true time, as a mis-set NTP would. */
+void sim_set_clock_offset(sim_t *s, unsigned node, int64_t offset_ms);
 /* The configured bound of clock drift (ppm). */
 int64_t sim_drift_ppm_max(const sim_t *s);
 

@@ -340,6 +340,16 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             sim_set_behaviour(s, i, &gate_no[i]);
         }
         check_healed(c);
+        /* A publish whose node could not write it and then crashed reached
+         * no disk: nobody has the release, and staggerctl had said it was
+         * held, not applied. The operator publishes again. */
+        bool anyone = false;
+        uint8_t rid[8];
+        for (unsigned i = 0; i < n; i++) anyone |= stg_core_release(sim_core(s, i), rid) != NULL;
+        if (published && !anyone) {
+            sim_note(s, "publish 10.5.2 again to n00: no member has it");
+            sim_publish(s, 0, "10.5.2", START_MS / 1000 + 100);
+        }
         /* The operator ends whatever halt the commands left: the rollout
          * must then finish, fail and halt, or stay abandoned. */
         if (cmd_seq) send_command(s, c, below(DS_COMMAND, n), C_RESUME, ++cmd_seq);
