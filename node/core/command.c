@@ -137,6 +137,7 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
         stg__rollout_emergency_update(c, cmd->release, cmd->release_len, cmd->spacing_s, cmd->seq,
                                       targeted && (!me->holdback || cmd->include_holdback));
         break;
+    case STG_CMD_CLEAR_GRANTS: stg__clear_grants(c, cmd); break;
     default: break;
     }
     stg__rollout_save(c);

@@ -71,6 +71,33 @@ void stg__give_up(stg_core_t *c, const char *why) {
              c->att.slot, why);
 }
 
+void stg__clear_grants(stg_core_t *c, const stg_command_t *cmd) {
+    char why[64];
+    snprintf(why, sizeof why, "cleared by operator command #%lld", (long long)cmd->seq);
+    for (unsigned s = 0; s < c->roster->policy.batch; s++) {
+        int h = c->grants[s].holder;
+        if (h >= 0 && stg_command_targets(cmd, c->roster->members[h].name)) free_grant(c, s, why);
+    }
+    /* A target whose last record shows it updating (it died mid-install)
+     * holds a slot in every view: that record no longer does. */
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *p = &c->peers[i];
+        if ((int)i == c->self || !p->have || !stg_command_targets(cmd, c->roster->members[i].name))
+            continue;
+        p->cleared = true;
+        p->cleared_inc = p->rec.inc;
+        p->cleared_seq = p->rec.seq;
+        stg__journal_save(c);
+    }
+    if (stg_command_targets(cmd, c->roster->members[c->self].name)) {
+        stg__give_up(c, why);
+        if (stg_phase_updating(c->phase))
+            stg__log(c, STG_LOG_WARNING, "elect",
+                     "%s clears our grants, but our update runs on (%s): halt first to stop it",
+                     why, stg_phase_name(c->phase));
+    }
+}
+
 static void send_vote(stg_core_t *c, int to, const stg_msg_t *req, stg_deny_t why) {
     stg_msg_t v;
     memset(&v, 0, sizeof v);

@@ -26,6 +26,8 @@ typedef struct {
     int64_t proof_seen_ms;        /* when we first saw it, on our clock */
     int64_t skew_ms;              /* its clock minus ours, from its last direct push */
     unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
+    bool cleared;                 /* clear-grants: its record (cleared_inc, cleared_seq) */
+    int64_t cleared_inc, cleared_seq; /* no longer counts as holding a slot */
 } peer_t;
 
 typedef struct {
@@ -319,6 +321,9 @@ bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_releas
 bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__release_slot(stg_core_t *c);
 void stg__give_up(stg_core_t *c, const char *why);
+/* The operator's clear-grants: free every grant we hold for its targets; a
+ * target gives up its open election. */
+void stg__clear_grants(stg_core_t *c, const stg_command_t *cmd);
 void stg__expire_grants(stg_core_t *c);
 void stg__campaign(stg_core_t *c);
 

@@ -47,6 +47,13 @@ void stg__journal_write(stg_core_t *c) {
      * between must not lose it (the command will not come again). */
     json_object_set_new(j, "rollback_after_install", json_boolean(c->rollback_after_install));
     json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
+    json_t *cleared = json_array();
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (c->peers[i].cleared)
+            json_array_append_new(cleared, json_pack("{s:s, s:I, s:I}", "name", stg__mname(c, (int)i),
+                                                     "inc", (json_int_t)c->peers[i].cleared_inc,
+                                                     "seq", (json_int_t)c->peers[i].cleared_seq));
+    json_object_set_new(j, "cleared", cleared);
     if (c->abandoned) {
         char hex[17];
         stg__id_hex(c->abandoned_id, hex);
@@ -145,6 +152,16 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         c->abandoned = true;
     /* "forgive" of journals before 0.2 is ignored: a resume now clears the
      * failure on the node that failed, which its journal's phase shows. */
+    size_t ci;
+    json_t *ce;
+    json_array_foreach(json_object_get(j, "cleared"), ci, ce) {
+        const char *name = json_string_value(json_object_get(ce, "name"));
+        int m = name ? stg_roster_find_name(c->roster, name) : -1;
+        if (m < 0) continue;
+        c->peers[m].cleared = true;
+        c->peers[m].cleared_inc = json_integer_value(json_object_get(ce, "inc"));
+        c->peers[m].cleared_seq = json_integer_value(json_object_get(ce, "seq"));
+    }
     json_t *ep = json_object_get(j, "emergency_pending");
     b64_load(json_object_get(ep, "env"), &c->pending_env, &c->pending_len);
     if (c->pending_env) {

@@ -55,7 +55,11 @@ int stg__failed_member(const stg_core_t *c) {
 }
 
 bool stg__updating(const stg_core_t *c, int i) {
-    return c->peers[i].have && stg_phase_updating(stg__rec_phase(c, i));
+    const peer_t *p = &c->peers[i];
+    /* The operator's clear-grants: the record it saw holds no slot any more;
+     * the member's next record (a restart, a new phase) counts again. */
+    if (p->cleared && p->rec.inc == p->cleared_inc && p->rec.seq == p->cleared_seq) return false;
+    return p->have && stg_phase_updating(stg__rec_phase(c, i));
 }
 
 static bool holds_grant(const stg_core_t *c, int i) {

@@ -1,6 +1,6 @@
 /* emergency.c: staggerctl emergency ACTION and emergency send: operator-
  * signed commands that override the staggering (update or roll back now,
- * halt, resume, abandon), signed by one or more operators and handed to any
+ * halt, resume, abandon, clear-grants), signed by one or more operators and handed to any
  * peer, which floods them to the fleet in one or two hops. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +107,11 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
     if (upd != (release != NULL)) {
         ctl_err(upd ? "emergency update needs --release RELEASE.signed"
                     : "--release goes with emergency update only");
+        return CTL_USAGE;
+    }
+    if (strcmp(action, "clear-grants") == 0 && !targets) {
+        ctl_err("emergency clear-grants needs --targets NAME[,NAME...]: the members whose "
+                "grants it clears");
         return CTL_USAGE;
     }
     if (!upd && (holdback || spacing)) {
@@ -260,6 +265,21 @@ ACTION(ctl_emergency_resume_cmd, "resume", "undo a halt; retry a failed release"
 ACTION(ctl_emergency_abandon_cmd, "abandon", "forget the current release",
        "The fleet stops rolling out the current release (failed or not); members keep\n"
        "what they run. A newer release can be published afterwards.");
+
+const ctl_cmd_t ctl_emergency_clear_grants_cmd = {
+    .name = "emergency clear-grants",
+    .summary = "free the slots granted to named members",
+    .usage = "emergency clear-grants --key K[,K2] --roster ROSTER --targets a,b [--peer X] "
+             "[--reason TEXT] [--out FILE]",
+    .text = "Every member frees the vote grants it holds for the --targets (required), and a\n"
+            "target gives up an election it has open. The way out of a rollout that waits on\n"
+            "'slot is held' for a member that is not updating. A target already installing\n"
+            "or soaking is not stopped: halt first if you mean to stop it.\n\n"
+            "options:\n" COMMON_OPTS,
+    .example = "staggerctl emergency clear-grants --key ops.key --roster roster.signed "
+               "--targets relay4 --reason 'grant leaked after a crash'",
+    .run = run_action,
+};
 
 const ctl_cmd_t ctl_emergency_send_cmd = {
     .name = "emergency send",

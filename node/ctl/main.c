@@ -13,7 +13,7 @@ static const ctl_cmd_t *const commands[] = {
     &ctl_release_sign_cmd, &ctl_release_verify_cmd, &ctl_sign_add_cmd,
     &ctl_status_cmd,       &ctl_roster_publish_cmd, &ctl_release_publish_cmd,
     &ctl_emergency_update_cmd, &ctl_emergency_rollback_cmd, &ctl_emergency_halt_cmd,
-    &ctl_emergency_resume_cmd, &ctl_emergency_abandon_cmd, &ctl_emergency_send_cmd,
+    &ctl_emergency_resume_cmd, &ctl_emergency_abandon_cmd, &ctl_emergency_clear_grants_cmd, &ctl_emergency_send_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -24,8 +24,8 @@ static void overview(FILE *out) {
                  "stagger fleet.\n\n"
                  "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-19s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "  %-19s %s\n\n", "help COMMAND", "show the help of one command");
+        fprintf(out, "  %-23s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-23s %s\n\n", "help COMMAND", "show the help of one command");
     fprintf(out, "Every command takes --help; 'staggerctl --version' prints the version.\n\n");
     if (out == stdout) {
         ctl_print_exit_codes();

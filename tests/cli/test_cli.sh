@@ -147,7 +147,7 @@ help_shape_ok() {
 }
 for c in "keygen" "roster sign" "roster verify" "release sign" "release verify" "sign-add" \
     "status" "roster publish" "release publish" "emergency update" "emergency rollback" \
-    "emergency halt" "emergency resume" "emergency abandon" "emergency send"; do
+    "emergency halt" "emergency resume" "emergency abandon" "emergency clear-grants" "emergency send"; do
     # shellcheck disable=SC2086 # the command words must split
     run 0 "staggerctl $c --help" -- "$CTL" $c --help
     check "$c --help has one layout: usage, options with -h, exit codes, an example" \

@@ -35,8 +35,8 @@ plain() { MANWIDTH=2000 man -l "$1" 2>/dev/null | col -b | sed 's/‐/-/g'; }
 plain "$MAN/staggerctl.1" >ctl.txt
 plain "$MAN/staggerd.8" >d.txt
 "$CTL" --help | sed -n '/^commands:/,/^$/p' | grep '^  [a-z]' | grep -v '^  help' |
-    sed -E 's/^  ([a-z-]+( [a-z]+)?)  .*/\1/; s/ +$//' >commands
-check "staggerctl --help lists 15 commands" test "$(wc -l <commands)" = 15
+    sed -E 's/^  ([a-z-]+( [a-z-]+)?)  .*/\1/; s/ +$//' >commands
+check "staggerctl --help lists 16 commands" test "$(wc -l <commands)" = 16
 check "staggerctl(1) documents every command" \
     bash -c 'while read -r c; do grep -q "^ *$c " ctl.txt || { echo "# missing: $c"; exit 1; }; done <commands'
 "$CTL" status --help | grep -E '^  [0-9]  ' | sed -E 's/^  [0-9]  //' >codes
@@ -67,8 +67,8 @@ export -f complete_words; export COMP
 check "staggerctl <TAB> offers exactly the command words of --help" \
     bash -c 'diff <(complete_words "$0" "") first' "$CTL"
 complete_words "$CTL" emergency "" >got
-check "staggerctl emergency <TAB> offers its six sub-commands" \
-    test "$(tr '\n' ' ' <got)" = "abandon halt resume rollback send update "
+check "staggerctl emergency <TAB> offers its seven sub-commands" \
+    test "$(tr '\n' ' ' <got)" = "abandon clear-grants halt resume rollback send update "
 complete_words "$CTL" roster p >got
 check "staggerctl roster p<TAB> completes publish" test "$(cat got)" = publish
 complete_words "$CTL" status --r >got

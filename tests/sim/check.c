@@ -495,6 +495,8 @@ void check_command(check_t *c, int64_t seq, const char *action, bool include_hol
         for (unsigned r = 0; r < c->nrel; r++) c->rel[r].failed = false;
 }
 
+void check_cleared(check_t *c, unsigned node) { c->op_rollback[node] = true; }
+
 void check_healed(check_t *c) {
     c->healed = true;
     c->healed_at = sim_now(c->sim);

@@ -70,6 +70,9 @@ void check_command(check_t *c, int64_t seq, const char *action, bool include_hol
 
 /* The network is healed from now on (starts the clock of invariant 5). */
 void check_healed(check_t *c);
+/* The operator's clear-grants named node: its update under way (if any) is
+ * on the operator's word from now on, like an operator's rollback. */
+void check_cleared(check_t *c, unsigned node);
 
 /* The first violation, or NULL. */
 const char *check_violation(const check_t *c);

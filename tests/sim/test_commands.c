@@ -263,6 +263,47 @@ static void rollback_during_install_survives_restart(void **state) {
     done(&f);
 }
 
+static int updating_node(fx_t *f) {
+    for (unsigned i = 0; i < sim_nodes(f->s); i++) {
+        if (!sim_alive(f->s, i)) continue;
+        stg_exec_view_t x;
+        stg_core_exec(sim_core(f->s, i), &x);
+        if (x.phase >= STG_PHASE_ELECTED && x.phase <= STG_PHASE_SOAKING) return (int)i;
+    }
+    return -1;
+}
+
+/* Issue 10: the operator's way out of a stall. The member holding the one
+ * slot dies mid-update for good: every voter keeps its started grant (the
+ * holder may still be installing), and the fleet waits. clear-grants naming
+ * it frees those grants everywhere, and the next member is elected. */
+static void clear_grants_frees_a_dead_holders_slot(void **state) {
+    (void)state;
+    fx_t f = make(6, 37);
+    uint8_t env[4096];
+    sim_publish(f.s, 2, "10.5.2", 1800000100);
+    assert_true(SIM_WAIT_FOR(f.s, 60000, 10, updating_node(&f) >= 0) >= 0);
+    unsigned dead = (unsigned)updating_node(&f);
+    sim_run_until(f.s, sim_now(f.s) + 300);
+    sim_crash(f.s, dead);
+    sim_run_until(f.s, sim_now(f.s) + 120000);
+    assert_int_equal(updating_node(&f), -1); /* stalled: the slot is held */
+    char extra[64];
+    snprintf(extra, sizeof extra, ",\"targets\":[\"n%02u\"]", dead);
+    check_cleared(f.check, dead);
+    command(&f, (dead + 1) % 6, 20, "clear-grants", extra, env, sizeof env);
+    if (SIM_WAIT_FOR(f.s, 30000, 10, updating_node(&f) >= 0) < 0) sim_dump_trace(f.s);
+    assert_true(updating_node(&f) >= 0);
+    assert_true((unsigned)updating_node(&f) != dead);
+    /* Every live member applied it and holds no grant for the dead one. */
+    for (unsigned i = 0; i < 6; i++) {
+        if (i == dead) continue;
+        assert_int_equal(stg_core_cmd_seq(sim_core(f.s, i)), 20);
+        assert_true(stg_core_grant(sim_core(f.s, i), 0, NULL, NULL) != (int)dead);
+    }
+    done(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(halt_stops_new_slots_and_resume_continues),
@@ -271,6 +312,7 @@ int main(void) {
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
         cmocka_unit_test(rollback_during_install_survives_restart),
+        cmocka_unit_test(clear_grants_frees_a_dead_holders_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,6 +149,13 @@ static void schema(void **state) {
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"halt\","
          "\"sudo\":true}",
          STG_REJECT_UNKNOWN_FIELD, "sudo"},
+        /* clear-grants names whose grants it clears: never "all". */
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
+         "\"action\":\"clear-grants\"}",
+         STG_REJECT_MISSING_FIELD, "targets"},
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
+         "\"action\":\"clear-grants\",\"targets\":[]}",
+         STG_REJECT_BAD_VALUE, "targets"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(stg_command_decode((const uint8_t *)bad[i].json, strlen(bad[i].json), &c, &d),
@@ -181,6 +188,14 @@ static void targets(void **state) {
     n = seal(json, op, 1, buf, sizeof buf);
     assert_int_equal(stg_command_open(buf, n, r, NOW_S * 1000, &c, NULL, &d), STG_EREJECT);
     assert_int_equal(d.reason, STG_REJECT_UNKNOWN_MEMBER);
+    snprintf(json, sizeof json,
+             "{\"fleet\":\"pool\",\"seq\":4,\"issued_at\":%lld,\"expires_at\":%lld,"
+             "\"action\":\"clear-grants\",\"targets\":[\"relay1\"]}",
+             NOW_S, NOW_S + 60);
+    n = seal(json, op, 1, buf, sizeof buf);
+    assert_int_equal(stg_command_open(buf, n, r, NOW_S * 1000, &c, NULL, &d), 0);
+    assert_int_equal(c.action, STG_CMD_CLEAR_GRANTS);
+    assert_true(stg_command_targets(&c, "relay1"));
     free(r);
 }
 
