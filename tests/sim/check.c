@@ -177,6 +177,11 @@ static void refresh_restarted(check_t *c) {
             shadow_t before = c->sh[j];
             read_node(c, j, &c->sh[j]);
             check_grants_survive(c, j, &before, &c->sh[j]);
+            /* A restart from an older journal (its last write failed) may
+             * resume an operator's rollback that had ended: still the
+             * operator's path. */
+            if (c->sh[j].x.phase == STG_PHASE_ROLLING_BACK && rollback_applied(c, j))
+                c->op_rollback[j] = true;
         }
 }
 
