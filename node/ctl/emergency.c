@@ -260,8 +260,9 @@ ACTION(ctl_emergency_rollback_cmd, "rollback", "roll back to the previous versio
 ACTION(ctl_emergency_halt_cmd, "halt", "stop the rollout: no new slots",
        "No member starts a new update; updates under way finish or roll back.");
 ACTION(ctl_emergency_resume_cmd, "resume", "undo a halt; retry a failed release",
-       "Lift a halt. A release that failed is tried again: failures before this\n"
-       "command no longer block it, and the member that rolled back is eligible again.");
+       "Lift a halt. A release that failed is tried again: each member that rolled\n"
+       "back leaves its failure when it applies this command and is eligible again;\n"
+       "one whose rollback failed runs the rollback hook again.");
 ACTION(ctl_emergency_abandon_cmd, "abandon", "forget the current release",
        "The fleet stops rolling out the current release (failed or not); members keep\n"
        "what they run. A newer release can be published afterwards.");
