@@ -268,12 +268,8 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
     if (stg__failed_member(c) >= 0) return STG_DENY_FAILED_RELEASE;
     if (stg__done_on(c, cand)) return STG_DENY_ALREADY_DONE;
     const grant_t *g = &c->grants[slot];
-#ifndef STG_TEST_BROKEN_VOTER
     if (g->holder >= 0 && (g->holder != cand || memcmp(g->release, id, 8) != 0))
         return STG_DENY_SLOT_TAKEN;
-#else
-    (void)g; /* a deliberately broken voter: grants a held slot again */
-#endif
     for (unsigned s = 0; s < pol->batch; s++)
         if (s != slot && c->grants[s].holder == cand) return STG_DENY_HOLDS_OTHER;
     unsigned unavailable = 0;

@@ -39,7 +39,6 @@ typedef struct {
     int partners;                 /* -1: the default tuning */
     int faults;
     bool trace, quiet;
-    bool expect_violation;        /* a broken build: pass when the invariants catch it */
     bool trace_hash;              /* print each seed's action-trace hash */
     bool commands;                /* emergency commands in the fault plan */
     int64_t skew_s;               /* per-node clock offsets up to +-this (0: the default) */
@@ -420,9 +419,7 @@ static void usage(FILE *f) {
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
             "  --trace-hash print \"seed N HASH\" per seed: a hash of every action of\n"
-            "               every core, to show a change of code changed no behaviour\n"
-            "  --expect-violation  for a deliberately broken build: stop at the first\n"
-            "               safety violation and exit 0; exit 1 when none is found\n",
+            "               every core, to show a change of code changed no behaviour\n",
             TRACE_KEEP);
 }
 
@@ -504,8 +501,6 @@ int main(int argc, char **argv) {
             o.quiet = true;
         } else if (strcmp(a, "--trace-hash") == 0) {
             o.trace_hash = true;
-        } else if (strcmp(a, "--expect-violation") == 0) {
-            o.expect_violation = true;
         } else {
             fprintf(stderr, "stagger-sim: unknown argument %s\n", a);
             usage(stderr);
@@ -533,12 +528,6 @@ int main(int argc, char **argv) {
             passed++;
             failed_releases += r.finished_failed;
             if (single) printf("seed %llu: ok (%s)\n", (unsigned long long)seed, r.verdict);
-        } else if (o.expect_violation) {
-            if (strncmp(r.verdict, "liveness", 8) == 0) continue; /* not what we look for */
-            printf("caught: seed %llu, after %llu seeds of %llu..%llu: %s\n",
-                   (unsigned long long)seed, (unsigned long long)(seed - first + 1),
-                   (unsigned long long)first, (unsigned long long)last, r.verdict);
-            return 0;
         } else {
             if (!violations) first_bad = seed;
             violations++;
@@ -558,11 +547,6 @@ int main(int argc, char **argv) {
         if (seed == UINT64_MAX) break;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (o.expect_violation) {
-        printf("NOT caught: no safety violation in seeds %llu..%llu\n", (unsigned long long)first,
-               (unsigned long long)last);
-        return 1;
-    }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("seeds %llu..%llu: %u passed, %u violations", (unsigned long long)first,
            (unsigned long long)last, passed, violations);
