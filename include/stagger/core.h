@@ -315,9 +315,6 @@ const stg_release_t *stg_core_release(const stg_core_t *core, uint8_t id[8]);
 /* This voter's grant of slot s: holder index, or -1. */
 int stg_core_grant(const stg_core_t *core, unsigned slot, uint8_t release_id[8], bool *started);
 
-/* Does this node's own view say the release's proof holds? */
-bool stg_core_proof_holds(const stg_core_t *core, int64_t now_ms);
-
 /* The 8-byte id of a release: BLAKE2b-64 of its envelope payload. */
 void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]);
 

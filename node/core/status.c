@@ -81,7 +81,6 @@ int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bo
     return c->grants[slot].holder;
 }
 
-bool stg_core_proof_holds(const stg_core_t *c, int64_t now_ms) { return stg__proof(c, now_ms).holds; }
 
 json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
     json_t *o = json_object();
