@@ -452,7 +452,7 @@ static int policy(json_t *root, stg_roster_t *r, stg_diag_t *d) {
     int rc = opt_object(root, "", "policy", POLICY_FIELDS, &pol, d);
     if (rc < 0 || !pol) return rc;
     int64_t batch = p->batch, unavailable = p->unavailable_max;
-    if ((rc = stg_json_int(pol, "policy", "batch", false, 1, 2, &batch, d)) < 0 ||
+    if ((rc = stg_json_int(pol, "policy", "batch", false, 1, STG_BATCH_MAX, &batch, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "soak_s", false, 1, 2592000, &p->soak_s, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "unavailable_max", false, 0,
                            (int64_t)r->nmembers - 1, &unavailable, d)) < 0 ||

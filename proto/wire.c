@@ -2,6 +2,7 @@
  * Every length is checked against the frame before it is read. */
 #include <string.h>
 
+#include "stagger/limits.h"
 #include "stagger/wire.h"
 
 static const struct {
@@ -107,9 +108,9 @@ int stg_msg_peek_type(const uint8_t *buf, size_t len, stg_diag_t *d) {
     if (len > STG_WIRE_MAX)
         return stg_diag_set(d, STG_REJECT_TOO_LONG, "message", "%zu bytes, at most %u", len,
                             STG_WIRE_MAX);
-    if (buf[0] != 1)
+    if (buf[0] != STG_PROTO_VERSION)
         return stg_diag_set(d, STG_REJECT_BAD_VERSION, "message",
-                            "protocol version %u, this build speaks 1", buf[0]);
+                            "protocol version %u, this build speaks %u", buf[0], STG_PROTO_VERSION);
     if (!stg_msg_name(buf[1]))
         return stg_diag_set(d, STG_REJECT_BAD_TYPE, "message", "unknown message type %u", buf[1]);
     return buf[1];
@@ -259,7 +260,7 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
 
 int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
     wr_t w = {out, cap, false};
-    wr(&w, 1, 1);
+    wr(&w, STG_PROTO_VERSION, 1);
     wr(&w, m->type, 1);
     wr(&w, m->serial, 8);
     switch (m->type) {

@@ -51,7 +51,7 @@ typedef struct {
 } stg_window_t;
 
 typedef struct {
-    unsigned batch;              /* 1 or 2 */
+    unsigned batch;              /* 1..STG_BATCH_MAX */
     int64_t soak_s;              /* each wave stays healthy this long */
     unsigned unavailable_max;    /* unhealthy/unknown nodes tolerated */
     int64_t epoch_start_s;       /* Unix time of an epoch boundary */

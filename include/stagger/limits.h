@@ -14,6 +14,7 @@
 #define STG_PAYLOAD_MAX 65536     /* payload bytes of any envelope */
 #define STG_JSON_DEPTH_MAX 8      /* nesting of any JSON payload */
 
+#define STG_BATCH_MAX 2           /* members updating at once (policy.batch) */
 #define STG_MEMBERS_MAX 256
 #define STG_OPERATORS_MAX 8
 #define STG_OBSERVERS_MAX 16

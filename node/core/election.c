@@ -147,7 +147,7 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
 }
 
 static bool on_start(stg_core_t *c, const stg_msg_t *m, int from) {
-    grant_t *g = m->slot < 2 ? &c->grants[m->slot] : NULL;
+    grant_t *g = m->slot < STG_BATCH_MAX ? &c->grants[m->slot] : NULL;
     /* Only the attempt the grant was given to may start it: a START from an
      * attempt the candidate abandoned must not claim a grant renewed since. */
     bool ok = g && g->holder == from && g->attempt == m->attempt &&
@@ -245,7 +245,7 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
         return true;
     case STG_MSG_SLOT_FREE:
         /* That attempt, or a later one of the same holder, is over. */
-        if (m->slot < 2 && c->grants[m->slot].holder == from &&
+        if (m->slot < STG_BATCH_MAX && c->grants[m->slot].holder == from &&
             c->grants[m->slot].attempt <= m->attempt &&
             memcmp(c->grants[m->slot].release, m->release, 8) == 0)
             free_grant(c, m->slot, "its holder says it is done or gave up");

@@ -154,7 +154,7 @@ struct stg_core {
     int rank[STG_MEMBERS_MAX];
     unsigned rank_n;
     /* rollout: this node as a voter */
-    grant_t grants[2];
+    grant_t grants[STG_BATCH_MAX];
     /* rollout: this node as a candidate */
     attempt_t att;
     int64_t backoff_until_ms;

@@ -24,7 +24,7 @@ void stg__journal_save(stg_core_t *c) { c->journal_dirty = true; }
 
 void stg__journal_write(stg_core_t *c) {
     json_t *grants = json_array();
-    for (unsigned s = 0; s < 2; s++) {
+    for (unsigned s = 0; s < STG_BATCH_MAX; s++) {
         const grant_t *g = &c->grants[s];
         char hex[17];
         stg__id_hex(g->release, hex);
@@ -97,7 +97,7 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     c->slot = -1;
     c->avoid_slot = -1;
     c->phase = STG_PHASE_IDLE;
-    for (unsigned s = 0; s < 2; s++) c->grants[s].holder = -1;
+    for (unsigned s = 0; s < STG_BATCH_MAX; s++) c->grants[s].holder = -1;
     if (!journal || !len) return;
     stg_diag_t d = {0};
     json_t *j = stg_json_parse(journal, len, &d);
@@ -169,7 +169,7 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         c->emergency_at_ms = json_integer_value(json_object_get(ep, "at_ms"));
     }
     json_t *gs = json_object_get(j, "grants");
-    for (unsigned s = 0; s < 2 && s < json_array_size(gs); s++) {
+    for (unsigned s = 0; s < STG_BATCH_MAX && s < json_array_size(gs); s++) {
         json_t *g = json_array_get(gs, s);
         const char *holder = json_string_value(json_object_get(g, "holder"));
         const char *rh = json_string_value(json_object_get(g, "release"));

@@ -43,7 +43,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
     /* Grants follow their holders by key too: forgetting a started grant
      * would let a second member take a slot still in use. A holder that
      * left the roster is dropped by the rollout's expiry pass. */
-    for (unsigned s = 0; s < 2 && c->roster; s++) {
+    for (unsigned s = 0; s < STG_BATCH_MAX && c->roster; s++) {
         int h = c->grants[s].holder;
         if (h >= 0 && (unsigned)h < c->roster->nmembers)
             c->grants[s].holder = stg_roster_find_key(r, &c->roster->members[h].key);

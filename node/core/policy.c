@@ -63,7 +63,7 @@ bool stg__updating(const stg_core_t *c, int i) {
 }
 
 static bool holds_grant(const stg_core_t *c, int i) {
-    for (unsigned s = 0; s < c->roster->policy.batch && s < 2; s++)
+    for (unsigned s = 0; s < c->roster->policy.batch && s < STG_BATCH_MAX; s++)
         if (c->grants[s].holder == i) return true;
     return false;
 }

@@ -95,7 +95,7 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
     if (c->phase == STG_PHASE_VERIFYING && c->deadline_ms + 1 < w) w = c->deadline_ms + 1;
     if (c->att.active && c->att.began_ms + c->t.start_bound_ms / 2 + 1 < w)
         w = c->att.began_ms + c->t.start_bound_ms / 2 + 1;
-    for (unsigned s = 0; s < 2; s++)
+    for (unsigned s = 0; s < STG_BATCH_MAX; s++)
         if (c->grants[s].holder >= 0 && !c->grants[s].started &&
             c->grants[s].at_ms + c->t.start_bound_ms + 1 < w)
             w = c->grants[s].at_ms + c->t.start_bound_ms + 1;

@@ -75,7 +75,7 @@ const stg_release_t *stg_core_release(const stg_core_t *c, uint8_t id[8]) {
 }
 
 int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bool *started) {
-    if (slot >= 2) return -1;
+    if (slot >= STG_BATCH_MAX) return -1;
     if (release_id) memcpy(release_id, c->grants[slot].release, 8);
     if (started) *started = c->grants[slot].started;
     return c->grants[slot].holder;
