@@ -98,11 +98,14 @@ void stg__persist(stg_core_t *c, stg_store_t store, const void *data, size_t len
 /* ---- writes are barriers ----------------------------------------------- */
 
 /* Probes carry no state of ours: they leave at once, so a node that waits
- * for its disk is not declared dead meanwhile. */
+ * for its disk is not declared dead meanwhile. An operator's command is the
+ * operator's signed word, not our state: relaying it depends on no write of
+ * ours, and holding it would keep a rollback or halt from a fleet whose
+ * first receiver cannot write (each receiver records it itself). */
 static bool barrier_free(const stg_action_t *x) {
     if (x->type == STG_ACT_SEND)
         return x->msg_type == STG_MSG_PING || x->msg_type == STG_MSG_ACK ||
-               x->msg_type == STG_MSG_PING_REQ;
+               x->msg_type == STG_MSG_PING_REQ || x->msg_type == STG_MSG_COMMAND;
     return x->type != STG_ACT_RUN_HOOK;
 }
 
