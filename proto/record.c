@@ -15,6 +15,27 @@ const char *stg_health_name(stg_health_t h) {
     return (unsigned)h < STG_HEALTH__COUNT ? health_names[h] : "unknown";
 }
 
+static const char *const phase_names[] = {
+#define X(name, text) text,
+    STG_PHASE_MAP(X)
+#undef X
+};
+
+const char *stg_phase_name(stg_phase_t p) {
+    return (unsigned)p < STG_PHASE__COUNT ? phase_names[p] : "unknown";
+}
+
+int stg_phase_from_name(const char *s) {
+    for (int i = 0; i < STG_PHASE__COUNT; i++)
+        if (strcmp(s, phase_names[i]) == 0) return i;
+    return -1;
+}
+
+bool stg_phase_updating(stg_phase_t p) {
+    return p == STG_PHASE_ELECTED || p == STG_PHASE_INSTALLING || p == STG_PHASE_VERIFYING ||
+           p == STG_PHASE_SOAKING || p == STG_PHASE_FAILED || p == STG_PHASE_ROLLING_BACK;
+}
+
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
                           "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,
@@ -22,7 +43,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
                           "component", r->component, "version", r->version, "flavour",
                           r->flavour, "health", stg_health_name(r->health), "detail",
                           r->detail, "health_since_ms", (json_int_t)r->health_since_ms,
-                          "phase", r->phase, "release", r->release, "phase_since_ms",
+                          "phase", stg_phase_name(r->phase), "release", r->release, "phase_since_ms",
                           (json_int_t)r->phase_since_ms);
     if (o && r->phase_detail[0]) json_object_set_new(o, "phase_detail", json_string(r->phase_detail));
     if (o && r->cmd_seq) json_object_set_new(o, "cmd_seq", json_integer((json_int_t)r->cmd_seq));
@@ -45,7 +66,7 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     json_t *o = stg_json_parse(json, len, d);
     if (!o) return STG_EREJECT;
     memset(r, 0, sizeof *r);
-    char health[16] = "";
+    char health[16] = "", phase[24] = "";
     int rc = stg_json_only(o, "record", record_fields, d);
     if (!rc) rc = stg_json_str(o, "record", "fleet", true, r->fleet, sizeof r->fleet, d);
     if (!rc) rc = stg_json_str(o, "record", "node", true, r->node, sizeof r->node, d);
@@ -59,7 +80,7 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc) rc = stg_json_str(o, "record", "detail", true, r->detail, sizeof r->detail, d);
     if (!rc)
         rc = stg_json_int(o, "record", "health_since_ms", true, 0, INT53, &r->health_since_ms, d);
-    if (!rc) rc = stg_json_str(o, "record", "phase", true, r->phase, sizeof r->phase, d);
+    if (!rc) rc = stg_json_str(o, "record", "phase", true, phase, sizeof phase, d);
     if (!rc) rc = stg_json_str(o, "record", "release", true, r->release, sizeof r->release, d);
     if (!rc)
         rc = stg_json_int(o, "record", "phase_since_ms", true, 0, INT53, &r->phase_since_ms, d);
@@ -76,6 +97,11 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (r->health == STG_HEALTH__COUNT)
         return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.health",
                             "must be healthy, unhealthy or unknown");
+    int ph = stg_phase_from_name(phase);
+    if (ph < 0)
+        return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.phase",
+                            "\"%s\" is not an executor phase (docs/protocol.md §9.5)", phase);
+    r->phase = (stg_phase_t)ph;
     if (!stg_name_ok(r->node))
         return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.node", "not a valid name");
     return 0;

@@ -25,30 +25,6 @@
 
 typedef struct stg_core stg_core_t;
 
-/* The executor's phases, in order; see docs/protocol.md §9. */
-#define STG_PHASE_MAP(X)               \
-    X(IDLE, "idle")                    \
-    X(ELECTED, "elected")              \
-    X(INSTALLING, "installing")        \
-    X(VERIFYING, "verifying")          \
-    X(SOAKING, "soaking")              \
-    X(DONE, "done")                    \
-    X(FAILED, "failed")                \
-    X(ROLLING_BACK, "rolling-back")    \
-    X(ROLLED_BACK, "rolled-back")
-
-typedef enum {
-#define X(name, text) STG_PHASE_##name,
-    STG_PHASE_MAP(X)
-#undef X
-    STG_PHASE__COUNT
-} stg_phase_t;
-
-const char *stg_phase_name(stg_phase_t p);
-int stg_phase_from_name(const char *s); /* -1 when unknown */
-/* Between elected and done, or rolling back: the node holds a slot. */
-bool stg_phase_updating(stg_phase_t p);
-
 #define STG_HOOK_MAP(X)            \
     X(INSTALL, "install")          \
     X(HEALTH, "health")            \

@@ -7,6 +7,7 @@
 #ifndef STAGGER_RECORD_H
 #define STAGGER_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "stagger/doc.h"
@@ -25,6 +26,31 @@ typedef enum {
 
 const char *stg_health_name(stg_health_t h);
 
+/* The executor's phases, in order; see docs/protocol.md §9. */
+#define STG_PHASE_MAP(X)               \
+    X(IDLE, "idle")                    \
+    X(ELECTED, "elected")              \
+    X(INSTALLING, "installing")        \
+    X(VERIFYING, "verifying")          \
+    X(SOAKING, "soaking")              \
+    X(DONE, "done")                    \
+    X(FAILED, "failed")                \
+    X(ROLLING_BACK, "rolling-back")    \
+    X(ROLLED_BACK, "rolled-back")
+
+typedef enum {
+#define X(name, text) STG_PHASE_##name,
+    STG_PHASE_MAP(X)
+#undef X
+    STG_PHASE__COUNT
+} stg_phase_t;
+
+const char *stg_phase_name(stg_phase_t p);
+int stg_phase_from_name(const char *s); /* -1 when unknown */
+/* Between elected and done, or rolling back: the node holds a slot. */
+bool stg_phase_updating(stg_phase_t p);
+
+
 typedef struct {
     char fleet[STG_NAME_MAX + 1];
     char node[STG_NAME_MAX + 1];
@@ -37,7 +63,7 @@ typedef struct {
     stg_health_t health;
     char detail[STG_DETAIL_MAX + 1];
     int64_t health_since_ms;
-    char phase[24];                   /* executor phase (stg_phase_t name) */
+    stg_phase_t phase;                /* executor phase (its name on the wire) */
     char release[17];                 /* id of the release the phase is about, or "" */
     int64_t phase_since_ms;           /* when the phase began (signer's clock) */
     char phase_detail[STG_DETAIL_MAX + 1]; /* why the phase (a failure's reason); optional */

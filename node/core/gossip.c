@@ -24,7 +24,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->health = c->health;
     snprintf(r->detail, sizeof r->detail, "%s", c->detail);
     r->health_since_ms = c->health_since_ms;
-    snprintf(r->phase, sizeof r->phase, "%s", stg_phase_name(c->phase));
+    r->phase = c->phase;
     if (c->exec_have)
         sodium_bin2hex(r->release, sizeof r->release, c->exec_id, sizeof c->exec_id);
     else if (c->have_release)

@@ -1,4 +1,4 @@
-/* names.c: the name tables of the core's enums (phases, hooks, denials)
+/* names.c: the name tables of the core's enums (hooks, denials, stores)
  * and the release id. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,12 +8,6 @@
 #include <sodium.h>
 
 #include "internal.h"
-
-static const char *const phase_names[] = {
-#define X(name, text) text,
-    STG_PHASE_MAP(X)
-#undef X
-};
 
 static const char *const hook_names[] = {
 #define X(name, text) text,
@@ -35,21 +29,6 @@ static const char *const store_names[] = {
 
 const char *stg_store_name(stg_store_t s) {
     return (unsigned)s < STG_STORE__COUNT ? store_names[s] : "unknown";
-}
-
-const char *stg_phase_name(stg_phase_t p) {
-    return (unsigned)p < STG_PHASE__COUNT ? phase_names[p] : "unknown";
-}
-
-int stg_phase_from_name(const char *s) {
-    for (int i = 0; i < STG_PHASE__COUNT; i++)
-        if (strcmp(s, phase_names[i]) == 0) return i;
-    return -1;
-}
-
-bool stg_phase_updating(stg_phase_t p) {
-    return p == STG_PHASE_ELECTED || p == STG_PHASE_INSTALLING || p == STG_PHASE_VERIFYING ||
-           p == STG_PHASE_SOAKING || p == STG_PHASE_FAILED || p == STG_PHASE_ROLLING_BACK;
 }
 
 const char *stg_hook_name(stg_hook_kind_t h) {

@@ -20,10 +20,7 @@ bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]) {
     return strcmp(p->rec.release, hex) == 0;
 }
 
-stg_phase_t stg__rec_phase(const stg_core_t *c, int i) {
-    int ph = stg_phase_from_name(c->peers[i].rec.phase);
-    return ph < 0 ? STG_PHASE_IDLE : (stg_phase_t)ph;
-}
+stg_phase_t stg__rec_phase(const stg_core_t *c, int i) { return c->peers[i].rec.phase; }
 
 /* Runs the release: finished an update to it, or already ran its version. */
 bool stg__done_on(const stg_core_t *c, int i) {

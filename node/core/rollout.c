@@ -52,7 +52,7 @@ static void explain(stg_core_t *c) {
         if (held == c->roster->policy.batch) {
             int h = c->grants[0].holder;
             snprintf(w, cap, "wave in progress: %s %s", h >= 0 ? stg__mname(c, h) : "?",
-                     h >= 0 && c->peers[h].have ? c->peers[h].rec.phase : "");
+                     h >= 0 && c->peers[h].have ? stg_phase_name(c->peers[h].rec.phase) : "");
         } else if (n == 0) {
             snprintf(w, cap, "waiting: the members still to update are busy or unavailable");
         } else {

@@ -101,7 +101,7 @@ json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
         if (!stg__updating(c, (int)i)) continue;
         const peer_t *p = &c->peers[i];
         json_t *w = json_pack("{s:s, s:s, s:I}", "name", stg__mname(c, (int)i), "phase",
-                              p->rec.phase, "since_ms", (json_int_t)p->rec.phase_since_ms);
+                              stg_phase_name(p->rec.phase), "since_ms", (json_int_t)p->rec.phase_since_ms);
         if (stg__rec_phase(c, (int)i) == STG_PHASE_SOAKING) {
             int64_t left = p->rec.phase_since_ms + c->roster->policy.soak_s * 1000 - now;
             json_object_set_new(w, "soak_left_ms", json_integer(left > 0 ? left : 0));
@@ -161,7 +161,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:o, s:I, s:I}", "name", m->name,
             "role", stg_role_name(m->role), "flavour", m->flavour, "version",
             p->have ? p->rec.version : "", "health", stg_health_name(shown), "detail",
-            p->have ? p->rec.detail : "", "phase", p->have ? p->rec.phase : "",
+            p->have ? p->rec.detail : "", "phase", p->have ? stg_phase_name(p->rec.phase) : "",
             "phase_detail", p->have ? p->rec.phase_detail : "", "cmd_seq",
             (json_int_t)((int)i == c->self ? c->cmd_seq : (p->have ? p->rec.cmd_seq : 0)),
             "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",

@@ -12,7 +12,7 @@ static void check(const stg_record_t *r) {
     fuzz_check_str(r->node, sizeof r->node);
     fuzz_check_str(r->version, sizeof r->version);
     fuzz_check_str(r->detail, sizeof r->detail);
-    fuzz_check_str(r->phase, sizeof r->phase);
+    if ((unsigned)r->phase >= STG_PHASE__COUNT) abort();
     fuzz_check_str(r->release, sizeof r->release);
     fuzz_check_str(r->phase_detail, sizeof r->phase_detail);
     FUZZ_ASSERT(r->inc >= 1 && r->seq >= 1 && (unsigned)r->health < STG_HEALTH__COUNT);

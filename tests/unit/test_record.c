@@ -1,0 +1,109 @@
+/* test_record.c: the node record's payload codec (docs/protocol.md §7.3):
+ * a round trip keeps every field, the optional fields are written only when
+ * set, and the decoder refuses what §7.3 refuses, each with its reason and
+ * field: an unknown phase or health, a missing field, an unknown one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stagger/record.h"
+
+static stg_record_t sample(void) {
+    stg_record_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.fleet, sizeof r.fleet, "pool");
+    snprintf(r.node, sizeof r.node, "relay1");
+    r.inc = 3;
+    r.seq = 7;
+    r.time_ms = 1800000000123;
+    snprintf(r.component, sizeof r.component, "cardano-node");
+    snprintf(r.version, sizeof r.version, "10.5.2");
+    snprintf(r.flavour, sizeof r.flavour, "debian");
+    r.health = STG_HEALTH_HEALTHY;
+    snprintf(r.detail, sizeof r.detail, "ok");
+    r.health_since_ms = 1800000000000;
+    r.phase = STG_PHASE_SOAKING;
+    snprintf(r.release, sizeof r.release, "02bf9fb41fcb34b9");
+    r.phase_since_ms = 1800000000100;
+    return r;
+}
+
+static void round_trip(void **state) {
+    (void)state;
+    stg_record_t r = sample(), back;
+    r.cmd_seq = 12;
+    r.attempt = 5;
+    snprintf(r.phase_detail, sizeof r.phase_detail, "healthy on 10.5.2");
+    uint8_t buf[2048];
+    int n = stg_record_encode(&r, buf, sizeof buf);
+    assert_true(n > 0);
+    stg_diag_t d = {0};
+    assert_int_equal(stg_record_decode(buf, (size_t)n, &back, &d), 0);
+    assert_memory_equal(&r, &back, sizeof r);
+    assert_non_null(strstr((const char *)buf, "\"phase\":\"soaking\""));
+}
+
+static void optional_fields_only_when_set(void **state) {
+    (void)state;
+    stg_record_t r = sample();
+    uint8_t buf[2048];
+    int n = stg_record_encode(&r, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_null(strstr((const char *)buf, "attempt"));
+    assert_null(strstr((const char *)buf, "cmd_seq"));
+    assert_null(strstr((const char *)buf, "phase_detail"));
+}
+
+/* Replace the first occurrence of from with to in a sample record's JSON
+ * and decode it: the reason and the field named. */
+static void refuse(const char *from, const char *to, stg_reject_t reason, const char *field) {
+    stg_record_t r = sample(), back;
+    char buf[2048], mod[2048];
+    int n = stg_record_encode(&r, (uint8_t *)buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    char *at = strstr(buf, from);
+    assert_non_null(at);
+    snprintf(mod, sizeof mod, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    stg_diag_t d = {0};
+    assert_int_equal(stg_record_decode((const uint8_t *)mod, strlen(mod), &back, &d), STG_EREJECT);
+    assert_int_equal(d.reason, reason);
+    if (!strstr(d.msg, field)) fail_msg("%s: message \"%s\" does not name %s", mod, d.msg, field);
+}
+
+static void refusals(void **state) {
+    (void)state;
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"sleeping\"", STG_REJECT_BAD_VALUE, "record.phase");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"\"", STG_REJECT_BAD_VALUE, "record.phase");
+    refuse("\"health\":\"healthy\"", "\"health\":\"fine\"", STG_REJECT_BAD_VALUE, "record.health");
+    refuse("\"phase\":\"soaking\",", "", STG_REJECT_MISSING_FIELD, "phase");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"mood\":1", STG_REJECT_UNKNOWN_FIELD,
+           "mood");
+    refuse("\"phase\":\"soaking\"", "\"phase\":3", STG_REJECT_WRONG_TYPE, "phase");
+}
+
+static void phase_names(void **state) {
+    (void)state;
+    for (int p = 0; p < STG_PHASE__COUNT; p++)
+        assert_int_equal(stg_phase_from_name(stg_phase_name((stg_phase_t)p)), p);
+    assert_int_equal(stg_phase_from_name("rolled_back"), -1);
+    assert_true(stg_phase_updating(STG_PHASE_SOAKING));
+    assert_false(stg_phase_updating(STG_PHASE_DONE));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(optional_fields_only_when_set),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(phase_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
