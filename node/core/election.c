@@ -57,9 +57,10 @@ void stg__release_slot(stg_core_t *c) {
     c->slot = -1;
 }
 
-void stg__give_up(stg_core_t *c, const char *why) {
+void stg__attempt_end(stg_core_t *c, bool won, const char *why) {
     if (!c->att.active) return;
     c->att.active = false;
+    if (won) return;
     c->stats.elections_lost++;
     c->avoid_slot = c->att.last_deny == STG_DENY_SLOT_TAKEN ? c->att.slot : -1;
     /* Anyone who granted us may forget it now. */
@@ -90,7 +91,7 @@ void stg__clear_grants(stg_core_t *c, const stg_command_t *cmd) {
         stg__journal_save(c);
     }
     if (stg_command_targets(cmd, c->roster->members[c->self].name)) {
-        stg__give_up(c, why);
+        stg__attempt_end(c, false, why);
         if (stg_phase_updating(c->phase))
             stg__log(c, STG_LOG_WARNING, "elect",
                      "%s clears our grants, but our update runs on (%s): halt first to stop it",
@@ -220,7 +221,7 @@ static void count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
         if ((int)(c->roster->nmembers - a->ndenied) < stg__majority(c)) {
             char w[96];
             snprintf(w, sizeof w, "refused by a majority: %s", stg_deny_text(why));
-            stg__give_up(c, w);
+            stg__attempt_end(c, false, w);
         }
     }
 }

@@ -192,7 +192,7 @@ void stg__start_update(stg_core_t *c) {
     if (!at_rest(c)) {
         /* An emergency update or rollback took the executor meanwhile: one
          * installer at a time, and the slot goes back to the fleet. */
-        stg__give_up(c, "the executor is busy with an operator's command");
+        stg__attempt_end(c, false, "the executor is busy with an operator's command");
         return;
     }
     c->avoid_slot = -1;
@@ -200,7 +200,7 @@ void stg__start_update(stg_core_t *c) {
     c->slot = c->att.slot;
     c->slot_attempt = c->att.id;
     c->acks = c->att.nacked;
-    c->att.active = false;
+    stg__attempt_end(c, true, NULL);
     c->stats.elections_won++;
     set_phase(c, STG_PHASE_ELECTED, "holding slot %d with %u of %u start acknowledgements",
               c->slot, c->acks, c->roster->nmembers);
@@ -214,7 +214,7 @@ static void start_emergency(stg_core_t *c) {
     c->emergency_pending = false;
     if (!stg__open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
     /* An election of ours still open ends here, its slot freed. */
-    stg__give_up(c, "an operator's emergency update takes over");
+    stg__attempt_end(c, false, "an operator's emergency update takes over");
     if (!at_rest(c)) {
         stg__log(c, STG_LOG_WARNING, "exec",
                  "emergency update by operator command #%lld not started: the executor is %s",
@@ -268,7 +268,7 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
 
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
     c->emergency_pending = false;
-    stg__give_up(c, "an operator's rollback takes over");
+    stg__attempt_end(c, false, "an operator's rollback takes over");
     char why[96];
     snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)seq);
     switch (c->phase) {

@@ -320,7 +320,10 @@ bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_releas
 /* Handle a rollout message; false when the type is not a rollout one. */
 bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__release_slot(stg_core_t *c);
-void stg__give_up(stg_core_t *c, const char *why);
+/* The one place an election attempt ends: won (the executor takes the slot
+ * it was for) or not, and then every voter that granted it is told with
+ * slot-free, our own grant goes, and we back off before trying again. */
+void stg__attempt_end(stg_core_t *c, bool won, const char *why);
 /* The operator's clear-grants: free every grant we hold for its targets; a
  * target gives up its open election. */
 void stg__clear_grants(stg_core_t *c, const stg_command_t *cmd);

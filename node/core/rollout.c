@@ -84,7 +84,7 @@ void stg__rollout_tick(stg_core_t *c) {
     observe_proof(c);
     stg__expire_grants(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
-        stg__give_up(c, "no majority in time");
+        stg__attempt_end(c, false, "no majority in time");
     stg__campaign(c);
     explain(c);
 }
@@ -111,8 +111,8 @@ void stg__rollout_roster_changed(stg_core_t *c) {
     c->rank_valid = false;
     if (!c->peers || !c->roster) return;
     /* Grants were carried across by key (core.c); a campaign in flight
-     * counted votes by index, so it starts over. */
-    if (c->att.active) c->att.active = false;
+     * counted votes by index, so it starts over, its grants freed. */
+    stg__attempt_end(c, false, "the roster changed");
 }
 
 void stg__rollout_free(stg_core_t *c) {
