@@ -135,6 +135,7 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
             g->at_ms = c->now;
             stg__journal_save(c);
         } else if (g->holder != from) {
+            assert(from >= 0 && (unsigned)from < c->roster->nmembers);
             *g = (grant_t){.holder = from, .attempt = m->attempt, .started = false, .at_ms = c->now};
             memcpy(g->release, m->release, 8);
             c->stats.grants++;

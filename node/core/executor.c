@@ -38,11 +38,8 @@ static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...)
 
 static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...) {
     c->soak_bad_since_ms = 0;
-    if (!legal(c->phase, to)) {
-        stg__log(c, STG_LOG_ERROR, "exec", "refusing illegal move %s -> %s (bug)",
-                 stg_phase_name(c->phase), stg_phase_name(to));
-        return;
-    }
+    assert(legal(c->phase, to));
+    assert(c->slot < (int)c->roster->policy.batch);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->exec_detail, sizeof c->exec_detail, fmt, ap);

@@ -3,6 +3,12 @@
 #ifndef STAGGER_CORE_INTERNAL_H
 #define STAGGER_CORE_INTERNAL_H
 
+/* The core's invariants hold in every build: a broken one is a bug that
+ * must stop the daemon (systemd restarts it from its journal), not a line
+ * in a log that the next step builds on. */
+#undef NDEBUG
+#include <assert.h>
+
 #include "stagger/core.h"
 #include "rng.h"
 
