@@ -251,6 +251,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
 typedef struct {
     daemon_t *d;
     stg_hook_kind_t kind;
+    char not_started[160]; /* why a held hook was cancelled, or "" */
 } hook_ctx_t;
 
 /* The last non-empty line of a hook's output: what it said last is why. */
@@ -304,6 +305,8 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     hook_ctx_t *hc = ctx;
     daemon_t *d = hc->d;
     stg_hook_kind_t kind = hc->kind;
+    char not_started[sizeof hc->not_started];
+    memcpy(not_started, hc->not_started, sizeof not_started);
     free(hc);
     if (kind != STG_HOOK_GATE) {
         char path[STG_PATH_MAX + 64];
@@ -313,8 +316,10 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     if (d->stopping) return;
     char tail[200], detail[STG_DETAIL_MAX + 1];
     last_line(res->output, tail, sizeof tail);
-    bool ok = !res->timed_out && !res->term_signal && res->exit_status == 0;
-    if (res->timed_out)
+    bool ok = !res->cancelled && !res->timed_out && !res->term_signal && res->exit_status == 0;
+    if (res->cancelled)
+        snprintf(detail, sizeof detail, "not started: %s", not_started);
+    else if (res->timed_out)
         snprintf(detail, sizeof detail, "%s hook timed out after %llds%s%s", stg_hook_name(kind),
                  (long long)(res->elapsed_ms / 1000), tail[0] ? ": " : "", tail);
     else if (res->term_signal)
@@ -367,18 +372,34 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     for (char **e = d->hook_env; e && *e && k < 14; e++) env[k++] = *e;
     for (int i = 0; i < n; i++) env[k++] = extra[i];
     env[k] = NULL;
-    hook_ctx_t *hc = malloc(sizeof *hc);
+    hook_ctx_t *hc = calloc(1, sizeof *hc);
     hc->d = d;
     hc->kind = kind;
     say(STG_LOG_INFO, "hook", "%s: running %s for %s %s", stg_hook_name(kind), path,
         rel->component, rel->version);
     stg_hook_t *h = NULL;
-    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, update_hook_done, hc, &h);
-    if (rc == 0 && kind != STG_HOOK_GATE) {
+    /* An install or rollback starts held: its process group is on disk
+     * (hook.pgid) before it may run, so a daemon restarted after a crash
+     * can always find and kill it, and two installers never run at once.
+     * Without the record it does not run at all. */
+    bool held = kind != STG_HOOK_GATE;
+    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, held, update_hook_done, hc, &h);
+    if (rc == 0 && held) {
         char gfile[STG_PATH_MAX + 64], line[STG_PATH_MAX + 32];
         hook_group_file(d, gfile, sizeof gfile);
         int ln = snprintf(line, sizeof line, "%d %s\n", stg_hook_pid(h), path);
-        stg_file_write_atomic(gfile, line, (size_t)ln, 0600);
+        int wrc = stg_file_write_atomic(gfile, line, (size_t)ln, 0600);
+        if (wrc < 0)
+            snprintf(hc->not_started, sizeof hc->not_started,
+                     "cannot record its process group: %s", strerror(-wrc));
+        else if ((wrc = stg_hook_release(h)) < 0)
+            snprintf(hc->not_started, sizeof hc->not_started, "cannot release it: %s",
+                     strerror(-wrc));
+        if (wrc < 0) {
+            say(STG_LOG_ERROR, "hook", "%s: not started: %s (%s); check the disk",
+                stg_hook_name(kind), hc->not_started, gfile);
+            stg_hook_cancel(h); /* done reports it failed, with that reason */
+        }
     }
     if (rc != 0) {
         free(hc);
@@ -403,8 +424,8 @@ static void run_health(daemon_t *d) {
         return;
     }
     int64_t timeout_ms = stg_core_roster(d->core)->policy.health_timeout_s * 1000;
-    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, health_done, d,
-                          &d->health_running);
+    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, false,
+                          health_done, d, &d->health_running);
     if (rc != 0) {
         say(STG_LOG_ERROR, "hook", "cannot run health hook %s: %s; check the path and that it "
                                    "is executable", d->cfg.health_hook, uv_strerror(rc));
