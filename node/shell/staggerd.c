@@ -2,6 +2,7 @@
  * owns the libuv loop, the transport, timers, hooks, signals and the state
  * directory, turns all of them into core events, and carries out the
  * core's actions. No policy lives here. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -974,6 +975,44 @@ static void usage(FILE *f) {
             "  staggerd --config /etc/stagger/staggerd.json --check-config\n");
 }
 
+/* NAME.tmp.PID: what stg_file_write_atomic writes before its rename. */
+static bool stale_temp_name(const char *name) {
+    const char *tail = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) tail = p;
+    if (!tail || tail == name || !tail[5]) return false;
+    for (const char *p = tail + 5; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    return true;
+}
+
+/* A kill between a write and its rename leaves the temporary file behind.
+ * At start none of them can be ours in flight: remove every regular file
+ * of that pattern in the state directory, and nothing else. */
+static void remove_stale_temps(const daemon_t *d) {
+    DIR *dir = opendir(d->cfg.state_dir);
+    if (!dir) {
+        say(STG_LOG_WARNING, "journal", "cannot list %s for stale temporary files: %s",
+            d->cfg.state_dir, strerror(errno));
+        return;
+    }
+    unsigned removed = 0;
+    for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+        struct stat st;
+        if (!stale_temp_name(e->d_name) ||
+            fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(dir), e->d_name, 0) == 0) removed++;
+        else
+            say(STG_LOG_WARNING, "journal", "cannot remove the stale temporary file %s/%s: %s",
+                d->cfg.state_dir, e->d_name, strerror(errno));
+    }
+    closedir(dir);
+    if (removed)
+        say(STG_LOG_INFO, "journal", "removed %u stale temporary file%s (NAME.tmp.PID) from %s, "
+            "left by a daemon stopped between a write and its rename", removed,
+            removed == 1 ? "" : "s", d->cfg.state_dir);
+}
+
 static int64_t read_incarnation(const daemon_t *d) {
     char path[STG_PATH_MAX + 64];
     state_path(d, "incarnation", path, sizeof path);
@@ -1067,6 +1106,7 @@ int main(int argc, char **argv) {
     }
     free(later);
 
+    remove_stale_temps(d);
     kill_orphaned_hook(d);
 
     /* The incarnation grows at every start and is on disk before we speak. */
