@@ -31,6 +31,13 @@ typedef struct {
     char user_id[STG_KEY_B64_LEN + 1];
 } admitted_t;
 
+/* Per store: failed writes since the last one that worked, and when one
+ * was last logged (a full disk fails every retry). */
+typedef struct {
+    uint64_t failures, unlogged;
+    int64_t logged_ms;
+} store_err_t;
+
 typedef struct {
     stg_config_t cfg;
     const char *config_path;
@@ -52,6 +59,7 @@ typedef struct {
      * and on which connection, so answers to it go back the same way. */
     int reply_peer;
     const stg_net_route_t *reply_route;
+    store_err_t store_err[STG_STORE__COUNT];
 } daemon_t;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -123,18 +131,12 @@ static void state_path(const daemon_t *d, const char *name, char *out, size_t ca
  * its audit line), and a line still in the page cache survives a crash of
  * the daemon; only a power cut can lose the last lines. An fsync here was a
  * third disk flush per command on every member, all at the same moment. */
-static int append_audit(daemon_t *d, const void *data, size_t len) {
-    char path[STG_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/audit.log", d->cfg.state_dir);
+static int append_audit(const char *path, const void *data, size_t len) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     ssize_t w = fd >= 0 ? write(fd, data, len) : -1;
+    int e = w < 0 ? errno : EIO; /* a short write: the disk filled up */
     if (fd >= 0) close(fd);
-    if (w != (ssize_t)len) {
-        say(STG_LOG_ERROR, "journal", "cannot append to %s: %s; check the disk", path,
-            strerror(errno));
-        return -EIO;
-    }
-    return 0;
+    return w == (ssize_t)len ? 0 : -e;
 }
 
 /* A state file that may be absent (a first start): *buf stays NULL then. */
@@ -157,14 +159,37 @@ static const char *store_file(stg_store_t s) {
     }
 }
 
+/* A write that fails is logged at once, then (the core retries the
+ * journal every second while the disk refuses) once a minute with the
+ * count, and the first one that works again says so. */
+#define STORE_ERR_LOG_MS 60000
+
 static int persist(daemon_t *d, stg_store_t store, const void *data, size_t len) {
-    if (store == STG_STORE_AUDIT) return append_audit(d, data, len);
     char path[STG_PATH_MAX + 64];
     state_path(d, store_file(store), path, sizeof path);
-    int rc = stg_file_write_atomic(path, data, len, 0600);
-    if (rc < 0)
-        say(STG_LOG_ERROR, "journal", "cannot write %s: %s; check the disk and permissions",
-            path, strerror(-rc));
+    int rc = store == STG_STORE_AUDIT ? append_audit(path, data, len)
+                                      : stg_file_write_atomic(path, data, len, 0600);
+    store_err_t *e = &d->store_err[store];
+    int64_t now = wall_ms();
+    if (rc == 0) {
+        if (e->failures)
+            say(STG_LOG_INFO, "journal", "%s is written again, after %llu failed write%s", path,
+                (unsigned long long)e->failures, e->failures == 1 ? "" : "s");
+        e->failures = e->unlogged = 0;
+        return 0;
+    }
+    if (e->failures++ == 0 || now - e->logged_ms >= STORE_ERR_LOG_MS) {
+        char more[64] = "";
+        if (e->unlogged)
+            snprintf(more, sizeof more, " (%llu more failures since the last report)",
+                     (unsigned long long)e->unlogged);
+        say(STG_LOG_ERROR, "journal", "cannot %s %s: %s%s; check the disk and permissions",
+            store == STG_STORE_AUDIT ? "append to" : "write", path, strerror(-rc), more);
+        e->logged_ms = now;
+        e->unlogged = 0;
+    } else {
+        e->unlogged++;
+    }
     return rc;
 }
 
