@@ -1,9 +1,12 @@
 /* hook.c: child processes for hooks (see hook.h). The result is reported
  * only when the process has exited AND its output pipe is closed, so no
  * output is lost and no handle outlives its memory. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hook.h"
 
@@ -17,6 +20,7 @@ struct stg_hook {
     uint64_t start;
     int open_handles;
     int exited;
+    int gate_fd; /* a held hook's gate: the write end, or -1 */
     char buf[1024];
 };
 
@@ -24,6 +28,7 @@ static void maybe_finish(uv_handle_t *h) {
     stg_hook_t *hk = h->data;
     if (--hk->open_handles > 0) return;
     hk->res.elapsed_ms = (int64_t)(uv_now(h->loop) - hk->start);
+    if (hk->gate_fd >= 0) close(hk->gate_fd); /* never released: the child had EOF */
     if (hk->done) hk->done(hk->ctx, &hk->res);
     free(hk);
 }
@@ -93,6 +98,28 @@ static void on_exit_(uv_process_t *p, int64_t status, int sig) {
 
 int stg_hook_pid(const stg_hook_t *hk) { return hk->proc.pid; }
 
+int stg_hook_release(stg_hook_t *hk) {
+    if (hk->gate_fd < 0) return -EINVAL;
+    ssize_t w;
+    do w = write(hk->gate_fd, "go\n", 3);
+    while (w < 0 && errno == EINTR);
+    int rc = w == 3 ? 0 : w < 0 ? -errno : -EIO;
+    close(hk->gate_fd);
+    hk->gate_fd = -1;
+    return rc;
+}
+
+void stg_hook_cancel(stg_hook_t *hk) {
+    if (hk->gate_fd >= 0) {
+        /* The wrapper reads end of file and exits 125 without running the
+         * hook; the kill makes sure, whatever it was doing. */
+        close(hk->gate_fd);
+        hk->gate_fd = -1;
+    }
+    hk->res.cancelled = 1;
+    stg_hook_kill(hk);
+}
+
 void stg_hook_kill(stg_hook_t *hk) {
     if (hk->exited) return;
     /* The whole group: a hook's own children must not outlive it. */
@@ -100,10 +127,34 @@ void stg_hook_kill(stg_hook_t *hk) {
     uv_process_kill(&hk->proc, SIGKILL);
 }
 
-int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_ms,
+/* A pipe whose ends close at exec: only the child's copy of the read end,
+ * placed at fd 3 by libuv, outlives it. No other thread of the daemon
+ * forks, so setting the flag after pipe() leaves no gap. */
+static int gate_pipe(int fds[2]) {
+    if (pipe(fds) != 0) return -errno;
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+        int e = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return e;
+    }
+    return 0;
+}
+
+int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_ms, bool held,
                  stg_hook_done_cb done, void *ctx, stg_hook_t **out) {
+    int gate[2] = {-1, -1};
+    int rc = held ? gate_pipe(gate) : 0; /* libuv's errors are -errno on Unix */
+    if (rc != 0) return rc;
     stg_hook_t *hk = calloc(1, sizeof *hk);
-    if (!hk) return UV_ENOMEM;
+    if (!hk) {
+        if (held) {
+            close(gate[0]);
+            close(gate[1]);
+        }
+        return UV_ENOMEM;
+    }
+    hk->gate_fd = gate[1];
     hk->done = done;
     hk->ctx = ctx;
     hk->start = uv_now(loop);
@@ -113,13 +164,22 @@ int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_
 
     /* stderr joins stdout in one pipe, so the kept output reads in order.
      * libuv cannot point stderr at a pipe it has not created yet, so the
-     * shell does the join; "$0" keeps the path out of shell parsing. */
-    char *args[] = {"/bin/sh", "-c", "exec \"$0\" 2>&1", (char *)path, NULL};
-    uv_stdio_container_t stdio[3];
+     * shell does the join; "$0" keeps the path out of shell parsing. A
+     * held hook's shell first waits on the gate at fd 3: "go" runs the
+     * hook (without the fd), end of file exits 125 and the hook never
+     * runs. libuv offers no step between fork and exec, so the wait is in
+     * the shell we start anyway. */
+    char *args[] = {"/bin/sh", "-c",
+                    held ? "read -r go <&3 || exit 125; exec \"$0\" 2>&1 3<&-"
+                         : "exec \"$0\" 2>&1",
+                    (char *)path, NULL};
+    uv_stdio_container_t stdio[4];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[1].data.stream = (uv_stream_t *)&hk->out;
     stdio[2].flags = UV_IGNORE;
+    stdio[3].flags = UV_INHERIT_FD;
+    stdio[3].data.fd = gate[0];
     uv_process_options_t opt;
     memset(&opt, 0, sizeof opt);
     opt.file = "/bin/sh";
@@ -127,10 +187,13 @@ int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_
     opt.env = env;
     opt.exit_cb = on_exit_;
     opt.stdio = stdio;
-    opt.stdio_count = 3;
+    opt.stdio_count = held ? 4 : 3;
     opt.flags = UV_PROCESS_DETACHED; /* own session and group, for the kill */
-    int rc = uv_spawn(loop, &hk->proc, &opt);
+    rc = uv_spawn(loop, &hk->proc, &opt);
+    if (held) close(gate[0]); /* the child's copy is the one that counts */
     if (rc != 0) {
+        if (held) close(gate[1]);
+        hk->gate_fd = -1;
         /* libuv still needs the process handle closed after a failed spawn. */
         hk->done = NULL;
         hk->open_handles = 3;

@@ -2,6 +2,7 @@
  * owns the libuv loop, the transport, timers, hooks, signals and the state
  * directory, turns all of them into core events, and carries out the
  * core's actions. No policy lives here. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +31,13 @@ typedef struct {
     char user_id[STG_KEY_B64_LEN + 1];
 } admitted_t;
 
+/* Per store: failed writes since the last one that worked, and when one
+ * was last logged (a full disk fails every retry). */
+typedef struct {
+    uint64_t failures, unlogged;
+    int64_t logged_ms;
+} store_err_t;
+
 typedef struct {
     stg_config_t cfg;
     const char *config_path;
@@ -51,6 +59,7 @@ typedef struct {
      * and on which connection, so answers to it go back the same way. */
     int reply_peer;
     const stg_net_route_t *reply_route;
+    store_err_t store_err[STG_STORE__COUNT];
 } daemon_t;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -122,18 +131,12 @@ static void state_path(const daemon_t *d, const char *name, char *out, size_t ca
  * its audit line), and a line still in the page cache survives a crash of
  * the daemon; only a power cut can lose the last lines. An fsync here was a
  * third disk flush per command on every member, all at the same moment. */
-static int append_audit(daemon_t *d, const void *data, size_t len) {
-    char path[STG_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/audit.log", d->cfg.state_dir);
+static int append_audit(const char *path, const void *data, size_t len) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     ssize_t w = fd >= 0 ? write(fd, data, len) : -1;
+    int e = w < 0 ? errno : EIO; /* a short write: the disk filled up */
     if (fd >= 0) close(fd);
-    if (w != (ssize_t)len) {
-        say(STG_LOG_ERROR, "journal", "cannot append to %s: %s; check the disk", path,
-            strerror(errno));
-        return -EIO;
-    }
-    return 0;
+    return w == (ssize_t)len ? 0 : -e;
 }
 
 /* A state file that may be absent (a first start): *buf stays NULL then. */
@@ -156,14 +159,37 @@ static const char *store_file(stg_store_t s) {
     }
 }
 
+/* A write that fails is logged at once, then (the core retries the
+ * journal every second while the disk refuses) once a minute with the
+ * count, and the first one that works again says so. */
+#define STORE_ERR_LOG_MS 60000
+
 static int persist(daemon_t *d, stg_store_t store, const void *data, size_t len) {
-    if (store == STG_STORE_AUDIT) return append_audit(d, data, len);
     char path[STG_PATH_MAX + 64];
     state_path(d, store_file(store), path, sizeof path);
-    int rc = stg_file_write_atomic(path, data, len, 0600);
-    if (rc < 0)
-        say(STG_LOG_ERROR, "journal", "cannot write %s: %s; check the disk and permissions",
-            path, strerror(-rc));
+    int rc = store == STG_STORE_AUDIT ? append_audit(path, data, len)
+                                      : stg_file_write_atomic(path, data, len, 0600);
+    store_err_t *e = &d->store_err[store];
+    int64_t now = wall_ms();
+    if (rc == 0) {
+        if (e->failures)
+            say(STG_LOG_INFO, "journal", "%s is written again, after %llu failed write%s", path,
+                (unsigned long long)e->failures, e->failures == 1 ? "" : "s");
+        e->failures = e->unlogged = 0;
+        return 0;
+    }
+    if (e->failures++ == 0 || now - e->logged_ms >= STORE_ERR_LOG_MS) {
+        char more[64] = "";
+        if (e->unlogged)
+            snprintf(more, sizeof more, " (%llu more failures since the last report)",
+                     (unsigned long long)e->unlogged);
+        say(STG_LOG_ERROR, "journal", "cannot %s %s: %s%s; check the disk and permissions",
+            store == STG_STORE_AUDIT ? "append to" : "write", path, strerror(-rc), more);
+        e->logged_ms = now;
+        e->unlogged = 0;
+    } else {
+        e->unlogged++;
+    }
     return rc;
 }
 
@@ -251,6 +277,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
 typedef struct {
     daemon_t *d;
     stg_hook_kind_t kind;
+    char not_started[160]; /* why a held hook was cancelled, or "" */
 } hook_ctx_t;
 
 /* The last non-empty line of a hook's output: what it said last is why. */
@@ -304,6 +331,8 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     hook_ctx_t *hc = ctx;
     daemon_t *d = hc->d;
     stg_hook_kind_t kind = hc->kind;
+    char not_started[sizeof hc->not_started];
+    memcpy(not_started, hc->not_started, sizeof not_started);
     free(hc);
     if (kind != STG_HOOK_GATE) {
         char path[STG_PATH_MAX + 64];
@@ -313,8 +342,10 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     if (d->stopping) return;
     char tail[200], detail[STG_DETAIL_MAX + 1];
     last_line(res->output, tail, sizeof tail);
-    bool ok = !res->timed_out && !res->term_signal && res->exit_status == 0;
-    if (res->timed_out)
+    bool ok = !res->cancelled && !res->timed_out && !res->term_signal && res->exit_status == 0;
+    if (res->cancelled)
+        snprintf(detail, sizeof detail, "not started: %s", not_started);
+    else if (res->timed_out)
         snprintf(detail, sizeof detail, "%s hook timed out after %llds%s%s", stg_hook_name(kind),
                  (long long)(res->elapsed_ms / 1000), tail[0] ? ": " : "", tail);
     else if (res->term_signal)
@@ -367,18 +398,34 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     for (char **e = d->hook_env; e && *e && k < 14; e++) env[k++] = *e;
     for (int i = 0; i < n; i++) env[k++] = extra[i];
     env[k] = NULL;
-    hook_ctx_t *hc = malloc(sizeof *hc);
+    hook_ctx_t *hc = calloc(1, sizeof *hc);
     hc->d = d;
     hc->kind = kind;
     say(STG_LOG_INFO, "hook", "%s: running %s for %s %s", stg_hook_name(kind), path,
         rel->component, rel->version);
     stg_hook_t *h = NULL;
-    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, update_hook_done, hc, &h);
-    if (rc == 0 && kind != STG_HOOK_GATE) {
+    /* An install or rollback starts held: its process group is on disk
+     * (hook.pgid) before it may run, so a daemon restarted after a crash
+     * can always find and kill it, and two installers never run at once.
+     * Without the record it does not run at all. */
+    bool held = kind != STG_HOOK_GATE;
+    int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, held, update_hook_done, hc, &h);
+    if (rc == 0 && held) {
         char gfile[STG_PATH_MAX + 64], line[STG_PATH_MAX + 32];
         hook_group_file(d, gfile, sizeof gfile);
         int ln = snprintf(line, sizeof line, "%d %s\n", stg_hook_pid(h), path);
-        stg_file_write_atomic(gfile, line, (size_t)ln, 0600);
+        int wrc = stg_file_write_atomic(gfile, line, (size_t)ln, 0600);
+        if (wrc < 0)
+            snprintf(hc->not_started, sizeof hc->not_started,
+                     "cannot record its process group: %s", strerror(-wrc));
+        else if ((wrc = stg_hook_release(h)) < 0)
+            snprintf(hc->not_started, sizeof hc->not_started, "cannot release it: %s",
+                     strerror(-wrc));
+        if (wrc < 0) {
+            say(STG_LOG_ERROR, "hook", "%s: not started: %s (%s); check the disk",
+                stg_hook_name(kind), hc->not_started, gfile);
+            stg_hook_cancel(h); /* done reports it failed, with that reason */
+        }
     }
     if (rc != 0) {
         free(hc);
@@ -403,8 +450,8 @@ static void run_health(daemon_t *d) {
         return;
     }
     int64_t timeout_ms = stg_core_roster(d->core)->policy.health_timeout_s * 1000;
-    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, health_done, d,
-                          &d->health_running);
+    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, false,
+                          health_done, d, &d->health_running);
     if (rc != 0) {
         say(STG_LOG_ERROR, "hook", "cannot run health hook %s: %s; check the path and that it "
                                    "is executable", d->cfg.health_hook, uv_strerror(rc));
@@ -953,6 +1000,44 @@ static void usage(FILE *f) {
             "  staggerd --config /etc/stagger/staggerd.json --check-config\n");
 }
 
+/* NAME.tmp.PID: what stg_file_write_atomic writes before its rename. */
+static bool stale_temp_name(const char *name) {
+    const char *tail = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) tail = p;
+    if (!tail || tail == name || !tail[5]) return false;
+    for (const char *p = tail + 5; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    return true;
+}
+
+/* A kill between a write and its rename leaves the temporary file behind.
+ * At start none of them can be ours in flight: remove every regular file
+ * of that pattern in the state directory, and nothing else. */
+static void remove_stale_temps(const daemon_t *d) {
+    DIR *dir = opendir(d->cfg.state_dir);
+    if (!dir) {
+        say(STG_LOG_WARNING, "journal", "cannot list %s for stale temporary files: %s",
+            d->cfg.state_dir, strerror(errno));
+        return;
+    }
+    unsigned removed = 0;
+    for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+        struct stat st;
+        if (!stale_temp_name(e->d_name) ||
+            fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(dir), e->d_name, 0) == 0) removed++;
+        else
+            say(STG_LOG_WARNING, "journal", "cannot remove the stale temporary file %s/%s: %s",
+                d->cfg.state_dir, e->d_name, strerror(errno));
+    }
+    closedir(dir);
+    if (removed)
+        say(STG_LOG_INFO, "journal", "removed %u stale temporary file%s (NAME.tmp.PID) from %s, "
+            "left by a daemon stopped between a write and its rename", removed,
+            removed == 1 ? "" : "s", d->cfg.state_dir);
+}
+
 static int64_t read_incarnation(const daemon_t *d) {
     char path[STG_PATH_MAX + 64];
     state_path(d, "incarnation", path, sizeof path);
@@ -1046,6 +1131,7 @@ int main(int argc, char **argv) {
     }
     free(later);
 
+    remove_stale_temps(d);
     kill_orphaned_hook(d);
 
     /* The incarnation grows at every start and is on disk before we speak. */

@@ -833,8 +833,9 @@ class Fleet:
 
     # -- processes
 
-    def start(self, name, tries=3):
-        """Start NAME's staggerd and wait (by its log) until it listens."""
+    def start(self, name, tries=3, env=None):
+        """Start NAME's staggerd and wait (by its log) until it listens.
+        env: variables to add to its environment (e.g. libfaketime's)."""
         node = self.nodes[name]
         for attempt in range(tries):
             log = open(node.log, "a")
@@ -842,7 +843,8 @@ class Fleet:
             log.flush()
             p = subprocess.Popen([self.staggerd, "--config", node.config], stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=subprocess.STDOUT, cwd=node.dir,
-                                 preexec_fn=_die_with_parent)
+                                 preexec_fn=_die_with_parent,
+                                 env=dict(os.environ, **env) if env else None)
             log.close()
             _live[p.pid] = p
             node.proc = p
