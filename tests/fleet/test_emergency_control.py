@@ -153,8 +153,9 @@ def test(f, tap):
                   "resume" % first, repr(f.hooks_log(first)))
         tap.check([m.new for m in f.moves(first, NEW_VERSION)] ==
                   ["elected", "installing", "failed", "rolling-back", "rolled-back",
-                   "elected", "installing", "verifying", "soaking", "done"],
-                  "%s: failed, rolled back, then elected again and done" % first,
+                   "idle", "elected", "installing", "verifying", "soaking", "done"],
+                  "%s: failed, rolled back, left its failure for idle at the resume "
+                  "(protocol.md §10), then elected again and done" % first,
                   repr(f.moves(first, NEW_VERSION)))
         bad = eu.rollout_field(f, "failed", None)
         tap.check(not bad, "no peer shows a failed member any more", "\n".join(bad))

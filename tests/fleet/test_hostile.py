@@ -48,13 +48,17 @@ def test(f, tap):
          frame("records", serial, b"\x01" + struct.pack(">H", 900) + b"STG"), "BAD_LENGTH"),
         ("a record that is not an envelope", records_frame(serial, [b"NOT" + bytes(200)]),
          "BAD_MAGIC"),
+        # An older record is what gossip carries all the time: dropped, and
+        # not counted as REPLAY, which an operator would read as an attack
+        # (protocol.md §7.4). Checked below: no REPLAY, no row changed.
         ("a replay of the sender's own older record (seq 1)", records_frame(serial, [own_old]),
-         "REPLAY"),
+         None),
     ]
     want = {}
     for what, data, reason in cases:
-        want[reason] = want.get(reason, 0) + 1
-    base = {r: st0.rejects(r) for r in want}
+        if reason:
+            want[reason] = want.get(reason, 0) + 1
+    base = {r: st0.rejects(r) for r in list(want) + ["REPLAY"]}
     bad0 = st0.transport("frames_bad")
     for what, data, reason in cases:
         sock.send(data)
@@ -70,6 +74,9 @@ def test(f, tap):
     f.check_wait("%s counts every malformed frame under its reason (%s) and the "
                  "two-frame message in transport.frames_bad"
                  % (TARGET, ", ".join(sorted(want))), counted, 10)
+    replays = f.status(TARGET).rejects("REPLAY") - base["REPLAY"]
+    tap.check(replays == 0, "the older record is dropped without a REPLAY count",
+              "REPLAY rose by %d" % replays)
     for what, data, reason in cases:
         tap.note("sent %s -> %s" % (what, reason))
 
@@ -98,8 +105,10 @@ def test(f, tap):
     sock.close(0)
     tap.check(f.alive(TARGET) and f.pid(TARGET) == pid, "%s is still the same process" % TARGET)
 
+    # Not back to the replayed seq 1: relay4's own later records (a health
+    # refresh, a refutation under load) may still move its row forward.
     replayed = {SENDER: {"version": lambda v: v != REPLAYED,
-                         "seq": sender_row["seq"]}}
+                         "seq": lambda q: q >= sender_row["seq"]}}
     ok, bad = f.hold(lambda: f.problems(replayed), 1.0)
     tap.check(ok, "the replayed record changed %s's row nowhere" % SENDER, "\n".join(bad))
     f.check_wait("the fleet is healthy on every peer, status exit 0",
