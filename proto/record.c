@@ -31,11 +31,6 @@ int stg_phase_from_name(const char *s) {
     return -1;
 }
 
-bool stg_phase_updating(stg_phase_t p) {
-    return p == STG_PHASE_ELECTED || p == STG_PHASE_INSTALLING || p == STG_PHASE_VERIFYING ||
-           p == STG_PHASE_SOAKING || p == STG_PHASE_FAILED || p == STG_PHASE_ROLLING_BACK;
-}
-
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
                           "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,

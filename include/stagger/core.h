@@ -25,6 +25,10 @@
 
 typedef struct stg_core stg_core_t;
 
+/* Between elected and done, or rolling back: the node holds a slot (the
+ * rollout's rule, so the core's; the phases themselves are in record.h). */
+bool stg_phase_updating(stg_phase_t p);
+
 #define STG_HOOK_MAP(X)            \
     X(INSTALL, "install")          \
     X(HEALTH, "health")            \

@@ -47,8 +47,6 @@ typedef enum {
 
 const char *stg_phase_name(stg_phase_t p);
 int stg_phase_from_name(const char *s); /* -1 when unknown */
-/* Between elected and done, or rolling back: the node holds a slot. */
-bool stg_phase_updating(stg_phase_t p);
 
 
 typedef struct {

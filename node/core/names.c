@@ -31,6 +31,11 @@ const char *stg_store_name(stg_store_t s) {
     return (unsigned)s < STG_STORE__COUNT ? store_names[s] : "unknown";
 }
 
+bool stg_phase_updating(stg_phase_t p) {
+    return p == STG_PHASE_ELECTED || p == STG_PHASE_INSTALLING || p == STG_PHASE_VERIFYING ||
+           p == STG_PHASE_SOAKING || p == STG_PHASE_FAILED || p == STG_PHASE_ROLLING_BACK;
+}
+
 const char *stg_hook_name(stg_hook_kind_t h) {
     return (unsigned)h < STG_HOOK__COUNT ? hook_names[h] : "unknown";
 }
