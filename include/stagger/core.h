@@ -283,6 +283,10 @@ void stg_core_exec_brief(const stg_core_t *core, stg_exec_brief_t *out);
  * id (failed, rolling back or rolled back); -1 when none. */
 int stg_core_failed_member(const stg_core_t *core, const uint8_t id[8]);
 
+/* False while this node's last journal write failed: everything it decided
+ * since (votes, starts, floods, hook runs) waits for a write that works. */
+bool stg_core_journal_ok(const stg_core_t *core);
+
 /* The highest emergency command sequence this node applied (0: none), and
  * whether the operator halted the fleet in its view. */
 int64_t stg_core_cmd_seq(const stg_core_t *core);

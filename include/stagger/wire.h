@@ -58,7 +58,8 @@ const char *stg_msg_name(int type);
 #define STG_OUTCOME_MAP(X)                                                   \
     X(APPLIED, 0, "applied")       /* the node holds it now: state changed */ \
     X(HELD, 1, "held")             /* it held this already: nothing changed */ \
-    X(NOT_HERE, 2, "not-here")     /* valid, but not for this node */
+    X(NOT_HERE, 2, "not-here")     /* valid, but not for this node */      \
+    X(PENDING, 3, "pending")       /* taken, but not yet on this node's disk */
 
 typedef enum {
 #define X(name, val, text) STG_OUTCOME_##name = (val),

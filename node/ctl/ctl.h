@@ -115,6 +115,11 @@ int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *k
                   int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out);
 /* "staggerctl: WHAT: PEER refused it: REASON (reason text): detail". */
 void ctl_print_refusal(const char *what, const ctl_reply_t *rep);
+/* An ok-rep the peer took the document with: applied or held (not
+ * not-here, not pending). */
+bool ctl_taken(const ctl_reply_t *rep);
+/* "staggerctl: WHAT: PEER took it but has not stored it (pending): detail". */
+void ctl_print_pending(const char *what, const ctl_reply_t *rep);
 
 /* What a command that hands one signed file to a peer starts from. */
 typedef struct {

@@ -67,6 +67,7 @@ static int send_signed(const stg_roster_t *r, const char *peer, const stg_seckey
         char label[96];
         snprintf(label, sizeof label, "%s command %lld", what, (long long)seq);
         if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(label, &rep);
+        else if (rep.code == STG_OUTCOME_PENDING) ctl_print_pending(label, &rep);
         else ctl_err("%s: %s did not apply it: %s", label, rep.peer, rep.text);
         /* The reason, not the prose, says it was a replay. */
         if (rep.type == STG_MSG_ERROR_REP && rep.code == STG_REJECT_REPLAY)
@@ -289,7 +290,8 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
     .text = "Checks the command as the peers will (quorum, fleet, expiry), then gives it\n"
             "to one peer, which floods it to every reachable member.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
-            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1, and so\n"
+            "does pending (the peer took it but could not write it to its disk).\n\n"
             "options:\n"
             "  --key FILE      an operator or observer key (for the connection)\n"
             "  --roster FILE   the signed roster\n"

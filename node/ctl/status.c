@@ -84,6 +84,14 @@ void ctl_print_refusal(const char *what, const ctl_reply_t *rep) {
             rep->text);
 }
 
+bool ctl_taken(const ctl_reply_t *rep) {
+    return rep->code == STG_OUTCOME_APPLIED || rep->code == STG_OUTCOME_HELD;
+}
+
+void ctl_print_pending(const char *what, const ctl_reply_t *rep) {
+    ctl_err("%s: %s took it but has not stored it (pending): %s", what, rep->peer, rep->text);
+}
+
 /* The status JSON a peer answers a status-req with (caller frees); NULL
  * after printing why, with *rc CTL_UNREACHABLE when no peer answered, CTL_REFUSED when
  * it refused. */
@@ -348,11 +356,12 @@ static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
         rc = ctl_refused(h.file, "roster", &d);
     ctl_reply_t rep = {0};
     if (rc == CTL_OK) rc = ctl_hand_over(h.r, h.peer, h.k, STG_MSG_ROSTER, h.env, h.elen, &rep);
-    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && rep.code != STG_OUTCOME_NOT_HERE) {
+    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && ctl_taken(&rep)) {
         printf("%s: roster serial %lld accepted by %s (%s); it floods to the fleet from there\n",
                h.file, (long long)next->serial, rep.peer, rep.text);
     } else if (rc == CTL_OK) {
         if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(h.file, &rep);
+        else if (rep.code == STG_OUTCOME_PENDING) ctl_print_pending(h.file, &rep);
         else ctl_err("%s: %s did not take it: %s", h.file, rep.peer, rep.text);
         rc = CTL_REFUSED;
     }
@@ -369,7 +378,8 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
     .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
             "current operator), then gives it to one peer, which floods it to every member.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
-            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1, and so\n"
+            "does pending (the peer took it but could not write it to its disk).\n\n"
             "options:\n"
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
@@ -389,13 +399,14 @@ static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
     if (stg_release_open(h.env, h.elen, h.r, &rel, &d) != 0) rc = ctl_refused(h.file, "release", &d);
     ctl_reply_t rep = {0};
     if (rc == CTL_OK) rc = ctl_hand_over(h.r, h.peer, h.k, STG_MSG_RELEASE, h.env, h.elen, &rep);
-    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && rep.code != STG_OUTCOME_NOT_HERE) {
+    if (rc == CTL_OK && rep.type == STG_MSG_OK_REP && ctl_taken(&rep)) {
         printf("%s: release %s %s %s by %s; it spreads to the fleet and rolls out from "
                "there (watch with 'staggerctl status')\n",
                h.file, rel.component, rel.version,
                rep.code == STG_OUTCOME_APPLIED ? "adopted" : "already adopted", rep.peer);
     } else if (rc == CTL_OK) {
         if (rep.type == STG_MSG_ERROR_REP) ctl_print_refusal(h.file, &rep);
+        else if (rep.code == STG_OUTCOME_PENDING) ctl_print_pending(h.file, &rep);
         else ctl_err("%s: %s did not take it: %s", h.file, rep.peer, rep.text);
         rc = CTL_REFUSED;
     }
@@ -413,7 +424,8 @@ const ctl_cmd_t ctl_release_publish_cmd = {
             "component, floods it to every member, and the staggered rollout begins: one or\n"
             "two members at a time, the holdback pair last, after the proof.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
-            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1.\n\n"
+            "REPLAY, STALE, UNKNOWN_SIGNER), which is printed; refused exits 1, and so\n"
+            "does pending (the peer took it but could not write it to its disk).\n\n"
             "options:\n"
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"

@@ -34,8 +34,9 @@ typedef struct {
 /* Per store: failed writes since the last one that worked, and when one
  * was last logged (a full disk fails every retry). */
 typedef struct {
-    uint64_t failures, unlogged;
+    uint64_t failures, unlogged; /* failures: since the last write that worked */
     int64_t logged_ms;
+    int err;                      /* the last failure's errno */
 } store_err_t;
 
 typedef struct {
@@ -178,6 +179,7 @@ static int persist(daemon_t *d, stg_store_t store, const void *data, size_t len)
         e->failures = e->unlogged = 0;
         return 0;
     }
+    e->err = -rc;
     if (e->failures++ == 0 || now - e->logged_ms >= STORE_ERR_LOG_MS) {
         char more[64] = "";
         if (e->unlogged)
@@ -749,6 +751,26 @@ static stg_outcome_t outcome_text(const daemon_t *d, const stg_msg_t *m,
     return STG_OUTCOME_NOT_HERE;
 }
 
+/* An applied document whose write failed here is only pending (docs/
+ * protocol.md §7.9): the node holds it in memory, what waits on its journal
+ * waits, and a restart forgets it. APPLIED when the writes worked. */
+static stg_outcome_t pending_text(const daemon_t *d, const stg_msg_t *m, char *text,
+                                  size_t cap) {
+    stg_store_t store = STG_STORE_JOURNAL;
+    if (m->type == STG_MSG_ROSTER && d->store_err[STG_STORE_ROSTER].failures)
+        store = STG_STORE_ROSTER;
+    else if (stg_core_journal_ok(d->core))
+        return STG_OUTCOME_APPLIED;
+    const store_err_t *e = &d->store_err[store];
+    size_t n = strnlen(text, cap);
+    snprintf(text + n, cap - n,
+             ", but this node cannot write its %s (%s): it holds it in memory only (what "
+             "waits on its journal waits, and a restart forgets it); hand it to another "
+             "peer as well, and check this node's disk",
+             store_file(store), e->err ? strerror(e->err) : "write failed");
+    return STG_OUTCOME_PENDING;
+}
+
 /* A frame from a client (operator or observer key, not a member): the core
  * takes it like any other, and the client gets exactly one answer. */
 static void client_msg(daemon_t *d, const stg_net_route_t *route, const uint8_t *body, size_t len) {
@@ -772,6 +794,7 @@ static void client_msg(daemon_t *d, const stg_net_route_t *route, const uint8_t 
     } else if (decoded && (m->type == STG_MSG_ROSTER || m->type == STG_MSG_RELEASE ||
                            m->type == STG_MSG_COMMAND)) {
         stg_outcome_t o = outcome_text(d, m, before, after, text, sizeof text);
+        if (o == STG_OUTCOME_APPLIED) o = pending_text(d, m, text, sizeof text);
         reply_verdict(d, route, STG_MSG_OK_REP, (uint8_t)o, text);
     } else {
         /* The core counts every refusal; a frame it neither refused nor took

@@ -75,7 +75,7 @@ REJECTS = ["NONE", "TOO_SHORT", "TOO_LONG", "BAD_MAGIC", "BAD_VERSION", "BAD_TYP
            "MISSING_FIELD", "WRONG_TYPE", "OUT_OF_RANGE", "BAD_VALUE", "DUPLICATE_VALUE",
            "BAD_KEY", "WRONG_FLEET", "STALE", "REPLAY", "EXPIRED", "NOT_YET",
            "UNAUTHENTICATED", "UNKNOWN_MEMBER", "IMPERSONATION", "BAD_FRAMES", "NOT_ALLOWED"]
-OUTCOMES = ["applied", "held", "not-here"]
+OUTCOMES = ["applied", "held", "not-here", "pending"]
 
 
 def verdict(reply):

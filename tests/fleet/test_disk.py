@@ -17,7 +17,9 @@ the two other relays are elected and finish while bp cannot write (in
 bp's own view, which is what it acts on), and
 bp's log shows no `[elect] ... granted to` from its first journal error to
 its recovery although at least one election began after that error (its
-vote was asked); with bp next in the order, for 5 s it does not start
+vote was asked); an emergency resume handed to bp then gets `ok-rep`
+pending (staggerctl exits 1 and says why), while its flood reaches the
+others; with bp next in the order, for 5 s it does not start
 (no executor move, no install hook, status `waiting` says why). Then the
 space is freed (or the tmpfs remounted read-write): bp's journal is ok
 again, it updates, the holdback pair follows, every peer shows all six
@@ -49,6 +51,7 @@ the bind mount goes, the operator sends `resume`, and the node installs
 (once) and the rollout completes.
 """
 import os
+import re
 import sys
 
 import disk_util
@@ -188,6 +191,26 @@ def test_unwritable(f, tap, disk):
              for t in eu.started_at(f, n, NEW_VERSION) if t > t_err + 500]
     tap.check(later, "an election began after %s's journal error (%s)"
               % (v, "; ".join(later) or "none"))
+
+    # A client's document to the node that cannot write is pending, not
+    # applied (docs/protocol.md §7.9): staggerctl says so and exits 1. A
+    # resume of a fleet that is not halted changes nothing but the
+    # sequence; the command's flood leaves at once, so the others apply it.
+    r = eu.emergency(f, "resume", ("op",), v)
+    tap.check(r.returncode == 1 and "(pending)" in r.stderr and want in r.stderr,
+              "a resume handed to %s: staggerctl exits 1 and says pending, with \"%s\""
+              % (v, want), "rc %d: %s%s" % (r.returncode, r.stdout, r.stderr))
+    applied = re.search(r"command #(\d+) applied, but", r.stderr)
+    seq = int(applied.group(1)) if applied else None
+
+    def applied_seq(peer):
+        doc = f.status(peer).doc or {}
+        return (doc.get("commands") or {}).get("applied_seq")
+
+    if seq:
+        f.check_wait("%s applied the pending command #%d from %s's flood" % (rest[0], seq, v),
+                     lambda: [] if applied_seq(rest[0]) == seq else
+                     ["%s applied_seq %r" % (rest[0], applied_seq(rest[0]))], 20)
 
     if VARIANT == "full":
         disk.free()

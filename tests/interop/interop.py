@@ -162,7 +162,7 @@ MSG = {"ping": 1, "roster": 7, "release": 9, "command": 16, "status-req": 20,
 # §6: a reject reason's number is its row in the table.
 REASON = {"TOO_SHORT": 1, "BAD_VERSION": 4, "BAD_LENGTH": 7, "UNKNOWN_SIGNER": 12, "STALE": 26, "REPLAY": 27,
           "NOT_ALLOWED": 34}
-OUTCOME = {"applied": 0, "held": 1, "not-here": 2}
+OUTCOME = {"applied": 0, "held": 1, "not-here": 2, "pending": 3}
 
 
 def frame(mtype, serial, body=b""):

@@ -107,7 +107,8 @@ static const struct {
     {"error-rep with an unknown reason", "01 16 0000000000000003 ff", STG_REJECT_BAD_VALUE},
     {"ok-rep", "01 17 0000000000000003 00 6f6b", STG_REJECT_NONE},
     {"ok-rep, held", "01 17 0000000000000003 01", STG_REJECT_NONE},
-    {"ok-rep with an unknown outcome", "01 17 0000000000000003 03", STG_REJECT_BAD_VALUE},
+    {"ok-rep, pending", "01 17 0000000000000003 03", STG_REJECT_NONE},
+    {"ok-rep with an unknown outcome", "01 17 0000000000000003 04", STG_REJECT_BAD_VALUE},
     {"ok-rep without an outcome", "01 17 0000000000000003", STG_REJECT_BAD_LENGTH},
 };
 
@@ -221,7 +222,9 @@ static void reason_numbers(void **state) {
     assert_string_equal(stg_outcome_name(STG_OUTCOME_APPLIED), "applied");
     assert_string_equal(stg_outcome_name(STG_OUTCOME_HELD), "held");
     assert_string_equal(stg_outcome_name(STG_OUTCOME_NOT_HERE), "not-here");
-    assert_null(stg_outcome_name(3));
+    assert_string_equal(stg_outcome_name(STG_OUTCOME_PENDING), "pending");
+    assert_int_equal(STG_OUTCOME_PENDING, 3);
+    assert_null(stg_outcome_name(4));
     assert_string_equal(stg_msg_name(STG_MSG_OK_REP), "ok-rep");
 }
 
