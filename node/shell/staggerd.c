@@ -39,6 +39,7 @@ typedef struct {
     stg_net_t *net;
     stg_actions_t *acts;
     uv_timer_t timer;
+    uint64_t due_ns;              /* uv_hrtime() when the core's wake-up is due; 0: none */
     uv_signal_t sig_term, sig_int, sig_hup;
     stg_hook_t *health_running;
     bool stopping;
@@ -441,6 +442,7 @@ static void arm_timer(daemon_t *d) {
     int64_t wait = stg_core_next_wakeup(d->core) - wall_ms();
     if (wait < 0) wait = 0;
     if (wait > 60000) wait = 60000;
+    d->due_ns = uv_hrtime() + (uint64_t)wait * 1000000u;
     uv_timer_start(&d->timer, on_timer, (uint64_t)wait, 0);
 }
 
@@ -501,6 +503,22 @@ static deferred_t deferred[DEFERRED_MAX];
 static unsigned ndeferred;
 static bool in_step;
 
+/* Lifeguard's loop-late rule (docs/protocol.md §7.5): the core hears how
+ * late its wake-up came (the timer fired, or another event was handled,
+ * after it was due: no CPU for us, or a long burst of work) before the
+ * event that noticed it, so it does not blame peers for answers that
+ * waited unread. A few ms is the timer's ordinary slack. */
+#define LATE_REPORT_MS 10
+static void report_late(daemon_t *d) {
+    uint64_t now = uv_hrtime();
+    if (!d->due_ns || now < d->due_ns + LATE_REPORT_MS * 1000000u) return;
+    stg_event_t ev = {.type = STG_EV_LOOP_LATE, .now_ms = wall_ms(),
+                      .late_ms = (int64_t)((now - d->due_ns) / 1000000u)};
+    d->due_ns = 0;
+    stg_core_step(d->core, &ev, d->acts);
+    apply(d);
+}
+
 static void step(daemon_t *d, const stg_event_t *ev) {
     if (d->stopping) return;
     if (in_step) {
@@ -517,6 +535,7 @@ static void step(daemon_t *d, const stg_event_t *ev) {
         return;
     }
     in_step = true;
+    report_late(d);
     stg_core_step(d->core, ev, d->acts);
     apply(d);
     for (unsigned i = 0; i < ndeferred && !d->stopping; i++) {
