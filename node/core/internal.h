@@ -269,6 +269,8 @@ void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__random_peer(stg_core_t *c, int not1, int not2);
 void stg__find_partners(stg_core_t *c);
+/* Member m's partners (§7.8), as every member computes them. */
+void stg__partners_of(const stg_core_t *c, unsigned m, bool out[STG_MEMBERS_MAX]);
 
 /* swim.c */
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc);

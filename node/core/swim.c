@@ -118,7 +118,7 @@ static bool accused_by(const peer_t *p, int a) { return (p->accusers[a / 8] >> (
 
 /* Member a's own probe of suspect i failed: count it once, move the end
  * of the suspicion closer. False when it was counted already or enough
- * have been (then there is nothing to pass on). */
+ * have been (then our own accusation need not go out). */
 static bool confirm(stg_core_t *c, int i, int a) {
     peer_t *p = &c->peers[i];
     if (p->live != STG_LIVE_SUSPECT || accused_by(p, a) || p->naccusers > confirm_k(c)) return false;
@@ -128,22 +128,24 @@ static bool confirm(stg_core_t *c, int i, int a) {
     return true;
 }
 
-/* Every member is our partner: whatever we send our partners reaches all. */
-static bool full_mesh(const stg_core_t *c) { return c->npartners + 1 >= c->roster->nmembers; }
-
-/* `suspect`: accuser's own probe of member i (at the incarnation we hold
- * it suspect at) failed. To our partners but the sender and the accuser;
- * the suspect among them hears it too (the buddy system). */
-static void send_suspect(stg_core_t *c, int i, int accuser, int not) {
+/* `suspect`: our own probe of member i (at the incarnation we hold it
+ * suspect at) failed. To the suspect's partners, the members that probe it
+ * and so run the suspicions that matter (every other member in a full
+ * mesh): each counts the accusations it hears, and a failure all of them
+ * see is declared after suspicion_ms. Never relayed: over a partner overlay
+ * a flood per accusation multiplied a busy start's suspicions into a storm
+ * that kept itself going. */
+static void send_suspect(stg_core_t *c, int i) {
+    bool to[STG_MEMBERS_MAX];
+    stg__partners_of(c, (unsigned)i, to);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_SUSPECT;
     m.target = (uint16_t)i;
     m.inc = c->peers[i].live_inc;
-    m.accuser = (uint16_t)accuser;
+    m.accuser = (uint16_t)c->self;
     for (unsigned j = 0; j < c->roster->nmembers; j++)
-        if (c->partner[j] && (int)j != not && (int)j != accuser && stg__usable(c, (int)j))
-            stg__send(c, (int)j, &m);
+        if (to[j] && stg__usable(c, (int)j)) stg__send(c, (int)j, &m);
 }
 
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
@@ -319,9 +321,7 @@ void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from) {
     int i = m->target;
     if (i == c->self || c->peers[i].live != STG_LIVE_SUSPECT || c->peers[i].live_inc != m->inc)
         return;
-    /* Over a partner overlay the accuser reached only its partners: each
-     * member passes a confirmation new to it on once. */
-    if (confirm(c, i, m->accuser) && !full_mesh(c)) send_suspect(c, i, m->accuser, from);
+    confirm(c, i, m->accuser);
 }
 
 /* A member we hold dead may be back behind a healed partition, holding us
@@ -356,7 +356,7 @@ static void suspect_by_probe(stg_core_t *c, int i) {
     }
     /* Ours is an independent view: it counts towards the suspicion's
      * confirmations, and the members hear who found it. */
-    if (t->live == STG_LIVE_SUSPECT && confirm(c, i, c->self)) send_suspect(c, i, c->self, -1);
+    if (t->live == STG_LIVE_SUSPECT && confirm(c, i, c->self)) send_suspect(c, i);
 }
 
 static void probe_round(stg_core_t *c) {
