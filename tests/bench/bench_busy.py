@@ -11,8 +11,9 @@ staggerd peers on 127.0.0.1 (ports 17400+i, the operator's defaults: no
   busy      --minutes with nobody failing: every `X: alive -> suspect` line
             is a false suspicion and every `-> dead` a false death; also the
             refutations (`refuting a suspicion about us`), the highest
-            incarnation a refutation reached, and Lifeguard's own lines
-            (`local health 0 -> N`, `our loop ran late`);
+            incarnation a refutation reached, and from Lifeguard's own
+            lines the share of peer-time with a local health score above 0
+            and how often a loop ran later than its probe timeout;
   kill      kill -9 of peer N/2, burners still running; per other peer the
             time from the kill to its first `nV: alive -> suspect|dead`
             (unknown there) and to `-> dead`; suspicions of anyone else
@@ -44,6 +45,8 @@ from bench_gossip import (PORT_BASE, PORT_LAST, ROOT, Fleet, PeerLog, _cpu_model
                           name_of, parse_tuning, save_results)
 
 REFUTE = re.compile(r"^refuting a suspicion about us: incarnation now (\d+)")
+LHM = re.compile(r"^local health (\d+) -> (\d+)")
+LATE = re.compile(r"^our loop ran late \((\d+) times")
 
 
 class BusyLog(PeerLog):
@@ -52,8 +55,8 @@ class BusyLog(PeerLog):
     def __init__(self, path):
         super().__init__(path)
         self.refutes = []      # (ms, incarnation)
-        self.lhm_up = []       # ms of each "local health 0 -> N"
-        self.late = []         # ms of each "our loop ran late" report
+        self.lhm = []          # (ms, new score) of each logged local health move
+        self.late = []         # (ms, how many) of each rate-limited "our loop ran late"
 
     def line(self, ms, level, tag, msg, raw):
         super().line(ms, level, tag, msg, raw)
@@ -62,10 +65,26 @@ class BusyLog(PeerLog):
         m = REFUTE.match(msg)
         if m:
             self.refutes.append((ms, int(m.group(1))))
-        elif msg.startswith("local health 0 ->"):
-            self.lhm_up.append(ms)
-        elif msg.startswith("our loop ran late"):
-            self.late.append(ms)
+        m = LHM.match(msg)
+        if m:
+            self.lhm.append((ms, int(m.group(2))))
+        m = LATE.match(msg)
+        if m:
+            self.late.append((ms, int(m.group(1))))
+
+    def unhealthy_ms(self, t0, t1):
+        """How long in [t0, t1] its local health score was above 0 (the
+        moves from and to 0 are logged at info and above)."""
+        above, since, total = False, t0, 0
+        for ms, v in self.lhm:
+            if ms > t1:
+                break
+            if ms >= t0 and above:
+                total += ms - max(since, t0)
+            above, since = v > 0, ms
+        if above:
+            total += t1 - max(since, t0)
+        return total
 
 
 class BusyFleet(Fleet):
@@ -84,11 +103,14 @@ class BusyFleet(Fleet):
                 n += sum(1 for ms, _, _, to in lg.swim if t0 <= ms <= t1 and to == "dead")
             elif what == "refute":
                 n += sum(1 for ms, _ in lg.refutes if t0 <= ms <= t1)
-            elif what == "lhm":
-                n += sum(1 for ms in lg.lhm_up if t0 <= ms <= t1)
             elif what == "late":
-                n += sum(1 for ms in lg.late if t0 <= ms <= t1)
+                n += sum(k for ms, k in lg.late if t0 <= ms <= t1)
         return n
+
+    def unhealthy_pct(self, t0, t1):
+        """Peer-time in [t0, t1] with a local health score above 0, in %."""
+        return round(100.0 * sum(lg.unhealthy_ms(t0, t1) for lg in self.logs)
+                     / (len(self.logs) * (t1 - t0)), 1)
 
     def max_incarnation(self, t0, t1):
         return max((inc for lg in self.logs for ms, inc in lg.refutes if t0 <= ms <= t1),
@@ -142,8 +164,8 @@ def one_n(a, n, base):
             "false_deaths": fl.count(t0, t1, "dead"),
             "refutations": fl.count(t0, t1, "refute"),
             "max_incarnation": fl.max_incarnation(t0, t1),
-            "local_health_raised": fl.count(t0, t1, "lhm"),
-            "loop_late_reports": fl.count(t0, t1, "late"),
+            "local_health_above_0_pct": fl.unhealthy_pct(t0, t1),
+            "loop_late": fl.count(t0, t1, "late"),
             "machine_busy_pct": busy_pct(s0, cpu_stat()),
             "loadavg_start": la_w0, "loadavg_end": loadavg(),
         }
@@ -181,9 +203,10 @@ def print_table(results, a):
         ("refutations", lambda r: fmt(r.get("busy", {}).get("refutations"))),
         ("highest incarnation refuted to", lambda r: fmt(r.get("busy", {}).get(
             "max_incarnation"))),
-        ("local health raised from 0 (times)", lambda r: fmt(r.get("busy", {}).get(
-            "local_health_raised"))),
-        ("loop-late reports", lambda r: fmt(r.get("busy", {}).get("loop_late_reports"))),
+        ("peer-time with local health above 0 (%)", lambda r: fmt(r.get("busy", {}).get(
+            "local_health_above_0_pct"))),
+        ("loops late by more than the probe timeout", lambda r: fmt(r.get("busy", {}).get(
+            "loop_late"))),
         ("machine busy % (window)", lambda r: fmt(r.get("busy", {}).get("machine_busy_pct"))),
         ("load average at the window's end", lambda r: fmt(
             (r.get("busy", {}).get("loadavg_end") or [None])[0])),
