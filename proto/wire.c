@@ -150,8 +150,14 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
         rc = piggy_rd(&r, m, d);
         break;
     case STG_MSG_ACK:
+    case STG_MSG_NACK:
         m->seq = (uint32_t)rd(&r, 4);
         rc = piggy_rd(&r, m, d);
+        break;
+    case STG_MSG_SUSPECT:
+        m->target = (uint16_t)rd(&r, 2);
+        m->inc = rd(&r, 8);
+        m->accuser = (uint16_t)rd(&r, 2);
         break;
     case STG_MSG_PING_REQ:
         m->seq = (uint32_t)rd(&r, 4);
@@ -271,8 +277,14 @@ int stg_msg_encode(const stg_msg_t *m, uint8_t *out, size_t cap) {
         piggy_wr(&w, m);
         break;
     case STG_MSG_ACK:
+    case STG_MSG_NACK:
         wr(&w, m->seq, 4);
         piggy_wr(&w, m);
+        break;
+    case STG_MSG_SUSPECT:
+        wr(&w, m->target, 2);
+        wr(&w, m->inc, 8);
+        wr(&w, m->accuser, 2);
         break;
     case STG_MSG_PING_REQ:
         wr(&w, m->seq, 4);

@@ -76,7 +76,9 @@ typedef struct {
     int64_t probe_interval_ms;    /* one direct ping per period */
     int64_t probe_timeout_ms;     /* then ask others (ping-req) */
     unsigned indirect_checks;     /* helpers asked per failed ping */
-    int64_t suspicion_ms;         /* suspect -> dead when not refuted */
+    int64_t suspicion_ms;         /* suspect -> dead when not refuted, once enough
+                                     members confirmed it; up to 6 times this
+                                     before any did (docs/protocol.md §7.5) */
     int64_t sync_interval_ms;     /* one anti-entropy summary per period */
     unsigned fanout;              /* peers a new record is pushed to */
     int64_t health_interval_ms;   /* how often the health hook runs */
@@ -85,6 +87,9 @@ typedef struct {
                                      members; 0: with all (docs/protocol.md §7.8) */
     int64_t start_bound_ms;       /* a grant not started within this expires */
     int64_t backoff_ms;           /* base delay after a lost election */
+    unsigned local_health_max;    /* Lifeguard: the highest local health score
+                                     (0..8); probe interval and timeout are
+                                     multiplied by 1 + the score. 0: off */
 } stg_core_tuning_t;
 
 /* Defaults, documented in docs/operations.md. */
@@ -129,7 +134,8 @@ const char *stg_store_name(stg_store_t s);
     X(HOOK_DONE, "hook-done")       \
     X(RELEASE, "release")           \
     X(LINK_LOST, "link-lost")       \
-    X(PERSISTED, "persisted")
+    X(PERSISTED, "persisted")      \
+    X(LOOP_LATE, "loop-late")
 
 typedef enum {
 #define X(name, text) STG_EV_##name,
@@ -161,6 +167,12 @@ typedef struct {
      * succeeded (docs/operations.md, "writes are barriers"). */
     stg_store_t store;
     uint64_t gen;
+    /* LOOP_LATE: the shell's own loop ran this late (ms): a timer fired,
+     * or an event was handled, this long after the core's wake-up was due
+     * (the process was starved of CPU, or busy). Sent before the event
+     * that noticed it. The core does not blame peers for answers it could
+     * not read in that gap (docs/protocol.md §7.5). */
+    int64_t late_ms;
 } stg_event_t;
 
 #define STG_ACT_MAP(X)              \
@@ -249,8 +261,14 @@ typedef struct {
     uint64_t grants, denials[STG_DENY__COUNT], elections_won, elections_lost, transitions;
     uint64_t journal_writes, journal_write_failures; /* as the shell reported them */
     uint64_t records_stale;       /* gossip brought an older copy of a record: normal */
+    uint64_t loop_late;           /* LOOP_LATE events longer than the probe timeout */
+    uint64_t nacks;               /* nacks received from ping-req helpers */
+    uint64_t confirmations;       /* independent accusers counted on suspicions */
 } stg_core_stats_t;
 const stg_core_stats_t *stg_core_stats(const stg_core_t *core);
+/* Lifeguard's local health score, 0 (healthy) .. tuning.local_health_max:
+ * how much this node distrusts its own timing (docs/protocol.md §7.5). */
+int stg_core_local_health(const stg_core_t *core);
 
 /* The executor of this node, for the simulator's invariants and status. */
 typedef struct {

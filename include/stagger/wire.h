@@ -40,6 +40,8 @@
     X(SLOT_FREE, 15, "slot-free")   \
     X(COMMAND, 16, "command")       \
     X(SLOT_QUERY, 17, "slot-query") \
+    X(NACK, 18, "nack")             \
+    X(SUSPECT, 19, "suspect")       \
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
     X(ERROR_REP, 22, "error-rep")   \
@@ -90,8 +92,10 @@ typedef struct {
 typedef struct {
     uint8_t type;
     uint64_t serial;
-    uint32_t seq;                 /* PING, ACK, PING_REQ */
-    uint16_t target;              /* PING_REQ */
+    uint32_t seq;                 /* PING, ACK, PING_REQ, NACK */
+    uint16_t target;              /* PING_REQ; SUSPECT: the member suspected */
+    uint64_t inc;                 /* SUSPECT: the incarnation it is suspected at */
+    uint16_t accuser;             /* SUSPECT: the member whose own probe failed */
     uint8_t npiggy;
     stg_piggy_t piggy[STG_PIGGY_MAX];
     uint8_t hash[8];              /* SYNC */

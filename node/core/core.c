@@ -64,6 +64,8 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
         stg__on_summary(c, m, from);
         break;
     case STG_MSG_ACK: stg__on_ack(c, m->seq, from); break;
+    case STG_MSG_NACK: stg__on_nack(c, m->seq, from); break;
+    case STG_MSG_SUSPECT: stg__on_suspect(c, m, from); break;
     case STG_MSG_PING_REQ: stg__on_ping_req(c, m, from); break;
     case STG_MSG_SYNC: stg__on_summary(c, m, from); break;
     case STG_MSG_DIGEST: stg__on_digest(c, m, from); break;
@@ -160,6 +162,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     case STG_EV_RELEASE: stg__rollout_release(c, ev->data, ev->len, -1); break;
     case STG_EV_LINK_LOST: stg__on_link_lost(c, ev->from); break;
     case STG_EV_PERSISTED: stg__on_persisted(c, ev); break;
+    case STG_EV_LOOP_LATE: stg__on_loop_late(c, ev->late_ms); break;
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
@@ -180,6 +183,7 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->partners = 10;
     t->start_bound_ms = 10000;
     t->backoff_ms = 1000;
+    t->local_health_max = 8;
 }
 
 stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_t *err) {
@@ -244,16 +248,9 @@ void stg_core_destroy(stg_core_t **cp) {
 }
 
 int64_t stg_core_next_wakeup(const stg_core_t *c) {
-    int64_t w = c->next_probe_ms;
+    int64_t w = stg__swim_wakeup(c);
     if (c->next_sync_ms < w) w = c->next_sync_ms;
     if (c->next_health_ms < w) w = c->next_health_ms;
-    if (c->probe.active && !c->probe.acked && !c->probe.indirect_sent) {
-        int64_t t = c->probe.sent_ms + stg__probe_timeout(c);
-        if (t < w) w = t;
-    }
-    for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
-            w = c->peers[i].suspect_deadline_ms;
     if (c->write_failed && c->write_retry_ms < w) w = c->write_retry_ms;
     if (c->jgen_done < c->jgen && c->jgen_sent_ms + WRITE_ANSWER_MS < w)
         w = c->jgen_sent_ms + WRITE_ANSWER_MS;

@@ -105,7 +105,8 @@ void stg__persist(stg_core_t *c, stg_store_t store, const void *data, size_t len
 static bool barrier_free(const stg_action_t *x) {
     if (x->type == STG_ACT_SEND)
         return x->msg_type == STG_MSG_PING || x->msg_type == STG_MSG_ACK ||
-               x->msg_type == STG_MSG_PING_REQ || x->msg_type == STG_MSG_COMMAND;
+               x->msg_type == STG_MSG_PING_REQ || x->msg_type == STG_MSG_NACK ||
+               x->msg_type == STG_MSG_SUSPECT || x->msg_type == STG_MSG_COMMAND;
     return x->type != STG_ACT_RUN_HOOK;
 }
 

@@ -16,6 +16,13 @@
 #define RELAYS_MAX 32
 #define REJECT_LOG_EVERY_MS 10000
 #define DEAD_PING_EVERY 4     /* probe rounds, on average, between pings to the dead */
+/* Lifeguard (docs/protocol.md §7.5): a suspicion lasts SUSPICION_MAX_MULT
+ * times tuning.suspicion_ms with no independent confirmation, and shrinks
+ * to suspicion_ms with SUSPECT_CONFIRM_K of them. */
+#define SUSPICION_MAX_MULT 6
+#define SUSPECT_CONFIRM_K 3
+#define LHM_LIMIT 8           /* the highest local_health_max */
+#define LATE_LOG_EVERY_MS 10000
 
 typedef struct {
     bool have;
@@ -25,6 +32,9 @@ typedef struct {
     stg_live_t live;
     uint64_t live_inc;            /* incarnation the liveness state is about */
     int64_t suspect_deadline_ms;
+    int64_t suspect_since_ms;     /* when this suspicion began, on our clock */
+    uint8_t accusers[STG_MEMBERS_MAX / 8]; /* members whose own probe of it failed */
+    unsigned naccusers;
     int64_t last_heard_ms;
     int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
     int64_t cmd_sent_ms;          /* rate limit for command catch-up to it */
@@ -47,7 +57,9 @@ typedef struct {
     bool active, acked, indirect_sent;
     int target;
     uint32_t seq;
-    int64_t sent_ms;
+    int64_t sent_ms;              /* the ping left (or the wait began again, after our
+                                     own loop ran late) */
+    unsigned nacks_expected, nacks; /* from the ping-req helpers */
 } probe_t;
 
 typedef struct {
@@ -56,6 +68,8 @@ typedef struct {
     int origin;
     uint32_t origin_seq;
     int64_t expires_ms;
+    int64_t nack_ms;              /* no ack from the target by then: nack the origin */
+    bool nack_sent;
 } relay_t;
 
 typedef struct {
@@ -133,7 +147,10 @@ struct stg_core {
     claim_t claims[CLAIMS_MAX];
     unsigned nclaims;
     uint32_t next_seq;
-    int lhm;                      /* Lifeguard local health multiplier */
+    int lhm;                      /* Lifeguard local health score, 0..t.local_health_max */
+    int64_t late_log_ms;          /* loop-late warnings, rate-limited */
+    unsigned late_unlogged;
+    int64_t late_worst_ms;
     int64_t next_probe_ms, next_sync_ms, next_health_ms;
     int64_t summary_repair_ms;    /* when a ping's summary last started a digest exchange */
     stg_health_t health;
@@ -260,6 +277,8 @@ void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__random_peer(stg_core_t *c, int not1, int not2);
 void stg__find_partners(stg_core_t *c);
+/* Member m's partners (§7.8), as every member computes them. */
+void stg__partners_of(const stg_core_t *c, unsigned m, bool out[STG_MEMBERS_MAX]);
 
 /* swim.c */
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc);
@@ -271,8 +290,15 @@ void stg__on_ack(stg_core_t *c, uint32_t seq, int from);
 void stg__on_ping_req(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__on_link_lost(stg_core_t *c, int i);
 int64_t stg__probe_timeout(const stg_core_t *c);
+int64_t stg__probe_interval(const stg_core_t *c);
+void stg__on_nack(stg_core_t *c, uint32_t seq, int from);
+void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from);
+/* The shell's loop ran late_ms late: excuse what timed out in the gap. */
+void stg__on_loop_late(stg_core_t *c, int64_t late_ms);
 void stg__spread_news(stg_core_t *c);
 void stg__swim_tick(stg_core_t *c);
+/* The earliest SWIM timer: probe timeout, next round, nacks, suspicions. */
+int64_t stg__swim_wakeup(const stg_core_t *c);
 
 /* gossip.c */
 void stg__sign_own(stg_core_t *c);

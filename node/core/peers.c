@@ -84,37 +84,43 @@ static bool ring_before(uint64_t a, unsigned ia, uint64_t b, unsigned ib) {
  * is mutual, so partnership is; each ring is a cycle through everyone, so
  * the overlay is connected; a few random rings make an expander, a few
  * hops across. Each member is probed by its partners, each picking it one
- * period in npartners on average: still one probe per period. */
-void stg__find_partners(stg_core_t *c) {
+ * period in npartners on average: still one probe per period. Any member
+ * can work out any other's partners from the roster (Lifeguard's
+ * accusations go to the suspect's, swim.c). */
+void stg__partners_of(const stg_core_t *c, unsigned m, bool out[STG_MEMBERS_MAX]) {
     const stg_roster_t *r = c->roster;
+    memset(out, 0, STG_MEMBERS_MAX * sizeof out[0]);
+    if (c->t.partners == 0 || r->nmembers - 1 <= c->t.partners) {
+        for (unsigned i = 0; i < r->nmembers; i++) out[i] = i != m;
+        return;
+    }
+    unsigned rings = c->t.partners / 2 ? c->t.partners / 2 : 1;
+    uint64_t pos[STG_MEMBERS_MAX];
+    for (unsigned ring = 0; ring < rings; ring++) {
+        for (unsigned i = 0; i < r->nmembers; i++) pos[i] = ring_pos(r, ring, i);
+        /* The neighbours: the nearest before and after m, around the ring. */
+        int pred = -1, succ = -1, lo = -1, hi = -1;
+        for (unsigned i = 0; i < r->nmembers; i++) {
+            if (i == m) continue;
+            if (lo < 0 || ring_before(pos[i], i, pos[lo], (unsigned)lo)) lo = (int)i;
+            if (hi < 0 || ring_before(pos[hi], (unsigned)hi, pos[i], i)) hi = (int)i;
+            if (ring_before(pos[i], i, pos[m], m)) {
+                if (pred < 0 || ring_before(pos[pred], (unsigned)pred, pos[i], i)) pred = (int)i;
+            } else if (succ < 0 || ring_before(pos[i], i, pos[succ], (unsigned)succ)) {
+                succ = (int)i;
+            }
+        }
+        out[pred >= 0 ? pred : hi] = true;
+        out[succ >= 0 ? succ : lo] = true;
+    }
+}
+
+void stg__find_partners(stg_core_t *c) {
     memset(c->partner, 0, sizeof c->partner);
     c->npartners = 0;
     if (c->self < 0) return;
-    unsigned self = (unsigned)c->self;
-    if (c->t.partners == 0 || r->nmembers - 1 <= c->t.partners) {
-        for (unsigned i = 0; i < r->nmembers; i++) c->partner[i] = i != self;
-    } else {
-        unsigned rings = c->t.partners / 2 ? c->t.partners / 2 : 1;
-        uint64_t pos[STG_MEMBERS_MAX];
-        for (unsigned ring = 0; ring < rings; ring++) {
-            for (unsigned i = 0; i < r->nmembers; i++) pos[i] = ring_pos(r, ring, i);
-            /* The neighbours: the nearest before and after us, around the ring. */
-            int pred = -1, succ = -1, lo = -1, hi = -1;
-            for (unsigned i = 0; i < r->nmembers; i++) {
-                if (i == self) continue;
-                if (lo < 0 || ring_before(pos[i], i, pos[lo], (unsigned)lo)) lo = (int)i;
-                if (hi < 0 || ring_before(pos[hi], (unsigned)hi, pos[i], i)) hi = (int)i;
-                if (ring_before(pos[i], i, pos[self], self)) {
-                    if (pred < 0 || ring_before(pos[pred], (unsigned)pred, pos[i], i)) pred = (int)i;
-                } else if (succ < 0 || ring_before(pos[i], i, pos[succ], (unsigned)succ)) {
-                    succ = (int)i;
-                }
-            }
-            c->partner[pred >= 0 ? pred : hi] = true;
-            c->partner[succ >= 0 ? succ : lo] = true;
-        }
-    }
-    for (unsigned i = 0; i < r->nmembers; i++) c->npartners += c->partner[i];
+    stg__partners_of(c, (unsigned)c->self, c->partner);
+    for (unsigned i = 0; i < c->roster->nmembers; i++) c->npartners += c->partner[i];
 }
 
 bool stg_core_partner(const stg_core_t *c, int idx) {

@@ -1,5 +1,9 @@
-/* swim.c: liveness (SWIM): probes, indirect probes, suspicion and death
- * claims piggybacked on probes, refutation by a higher incarnation. */
+/* swim.c: liveness (SWIM with Lifeguard): probes, indirect probes and their
+ * nacks, suspicion and death claims piggybacked on probes, refutation by a
+ * higher incarnation; Lifeguard's local health score, which stretches this
+ * node's own probe timers when it has reason to distrust them, suspicions
+ * that start long and shorten with independent confirmations, and the
+ * buddy system (docs/protocol.md §7.5). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +37,20 @@ static void claim(stg_core_t *c, int member, stg_live_t state, uint64_t inc) {
     c->claims[c->nclaims++] = (claim_t){(uint16_t)member, (uint8_t)state, inc, retransmits(c)};
 }
 
-static void piggyback(stg_core_t *c, stg_msg_t *m) {
+static void piggyback(stg_core_t *c, stg_msg_t *m, int to) {
     m->npiggy = 0;
+    /* The buddy system: a member we hold suspect (or dead) reads it first
+     * in whatever we send it, so it can refute at once. */
+    bool told = to >= 0 && to != c->self && c->peers[to].live != STG_LIVE_ALIVE;
+    if (told)
+        m->piggy[m->npiggy++] =
+            (stg_piggy_t){(uint16_t)to, (uint8_t)c->peers[to].live, c->peers[to].live_inc};
     for (unsigned i = 0; i < c->nclaims && m->npiggy < STG_PIGGY_MAX;) {
         claim_t *cl = &c->claims[i];
+        if (told && cl->member == to) {
+            i++;
+            continue;
+        }
         m->piggy[m->npiggy++] = (stg_piggy_t){cl->member, cl->state, cl->inc};
         if (--cl->left == 0) {
             c->claims[i] = c->claims[--c->nclaims];
@@ -46,6 +60,94 @@ static void piggyback(stg_core_t *c, stg_msg_t *m) {
     }
 }
 
+/* ---- Lifeguard: local health ------------------------------------------ */
+
+/* The score says how far this node distrusts its own timing: a probe of
+ * ours that nobody answered, not even a helper's nack, a suspicion about
+ * us that we had to refute, our own loop running late. It multiplies our
+ * probe interval and timeout by 1 + the score; each answered probe takes
+ * one off. */
+static void local_health(stg_core_t *c, int delta, const char *why) {
+    int max = c->t.local_health_max > LHM_LIMIT ? LHM_LIMIT : (int)c->t.local_health_max;
+    int old = c->lhm, v = old + delta;
+    if (v < 0) v = 0;
+    if (v > max) v = max;
+    if (v == old) return;
+    c->lhm = v;
+    stg__log(c, old == 0 ? STG_LOG_WARNING : v == 0 ? STG_LOG_INFO : STG_LOG_DEBUG, "swim",
+             "local health %d -> %d (%s): probing every %lld ms, timeout %lld ms", old, v, why,
+             (long long)stg__probe_interval(c), (long long)stg__probe_timeout(c));
+}
+
+int64_t stg__probe_timeout(const stg_core_t *c) {
+    return c->t.probe_timeout_ms * (1 + c->lhm);
+}
+
+int64_t stg__probe_interval(const stg_core_t *c) {
+    return c->t.probe_interval_ms * (1 + c->lhm);
+}
+
+int stg_core_local_health(const stg_core_t *c) { return c->lhm; }
+
+/* ---- Lifeguard: suspicions shortened by independent confirmations ------ */
+
+/* Confirmations wanted to bring a suspicion down to suspicion_ms: no more
+ * than the members who could give one (all but the suspect and the first
+ * accuser). */
+static unsigned confirm_k(const stg_core_t *c) {
+    unsigned others = c->roster->nmembers > 2 ? c->roster->nmembers - 2 : 0;
+    return others < SUSPECT_CONFIRM_K ? others : SUSPECT_CONFIRM_K;
+}
+
+/* 1000 ln(x), for x = 1 .. SUSPECT_CONFIRM_K + 1: the core keeps to integers. */
+static const int64_t ln1000[SUSPECT_CONFIRM_K + 2] = {0, 0, 693, 1099, 1386};
+
+/* How long a suspicion lasts from its start: SUSPICION_MAX_MULT times
+ * suspicion_ms with no confirmation beyond the first accuser, falling with
+ * the logarithm of their number to suspicion_ms at k (memberlist's
+ * suspicion.go): one node's bad view alone waits long, a failure many
+ * members see is declared fast. */
+static int64_t suspicion_timeout(const stg_core_t *c, const peer_t *p) {
+    int64_t min = c->t.suspicion_ms, max = min * SUSPICION_MAX_MULT;
+    unsigned k = confirm_k(c), n = p->naccusers > 0 ? p->naccusers - 1 : 0;
+    if (k == 0 || n >= k) return min;
+    return max - (max - min) * ln1000[n + 1] / ln1000[k + 1];
+}
+
+static bool accused_by(const peer_t *p, int a) { return (p->accusers[a / 8] >> (a % 8)) & 1; }
+
+/* Member a's own probe of suspect i failed: count it once, move the end
+ * of the suspicion closer. False when it was counted already or enough
+ * have been (then our own accusation need not go out). */
+static bool confirm(stg_core_t *c, int i, int a) {
+    peer_t *p = &c->peers[i];
+    if (p->live != STG_LIVE_SUSPECT || accused_by(p, a) || p->naccusers > confirm_k(c)) return false;
+    p->accusers[a / 8] |= (uint8_t)(1u << (a % 8));
+    if (p->naccusers++ > 0) c->stats.confirmations++;
+    p->suspect_deadline_ms = p->suspect_since_ms + suspicion_timeout(c, p);
+    return true;
+}
+
+/* `suspect`: our own probe of member i (at the incarnation we hold it
+ * suspect at) failed. To the suspect's partners, the members that probe it
+ * and so run the suspicions that matter (every other member in a full
+ * mesh): each counts the accusations it hears, and a failure all of them
+ * see is declared after suspicion_ms. Never relayed: over a partner overlay
+ * a flood per accusation multiplied a busy start's suspicions into a storm
+ * that kept itself going. */
+static void send_suspect(stg_core_t *c, int i) {
+    bool to[STG_MEMBERS_MAX];
+    stg__partners_of(c, (unsigned)i, to);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_SUSPECT;
+    m.target = (uint16_t)i;
+    m.inc = c->peers[i].live_inc;
+    m.accuser = (uint16_t)c->self;
+    for (unsigned j = 0; j < c->roster->nmembers; j++)
+        if (to[j] && stg__usable(c, (int)j)) stg__send(c, (int)j, &m);
+}
+
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
     peer_t *p = &c->peers[i];
     static const char *const names[] = {"alive", "suspect", "dead"};
@@ -53,11 +155,14 @@ void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
         stg__log(c, s == STG_LIVE_ALIVE ? STG_LOG_INFO : STG_LOG_WARNING, "swim",
               "%s: %s -> %s (incarnation %llu)", stg__mname(c, i), names[p->live], names[s],
               (unsigned long long)inc);
+    bool new_suspicion = s == STG_LIVE_SUSPECT && (p->live != s || p->live_inc != inc);
     p->live = s;
     p->live_inc = inc;
-    if (s == STG_LIVE_SUSPECT) {
-        int64_t base = c->t.suspicion_ms;
-        p->suspect_deadline_ms = c->now + base;
+    if (new_suspicion) {
+        p->suspect_since_ms = c->now;
+        memset(p->accusers, 0, sizeof p->accusers);
+        p->naccusers = 0;
+        p->suspect_deadline_ms = c->now + suspicion_timeout(c, p);
         c->stats.suspicions++;
     }
     if (s == STG_LIVE_DEAD) c->stats.deaths++;
@@ -73,6 +178,7 @@ void stg__refute(stg_core_t *c, uint64_t claimed_inc) {
     stg__log(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
           (long long)c->inc);
     stg__own_changed(c);
+    local_health(c, 1, "refuted a suspicion about us");
 }
 
 void stg__on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
@@ -146,7 +252,7 @@ void stg__send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_t 
     /* Every ping carries the anti-entropy summary: the probes already
      * visit every member in turn, so repair needs no messages of its own. */
     if (type == STG_MSG_PING) stg__vv_summary(c, &m);
-    piggyback(c, &m);
+    piggyback(c, &m, peer);
     stg__send(c, peer, &m);
 }
 
@@ -181,8 +287,41 @@ void stg__on_ping_req(stg_core_t *c, const stg_msg_t *m, int from) {
         }
     if (slot < 0) return; /* busy helping: the asker has others */
     uint32_t seq = ++c->next_seq;
-    c->relays[slot] = (relay_t){true, seq, from, m->seq, c->now + c->t.probe_interval_ms};
+    /* Lifeguard's nack: no answer from the target within our probe
+     * timeout, and we say so, so the asker can tell a dead target (its
+     * helpers all nack) from its own trouble (it hears nothing at all). */
+    c->relays[slot] = (relay_t){true, seq, from, m->seq, c->now + c->t.probe_interval_ms,
+                                c->now + c->t.probe_timeout_ms, false};
     stg__send_probe_msg(c, m->target, STG_MSG_PING, seq, -1);
+}
+
+void stg__on_nack(stg_core_t *c, uint32_t seq, int from) {
+    (void)from;
+    c->stats.nacks++;
+    probe_t *p = &c->probe;
+    if (p->active && !p->acked && p->indirect_sent && p->seq == seq && p->nacks < p->nacks_expected)
+        p->nacks++;
+}
+
+/* A `suspect` message: a liveness claim like a piggybacked one, that also
+ * names the member whose own probe failed, so independent confirmations
+ * can be told from copies of one rumour. */
+void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from) {
+    unsigned n = c->roster->nmembers;
+    if (m->target >= n || m->accuser >= n || m->accuser == m->target) {
+        stg_diag_t d = {0};
+        stg_diag_set(&d, m->accuser == m->target && m->target < n ? STG_REJECT_BAD_VALUE
+                                                                   : STG_REJECT_UNKNOWN_MEMBER,
+                     "message", "suspect: member %u accused by %u", m->target, m->accuser);
+        stg__reject(c, &d, from);
+        return;
+    }
+    stg_piggy_t pg = {m->target, STG_LIVE_SUSPECT, m->inc};
+    stg__on_claim(c, &pg, from);
+    int i = m->target;
+    if (i == c->self || c->peers[i].live != STG_LIVE_SUSPECT || c->peers[i].live_inc != m->inc)
+        return;
+    confirm(c, i, m->accuser);
 }
 
 /* A member we hold dead may be back behind a healed partition, holding us
@@ -204,32 +343,46 @@ static void ping_the_dead(stg_core_t *c) {
     stg__send(c, t, &m);
 }
 
+/* Our own probe of member i went unanswered, helpers included. */
+static void suspect_by_probe(stg_core_t *c, int i) {
+    peer_t *t = &c->peers[i];
+    if (t->live == STG_LIVE_ALIVE) {
+        stg__set_live(c, i, STG_LIVE_SUSPECT, (uint64_t)t->rec.inc);
+        claim(c, i, STG_LIVE_SUSPECT, (uint64_t)t->rec.inc);
+        c->liveness_news = true;
+        /* The buddy system: tell the suspect directly, so it can refute at
+         * once (the claim about it comes first, see piggyback). */
+        stg__send_probe_msg(c, i, STG_MSG_PING, ++c->next_seq, -1);
+    }
+    /* Ours is an independent view: it counts towards the suspicion's
+     * confirmations, and the members hear who found it. */
+    if (t->live == STG_LIVE_SUSPECT && confirm(c, i, c->self)) send_suspect(c, i);
+}
+
 static void probe_round(stg_core_t *c) {
     probe_t *p = &c->probe;
     ping_the_dead(c);
     if (p->active) {
         if (p->acked) {
-            if (c->lhm > 0) c->lhm--;
+            local_health(c, -1, "a probe was answered");
         } else if (c->peers[p->target].have) {
             /* A member we hold no record of is shown unknown already, and
              * during a fleet's start most are not up yet: suspecting them
              * would only flood claims and refutations (thousands at 64). */
-            if (c->lhm < 8) c->lhm++;
-            peer_t *t = &c->peers[p->target];
-            if (t->live == STG_LIVE_ALIVE) {
-                uint64_t inc = t->have ? (uint64_t)t->rec.inc : 0;
-                stg__set_live(c, p->target, STG_LIVE_SUSPECT, inc);
-                claim(c, p->target, STG_LIVE_SUSPECT, inc);
-                c->liveness_news = true;
-                /* Tell the suspect directly: it can refute at once. */
-                stg__send_probe_msg(c, p->target, STG_MSG_PING, ++c->next_seq, -1);
-            }
+            /* Lifeguard: helpers that sent no nack either point at us (our
+             * messages, or our reading of theirs, are slow), not at the
+             * target; with no helper to ask, the failed probe itself does. */
+            if (p->nacks_expected)
+                local_health(c, (int)(p->nacks_expected - p->nacks), "ping-req helpers sent no nack");
+            else
+                local_health(c, 1, "a probe went unanswered");
+            suspect_by_probe(c, p->target);
         }
     }
     p->active = false;
     int t = next_probe_target(c);
     if (t < 0) return;
-    *p = (probe_t){true, false, false, t, ++c->next_seq, c->now};
+    *p = (probe_t){.active = true, .target = t, .seq = ++c->next_seq, .sent_ms = c->now};
     stg__send_probe_msg(c, t, STG_MSG_PING, p->seq, -1);
 }
 
@@ -249,12 +402,8 @@ void stg__on_link_lost(stg_core_t *c, int i) {
     if (!p->active || p->acked) c->next_probe_ms = c->now;
 }
 
-int64_t stg__probe_timeout(const stg_core_t *c) {
-    return c->t.probe_timeout_ms * (1 + c->lhm);
-}
-
-/* SWIM's timers: the indirect probe after the timeout, the next probe
- * round, and suspicions that ran out. */
+/* SWIM's timers: the indirect probe after the timeout, the helpers'
+ * nacks, the next probe round, and suspicions that ran out. */
 void stg__swim_tick(stg_core_t *c) {
     probe_t *p = &c->probe;
     if (p->active && !p->acked && !p->indirect_sent && c->now >= p->sent_ms + stg__probe_timeout(c)) {
@@ -264,10 +413,24 @@ void stg__swim_tick(stg_core_t *c) {
                                   helpers);
         for (unsigned i = 0; i < n; i++)
             stg__send_probe_msg(c, helpers[i], STG_MSG_PING_REQ, p->seq, p->target);
+        p->nacks_expected = n;
+        /* A helper nacks one probe timeout after our ping-req reaches it:
+         * the round waits for that, with room for the way back. Counted
+         * from when the ping-reqs were due: a loop that ran late is the
+         * loop-late event's business (stg__on_loop_late). */
+        int64_t nacks_due = p->sent_ms + stg__probe_timeout(c) + c->t.probe_timeout_ms * 3 / 2;
+        if (n && c->next_probe_ms < nacks_due) c->next_probe_ms = nacks_due;
+    }
+    for (int i = 0; i < RELAYS_MAX; i++) {
+        relay_t *r = &c->relays[i];
+        if (r->used && !r->nack_sent && r->expires_ms > c->now && c->now >= r->nack_ms) {
+            r->nack_sent = true;
+            stg__send_probe_msg(c, r->origin, STG_MSG_NACK, r->origin_seq, -1);
+        }
     }
     if (c->now >= c->next_probe_ms) {
         probe_round(c);
-        c->next_probe_ms = c->now + c->t.probe_interval_ms;
+        c->next_probe_ms = c->now + stg__probe_interval(c);
     }
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         peer_t *q = &c->peers[i];
@@ -276,6 +439,72 @@ void stg__swim_tick(stg_core_t *c) {
             claim(c, (int)i, STG_LIVE_DEAD, q->live_inc);
             c->liveness_news = true;
         }
+    }
+}
+
+int64_t stg__swim_wakeup(const stg_core_t *c) {
+    int64_t w = c->next_probe_ms;
+    if (c->probe.active && !c->probe.acked && !c->probe.indirect_sent) {
+        int64_t t = c->probe.sent_ms + stg__probe_timeout(c);
+        if (t < w) w = t;
+    }
+    for (int i = 0; i < RELAYS_MAX; i++) {
+        const relay_t *r = &c->relays[i];
+        if (r->used && !r->nack_sent && r->expires_ms > c->now && r->nack_ms < w) w = r->nack_ms;
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
+            w = c->peers[i].suspect_deadline_ms;
+    return w;
+}
+
+/* Our own loop ran late_ms late (the shell's timer fired that long after
+ * it was due: no CPU for us, or a long burst of work). Answers that came
+ * in meanwhile wait unread, and the timer runs before the reads: without
+ * this, a starved node blames the peers it probed for its own gap. What
+ * fell due in the gap gets its full time again from now, and the score
+ * rises. A lateness within the probe timeout harms no probe. */
+void stg__on_loop_late(stg_core_t *c, int64_t late_ms) {
+    if (c->t.local_health_max == 0 || c->self < 0 || late_ms <= stg__probe_timeout(c)) return;
+    int64_t gap_start = c->now - late_ms;
+    c->stats.loop_late++;
+    if (late_ms > c->late_worst_ms) c->late_worst_ms = late_ms;
+    if (c->late_log_ms == 0 || c->now - c->late_log_ms >= LATE_LOG_EVERY_MS) {
+        stg__log(c, STG_LOG_WARNING, "swim",
+                 "our loop ran late (%u times since the last report, the worst by %lld ms): "
+                 "probes and suspicions due meanwhile get their time again",
+                 c->late_unlogged + 1, (long long)c->late_worst_ms);
+        c->late_log_ms = c->now;
+        c->late_unlogged = 0;
+        c->late_worst_ms = 0;
+    } else {
+        c->late_unlogged++;
+    }
+    probe_t *p = &c->probe;
+    int64_t timeout_at = p->sent_ms + stg__probe_timeout(c);
+    bool excuse = p->active && !p->acked &&
+                  ((timeout_at >= gap_start && timeout_at <= c->now) ||
+                   (c->next_probe_ms >= gap_start && c->next_probe_ms <= c->now));
+    local_health(c, 1, "our own loop ran late");
+    if (excuse) {
+        p->sent_ms = c->now;
+        p->indirect_sent = false;
+        p->nacks = p->nacks_expected = 0;
+        if (c->next_probe_ms < c->now + stg__probe_interval(c))
+            c->next_probe_ms = c->now + stg__probe_interval(c);
+    }
+    for (int i = 0; i < RELAYS_MAX; i++) {
+        relay_t *r = &c->relays[i];
+        if (r->used && !r->nack_sent && r->nack_ms >= gap_start && r->nack_ms <= c->now) {
+            r->nack_ms = c->now + c->t.probe_timeout_ms;
+            if (r->expires_ms <= r->nack_ms) r->expires_ms = r->nack_ms + 1;
+        }
+    }
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *q = &c->peers[i];
+        if (q->live == STG_LIVE_SUSPECT && q->suspect_deadline_ms >= gap_start &&
+            q->suspect_deadline_ms <= c->now)
+            q->suspect_deadline_ms = c->now + stg__probe_timeout(c);
     }
 }
 

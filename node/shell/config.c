@@ -15,7 +15,8 @@ static const char *const top_fields[] = {"key", "roster", "listen", "state_dir",
 static const char *const hook_fields[] = {"health", "install", "rollback", "gate", NULL};
 static const char *const tuning_fields[] = {
     "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_ms",
-    "sync_interval_ms", "fanout", "health_interval_ms", "retransmit", "partners", NULL};
+    "sync_interval_ms", "fanout", "health_interval_ms", "retransmit", "partners",
+    "local_health_max", NULL};
 
 static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
     int64_t v;
@@ -37,6 +38,7 @@ static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
     MS(health_interval_ms, 100, 3600000)
     CNT(retransmit, 1, 16)
     CNT(partners, 0, 255)
+    CNT(local_health_max, 0, 8)
 #undef MS
 #undef CNT
     if (!rc && t->probe_timeout_ms >= t->probe_interval_ms)

@@ -48,6 +48,7 @@ typedef struct {
     stg_net_t *net;
     stg_actions_t *acts;
     uv_timer_t timer;
+    uint64_t due_ns;              /* uv_hrtime() when the core's wake-up is due; 0: none */
     uv_signal_t sig_term, sig_int, sig_hup;
     stg_hook_t *health_running;
     bool stopping;
@@ -90,6 +91,13 @@ static bool stderr_is_journal(void) {
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* While the actions of one core step are carried out: the clock reading
+ * that step was given. Its lines carry the time the core decided, not the
+ * time they were written, which on a starved machine can be a good part of
+ * a second later (and log-based checks of soak and spacing would see a
+ * soak shorter than the core kept). 0: stamp with the clock. */
+static int64_t log_step_ms;
+
 __attribute__((format(printf, 3, 4))) static void say(int level, const char *tag,
                                                        const char *fmt, ...) {
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
@@ -111,7 +119,7 @@ __attribute__((format(printf, 3, 4))) static void say(int level, const char *tag
                 line);
         return;
     }
-    int64_t now = wall_ms();
+    int64_t now = log_step_ms ? log_step_ms : wall_ms();
     time_t secs = (time_t)(now / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -490,10 +498,21 @@ static void arm_timer(daemon_t *d) {
     int64_t wait = stg_core_next_wakeup(d->core) - wall_ms();
     if (wait < 0) wait = 0;
     if (wait > 60000) wait = 60000;
+    d->due_ns = uv_hrtime() + (uint64_t)wait * 1000000u;
     uv_timer_start(&d->timer, on_timer, (uint64_t)wait, 0);
 }
 
-static void apply(daemon_t *d) {
+static void apply_actions(daemon_t *d);
+
+/* Carry out the actions of the step that was given now_ms. */
+static void apply(daemon_t *d, int64_t now_ms) {
+    int64_t outer = log_step_ms;
+    log_step_ms = now_ms;
+    apply_actions(d);
+    log_step_ms = outer;
+}
+
+static void apply_actions(daemon_t *d) {
     stg_actions_t *a = d->acts;
     if (a->dropped)
         say(STG_LOG_WARNING, "core", "%u actions did not fit in one step and were dropped",
@@ -550,6 +569,22 @@ static deferred_t deferred[DEFERRED_MAX];
 static unsigned ndeferred;
 static bool in_step;
 
+/* Lifeguard's loop-late rule (docs/protocol.md §7.5): the core hears how
+ * late its wake-up came (the timer fired, or another event was handled,
+ * after it was due: no CPU for us, or a long burst of work) before the
+ * event that noticed it, so it does not blame peers for answers that
+ * waited unread. A few ms is the timer's ordinary slack. */
+#define LATE_REPORT_MS 10
+static void report_late(daemon_t *d, int64_t now_ms) {
+    uint64_t now = uv_hrtime();
+    if (!d->due_ns || now < d->due_ns + LATE_REPORT_MS * 1000000u) return;
+    stg_event_t ev = {.type = STG_EV_LOOP_LATE, .now_ms = now_ms,
+                      .late_ms = (int64_t)((now - d->due_ns) / 1000000u)};
+    d->due_ns = 0;
+    stg_core_step(d->core, &ev, d->acts);
+    apply(d, ev.now_ms);
+}
+
 static void step(daemon_t *d, const stg_event_t *ev) {
     if (d->stopping) return;
     if (in_step) {
@@ -566,11 +601,12 @@ static void step(daemon_t *d, const stg_event_t *ev) {
         return;
     }
     in_step = true;
+    report_late(d, ev->now_ms);
     stg_core_step(d->core, ev, d->acts);
-    apply(d);
+    apply(d, ev->now_ms);
     for (unsigned i = 0; i < ndeferred && !d->stopping; i++) {
         stg_core_step(d->core, &deferred[i].ev, d->acts);
-        apply(d);
+        apply(d, deferred[i].ev.now_ms);
     }
     ndeferred = 0;
     in_step = false;

@@ -427,49 +427,60 @@ def phase_idle_and_fail(a, n, base):
         vname = name_of(v)
         res["suspicions_before_kill"] = fl.suspect_lines(0, 1 << 62)
         s0, la0 = cpu_stat(), loadavg()
-        t_kill = time.time_ns() / 1e6
-        os.kill(fl.procs[v].pid, signal.SIGKILL)
-        fl.procs[v].wait(timeout=10)
-        forget(fl.procs[v])
-        observers = [i for i in range(n) if i != v]
-        unknown, dead = {}, {}
-        deadline = time.monotonic() + a.fail_timeout_s
-        while time.monotonic() < deadline:
-            fl.poll()
-            for i in observers:
-                for ms, who, frm, to in fl.logs[i].swim:
-                    if who != vname or ms < t_kill:
-                        continue
-                    if frm == "alive" and i not in unknown:
-                        unknown[i] = ms
-                    if to == "dead" and i not in dead:
-                        dead[i] = ms
-            if len(dead) == len(observers):
-                break
-            time.sleep(0.05)
-        time.sleep(1.0)
-        fl.poll()
-        t_end = time.time_ns() / 1e6
-        u = [(unknown[i] - t_kill) / 1000.0 for i in observers if i in unknown]
-        d = [(dead[i] - t_kill) / 1000.0 for i in observers if i in dead]
-        res["fail"] = {
-            "victim": vname, "observers": len(observers),
-            "unknown_by": len(u), "dead_by": len(d),
-            "unknown_first_s": round(min(u), 3) if u else None,
-            "unknown_p50_s": round(pctl(u, 50), 3) if u else None,
-            "unknown_all_s": round(max(u), 3) if len(u) == len(observers) else None,
-            "dead_first_s": round(min(d), 3) if d else None,
-            "dead_p50_s": round(pctl(d, 50), 3) if d else None,
-            "dead_all_s": round(max(d), 3) if len(d) == len(observers) else None,
+        t_kill, t_end, res["fail"] = kill_and_watch(fl, v, a.fail_timeout_s)
+        res["fail"].update({
             "false_suspicions_after_kill": fl.suspect_lines(t_kill, t_end, exclude={vname}),
             "machine_busy_pct": busy_pct(s0, cpu_stat()),
             "loadavg_start": la0, "loadavg_end": loadavg(),
-        }
+        })
         res["log_levels"] = _levels(fl)
         res["problems"] = _problems(fl)
         return res
     finally:
         fl.stop()
+
+
+def kill_and_watch(fl, v, timeout_s):
+    """kill -9 peer v; per other peer, from its own log, the time to its
+    first `nV: alive -> suspect|dead` (v unknown there) and to `-> dead`,
+    until every one declared v dead or timeout_s passed (and one second
+    more). Returns (t_kill, t_end) in Unix ms and the figures."""
+    vname = name_of(v)
+    t_kill = time.time_ns() / 1e6
+    os.kill(fl.procs[v].pid, signal.SIGKILL)
+    fl.procs[v].wait(timeout=10)
+    forget(fl.procs[v])
+    observers = [i for i in range(fl.n) if i != v]
+    unknown, dead = {}, {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        fl.poll()
+        for i in observers:
+            for ms, who, frm, to in fl.logs[i].swim:
+                if who != vname or ms < t_kill:
+                    continue
+                if frm == "alive" and i not in unknown:
+                    unknown[i] = ms
+                if to == "dead" and i not in dead:
+                    dead[i] = ms
+        if len(dead) == len(observers):
+            break
+        time.sleep(0.05)
+    time.sleep(1.0)
+    fl.poll()
+    t_end = time.time_ns() / 1e6
+    u = [(unknown[i] - t_kill) / 1000.0 for i in observers if i in unknown]
+    d = [(dead[i] - t_kill) / 1000.0 for i in observers if i in dead]
+    return t_kill, t_end, {
+        "victim": vname, "observers": len(observers),
+        "unknown_by": len(u), "dead_by": len(d),
+        "unknown_first_s": round(min(u), 3) if u else None,
+        "unknown_p50_s": round(pctl(u, 50), 3) if u else None,
+        "unknown_all_s": round(max(u), 3) if len(u) == len(observers) else None,
+        "dead_first_s": round(min(d), 3) if d else None,
+        "dead_p50_s": round(pctl(d, 50), 3) if d else None,
+        "dead_all_s": round(max(d), 3) if len(d) == len(observers) else None,
+    }
 
 
 def _levels(fl):
@@ -880,22 +891,27 @@ def main():
         if st.get("dissem_not_all") != 0 or st.get("dissem_events") != a.trials \
                 or st.get("fail_all_s") is None:
             ok = False
-        with open(os.path.join(a.out, "summary.json"), "w") as f:
-            json.dump({"meta": meta, "results": {str(k): v for k, v in results.items()}},
-                      f, indent=1)
-    meta["loadavg_end"] = loadavg()
-    meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    text = print_table(results, sync_ms)
-    with open(os.path.join(a.out, "summary.json"), "w") as f:
-        json.dump({"meta": meta, "results": {str(k): v for k, v in results.items()}}, f, indent=1)
-    with open(os.path.join(a.out, "table.txt"), "w") as f:
-        f.write(text + "\n")
-    print("bench: summary %s" % os.path.join(a.out, "summary.json"))
+        save_results(a.out, meta, results)
+    save_results(a.out, meta, results, print_table(results, sync_ms))
     if a.check and not ok:
         print("bench: CHECK FAILED: a change did not reach every peer, or the killed peer "
               "was not unknown everywhere", file=sys.stderr)
         return 1
     return 0
+
+
+def save_results(out, meta, results, text=None):
+    """OUT/summary.json after each N; with the final table also OUT/table.txt,
+    and the end time and load in meta."""
+    if text is not None:
+        meta["loadavg_end"] = loadavg()
+        meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(os.path.join(out, "table.txt"), "w") as f:
+            f.write(text + "\n")
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"meta": meta, "results": {str(k): v for k, v in results.items()}}, f, indent=1)
+    if text is not None:
+        print("bench: summary %s" % os.path.join(out, "summary.json"))
 
 
 def _phase(fn, a, n, base):

@@ -31,6 +31,8 @@ typedef struct {
     size_t len;
     uint64_t wgen;                /* EV_PERSISTED: the write's generation */
     bool unstarted;               /* EV_HOOK: the shell refused to start it */
+    bool first;                   /* before every other event at the same time */
+    int64_t late;                 /* EV_WAKE: how late a stall made it (ms) */
 } sev_t;
 
 typedef struct {
@@ -61,6 +63,8 @@ typedef struct {
     uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
+    int64_t stall_until;          /* its loop gets no CPU before this (virtual ms) */
+    int64_t stall_next_ms;        /* stall this long right after its next wake-up */
 } snode_t;
 
 struct sim {
@@ -92,7 +96,9 @@ struct sim {
 /* ---- heap ------------------------------------------------------------- */
 
 static bool before(const sev_t *a, const sev_t *b) {
-    return a->at < b->at || (a->at == b->at && a->order < b->order);
+    if (a->at != b->at) return a->at < b->at;
+    if (a->first != b->first) return a->first;
+    return a->order < b->order;
 }
 
 static void push(sim_t *s, sev_t e) {
@@ -237,6 +243,8 @@ static void start_node(sim_t *s, unsigned i) {
     nd->hook = -1;
     nd->installers = 0;
     nd->wake_at = INT64_MAX;
+    nd->stall_until = 0;
+    nd->stall_next_ms = 0;
     schedule_wake(s, i);
 }
 
@@ -527,6 +535,20 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             free(e.data);
             continue;
         }
+        if (s->now < nd->stall_until) {
+            /* Starved (sim_stall): everything for it waits for its loop to
+             * run again; then its timer fires first, as libuv runs timers
+             * before it reads sockets, late by the whole wait. */
+            if (e.kind == EV_WAKE) {
+                if (e.at != nd->wake_at) continue;
+                if (!e.late) e.late = nd->stall_until - e.at;
+                e.first = true;
+                nd->wake_at = nd->stall_until;
+            }
+            e.at = nd->stall_until;
+            push(s, e);
+            continue;
+        }
         stg_event_t ev;
         memset(&ev, 0, sizeof ev);
         ev.now_ms = s->now;
@@ -534,8 +556,21 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         case EV_WAKE:
             if (e.at != nd->wake_at) break; /* superseded by an earlier one */
             nd->wake_at = INT64_MAX;
+            if (e.late > 0) {
+                /* staggerd's report of its own lateness, before the tick. */
+                ev.type = STG_EV_LOOP_LATE;
+                ev.late_ms = e.late;
+                step_node(s, e.node, &ev);
+                ev.late_ms = 0;
+                nd->wake_at = INT64_MAX;
+            }
             ev.type = STG_EV_TICK;
             step_node(s, e.node, &ev);
+            if (nd->stall_next_ms > 0) {
+                nd->stall_until = s->now + nd->stall_next_ms;
+                nd->stall_next_ms = 0;
+                sim_note(s, "n%02u: no CPU until %lld", e.node, (long long)nd->stall_until);
+            }
             break;
         case EV_DELIVER:
             if (e.from >= 0 && (s->blocked[e.from][e.node] || !s->nodes[e.from].up)) break;
@@ -757,6 +792,16 @@ bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
+void sim_stall(sim_t *s, unsigned node, int64_t until_ms) {
+    s->nodes[node].stall_until = until_ms;
+    sim_note(s, "n%02u: no CPU until %lld", node, (long long)until_ms);
+}
+void sim_stall_after_wake(sim_t *s, unsigned node, int64_t len_ms) {
+    s->nodes[node].stall_next_ms = len_ms;
+}
+bool sim_stalled(const sim_t *s, unsigned node) {
+    return s->now < s->nodes[node].stall_until || s->nodes[node].stall_next_ms > 0;
+}
 void sim_set_clock_offset(sim_t *s, unsigned node, int64_t offset_ms) {
     s->nodes[node].clock_offset_ms = offset_ms;
 }

@@ -129,6 +129,18 @@ unsigned sim_installers(const sim_t *s, unsigned node);
  * version before switched_at + restart_ms. */
 int64_t sim_switched_at(const sim_t *s, unsigned node);
 int64_t sim_restart_ms(const sim_t *s);
+/* A starved node (another process has the CPU): until virtual time until_ms
+ * its loop runs nothing; what arrives or falls due for it waits. When it
+ * runs again its timer fires first (libuv runs timers before it reads
+ * sockets), preceded by the STG_EV_LOOP_LATE event staggerd sends when its
+ * timer fires late, then what waited, in order. */
+void sim_stall(sim_t *s, unsigned node, int64_t until_ms);
+/* The same, starting right after the node's next wake-up: a starved
+ * process gets the CPU when its timer fires, sends its probe, and loses
+ * the CPU again before the answer comes. */
+void sim_stall_after_wake(sim_t *s, unsigned node, int64_t len_ms);
+/* Is it stalled now, or about to be at its next wake-up? */
+bool sim_stalled(const sim_t *s, unsigned node);
 /* Set node's clock offset (ms) from the true time, as a mis-set NTP would. */
 void sim_set_clock_offset(sim_t *s, unsigned node, int64_t offset_ms);
 /* The configured bound of clock drift (ppm). */

@@ -1,6 +1,7 @@
 /* test_gossip.c: membership, liveness and state gossip of real cores in
  * the simulator: convergence, dissemination, failure detection and
- * refutation, roster replacement, and hostile input. */
+ * refutation, Lifeguard (a starved node blames no one, lone suspicions
+ * wait), roster replacement, and hostile input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,7 +352,7 @@ static void idle_traffic_stays_on_partners(void **state) {
  * Eight crashes: without the hint the worst takes 2.5 s, with it 1.7 s. */
 static void crash_detected_over_the_overlay(void **state) {
     (void)state;
-    int64_t worst = 0;
+    int64_t worst = 0, worst_dead = 0;
     for (uint64_t seed = 12; seed < 20; seed++) {
         sim_t *s = make(64, seed);
         assert_true(WAIT_FOR(s, 10000, converged(s, 64, STG_HEALTH_HEALTHY, NULL)) >= 0);
@@ -361,6 +362,21 @@ static void crash_detected_over_the_overlay(void **state) {
         int64_t t = WAIT_FOR(s, 10000, none_see_healthy(s, 64, victim));
         assert_true(t >= 0);
         worst = t > worst ? t : worst;
+        /* Lifeguard over the overlay: the victim's partners hear each
+         * other's accusations, so its suspicion lasts suspicion_ms (3 s),
+         * not the 18 s of a lone accuser's. */
+        int64_t d = WAIT_FOR(s, 20000, ({
+                                 bool seen = false;
+                                 for (unsigned i = 0; i < 64 && !seen; i++)
+                                     if (i != victim) {
+                                         stg_member_view_t v;
+                                         stg_core_member(sim_core(s, i), (int)victim, &v);
+                                         seen = v.live == STG_LIVE_DEAD;
+                                     }
+                                 seen;
+                             }));
+        assert_true(d >= 0);
+        worst_dead = t + d > worst_dead ? t + d : worst_dead;
         for (unsigned i = 0; i < 64; i++)
             for (unsigned m = 0; m < 64; m++)
                 if (i != victim && m != victim)
@@ -381,8 +397,132 @@ static void crash_detected_over_the_overlay(void **state) {
         }
         sim_destroy(&s);
     }
-    print_message("worst crash detection of eight at 64 members: %lld ms\n", (long long)worst);
+    print_message("# worst crash detection of eight at 64 members: %lld ms, first death %lld ms\n",
+                  (long long)worst, (long long)worst_dead);
     assert_true(worst < 2000);
+    assert_true(worst_dead < 2000 + 3000 + 1000);
+}
+
+/* ---- Lifeguard (docs/protocol.md §7.5) ---- */
+
+#define STARVED 3
+
+/* Every core's view of every member other than the starved one, and the
+ * moves of those views: the healthy members never stop answering, so any
+ * suspicion or death of one is false. */
+typedef struct {
+    uint8_t live[8][8];
+    unsigned false_suspicions, false_deaths;
+    int lhm_max;
+} watch_t;
+
+static void watch_healthy(sim_t *s, unsigned node, void *ctx) {
+    watch_t *w = ctx;
+    stg_core_t *c = sim_core(s, node);
+    for (unsigned m = 0; m < 8; m++) {
+        if (m == node || m == STARVED) continue;
+        stg_member_view_t v;
+        stg_core_member(c, (int)m, &v);
+        if (v.live == w->live[node][m]) continue;
+        if (v.live == STG_LIVE_SUSPECT) w->false_suspicions++;
+        if (v.live == STG_LIVE_DEAD) w->false_deaths++;
+        w->live[node][m] = (uint8_t)v.live;
+    }
+    if (node == STARVED && stg_core_local_health(c) > w->lhm_max)
+        w->lhm_max = stg_core_local_health(c);
+}
+
+/* A minute of a starved node: each time its timer fires it sends its
+ * probe and loses the CPU for 1.5 s, longer than the probe period, before
+ * the answer is read; then it runs for a while. Then it gets its CPU back
+ * for 90 s. Returns the starved node's local health at the end. */
+static int starve(unsigned lhm_max, uint64_t seed, watch_t *w) {
+    stg_core_tuning_t t;
+    stg_core_tuning_default(&t);
+    t.local_health_max = lhm_max;
+    sim_config_t cfg = {.n = 8, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5, .tuning = &t};
+    sim_t *s = sim_new(&cfg);
+    assert_non_null(s);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 8, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    memset(w, 0, sizeof *w);
+    sim_observe(s, watch_healthy, w);
+    for (int k = 0; k < 15; k++) {
+        sim_stall_after_wake(s, STARVED, 1500);
+        sim_run_until(s, sim_now(s) + 4000);
+    }
+    sim_run_until(s, sim_now(s) + 90000);
+    int lhm = stg_core_local_health(sim_core(s, STARVED));
+    sim_destroy(&s);
+    return lhm;
+}
+
+/* The node whose loop runs late does not blame the peers it probed for its
+ * own gap (the loop-late event), and stretches its timers (the local
+ * health score); it blames no one, and its score heals when its CPU comes
+ * back. The same minute with local health off makes false suspicions of
+ * healthy members: the scenario is one Lifeguard is needed for. */
+static void starved_node_blames_no_one(void **state) {
+    (void)state;
+    watch_t with, without;
+    for (uint64_t seed = 30; seed < 33; seed++) {
+        int healed = starve(8, seed, &with);
+        print_message("# seed %llu, starved node with local health: %u false suspicions, %u false "
+                      "deaths of healthy members, its score up to %d, %d after\n",
+                      (unsigned long long)seed, with.false_suspicions, with.false_deaths,
+                      with.lhm_max, healed);
+        assert_int_equal(with.false_suspicions, 0);
+        assert_int_equal(with.false_deaths, 0);
+        assert_true(with.lhm_max >= 1);
+        assert_int_equal(healed, 0);
+        starve(0, seed, &without);
+        print_message("# seed %llu, local health off: %u false suspicions, %u false deaths\n",
+                      (unsigned long long)seed, without.false_suspicions, without.false_deaths);
+        assert_true(without.false_suspicions > 0);
+        assert_int_equal(without.lhm_max, 0);
+    }
+}
+
+/* n00's view of member m: when it turned suspect and dead (virtual ms). */
+typedef struct {
+    unsigned m;
+    int64_t suspect_at, dead_at;
+} fate_t;
+
+static void watch_fate(sim_t *s, unsigned node, void *ctx) {
+    fate_t *f = ctx;
+    if (node != 0) return;
+    stg_member_view_t v;
+    stg_core_member(sim_core(s, 0), (int)f->m, &v);
+    if (v.live == STG_LIVE_SUSPECT && f->suspect_at < 0) f->suspect_at = sim_now(s);
+    if (v.live == STG_LIVE_DEAD && f->dead_at < 0) f->dead_at = sim_now(s);
+}
+
+/* Three members; n02 crashes. With n01 running, n00's suspicion is
+ * confirmed by n01's own failed probe and lasts suspicion_ms; with n01
+ * starved (it probes nothing), n00 is a lone accuser and its suspicion
+ * lasts the longest, SUSPICION_MAX_MULT (6) x suspicion_ms. */
+static int64_t suspicion_lasts(bool lone) {
+    sim_config_t cfg = {.n = 3, .seed = 40, .delay_min_ms = 1, .delay_max_ms = 5};
+    sim_t *s = sim_new(&cfg);
+    assert_non_null(s);
+    assert_true(WAIT_FOR(s, 5000, converged(s, 3, STG_HEALTH_HEALTHY, NULL)) >= 0);
+    fate_t f = {2, -1, -1};
+    sim_observe(s, watch_fate, &f);
+    if (lone) sim_stall(s, 1, sim_now(s) + 40000);
+    sim_crash(s, 2);
+    WAIT_FOR(s, 30000, f.dead_at >= 0);
+    sim_destroy(&s);
+    assert_true(f.suspect_at >= 0 && f.dead_at >= 0);
+    return f.dead_at - f.suspect_at;
+}
+
+static void lone_suspicion_waits_confirmed_one_does_not(void **state) {
+    (void)state;
+    int64_t confirmed = suspicion_lasts(false), lone = suspicion_lasts(true);
+    print_message("# suspect -> dead: %lld ms confirmed, %lld ms by a lone accuser\n",
+                  (long long)confirmed, (long long)lone);
+    assert_true(confirmed >= 3000 && confirmed < 3000 + 200);
+    assert_true(lone >= 6 * 3000 && lone < 6 * 3000 + 200);
 }
 
 int main(void) {
@@ -399,6 +539,8 @@ int main(void) {
         cmocka_unit_test(overlay_bounded_mutual_connected),
         cmocka_unit_test(idle_traffic_stays_on_partners),
         cmocka_unit_test(crash_detected_over_the_overlay),
+        cmocka_unit_test(starved_node_blames_no_one),
+        cmocka_unit_test(lone_suspicion_waits_confirmed_one_does_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,8 @@ static void peek_type(void **state) {
         {"02 14 0000000000000003", -1, STG_REJECT_BAD_VERSION},
         {"00 14 0000000000000003", -1, STG_REJECT_BAD_VERSION},
         {"01 00 0000000000000003", -1, STG_REJECT_BAD_TYPE},
-        {"01 12 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 18: a gap */
+        {"01 12 0000000000000003", STG_MSG_NACK, 0},
+        {"01 13 0000000000000003", STG_MSG_SUSPECT, 0},
         {"01 18 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 24: past the last */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -100,6 +101,15 @@ static const struct {
     {"vote-req for slot 2", "01 0b 0000000000000003 02 0000000000000000 0000000000000000",
      STG_REJECT_OUT_OF_RANGE},
     {"roster with no envelope", "01 07 0000000000000003", STG_REJECT_TOO_SHORT},
+    {"nack", "01 12 0000000000000003 0000002a 00", STG_REJECT_NONE},
+    {"nack with a claim", "01 12 0000000000000003 0000002a 01 0002 01 0000000000000007",
+     STG_REJECT_NONE},
+    {"nack without its claims count", "01 12 0000000000000003 0000002a", STG_REJECT_BAD_LENGTH},
+    {"suspect", "01 13 0000000000000003 0002 0000000000000007 0005", STG_REJECT_NONE},
+    {"suspect without its accuser", "01 13 0000000000000003 0002 0000000000000007",
+     STG_REJECT_BAD_LENGTH},
+    {"suspect with a trailing byte", "01 13 0000000000000003 0002 0000000000000007 0005 00",
+     STG_REJECT_BAD_LENGTH},
     {"error-rep", "01 16 0000000000000003 1b 6e6f", STG_REJECT_NONE},
     {"error-rep without text", "01 16 0000000000000003 1b", STG_REJECT_NONE},
     {"error-rep without a reason", "01 16 0000000000000003", STG_REJECT_BAD_LENGTH},
