@@ -60,6 +60,10 @@ typedef struct {
     bool write_fail;              /* its disk refuses writes (full, read-only) */
     bool journal_stale;           /* a journal write failed since the last one stored */
     bool restarted_stale;         /* its last start reloaded such an older journal */
+    struct {                      /* the last start-ack (ok) that left it, per slot */
+        int to;                   /* -1: none */
+        uint8_t release[8];
+    } acked[STG_BATCH_MAX];
     uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     uint64_t starts;
@@ -272,6 +276,7 @@ sim_t *sim_new(const sim_config_t *cfg) {
                 cfg->drift_max_ppm;
         s->nodes[i].health = STG_HEALTH_HEALTHY;
         s->nodes[i].switched_at = -1;
+        for (unsigned k = 0; k < STG_BATCH_MAX; k++) s->nodes[i].acked[k].to = -1;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
         snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
     }
@@ -389,6 +394,18 @@ static void deliver_persist_result(sim_t *s, unsigned i, const stg_action_t *a, 
 
 static void persist_failed(sim_t *s, unsigned i, const stg_action_t *a);
 
+/* What left the core is what the other side may act on: the checker asks
+ * whether a voter's acknowledgement of a start really left (sim_acked). */
+static void note_ack(snode_t *nd, unsigned to, const uint8_t *data, size_t len) {
+    stg_msg_t *m = malloc(sizeof *m);
+    if (!m) abort();
+    if (stg_msg_decode(data, len, m, NULL) == 0 && m->ok && m->slot < STG_BATCH_MAX) {
+        nd->acked[m->slot].to = (int)to;
+        memcpy(nd->acked[m->slot].release, m->release, 8);
+    }
+    free(m);
+}
+
 static void apply(sim_t *s, unsigned i) {
     snode_t *nd = &s->nodes[i];
     stg_actions_t *acts = s->acts;
@@ -398,6 +415,7 @@ static void apply(sim_t *s, unsigned i) {
         case STG_ACT_SEND: {
             unsigned to = (unsigned)a->peer;
             if (to >= s->cfg.n) break;
+            if (a->msg_type == STG_MSG_START_ACK) note_ack(nd, to, a->data, a->len);
             s->messages++;
             s->link_msgs[i][to]++;
             if (s->cfg.loss > 0 && uniform(s, ST_LOSS) < s->cfg.loss) break;
@@ -789,6 +807,10 @@ const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *sta
     return nd->journal;
 }
 bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].restarted_stale; }
+bool sim_acked(const sim_t *s, unsigned node, unsigned slot, int holder, const uint8_t id[8]) {
+    return slot < STG_BATCH_MAX && s->nodes[node].acked[slot].to == holder && holder >= 0 &&
+           memcmp(s->nodes[node].acked[slot].release, id, 8) == 0;
+}
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }

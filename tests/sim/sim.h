@@ -119,6 +119,10 @@ const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *sta
 /* Did node's last start reload a journal older than the last one its core
  * wrote (a write had failed)? */
 bool sim_restarted_stale(const sim_t *s, unsigned node);
+/* Did the last start-ack (accepting) that left node for slot go to holder,
+ * about release id? What a voter acknowledged only in memory, held behind a
+ * journal write that failed, never left. */
+bool sim_acked(const sim_t *s, unsigned node, unsigned slot, int holder, const uint8_t id[8]);
 /* Install and rollback hooks running on node now. A crash kills the running
  * one, as staggerd kills the hook's process group (hook.pgid) at start;
  * but when the disk refused writes as the hook started, that file was never
