@@ -162,7 +162,17 @@ static void print_table(json_t *st) {
         const char *detail = json_string_value(json_object_get(m, "detail"));
         if (detail && *detail && strcmp(str(m, "health"), "healthy") != 0)
             printf("%-14s   %s\n", "", detail);
+        json_t *skew = json_object_get(m, "clock_skew_ms");
+        if (json_is_integer(skew))
+            printf("%-14s   clock %+.1fs off %s's: check NTP on both\n", "",
+                   json_integer_value(skew) / 1000.0, str(st, "self"));
     }
+    json_t *jr = json_object_get(st, "journal");
+    const char *why = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
+    /* Said once: the rollout's waiting line may say it already. */
+    if (json_is_false(json_object_get(jr, "ok")) && !(why && strstr(why, "cannot write its journal")))
+        printf("%s cannot write its journal (%s): it neither votes nor starts until it can\n",
+               str(st, "self"), str(jr, "error"));
     json_t *ro = json_object_get(st, "rollout");
     json_t *rel = json_object_get(ro, "release");
     if (json_is_object(rel)) {

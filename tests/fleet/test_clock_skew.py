@@ -31,6 +31,7 @@ usage: /usr/bin/python3 test_clock_skew.py STAGGERD STAGGERCTL   (prints TAP;
 skipped without libfaketime: apt-get install libfaketime)
 """
 import os
+import re
 import sys
 import time
 
@@ -129,7 +130,13 @@ def test(f, tap):
     f.check_wait("%s's status shows clock_skew_ms near %d for %s, and for no one else"
                  % (watcher, SKEW_S * 1000, " and ".join(skewed)),
                  lambda: f.views_problems(skew_shown, peers=[watcher]), 20)
-
+    table = f.status(watcher, as_json=False).out
+    shown = [float(m.group(1)) for m in re.finditer(r"clock ([-+][0-9.]+)s off %s's: check "
+                                                      r"NTP on both" % watcher, table)]
+    tap.check(len(shown) == len(skewed) and
+              all(abs(x * 1000 - SKEW_S * 1000) <= SKEW_SLACK_MS for x in shown),
+              "staggerctl status at %s: a line \"clock %+ds off %s's: check NTP on both\" "
+              "under each skewed peer" % (watcher, SKEW_S, watcher), table)
 
 if __name__ == "__main__":
     if not os.path.exists(LIBFAKETIME):

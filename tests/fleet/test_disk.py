@@ -144,6 +144,9 @@ def test_unwritable(f, tap, disk):
     # grant as that relay finishes.
     if not f.check_wait("%s's status: journal ok false, error \"%s\"" % (v, want), failed, 40):
         return
+    table = f.status(v, as_json=False).out
+    tap.check("cannot write its journal (journal.json: %s)" % want in table,
+              "staggerctl status at %s says it cannot write its journal" % v, table)
     errs = eu.log_lines(f, v, "ERROR [journal] cannot write the journal (")
     tap.check(errs and ("(journal.json: %s)" % want) in errs[0][1],
               "%s logged ERROR [journal] cannot write the journal (journal.json: %s)"
