@@ -58,7 +58,7 @@ const char *stg_hook_name(stg_hook_kind_t h);
     X(EPOCH_GUARD, "an epoch boundary is near")              \
     X(PROOF, "the release is not proven yet")                \
     X(NOT_YET, "the release is not valid yet")               \
-    X(GATE, "the gate hook said no")                         \
+    X(GATE, "the gate hook said no") /* reserved: never sent */ \
     X(ALREADY_DONE, "the candidate already runs it")         \
     X(ABANDONED, "the operator abandoned the release")       \
     X(NO_DISK, "the voter cannot write its journal")
