@@ -1,6 +1,6 @@
 # deploy/nix/package.nix: stagger built with nixpkgs' meson; call it with
 # pkgs.callPackage (default.nix does). Debian's build is deploy/debian/.
-{ lib, stdenv, meson, ninja, pkg-config, libsodium, zeromq, jansson, libuv, python3 }:
+{ lib, stdenv, meson, ninja, pkg-config, libsodium, zeromq, jansson, libuv, libmicrohttpd, python3 }:
 
 stdenv.mkDerivation {
   pname = "stagger";
@@ -15,7 +15,7 @@ stdenv.mkDerivation {
   nativeBuildInputs = [ meson ninja pkg-config ];
   # python3: the cardano-node hooks' interpreter; fixupPhase rewrites their
   # #!/usr/bin/python3 to it.
-  buildInputs = [ libsodium zeromq jansson libuv python3 ];
+  buildInputs = [ libsodium zeromq jansson libuv libmicrohttpd python3 ];
 
   # nixpkgs' shared libraries (the static archives the upstream default
   # links are not in nixpkgs' default outputs).

@@ -10,8 +10,9 @@
 #include "config.h"
 #include "stagger/keyfile.h"
 
-static const char *const top_fields[] = {"key", "roster", "listen", "state_dir", "component",
-                                         "hooks", "log_level", "tuning", NULL};
+static const char *const top_fields[] = {"key",   "roster",    "listen", "state_dir",
+                                         "component", "hooks", "log_level", "tuning",
+                                         "metrics", NULL};
 static const char *const hook_fields[] = {"health", "install", "rollback", "gate", NULL};
 static const char *const tuning_fields[] = {
     "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_ms",
@@ -51,6 +52,7 @@ static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
 int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->component, sizeof cfg->component, "cardano-node");
+    snprintf(cfg->metrics, sizeof cfg->metrics, "%s", STG_METRICS_DEFAULT);
     cfg->log_level = STG_LOG_INFO;
     stg_core_tuning_default(&cfg->tuning);
     uint8_t *buf;
@@ -67,6 +69,7 @@ int stg_config_load(const char *path, stg_config_t *cfg, char *msg, size_t cap) 
     if (!rc) rc = stg_json_str(o, "", "key", true, cfg->key, sizeof cfg->key, &d);
     if (!rc) rc = stg_json_str(o, "", "roster", true, cfg->roster, sizeof cfg->roster, &d);
     if (!rc) rc = stg_json_str(o, "", "listen", false, cfg->listen, sizeof cfg->listen, &d);
+    if (!rc) rc = stg_json_str(o, "", "metrics", false, cfg->metrics, sizeof cfg->metrics, &d);
     if (!rc) rc = stg_json_str(o, "", "state_dir", true, cfg->state_dir, sizeof cfg->state_dir, &d);
     if (!rc) rc = stg_json_str(o, "", "component", false, cfg->component, sizeof cfg->component, &d);
     if (!rc) rc = stg_json_str(o, "", "log_level", false, level, sizeof level, &d);

@@ -6,11 +6,14 @@
 #include "stagger/core.h"
 
 #define STG_PATH_MAX 1024
+/* The Prometheus endpoint when the configuration names none: loopback. */
+#define STG_METRICS_DEFAULT "127.0.0.1:9479"
 
 typedef struct {
     char key[STG_PATH_MAX];        /* node identity key file */
     char roster[STG_PATH_MAX];     /* signed roster to start from */
     char listen[STG_ENDPOINT_MAX + 1]; /* "" = the roster endpoint */
+    char metrics[STG_ENDPOINT_MAX + 1]; /* HOST:PORT of the Prometheus endpoint; "" = off */
     char state_dir[STG_PATH_MAX];
     char component[STG_NAME_MAX + 1];
     char health_hook[STG_PATH_MAX];/* "" = no hook: health unknown */

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "hook.h"
+#include "metrics.h"
 #include "net.h"
 #include "stagger/core.h"
 #include "stagger/keyfile.h"
@@ -62,6 +63,8 @@ typedef struct {
     int reply_peer;
     const stg_net_route_t *reply_route;
     store_err_t store_err[STG_STORE__COUNT];
+    stg_metrics_t *metrics;       /* NULL: off, or it could not listen */
+    stg_hook_stats_t hook_stats;
 } daemon_t;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -241,6 +244,12 @@ static void rebuild_peers(daemon_t *d) {
     for (unsigned i = r->nmembers; i < STG_NET_PEERS_MAX; i++) stg_net_peer_drop(d->net, i);
 }
 
+static void count_hook(daemon_t *d, stg_hook_kind_t kind, bool ok, int64_t elapsed_ms) {
+    if (ok) d->hook_stats.ok[kind]++;
+    else d->hook_stats.failed[kind]++;
+    d->hook_stats.elapsed_ms[kind] += elapsed_ms;
+}
+
 static void health_done(void *ctx, const stg_hook_result_t *res) {
     daemon_t *d = ctx;
     d->health_running = NULL;
@@ -273,6 +282,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     } else {
         ev.health = STG_HEALTH_HEALTHY;
     }
+    count_hook(d, STG_HOOK_HEALTH, ev.health == STG_HEALTH_HEALTHY, res->elapsed_ms);
     say(STG_LOG_DEBUG, "hook", "health: exit %d signal %d%s in %lld ms: %s", res->exit_status,
         res->term_signal, res->timed_out ? " (timed out)" : "", (long long)res->elapsed_ms,
         res->output);
@@ -366,6 +376,7 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
                  res->exit_status, tail[0] ? ": " : "", tail);
     else
         snprintf(detail, sizeof detail, "%s", tail);
+    count_hook(d, kind, ok, res->elapsed_ms);
     say(ok ? STG_LOG_INFO : STG_LOG_WARNING, "hook", "%s: %s in %lld ms%s%s", stg_hook_name(kind),
         ok ? "ok" : "failed", (long long)res->elapsed_ms, detail[0] ? ": " : "", detail);
     stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind, .ok = ok,
@@ -642,9 +653,10 @@ static void reply(daemon_t *d, const stg_net_route_t *route, stg_msg_t *m) {
     free(frame);
 }
 
-static void reply_status(daemon_t *d, const stg_net_route_t *route) {
-    int64_t now = wall_ms();
-    json_t *st = stg_core_status_json(d->core, now);
+/* The status document (docs/protocol.md §8): the core's, with the
+ * transport's counters. Caller owns it. */
+static json_t *status_doc(daemon_t *d) {
+    json_t *st = stg_core_status_json(d->core, wall_ms());
     stg_net_stats_t ns;
     stg_net_stats(d->net, &ns);
     json_object_set_new(st, "transport",
@@ -655,6 +667,11 @@ static void reply_status(daemon_t *d, const stg_net_route_t *route) {
                                   "tx_msgs", (json_int_t)ns.tx_msgs, "tx_dropped",
                                   (json_int_t)ns.tx_dropped, "unknown_sender",
                                   (json_int_t)d->unknown_sender));
+    return st;
+}
+
+static void reply_status(daemon_t *d, const stg_net_route_t *route) {
+    json_t *st = status_doc(d);
     char *text = json_dumps(st, JSON_COMPACT);
     json_decref(st);
     if (!text) return;
@@ -665,6 +682,19 @@ static void reply_status(daemon_t *d, const stg_net_route_t *route) {
     m.blob_len = strlen(text);
     reply(d, route, &m);
     free(text);
+}
+
+/* One scrape of the Prometheus endpoint: the status document, as text. */
+static char *render_metrics(void *ctx, size_t *len) {
+    daemon_t *d = ctx;
+    json_t *st = status_doc(d);
+    char version[64];
+    if (STG_GIT_REV[0]) snprintf(version, sizeof version, "%s (git %s)", STG_VERSION, STG_GIT_REV);
+    else snprintf(version, sizeof version, "%s", STG_VERSION);
+    char *text = st ? stg_metrics_text(st, stg_core_stats(d->core), &d->hook_stats, version, len)
+                    : NULL;
+    json_decref(st);
+    return text;
 }
 
 /* error-rep or ok-rep: a code and a line of text (docs/protocol.md §7.9). */
@@ -917,6 +947,7 @@ static void shutdown_(daemon_t *d, const char *why) {
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     stg_net_close(&d->net);
+    stg_metrics_stop(&d->metrics);
 }
 
 static int load_roster_file(const char *path, const stg_roster_t *current, uint8_t **env,
@@ -935,8 +966,8 @@ static int load_roster_file(const char *path, const stg_roster_t *current, uint8
 }
 
 /* SIGHUP: take the log level and the hook paths from the configuration
- * file again. The rest (key, roster path, listen, state_dir, component,
- * tuning) is fixed for the daemon's life: a change there is reported as
+ * file again. The rest (key, roster path, listen, metrics, state_dir,
+ * component, tuning) is fixed for the daemon's life: a change there is reported as
  * needing a restart, and the running values stay. */
 static void hook_unusable_log(void *config, const char *line);
 
@@ -956,6 +987,7 @@ static void reload_config(daemon_t *d) {
         {"key", strcmp(c->key, d->cfg.key) == 0},
         {"roster", strcmp(c->roster, d->cfg.roster) == 0},
         {"listen", strcmp(c->listen, d->cfg.listen) == 0},
+        {"metrics", strcmp(c->metrics, d->cfg.metrics) == 0},
         {"state_dir", strcmp(c->state_dir, d->cfg.state_dir) == 0},
         {"component", strcmp(c->component, d->cfg.component) == 0},
         {"tuning", memcmp(&c->tuning, &d->cfg.tuning, sizeof c->tuning) == 0},
@@ -1253,6 +1285,17 @@ int main(int argc, char **argv) {
 
     say(STG_LOG_INFO, "shell", "node %s of fleet %s listening on %s, incarnation %lld, %u members",
         d->name, r->fleet, stg_net_endpoint(d->net), (long long)inc, r->nmembers);
+    if (d->cfg.metrics[0]) {
+        /* Metrics are for watching, not for running: a port taken by
+         * another process is a warning, and the daemon goes on. */
+        int mrc = stg_metrics_start(d->loop, d->cfg.metrics, render_metrics, d, &d->metrics, msg,
+                                    sizeof msg);
+        if (mrc == 0)
+            say(STG_LOG_INFO, "shell", "metrics on http://%s/metrics", d->cfg.metrics);
+        else
+            say(STG_LOG_WARNING, "shell", "metrics: %s; running without them (set \"metrics\" "
+                "in %s to another HOST:PORT, or \"\" to turn them off)", msg, d->config_path);
+    }
     stg_event_t ev = {.type = STG_EV_TICK, .now_ms = wall_ms()};
     step(d, &ev);
     uv_run(d->loop, UV_RUN_DEFAULT);

@@ -714,15 +714,20 @@ def boundaries_between(policy, a_ms, b_ms):
 
 
 class Fleet:
-    def __init__(self, staggerd, staggerctl, tap, n=8, versions=None, policy=None):
+    def __init__(self, staggerd, staggerctl, tap, n=8, versions=None, policy=None,
+                 metrics=False):
         self.staggerd = os.path.realpath(staggerd)
         self.ctl_path = os.path.realpath(staggerctl)
         self.tap = tap
         self.dir = tempfile.mkdtemp(prefix="stagger-fleet-")
         self.keys = os.path.join(self.dir, "keys")
         os.mkdir(self.keys)
-        self.ports = reserve_ports(n + 2)  # two spare, for intruders
-        self.spare_ports = self.ports[n:]
+        # two spare, for intruders; with metrics, one more per node for its
+        # Prometheus endpoint (off otherwise: parallel fleets would all
+        # want the default port)
+        self.ports = reserve_ports(n + 2 + (n if metrics else 0))
+        self.spare_ports = self.ports[n:n + 2]
+        self.metrics_ports = self.ports[n + 2:]
         self.zctx = None
         self.nodes = {}
         self.order = []
@@ -755,6 +760,10 @@ class Fleet:
             self.write_config(node)
 
     # -- keys, rosters, configs
+
+    def metrics_port(self, name):
+        """The port of NAME's Prometheus endpoint (a fleet made with metrics)."""
+        return self.metrics_ports[self.order.index(name)]
 
     def deadline(self, seconds):
         """A deadline of SECONDS on a quiet machine, scaled for this one."""
@@ -808,7 +817,9 @@ class Fleet:
         cfg = {"key": key or node.key, "roster": roster or node.roster,
                "state_dir": os.path.join(node.dir, "state"), "component": "cardano-node",
                "hooks": dict(node.update_hooks, health=node.hook), "log_level": "info",
-               "tuning": TUNING}
+               "tuning": TUNING, "metrics": ""}
+        if self.metrics_ports:
+            cfg["metrics"] = "127.0.0.1:%d" % self.metrics_port(node.name)
         with open(node.config, "w") as f:
             json.dump(cfg, f, indent=1)
 
