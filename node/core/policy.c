@@ -65,8 +65,14 @@ static bool holds_grant(const stg_core_t *c, int i) {
     return false;
 }
 
+stg_health_t stg__shown_health(const stg_core_t *c, int i) {
+    const peer_t *p = &c->peers[i];
+    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
+    return p->rec.health;
+}
+
 static bool available(const stg_core_t *c, int i) {
-    return stg_core_shown_health(c, i) == STG_HEALTH_HEALTHY;
+    return stg__shown_health(c, i) == STG_HEALTH_HEALTHY;
 }
 
 /* Deterministic order: stage (holdback last), then inside a stage a hash
