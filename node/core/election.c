@@ -39,12 +39,18 @@ static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8], uint64_
     send_slot_free_to(c, -1, slot, id, attempt);
 }
 
+void stg__grant_set(stg_core_t *c, unsigned s, int holder, unsigned nmembers) {
+    assert(s < STG_BATCH_MAX);
+    assert(holder >= -1 && holder < (int)nmembers && nmembers <= STG_MEMBERS_MAX);
+    c->grants[s].holder = holder;
+}
+
 static void free_grant(stg_core_t *c, unsigned s, const char *why) {
     grant_t *g = &c->grants[s];
     if (g->holder < 0) return;
     stg__log(c, STG_LOG_INFO, "elect", "slot %u: released grant to %s (%s)", s,
              stg__mname(c, g->holder), why);
-    g->holder = -1;
+    stg__grant_set(c, s, -1, c->roster->nmembers);
     g->started = false;
     stg__journal_save(c);
 }
@@ -135,9 +141,12 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
             g->at_ms = c->now;
             stg__journal_save(c);
         } else if (g->holder != from) {
-            assert(from >= 0 && (unsigned)from < c->roster->nmembers);
-            *g = (grant_t){.holder = from, .attempt = m->attempt, .started = false, .at_ms = c->now};
+            g->attempt = m->attempt;
+            g->started = false;
+            g->at_ms = c->now;
+            g->queried_ms = 0;
             memcpy(g->release, m->release, 8);
+            stg__grant_set(c, m->slot, from, c->roster->nmembers);
             c->stats.grants++;
             stg__log(c, STG_LOG_INFO, "elect", "slot %u: granted to %s", m->slot,
                      stg__mname(c, from));

@@ -359,6 +359,10 @@ typedef enum { ELECT_NONE, ELECT_NOT_MINE, ELECT_RUN_GATE, ELECT_WON } elect_t;
 /* Handle a rollout message; ELECT_NOT_MINE when the type is not a rollout one. */
 elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__release_slot(stg_core_t *c);
+/* The only place a grant's holder changes (granted, freed, or moved to its
+ * index in a new roster of nmembers): -1 frees slot s. Asserts the slot and
+ * that the holder is a member. Its other fields are the caller's. */
+void stg__grant_set(stg_core_t *c, unsigned s, int holder, unsigned nmembers);
 /* The one place an election attempt ends: won (the executor takes the slot
  * it was for) or not, and then every voter that granted it is told with
  * slot-free, our own grant goes, and we back off before trying again. */

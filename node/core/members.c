@@ -46,7 +46,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
     for (unsigned s = 0; s < STG_BATCH_MAX && c->roster; s++) {
         int h = c->grants[s].holder;
         if (h >= 0 && (unsigned)h < c->roster->nmembers)
-            c->grants[s].holder = stg_roster_find_key(r, &c->roster->members[h].key);
+            stg__grant_set(c, s, stg_roster_find_key(r, &c->roster->members[h].key), r->nmembers);
     }
     free(c->peers);
     free(c->roster_env);
