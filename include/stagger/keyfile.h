@@ -20,9 +20,6 @@ int stg_keygen_files(const char *prefix, stg_pubkey_t *pub, char *err, size_t er
 int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errcap);
 void stg_seckey_destroy(stg_seckey_t **k);
 
-/* Load a public key file (one base64 line). */
-int stg_pubkey_load(const char *path, stg_pubkey_t *out, char *err, size_t errcap);
-
 /* Read a whole file of at most max bytes. Caller owns *buf (free()). */
 int stg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
                   char *err, size_t errcap);

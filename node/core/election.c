@@ -150,7 +150,9 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
             c->stats.grants++;
             stg__log(c, STG_LOG_INFO, "elect", "slot %u: granted to %s", m->slot,
                      stg__mname(c, from));
-            stg__journal_save(c); /* on disk before the answer: the action order guarantees it */
+            /* On disk before the answer: the step's flush holds our vote
+             * until the shell reports the write (STG_EV_PERSISTED). */
+            stg__journal_save(c);
         }
     }
     if (from != c->self) send_vote(c, from, m, why);

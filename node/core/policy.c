@@ -221,7 +221,7 @@ int64_t stg__proof_key(const stg_core_t *c, int i) {
 }
 
 /* The proof, judged on this node's clock alone: each member's healthy
- * period is timed from when we first saw it (stg__proof_observe), so a
+ * period is timed from when we first saw it (rollout.c's observe_proof), so a
  * member whose clock is slow or fast cannot shorten the wait. */
 proof_t stg__proof(const stg_core_t *c, int64_t now) {
     proof_t pf = {false, 0, 0, 0, -1};
