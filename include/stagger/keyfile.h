@@ -1,4 +1,5 @@
-/* keyfile.h: key and document files on disk (the I/O half of proto/).
+/* keyfile.h: key and document files on disk (node/common/keyfile.c; the
+ * pure decoding of their text is proto.h's).
  *
  * NAME.key holds the 32-byte Ed25519 seed as one line of base64, mode 0600;
  * NAME.pub holds the public key as one line of base64. A secret key that

@@ -1,6 +1,6 @@
-/* keyfile.c: key files and whole-file reads/writes; the only part of proto/
- * that touches the file system (built into its own library so the pure
- * codecs stay pure). */
+/* keyfile.c: key files and whole-file reads/writes (keyfile.h), shared by
+ * staggerd, staggerctl and the tests; the text of a key file is decoded by
+ * proto's pure stg_key_text_decode. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
