@@ -339,6 +339,14 @@ unsigned stg__eligible(const stg_core_t *c, int *out);
 unsigned stg__pending_count(const stg_core_t *c);
 int64_t stg__proof_key(const stg_core_t *c, int i);
 proof_t stg__proof(const stg_core_t *c, int64_t now);
+/* The calendar rules, pure functions of the policy and a time (ms since
+ * 1970, this node's clock): epoch boundaries crossed in (a_ms, b_ms]; the
+ * first boundary after now_ms; within epoch_guard_s of a boundary (the
+ * producer's guard); inside an update window (none: always). */
+int64_t stg__boundaries_between(const stg_policy_t *p, int64_t a_ms, int64_t b_ms);
+int64_t stg__next_boundary(const stg_policy_t *p, int64_t now_ms);
+bool stg__near_boundary(const stg_policy_t *p, int64_t now_ms);
+bool stg__window_open(const stg_policy_t *p, int64_t now_ms);
 unsigned stg__free_slots(const stg_core_t *c, int except_slot);
 stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]);
 
