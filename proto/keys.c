@@ -16,6 +16,20 @@ void stg_pubkey_to_b64(const stg_pubkey_t *k, char out[STG_KEY_B64_LEN + 1]) {
                       sodium_base64_VARIANT_ORIGINAL);
 }
 
+int stg_key_text_decode(const uint8_t *text, size_t len, uint8_t out[32]) {
+    bool ending = len == STG_KEY_B64_LEN ||
+                  (len == STG_KEY_B64_LEN + 1 && text[STG_KEY_B64_LEN] == '\n') ||
+                  (len == STG_KEY_B64_LEN + 2 && text[STG_KEY_B64_LEN] == '\r' &&
+                   text[STG_KEY_B64_LEN + 1] == '\n');
+    size_t n = 0;
+    if (!ending ||
+        sodium_base642bin(out, 32, (const char *)text, STG_KEY_B64_LEN, NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n != 32)
+        return STG_EINVAL;
+    return 0;
+}
+
 int stg_pubkey_from_b64(stg_pubkey_t *k, const char *s) {
     size_t n = 0;
     if (strlen(s) != STG_KEY_B64_LEN) return STG_EREJECT;

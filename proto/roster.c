@@ -49,7 +49,7 @@ int stg_roster_find_name(const stg_roster_t *r, const char *name) {
 }
 
 void stg_policy_default(stg_policy_t *p) {
-    /* Why each value: docs/protocol.md §4.3. */
+    /* Why each value: docs/protocol.md §4.4. */
     *p = (stg_policy_t){
         .batch = 1,
         .soak_s = 86400,

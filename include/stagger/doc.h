@@ -68,7 +68,7 @@ typedef struct {
 } stg_policy_t;
 
 /* The policy a roster gets when it says nothing: values for cardano-node,
- * each explained in docs/protocol.md §4.3. */
+ * each explained in docs/protocol.md §4.4. */
 void stg_policy_default(stg_policy_t *p);
 
 typedef struct {

@@ -1,4 +1,5 @@
-/* keyfile.h: key and document files on disk (the I/O half of proto/).
+/* keyfile.h: key and document files on disk (node/common/keyfile.c; the
+ * pure decoding of their text is proto.h's).
  *
  * NAME.key holds the 32-byte Ed25519 seed as one line of base64, mode 0600;
  * NAME.pub holds the public key as one line of base64. A secret key that
@@ -19,9 +20,6 @@ int stg_keygen_files(const char *prefix, stg_pubkey_t *pub, char *err, size_t er
  * it with stg_seckey_destroy. */
 int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errcap);
 void stg_seckey_destroy(stg_seckey_t **k);
-
-/* Load a public key file (one base64 line). */
-int stg_pubkey_load(const char *path, stg_pubkey_t *out, char *err, size_t errcap);
 
 /* Read a whole file of at most max bytes. Caller owns *buf (free()). */
 int stg_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,

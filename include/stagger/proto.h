@@ -57,6 +57,13 @@ typedef struct {
     stg_pubkey_t pub;
 } stg_seckey_t;
 
+/* The text of a key file (docs/protocol.md §1): the 44 base64 characters
+ * of 32 bytes, canonical, then nothing, "\n" or "\r\n". Anything else
+ * after them (a second newline, a lone "\r", spaces) is refused rather
+ * than trimmed: two readers must agree on which files are keys. Fills out;
+ * 0 or STG_EINVAL. The file reading is keyfile.h's. */
+int stg_key_text_decode(const uint8_t *text, size_t len, uint8_t out[32]);
+
 /* Fill k from its 32-byte seed. Returns 0 or STG_ECRYPTO. */
 int stg_seckey_from_seed(stg_seckey_t *k, const uint8_t seed[STG_SEED_BYTES]);
 

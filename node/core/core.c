@@ -73,12 +73,15 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     case STG_MSG_ROSTER_WANT: stg__send_roster(c, from); break;
     case STG_MSG_RELEASE: stg__rollout_release(c, m->blob, m->blob_len, from); break;
     case STG_MSG_COMMAND: stg__command_msg(c, m->blob, m->blob_len, from); break;
-    default:
-        if (stg__rollout_msg(c, m, from)) break;
+    default: {
+        elect_t e = stg__rollout_msg(c, m, from);
+        if (e == ELECT_WON) stg__start_update(c);
+        if (e != ELECT_NOT_MINE) break;
         stg_diag_set(&d, STG_REJECT_NOT_ALLOWED, "message", "%s between peers",
                      stg_msg_name(m->type));
         stg__reject(c, &d, from);
         break;
+    }
     }
 out:
     free(m);
@@ -146,6 +149,22 @@ static void on_tick(stg_core_t *c) {
     }
 }
 
+/* The end of a step: our record and the journal, each written once if they
+ * changed, and the step's messages and hook runs held behind the write
+ * (docs/architecture.md, "Writes are barriers"). */
+static void flush(stg_core_t *c) {
+    if (c->own_dirty) {
+        c->own_dirty = false;
+        stg__sign_own(c);
+        stg__push_own(c);
+    }
+    bool write = c->journal_dirty;
+    c->journal_dirty = false;
+    if (!c->acts) return;
+    stg__hold_behind_write(c, write);
+    if (write) stg__journal_write(c);
+}
+
 void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     acts->n = 0;
     acts->used = 0;
@@ -167,7 +186,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
     stg__spread_news(c);
-    stg__flush(c);
+    flush(c);
     c->acts = NULL;
 }
 

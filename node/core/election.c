@@ -39,12 +39,18 @@ static void send_slot_free(stg_core_t *c, int slot, const uint8_t id[8], uint64_
     send_slot_free_to(c, -1, slot, id, attempt);
 }
 
+void stg__grant_set(stg_core_t *c, unsigned s, int holder, unsigned nmembers) {
+    assert(s < STG_BATCH_MAX);
+    assert(holder >= -1 && holder < (int)nmembers && nmembers <= STG_MEMBERS_MAX);
+    c->grants[s].holder = holder;
+}
+
 static void free_grant(stg_core_t *c, unsigned s, const char *why) {
     grant_t *g = &c->grants[s];
     if (g->holder < 0) return;
     stg__log(c, STG_LOG_INFO, "elect", "slot %u: released grant to %s (%s)", s,
              stg__mname(c, g->holder), why);
-    g->holder = -1;
+    stg__grant_set(c, s, -1, c->roster->nmembers);
     g->started = false;
     stg__journal_save(c);
 }
@@ -135,13 +141,18 @@ static stg_deny_t on_vote_req(stg_core_t *c, const stg_msg_t *m, int from) {
             g->at_ms = c->now;
             stg__journal_save(c);
         } else if (g->holder != from) {
-            assert(from >= 0 && (unsigned)from < c->roster->nmembers);
-            *g = (grant_t){.holder = from, .attempt = m->attempt, .started = false, .at_ms = c->now};
+            g->attempt = m->attempt;
+            g->started = false;
+            g->at_ms = c->now;
+            g->queried_ms = 0;
             memcpy(g->release, m->release, 8);
+            stg__grant_set(c, m->slot, from, c->roster->nmembers);
             c->stats.grants++;
             stg__log(c, STG_LOG_INFO, "elect", "slot %u: granted to %s", m->slot,
                      stg__mname(c, from));
-            stg__journal_save(c); /* on disk before the answer: the action order guarantees it */
+            /* On disk before the answer: the step's flush holds our vote
+             * until the shell reports the write (STG_EV_PERSISTED). */
+            stg__journal_save(c);
         }
     }
     if (from != c->self) send_vote(c, from, m, why);
@@ -179,15 +190,17 @@ static bool on_start(stg_core_t *c, const stg_msg_t *m, int from) {
     return ok;
 }
 
-static void count_ack(stg_core_t *c, int from, bool ok) {
+/* True when this ack makes a majority: the attempt is won, and the caller
+ * hands it to the executor at once (core.c, rollout.c). */
+static bool count_ack(stg_core_t *c, int from, bool ok) {
     attempt_t *a = &c->att;
-    if (!ok || bit(a->acked, from)) return;
+    if (!ok || bit(a->acked, from)) return false;
     setbit(a->acked, from);
     a->nacked++;
-    if ((int)a->nacked >= stg__majority(c)) stg__start_update(c);
+    return (int)a->nacked >= stg__majority(c);
 }
 
-static void send_starts(stg_core_t *c) {
+static bool send_starts(stg_core_t *c) {
     attempt_t *a = &c->att;
     a->start_sent = true;
     stg_msg_t m;
@@ -199,22 +212,24 @@ static void send_starts(stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         if (!bit(a->granted, (int)i)) continue;
         if ((int)i == c->self) {
-            if (on_start(c, &m, c->self)) count_ack(c, c->self, true);
-            if (!a->active) return; /* won already: a one-member majority */
+            /* Won already: a one-member majority. */
+            if (on_start(c, &m, c->self) && count_ack(c, c->self, true)) return true;
         } else {
             stg__send(c, (int)i, &m);
         }
     }
+    return false;
 }
 
-static void count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
+/* True when the vote completes a won attempt (see count_ack). */
+static bool count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
     attempt_t *a = &c->att;
     /* A duplicated answer (the network repeats) counts once. */
-    if (bit(a->granted, from) || bit(a->denied, from)) return;
+    if (bit(a->granted, from) || bit(a->denied, from)) return false;
     if (ok) {
         setbit(a->granted, from);
         a->ngranted++;
-        if (!a->start_sent && (int)a->ngranted >= stg__majority(c)) send_starts(c);
+        if (!a->start_sent && (int)a->ngranted >= stg__majority(c)) return send_starts(c);
     } else {
         setbit(a->denied, from);
         a->ndenied++;
@@ -225,9 +240,10 @@ static void count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
             stg__attempt_end(c, false, w);
         }
     }
+    return false;
 }
 
-bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
+elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
     attempt_t *a = &c->att;
     /* Answers count only for the attempt they answer: a late vote or ack from
      * an attempt given up on may come from a voter that has since granted
@@ -235,23 +251,22 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
     bool mine = a->active && m->attempt == a->id && m->slot == a->slot &&
                 memcmp(m->release, a->release, 8) == 0;
     switch (m->type) {
-    case STG_MSG_VOTE_REQ: on_vote_req(c, m, from); return true;
+    case STG_MSG_VOTE_REQ: on_vote_req(c, m, from); return ELECT_NONE;
     case STG_MSG_VOTE:
-        if (mine)
-            count_vote(c, from, m->ok,
-                       m->reason < STG_DENY__COUNT ? (stg_deny_t)m->reason : STG_DENY_NONE);
-        return true;
-    case STG_MSG_START: on_start(c, m, from); return true;
+        if (mine && count_vote(c, from, m->ok,
+                               m->reason < STG_DENY__COUNT ? (stg_deny_t)m->reason : STG_DENY_NONE))
+            return ELECT_WON;
+        return ELECT_NONE;
+    case STG_MSG_START: on_start(c, m, from); return ELECT_NONE;
     case STG_MSG_START_ACK:
-        if (mine && a->start_sent) count_ack(c, from, m->ok);
-        return true;
+        return mine && a->start_sent && count_ack(c, from, m->ok) ? ELECT_WON : ELECT_NONE;
     case STG_MSG_SLOT_FREE:
         /* That attempt, or a later one of the same holder, is over. */
         if (m->slot < STG_BATCH_MAX && c->grants[m->slot].holder == from &&
             c->grants[m->slot].attempt <= m->attempt &&
             memcmp(c->grants[m->slot].release, m->release, 8) == 0)
             free_grant(c, m->slot, "its holder says it is done or gave up");
-        return true;
+        return ELECT_NONE;
     case STG_MSG_SLOT_QUERY: {
         /* A voter asks whether we still use its grant: only the attempt we
          * are running, or the one we hold a slot under, is in use. */
@@ -259,7 +274,7 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
                       (c->slot == (int)m->slot && c->slot_attempt == m->attempt &&
                        stg_phase_updating(c->phase));
         if (!in_use) send_slot_free_to(c, from, m->slot, m->release, m->attempt);
-        return true;
+        return ELECT_NONE;
     }
     case STG_MSG_RELEASE_WANT:
         if (c->have_release && memcmp(m->release, c->release_id, 8) == 0) {
@@ -270,8 +285,8 @@ bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
             r.blob_len = c->release_len;
             stg__send(c, from, &r);
         }
-        return true;
-    default: return false;
+        return ELECT_NONE;
+    default: return ELECT_NOT_MINE;
     }
 }
 
@@ -325,14 +340,14 @@ void stg__expire_grants(stg_core_t *c) {
     }
 }
 
-void stg__campaign(stg_core_t *c) {
+elect_t stg__campaign(stg_core_t *c) {
     if (c->phase != STG_PHASE_IDLE && c->phase != STG_PHASE_DONE &&
         c->phase != STG_PHASE_ROLLED_BACK)
-        return;
-    if (!c->have_release || c->att.active || c->now < c->backoff_until_ms) return;
+        return ELECT_NONE;
+    if (!c->have_release || c->att.active || c->now < c->backoff_until_ms) return ELECT_NONE;
     if (stg__done_on(c, c->self) || stg__failed_on(c, c->self, c->release_id) ||
         stg__abandoned(c, c->release_id) || c->emergency_pending)
-        return;
+        return ELECT_NONE;
     /* Ask only when our own rule says we are next: voters apply the same. */
     /* The lowest slot free in our view, but not the one a majority just said
      * is taken: that one went to someone whose grant we did not see. */
@@ -343,14 +358,13 @@ void stg__campaign(stg_core_t *c) {
             slot = (int)s;
             if (slot != c->avoid_slot) break;
         }
-    if (slot < 0) return;
-    if (stg__voter_check(c, c->self, (unsigned)slot, c->release_id) != STG_DENY_NONE) return;
+    if (slot < 0) return ELECT_NONE;
+    if (stg__voter_check(c, c->self, (unsigned)slot, c->release_id) != STG_DENY_NONE)
+        return ELECT_NONE;
     if (c->now >= c->gate_ok_until_ms) {
-        if (!c->gate_running) {
-            c->gate_running = true;
-            stg__run_hook(c, STG_HOOK_GATE, &c->release);
-        }
-        return;
+        if (c->gate_running) return ELECT_NONE;
+        c->gate_running = true;
+        return ELECT_RUN_GATE;
     }
     attempt_t *a = &c->att;
     memset(a, 0, sizeof *a);
@@ -368,8 +382,9 @@ void stg__campaign(stg_core_t *c) {
     m.attempt = a->id;
     memcpy(m.release, c->release_id, 8);
     stg_deny_t self = on_vote_req(c, &m, c->self);
-    count_vote(c, c->self, self == STG_DENY_NONE, self);
-    if (!a->active) return;
+    if (count_vote(c, c->self, self == STG_DENY_NONE, self)) return ELECT_WON;
+    if (!a->active) return ELECT_NONE;
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if ((int)i != c->self) stg__send(c, (int)i, &m);
+    return ELECT_NONE;
 }

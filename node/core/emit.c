@@ -132,16 +132,8 @@ static void hold(stg_core_t *c, const stg_action_t *x, uint64_t gen) {
     c->nheld++;
 }
 
-void stg__flush(stg_core_t *c) {
-    if (c->own_dirty) {
-        c->own_dirty = false;
-        stg__sign_own(c);
-        stg__push_own(c);
-    }
-    bool write = c->journal_dirty;
-    c->journal_dirty = false;
+void stg__hold_behind_write(stg_core_t *c, bool write) {
     stg_actions_t *a = c->acts;
-    if (!a) return;
     if (write || c->nheld) {
         /* What this step decided leaves after the write that records it,
          * and after anything already waiting, in order. */
@@ -153,7 +145,6 @@ void stg__flush(stg_core_t *c) {
         }
         a->n = k;
     }
-    if (write) stg__journal_write(c);
 }
 
 void stg__on_persisted(stg_core_t *c, const stg_event_t *ev) {

@@ -261,9 +261,9 @@ void stg__log(stg_core_t *c, stg_log_level_t lvl, const char *tag, const char *f
 const char *stg__mname(const stg_core_t *c, int i);
 void stg__send(stg_core_t *c, int peer, stg_msg_t *m);
 void stg__persist(stg_core_t *c, stg_store_t store, const void *data, size_t len);
-/* End of a step: our record and the journal, each written once if they
- * changed, and the step's messages and hook runs held behind the write. */
-void stg__flush(stg_core_t *c);
+/* End of a step (core.c's flush): hold the step's messages and hook runs
+ * behind the journal write about to be made (write) or still waiting. */
+void stg__hold_behind_write(stg_core_t *c, bool write);
 /* The shell's report of a journal write: release or keep what waits on it. */
 void stg__on_persisted(stg_core_t *c, const stg_event_t *ev);
 void stg__held_free(stg_core_t *c);
@@ -303,7 +303,7 @@ int64_t stg__swim_wakeup(const stg_core_t *c);
 /* gossip.c */
 void stg__sign_own(stg_core_t *c);
 /* Our state changed: the in-memory record now, signed and pushed once at
- * the end of the step (stg__flush). */
+ * the end of the step (core.c's flush). */
 void stg__own_changed(stg_core_t *c);
 void stg__push_own(stg_core_t *c);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
@@ -331,11 +331,22 @@ bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]);
 bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]);
 int stg__failed_member(const stg_core_t *c);
 bool stg__updating(const stg_core_t *c, int i);
+/* Member i's health as this node shows it: unknown unless its record is
+ * held and it is alive (stg_core_shown_health). */
+stg_health_t stg__shown_health(const stg_core_t *c, int i);
 unsigned stg__order(const stg_core_t *c, int *out);
 unsigned stg__eligible(const stg_core_t *c, int *out);
 unsigned stg__pending_count(const stg_core_t *c);
 int64_t stg__proof_key(const stg_core_t *c, int i);
 proof_t stg__proof(const stg_core_t *c, int64_t now);
+/* The calendar rules, pure functions of the policy and a time (ms since
+ * 1970, this node's clock): epoch boundaries crossed in (a_ms, b_ms]; the
+ * first boundary after now_ms; within epoch_guard_s of a boundary (the
+ * producer's guard); inside an update window (none: always). */
+int64_t stg__boundaries_between(const stg_policy_t *p, int64_t a_ms, int64_t b_ms);
+int64_t stg__next_boundary(const stg_policy_t *p, int64_t now_ms);
+bool stg__near_boundary(const stg_policy_t *p, int64_t now_ms);
+bool stg__window_open(const stg_policy_t *p, int64_t now_ms);
 unsigned stg__free_slots(const stg_core_t *c, int except_slot);
 stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]);
 
@@ -349,9 +360,17 @@ void stg__release_tick(stg_core_t *c);
 bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel, uint8_t id[8]);
 
 /* election.c */
-/* Handle a rollout message; false when the type is not a rollout one. */
-bool stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
+/* What the election asks of its caller: the election never calls the
+ * executor above it (tests/lint/layers.sh), so the caller runs the gate
+ * hook, or hands a won attempt to stg__start_update, at once. */
+typedef enum { ELECT_NONE, ELECT_NOT_MINE, ELECT_RUN_GATE, ELECT_WON } elect_t;
+/* Handle a rollout message; ELECT_NOT_MINE when the type is not a rollout one. */
+elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__release_slot(stg_core_t *c);
+/* The only place a grant's holder changes (granted, freed, or moved to its
+ * index in a new roster of nmembers): -1 frees slot s. Asserts the slot and
+ * that the holder is a member. Its other fields are the caller's. */
+void stg__grant_set(stg_core_t *c, unsigned s, int holder, unsigned nmembers);
 /* The one place an election attempt ends: won (the executor takes the slot
  * it was for) or not, and then every voter that granted it is told with
  * slot-free, our own grant goes, and we back off before trying again. */
@@ -360,7 +379,7 @@ void stg__attempt_end(stg_core_t *c, bool won, const char *why);
  * target gives up its open election. */
 void stg__clear_grants(stg_core_t *c, const stg_command_t *cmd);
 void stg__expire_grants(stg_core_t *c);
-void stg__campaign(stg_core_t *c);
+elect_t stg__campaign(stg_core_t *c);
 
 /* executor.c */
 void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
@@ -382,7 +401,7 @@ void stg__rollout_save(stg_core_t *c);
 void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
 /* The journal changed: it is written once, at the end of the step. */
 void stg__journal_save(stg_core_t *c);
-/* Encode the journal and emit its PERSIST action (stg__flush). */
+/* Encode the journal and emit its PERSIST action (core.c's flush). */
 void stg__journal_write(stg_core_t *c);
 
 /* command.c */
@@ -397,7 +416,6 @@ int64_t stg__command_wakeup(const stg_core_t *c);
 /* rollout.c */
 void stg__rollout_free(stg_core_t *c);
 void stg__rollout_tick(stg_core_t *c);
-void stg__rollout_roster_changed(stg_core_t *c);
 int64_t stg__rollout_wakeup(const stg_core_t *c);
 
 /* status.c */

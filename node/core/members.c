@@ -46,7 +46,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
     for (unsigned s = 0; s < STG_BATCH_MAX && c->roster; s++) {
         int h = c->grants[s].holder;
         if (h >= 0 && (unsigned)h < c->roster->nmembers)
-            c->grants[s].holder = stg_roster_find_key(r, &c->roster->members[h].key);
+            stg__grant_set(c, s, stg_roster_find_key(r, &c->roster->members[h].key), r->nmembers);
     }
     free(c->peers);
     free(c->roster_env);
@@ -62,7 +62,10 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
     stg__find_partners(c);
     stg__reshuffle(c);
     c->urgent = -1;
-    stg__rollout_roster_changed(c);
+    c->rank_valid = false;
+    /* A campaign in flight counted votes by index, so it starts over, its
+     * grants freed (the grants themselves were carried across above). */
+    stg__attempt_end(c, false, "the roster changed");
     return 0;
 }
 

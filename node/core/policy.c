@@ -65,8 +65,14 @@ static bool holds_grant(const stg_core_t *c, int i) {
     return false;
 }
 
+stg_health_t stg__shown_health(const stg_core_t *c, int i) {
+    const peer_t *p = &c->peers[i];
+    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
+    return p->rec.health;
+}
+
 static bool available(const stg_core_t *c, int i) {
-    return stg_core_shown_health(c, i) == STG_HEALTH_HEALTHY;
+    return stg__shown_health(c, i) == STG_HEALTH_HEALTHY;
 }
 
 /* Deterministic order: stage (holdback last), then inside a stage a hash
@@ -166,24 +172,24 @@ static int64_t floor_div(int64_t a, int64_t b) {
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t boundaries_between(const stg_policy_t *p, int64_t a_ms, int64_t b_ms) {
+int64_t stg__boundaries_between(const stg_policy_t *p, int64_t a_ms, int64_t b_ms) {
     int64_t start = p->epoch_start_s * 1000, len = p->epoch_length_s * 1000;
     if (len <= 0 || b_ms <= a_ms) return 0;
     return floor_div(b_ms - start, len) - floor_div(a_ms - start, len);
 }
 
-static int64_t next_boundary(const stg_policy_t *p, int64_t now_ms) {
+int64_t stg__next_boundary(const stg_policy_t *p, int64_t now_ms) {
     int64_t start = p->epoch_start_s * 1000, len = p->epoch_length_s * 1000;
     return start + (floor_div(now_ms - start, len) + 1) * len;
 }
 
-static bool near_boundary(const stg_policy_t *p, int64_t now_ms) {
-    int64_t nb = next_boundary(p, now_ms), prev = nb - p->epoch_length_s * 1000;
+bool stg__near_boundary(const stg_policy_t *p, int64_t now_ms) {
+    int64_t nb = stg__next_boundary(p, now_ms), prev = nb - p->epoch_length_s * 1000;
     int64_t g = p->epoch_guard_s * 1000;
     return nb - now_ms < g || now_ms - prev < g;
 }
 
-static bool window_open(const stg_policy_t *p, int64_t now_ms) {
+bool stg__window_open(const stg_policy_t *p, int64_t now_ms) {
     if (p->nwindows == 0) return true;
     int64_t days = floor_div(now_ms, 86400000);
     int wd = (int)(((days + 3) % 7 + 7) % 7); /* 1970-01-01 was a Thursday; Monday = 0 */
@@ -215,7 +221,7 @@ int64_t stg__proof_key(const stg_core_t *c, int i) {
 }
 
 /* The proof, judged on this node's clock alone: each member's healthy
- * period is timed from when we first saw it (stg__proof_observe), so a
+ * period is timed from when we first saw it (rollout.c's observe_proof), so a
  * member whose clock is slow or fast cannot shorten the wait. */
 proof_t stg__proof(const stg_core_t *c, int64_t now) {
     proof_t pf = {false, 0, 0, 0, -1};
@@ -234,9 +240,9 @@ proof_t stg__proof(const stg_core_t *c, int64_t now) {
     }
     int64_t soak_end = th + pol->soak_s * 1000;
     pf.soak_left_ms = soak_end > now ? soak_end - now : 0;
-    int64_t crossed = boundaries_between(pol, th, now);
+    int64_t crossed = stg__boundaries_between(pol, th, now);
     pf.epochs_left = crossed >= (int64_t)pol->proof_epochs ? 0 : (int64_t)pol->proof_epochs - crossed;
-    pf.next_boundary_ms = next_boundary(pol, now);
+    pf.next_boundary_ms = stg__next_boundary(pol, now);
     pf.holds = pf.soak_left_ms == 0 && pf.epochs_left == 0;
     return pf;
 }
@@ -275,8 +281,8 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
             !available(c, (int)i))
             unavailable++;
     if (unavailable > pol->unavailable_max) return STG_DENY_BUDGET;
-    if (!window_open(pol, c->now)) return STG_DENY_WINDOW;
-    if (c->roster->members[cand].role == STG_ROLE_PRODUCER && near_boundary(pol, c->now))
+    if (!stg__window_open(pol, c->now)) return STG_DENY_WINDOW;
+    if (c->roster->members[cand].role == STG_ROLE_PRODUCER && stg__near_boundary(pol, c->now))
         return STG_DENY_EPOCH_GUARD;
     if (c->roster->members[cand].holdback && !stg__proof(c, c->now).holds) return STG_DENY_PROOF;
     int el[STG_MEMBERS_MAX];

@@ -85,7 +85,9 @@ void stg__rollout_tick(stg_core_t *c) {
     stg__expire_grants(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__attempt_end(c, false, "no majority in time");
-    stg__campaign(c);
+    elect_t e = stg__campaign(c);
+    if (e == ELECT_RUN_GATE) stg__run_hook(c, STG_HOOK_GATE, &c->release);
+    else if (e == ELECT_WON) stg__start_update(c);
     explain(c);
 }
 
@@ -105,14 +107,6 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
     /* Waiting on time-based rules (soak, epochs, windows): look again each second. */
     if (c->have_release && c->now + 1000 < w) w = c->now + 1000;
     return w;
-}
-
-void stg__rollout_roster_changed(stg_core_t *c) {
-    c->rank_valid = false;
-    if (!c->peers || !c->roster) return;
-    /* Grants were carried across by key (core.c); a campaign in flight
-     * counted votes by index, so it starts over, its grants freed. */
-    stg__attempt_end(c, false, "the roster changed");
 }
 
 void stg__rollout_free(stg_core_t *c) {

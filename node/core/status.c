@@ -27,9 +27,7 @@ void stg_core_member(const stg_core_t *c, int idx, stg_member_view_t *out) {
 }
 
 stg_health_t stg_core_shown_health(const stg_core_t *c, int idx) {
-    const peer_t *p = &c->peers[idx];
-    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
-    return p->rec.health;
+    return stg__shown_health(c, idx);
 }
 
 void stg_core_exec(const stg_core_t *c, stg_exec_view_t *out) {

@@ -15,7 +15,6 @@ typedef struct {
     int exit_status;     /* the exit code when it exited */
     int term_signal;     /* the signal that ended it, or 0 */
     int timed_out;       /* 1 when we killed it at the deadline */
-    int spawn_error;     /* libuv error when it could not start, or 0 */
     int cancelled;       /* 1 when stg_hook_cancel ended it before it ran */
     char output[STG_HOOK_OUTPUT_MAX]; /* NUL-terminated; the last bytes kept */
     size_t output_len;

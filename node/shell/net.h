@@ -151,7 +151,7 @@ void stg_net_close(stg_net_t **net);
 /* The libzmq context, for tests and diagnostics only. Borrowed. */
 void *stg_net_zmq_context(stg_net_t *net);
 
-/* ---- internal, shared with client.c ---------------------------------- */
+/* ---- internal, shared with node/ctl/client.c --------------------------- */
 /* Read one socket-monitor event (unaligned frame, copied). 1 for an event,
  * 0 when none is waiting, STG_EREJECT for a malformed one. */
 int stg__net_read_event(void *zsock, uint16_t *ev, uint32_t *val);

@@ -68,45 +68,48 @@ static const struct {
     {"\n", " ", 0},       {"\n", "\n", 0},     {"", "\xef\xbb\xbf", 0}, /* a BOM */
 };
 
-/* Load the key in path, secret or public; 0 with its public key in pub,
- * or the loader's code with its message in err. */
-static int load(bool secret, const char *path, char pub[STG_KEY_B64_LEN + 1], char *err,
-                size_t cap) {
-    stg_pubkey_t k;
-    stg_seckey_t *sk = NULL;
-    int rc = secret ? stg_seckey_load(path, &sk, err, cap) : stg_pubkey_load(path, &k, err, cap);
-    if (rc != 0) {
-        assert_null(sk);
-        return rc;
-    }
-    if (secret) {
-        k = sk->pub;
-        stg_seckey_destroy(&sk);
-        assert_null(sk);
-    }
-    stg_pubkey_to_b64(&k, pub);
-    return 0;
-}
-
-static void endings(void **state) {
+/* The key-file text, bytes in (proto's pure decoder): every ending, for a
+ * seed and for a public key alike. */
+static void endings_decode(void **state) {
     (void)state;
     for (int secret = 0; secret < 2; secret++) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            char text[256], pub[STG_KEY_B64_LEN + 1], err[512] = "";
-            int n = snprintf(text, sizeof text, "%s%s%s", cases[i].head,
-                             secret ? SEED_B64 : PUB_B64, cases[i].tail);
-            const char *path = put(text, (size_t)n, secret ? 0600 : 0644);
-            int rc = load(secret, path, pub, err, sizeof err);
-            if (cases[i].ok && rc != 0)
-                fail_msg("%s key, case %zu refused: %s", secret ? "secret" : "public", i, err);
-            if (!cases[i].ok && rc == 0)
-                fail_msg("%s key, case %zu accepted", secret ? "secret" : "public", i);
-            if (cases[i].ok) {
-                assert_string_equal(pub, PUB_B64);
-            } else {
-                assert_non_null(strstr(err, path));
-                assert_non_null(strstr(err, "at most one line ending"));
-            }
+            const char *key = secret ? SEED_B64 : PUB_B64;
+            char text[256], back[STG_KEY_B64_LEN + 1];
+            uint8_t raw[32];
+            int n = snprintf(text, sizeof text, "%s%s%s", cases[i].head, key, cases[i].tail);
+            int rc = stg_key_text_decode((const uint8_t *)text, (size_t)n, raw);
+            if (cases[i].ok != (rc == 0))
+                fail_msg("%s key, case %zu %s", secret ? "secret" : "public", i,
+                         rc == 0 ? "accepted" : "refused");
+            if (rc != 0) continue;
+            sodium_bin2base64(back, sizeof back, raw, 32, sodium_base64_VARIANT_ORIGINAL);
+            assert_string_equal(back, key);
+        }
+    }
+}
+
+/* The same endings from a secret key file: its public key, or a message
+ * naming the file and the expected shape. */
+static void endings_file(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256], pub[STG_KEY_B64_LEN + 1], err[512] = "";
+        int n = snprintf(text, sizeof text, "%s%s%s", cases[i].head, SEED_B64, cases[i].tail);
+        const char *path = put(text, (size_t)n, 0600);
+        stg_seckey_t *sk = NULL;
+        int rc = stg_seckey_load(path, &sk, err, sizeof err);
+        if (cases[i].ok && rc != 0) fail_msg("case %zu refused: %s", i, err);
+        if (!cases[i].ok && rc == 0) fail_msg("case %zu accepted", i);
+        if (rc == 0) {
+            stg_pubkey_to_b64(&sk->pub, pub);
+            stg_seckey_destroy(&sk);
+            assert_null(sk);
+            assert_string_equal(pub, PUB_B64);
+        } else {
+            assert_null(sk);
+            assert_non_null(strstr(err, path));
+            assert_non_null(strstr(err, "at most one line ending"));
         }
     }
 }
@@ -154,7 +157,8 @@ static void unsafe_files(void **state) {
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(endings),
+        cmocka_unit_test(endings_decode),
+        cmocka_unit_test(endings_file),
         cmocka_unit_test(canonical_only),
         cmocka_unit_test(unsafe_files),
     };

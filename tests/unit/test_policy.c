@@ -5,7 +5,9 @@
  * one row for each refusal it can give. Every row is its own cmocka test,
  * named "table: case".
  *
- * The rules take a whole core: each test makes a real one from a signed
+ * The calendar rules (windows, the epoch guard, boundaries) take only a
+ * policy and a time and are also checked on their own. The other rules
+ * take a whole core: each test makes a real one from a signed
  * roster (stg_core_new), then sets the state the rule reads directly
  * (node/core/internal.h), starting from ready(): every member alive,
  * healthy, idle on version 1.0, release A (2.0) adopted, no grant, in the
@@ -506,6 +508,14 @@ static void run_window(void **state) {
                 r->open ? STG_DENY_NONE : STG_DENY_WINDOW);
 }
 
+/* The same rows on the rule itself: a policy and a time, no core. */
+static void window_rule(void **state) {
+    const window_row_t *r = ((fx_t *)*state)->row;
+    stg_policy_t p = {.nwindows = r->nwindows};
+    memcpy(p.windows, r->windows, sizeof r->windows);
+    assert_int_equal(stg__window_open(&p, r->now_ms), r->open);
+}
+
 /* ---- the producer's epoch guard (§4.4, §9.4 rule 8) --------------------------
  * Boundaries at epoch.start_s + k * length_s; the guard is guard_s either
  * side. The candidate is made next, so "clear" is a grant. */
@@ -554,6 +564,48 @@ static void run_epoch(void **state) {
     make_next(f, r->cand);
     f->c->now = r->now_ms;
     expect_deny(stg__voter_check(f->c, member(f, r->cand), 0, ID_A), r->want);
+}
+
+/* The same rows on the rule itself. The relay's row is at a boundary too:
+ * the rule knows no roles, the voter's check applies it to the producer. */
+static void epoch_rule(void **state) {
+    const epoch_row_t *r = ((fx_t *)*state)->row;
+    bool relay = strcmp(r->cand, "n00") != 0;
+    stg_policy_t p = {.epoch_start_s = r->start_s ? r->start_s : EPOCH_START_S,
+                      .epoch_length_s = EPOCH_LEN_S,
+                      .epoch_guard_s = r->no_guard ? 0 : GUARD_S};
+    assert_int_equal(stg__near_boundary(&p, r->now_ms), relay || r->want == STG_DENY_EPOCH_GUARD);
+}
+
+/* ---- epoch boundaries, counted (§9.6) -----------------------------------------
+ * Boundaries at epoch.start_s + k * length_s (every 1000 s from 1000 s);
+ * crossed in (a, b], the first one after a. */
+
+typedef struct {
+    const char *name;
+    int64_t a_ms, b_ms;
+    int64_t crossed, next_ms;
+} boundary_row_t;
+
+static const boundary_row_t BOUNDARY_ROWS[] = {
+    {.name = "inside one epoch: none", .a_ms = B10 + 1, .b_ms = BOUNDARY_MS(11) - 1,
+     .crossed = 0, .next_ms = BOUNDARY_MS(11)},
+    {.name = "ending on a boundary: it counts", .a_ms = B10 + 1, .b_ms = BOUNDARY_MS(11),
+     .crossed = 1, .next_ms = BOUNDARY_MS(11)},
+    {.name = "starting on a boundary: it does not", .a_ms = B10, .b_ms = BOUNDARY_MS(11) - 1,
+     .crossed = 0, .next_ms = BOUNDARY_MS(11)},
+    {.name = "three", .a_ms = B10 - 1, .b_ms = BOUNDARY_MS(12), .crossed = 3, .next_ms = B10},
+    {.name = "backwards: none", .a_ms = BOUNDARY_MS(12), .b_ms = B10, .crossed = 0,
+     .next_ms = BOUNDARY_MS(13)},
+    {.name = "before epoch.start_s: counted the same", .a_ms = BOUNDARY_MS(-3) + 1,
+     .b_ms = BOUNDARY_MS(-1), .crossed = 2, .next_ms = BOUNDARY_MS(-2)},
+};
+
+static void run_boundary(void **state) {
+    const boundary_row_t *r = ((fx_t *)*state)->row;
+    stg_policy_t p = {.epoch_start_s = EPOCH_START_S, .epoch_length_s = EPOCH_LEN_S};
+    assert_int_equal(stg__boundaries_between(&p, r->a_ms, r->b_ms), r->crossed);
+    assert_int_equal(stg__next_boundary(&p, r->a_ms), r->next_ms);
 }
 
 /* ---- the proof (§9.6) ---------------------------------------------------------
@@ -911,7 +963,10 @@ int main(void) {
     ADD_ROWS("free slots", SLOTS_ROWS, run_slots);
     ADD_ROWS("majority", MAJORITY_ROWS, run_majority);
     ADD_ROWS("window", WINDOW_ROWS, run_window);
+    ADD_ROWS("window rule", WINDOW_ROWS, window_rule);
     ADD_ROWS("epoch guard", EPOCH_ROWS, run_epoch);
+    ADD_ROWS("epoch guard rule", EPOCH_ROWS, epoch_rule);
+    ADD_ROWS("boundaries", BOUNDARY_ROWS, run_boundary);
     ADD_ROWS("proof", PROOF_ROWS, run_proof);
     add("proof", "timed from this node's first sight, through a tick", proof_timed_from_first_sight,
         NULL);

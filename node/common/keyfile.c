@@ -1,6 +1,6 @@
-/* keyfile.c: key files and whole-file reads/writes; the only part of proto/
- * that touches the file system (built into its own library so the pure
- * codecs stay pure). */
+/* keyfile.c: key files and whole-file reads/writes (keyfile.h), shared by
+ * staggerd, staggerctl and the tests; the text of a key file is decoded by
+ * proto's pure stg_key_text_decode. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -107,32 +107,6 @@ int stg_file_write_atomic(const char *path, const void *data, size_t len, int mo
     return 0;
 }
 
-/* docs/protocol.md §1: a key file is the 44 characters of the key, then
- * nothing, "\n" or "\r\n". Anything else after them (a second newline, a
- * lone "\r", "\n\r\n", spaces) is refused rather than trimmed: a strict
- * reader of the spec refuses it too, and two readers must agree on which
- * files are keys. Returns the length of the key text, or 0 for a file of
- * any other shape. */
-static size_t key_text_len(const uint8_t *buf, size_t len) {
-    if (len == STG_KEY_B64_LEN) return len;
-    if (len == STG_KEY_B64_LEN + 1 && buf[STG_KEY_B64_LEN] == '\n') return STG_KEY_B64_LEN;
-    if (len == STG_KEY_B64_LEN + 2 && buf[STG_KEY_B64_LEN] == '\r' &&
-        buf[STG_KEY_B64_LEN + 1] == '\n')
-        return STG_KEY_B64_LEN;
-    return 0;
-}
-
-/* One key file's text (key_text_len) into 32 bytes of canonical base64. */
-static int parse_b64_line(const uint8_t *buf, size_t len, uint8_t out[32]) {
-    len = key_text_len(buf, len);
-    if (len != STG_KEY_B64_LEN) return -1;
-    size_t n = 0;
-    if (sodium_base642bin(out, 32, (const char *)buf, len, NULL, &n, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32)
-        return -1;
-    return 0;
-}
-
 int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errcap) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -173,7 +147,7 @@ int stg_seckey_load(const char *path, stg_seckey_t **out, char *err, size_t errc
     int rc = read_fd_all(fd, raw, 255, &len);
     close(fd);
     uint8_t seed[32];
-    if (rc == 0 && parse_b64_line(raw, len, seed) != 0) rc = STG_EINVAL;
+    if (rc == 0) rc = stg_key_text_decode(raw, len, seed);
     sodium_free(raw);
     if (rc == 0) rc = stg_seckey_from_seed(k, seed);
     sodium_memzero(seed, sizeof seed);
@@ -195,28 +169,6 @@ void stg_seckey_destroy(stg_seckey_t **k) {
         sodium_free(*k);
         *k = NULL;
     }
-}
-
-int stg_pubkey_load(const char *path, stg_pubkey_t *out, char *err, size_t errcap) {
-    uint8_t *buf;
-    size_t len;
-    int rc = stg_file_read(path, 256, &buf, &len, err, errcap);
-    if (rc < 0) return rc;
-    char line[STG_KEY_B64_LEN + 1];
-    len = key_text_len(buf, len);
-    rc = STG_EINVAL;
-    if (len == STG_KEY_B64_LEN) {
-        memcpy(line, buf, len);
-        line[len] = '\0';
-        rc = stg_pubkey_from_b64(out, line);
-    }
-    free(buf);
-    if (rc < 0 && err && errcap)
-        snprintf(err, errcap,
-                 "%s: not a stagger public key (expected 44 base64 characters and at "
-                 "most one line ending, as written by 'staggerctl keygen')",
-                 path);
-    return rc < 0 ? STG_EINVAL : 0;
 }
 
 static int write_new(const char *path, const char *text, int mode) {
