@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "stagger/doc.h"
 #include "stagger/keyfile.h"
@@ -42,6 +45,7 @@ extern const ctl_cmd_t ctl_roster_sign_cmd, ctl_roster_verify_cmd;
 extern const ctl_cmd_t ctl_release_sign_cmd, ctl_release_verify_cmd;
 extern const ctl_cmd_t ctl_sign_add_cmd;
 extern const ctl_cmd_t ctl_status_cmd, ctl_roster_publish_cmd, ctl_release_publish_cmd;
+extern const ctl_cmd_t ctl_watch_cmd;
 extern const ctl_cmd_t ctl_emergency_update_cmd, ctl_emergency_rollback_cmd, ctl_emergency_halt_cmd,
     ctl_emergency_resume_cmd, ctl_emergency_abandon_cmd, ctl_emergency_clear_grants_cmd, ctl_emergency_send_cmd;
 
@@ -113,6 +117,20 @@ int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key
  * ctl_request. */
 int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                   int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out);
+/* The status JSON a peer answers a status-req with (caller frees); NULL
+ * after printing why, with *rc CTL_UNREACHABLE when no peer answered,
+ * CTL_REFUSED when it refused. */
+char *ctl_ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                     int timeout_ms, int *rc);
+/* A status document as the table 'staggerctl status' prints. */
+void ctl_print_status(FILE *out, json_t *st);
+/* What status and watch start from: --key and --roster given, --timeout-ms
+ * (default 2000) valid, the roster and key loaded. CTL_OK, or the exit code
+ * after printing why (a bad roster is CTL_SYSTEM: 1 means degraded there). */
+int ctl_status_open(const char *cmd, const char *key, const char *roster, const char *tmo,
+                    int *timeout_ms, stg_roster_t **r, stg_seckey_t **k);
+/* Its exit code: 4 halted or failed, else 1 degraded, else 0. */
+int ctl_status_exit(json_t *st);
 /* "staggerctl: WHAT: PEER refused it: REASON (reason text): detail". */
 void ctl_print_refusal(const char *what, const ctl_reply_t *rep);
 /* An ok-rep the peer took the document with: applied or held (not

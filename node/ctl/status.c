@@ -92,11 +92,8 @@ void ctl_print_pending(const char *what, const ctl_reply_t *rep) {
     ctl_err("%s: %s took it but has not stored it (pending): %s", what, rep->peer, rep->text);
 }
 
-/* The status JSON a peer answers a status-req with (caller frees); NULL
- * after printing why, with *rc CTL_UNREACHABLE when no peer answered, CTL_REFUSED when
- * it refused. */
-static char *ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
-                        int timeout_ms, int *rc) {
+char *ctl_ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
+                     int timeout_ms, int *rc) {
     uint8_t frame[STG_WIRE_HEADER];
     stg_msg_t m;
     memset(&m, 0, sizeof m);
@@ -144,10 +141,10 @@ static const char *str(json_t *o, const char *k) {
     return s && *s ? s : "-";
 }
 
-static void print_table(json_t *st) {
-    printf("fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
+void ctl_print_status(FILE *out, json_t *st) {
+    fprintf(out, "fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
            (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
-    printf("%-14s %-10s %-8s %-12s %-9s %-10s %8s %5s\n", "NAME", "ROLE", "FLAVOUR", "VERSION",
+    fprintf(out, "%-14s %-10s %-8s %-12s %-9s %-10s %8s %5s\n", "NAME", "ROLE", "FLAVOUR", "VERSION",
            "HEALTH", "PHASE", "HEARD", "INC");
     size_t i;
     json_t *m;
@@ -155,28 +152,28 @@ static void print_table(json_t *st) {
         json_t *ago = json_object_get(m, "heard_ago_ms");
         char heard[16] = "never";
         if (json_is_integer(ago)) snprintf(heard, sizeof heard, "%.1fs", json_integer_value(ago) / 1000.0);
-        printf("%-14s %-10s %-8s %-12s %-9s %-10s %8s %5lld%s\n", str(m, "name"), str(m, "role"),
+        fprintf(out, "%-14s %-10s %-8s %-12s %-9s %-10s %8s %5lld%s\n", str(m, "name"), str(m, "role"),
                str(m, "flavour"), str(m, "version"), str(m, "health"), str(m, "phase"), heard,
                (long long)json_integer_value(json_object_get(m, "incarnation")),
                json_is_true(json_object_get(m, "self")) ? "  (answering)" : "");
         const char *detail = json_string_value(json_object_get(m, "detail"));
         if (detail && *detail && strcmp(str(m, "health"), "healthy") != 0)
-            printf("%-14s   %s\n", "", detail);
+            fprintf(out, "%-14s   %s\n", "", detail);
         json_t *skew = json_object_get(m, "clock_skew_ms");
         if (json_is_integer(skew))
-            printf("%-14s   clock %+.1fs off %s's: check NTP on both\n", "",
+            fprintf(out, "%-14s   clock %+.1fs off %s's: check NTP on both\n", "",
                    json_integer_value(skew) / 1000.0, str(st, "self"));
     }
     json_t *jr = json_object_get(st, "journal");
     const char *why = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
     /* Said once: the rollout's waiting line may say it already. */
     if (json_is_false(json_object_get(jr, "ok")) && !(why && strstr(why, "cannot write its journal")))
-        printf("%s cannot write its journal (%s): it neither votes nor starts until it can\n",
+        fprintf(out, "%s cannot write its journal (%s): it neither votes nor starts until it can\n",
                str(st, "self"), str(jr, "error"));
     json_t *ro = json_object_get(st, "rollout");
     json_t *rel = json_object_get(ro, "release");
     if (json_is_object(rel)) {
-        printf("release %s %s (%s), %lld member(s) still to update\n", str(rel, "component"),
+        fprintf(out, "release %s %s (%s), %lld member(s) still to update\n", str(rel, "component"),
                str(rel, "version"), str(rel, "id"),
                (long long)json_integer_value(json_object_get(ro, "pending")));
         size_t k;
@@ -184,21 +181,21 @@ static void print_table(json_t *st) {
         json_array_foreach(json_object_get(ro, "wave"), k, w) {
             json_t *left = json_object_get(w, "soak_left_ms");
             if (json_is_integer(left))
-                printf("  wave: %s %s, %.0fs of soak left\n", str(w, "name"), str(w, "phase"),
+                fprintf(out, "  wave: %s %s, %.0fs of soak left\n", str(w, "name"), str(w, "phase"),
                        json_integer_value(left) / 1000.0);
             else
-                printf("  wave: %s %s\n", str(w, "name"), str(w, "phase"));
+                fprintf(out, "  wave: %s %s\n", str(w, "name"), str(w, "phase"));
         }
         json_t *next = json_object_get(ro, "next");
         if (json_array_size(next)) {
-            printf("  next:");
-            json_array_foreach(next, k, w) printf(" %s", json_string_value(w));
-            printf("\n");
+            fprintf(out, "  next:");
+            json_array_foreach(next, k, w) fprintf(out, " %s", json_string_value(w));
+            fprintf(out, "\n");
         }
     }
     const char *waiting = json_string_value(json_object_get(ro, "waiting"));
     if (waiting && *waiting) {
-        printf("  %s", waiting);
+        fprintf(out, "  %s", waiting);
         json_t *pf = json_object_get(ro, "proof");
         json_int_t nb = json_integer_value(json_object_get(pf, "next_boundary_ms"));
         if (json_integer_value(json_object_get(pf, "epochs_left")) > 0 && nb > 0) {
@@ -207,16 +204,16 @@ static void print_table(json_t *st) {
             char when[32];
             gmtime_r(&t, &tm);
             strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-            printf(" (next epoch boundary %s)", when);
+            fprintf(out, " (next epoch boundary %s)", when);
         }
-        printf("\n");
+        fprintf(out, "\n");
     }
     json_t *cmds = json_object_get(st, "commands");
     size_t ci;
     json_t *ce;
     json_array_foreach(json_object_get(cmds, "recent"), ci, ce) {
         if (ci == 3) break;
-        printf("  operator command #%lld %s: applied by %zu of %zu members\n",
+        fprintf(out, "  operator command #%lld %s: applied by %zu of %zu members\n",
                (long long)json_integer_value(json_object_get(ce, "seq")), str(ce, "action"),
                json_array_size(json_object_get(ce, "applied_by")),
                json_array_size(json_object_get(st, "members")));
@@ -226,7 +223,7 @@ static void print_table(json_t *st) {
     const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
                        : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
                                                                         : "";
-    printf("%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
+    fprintf(out, "%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
            (long long)json_integer_value(json_object_get(s, "healthy")),
            (long long)json_integer_value(json_object_get(s, "unhealthy")),
@@ -235,7 +232,33 @@ static void print_table(json_t *st) {
 
 /* The documented exit code for a status document: 4 halted or failed,
  * else 1 degraded, else 0. */
-static int status_exit(json_t *st) {
+int ctl_status_open(const char *cmd, const char *key, const char *roster, const char *tmo,
+                    int *timeout_ms, stg_roster_t **r, stg_seckey_t **k) {
+    *r = NULL;
+    *k = NULL;
+    if (!key || !roster) {
+        ctl_err("%s needs --key and --roster; see 'staggerctl %s --help'", cmd, cmd);
+        return CTL_USAGE;
+    }
+    *timeout_ms = tmo ? atoi(tmo) : 2000;
+    if (*timeout_ms <= 0) {
+        ctl_err("--timeout-ms %s: must be a positive number of milliseconds", tmo);
+        return CTL_USAGE;
+    }
+    if (!(*r = ctl_roster_new())) return CTL_SYSTEM;
+    int rc;
+    if ((rc = ctl_open_roster(roster, NULL, *r, NULL, NULL)) != CTL_OK ||
+        (rc = ctl_load_key(key, k)) != CTL_OK) {
+        free(*r);
+        *r = NULL;
+        /* Exit 1 means degraded here: a roster that does not verify is a
+         * bad file. */
+        return rc == CTL_REFUSED ? CTL_SYSTEM : rc;
+    }
+    return CTL_OK;
+}
+
+int ctl_status_exit(json_t *st) {
     json_t *ro = json_object_get(st, "rollout");
     if (json_is_true(json_object_get(ro, "halted")) || json_is_object(json_object_get(ro, "failed")))
         return CTL_HALTED;
@@ -254,26 +277,12 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
                               {0}};
     int rc;
     if (!ctl_parse(self, argc, argv, opts, NULL, 0, &rc)) return rc;
-    if (!key || !roster) {
-        ctl_err("status needs --key and --roster; see 'staggerctl status --help'");
-        return CTL_USAGE;
-    }
-    int timeout_ms = tmo ? atoi(tmo) : 2000;
-    if (timeout_ms <= 0) {
-        ctl_err("--timeout-ms %s: must be a positive number of milliseconds", tmo);
-        return CTL_USAGE;
-    }
-    stg_roster_t *r = ctl_roster_new();
-    stg_seckey_t *k = NULL;
-    if (!r) return CTL_SYSTEM;
-    if ((rc = ctl_open_roster(roster, NULL, r, NULL, NULL)) != CTL_OK ||
-        (rc = ctl_load_key(key, &k)) != CTL_OK) {
-        free(r);
-        /* Exit 1 means degraded here: a roster that does not verify is a
-         * bad file. */
-        return rc == CTL_REFUSED ? CTL_SYSTEM : rc;
-    }
-    char *text = ask_status(r, peer, k, timeout_ms, &rc);
+    int timeout_ms;
+    stg_roster_t *r;
+    stg_seckey_t *k;
+    if ((rc = ctl_status_open("status", key, roster, tmo, &timeout_ms, &r, &k)) != CTL_OK)
+        return rc;
+    char *text = ctl_ask_status(r, peer, k, timeout_ms, &rc);
     stg_seckey_destroy(&k);
     free(r);
     /* An error-rep: that peer would not give a status, so none was had. */
@@ -286,8 +295,8 @@ static int run_status(const ctl_cmd_t *self, int argc, char **argv) {
         return CTL_SYSTEM;
     }
     if (json) printf("%s\n", text);
-    else print_table(st);
-    rc = status_exit(st);
+    else ctl_print_status(stdout, st);
+    rc = ctl_status_exit(st);
     json_decref(st);
     free(text);
     return rc;

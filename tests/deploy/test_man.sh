@@ -36,7 +36,7 @@ plain "$MAN/staggerctl.1" >ctl.txt
 plain "$MAN/staggerd.8" >d.txt
 "$CTL" --help | sed -n '/^commands:/,/^$/p' | grep '^  [a-z]' | grep -v '^  help' |
     sed -E 's/^  ([a-z-]+( [a-z-]+)?)  .*/\1/; s/ +$//' >commands
-check "staggerctl --help lists 16 commands" test "$(wc -l <commands)" = 16
+check "staggerctl --help lists 17 commands" test "$(wc -l <commands)" = 17
 check "staggerctl(1) documents every command" \
     bash -c 'while read -r c; do grep -q "^ *$c " ctl.txt || { echo "# missing: $c"; exit 1; }; done <commands'
 "$CTL" status --help | grep -E '^  [0-9]  ' | sed -E 's/^  [0-9]  //' >codes
