@@ -136,6 +136,27 @@ static void roster_summary(const char *path, const uint8_t *buf, size_t len,
         printf("%s%u %s", i ? ", " : "", roles[i], role_names[i]);
     printf("), %u operator(s), emergency quorum %u, signed by %s\n", r->noperators,
            r->emergency_quorum, signers);
+    /* The order a rollout takes: stage by stage, the holdback pair last. */
+    printf("  update order:");
+    for (int stage = 1, first = 1; stage <= 9; stage++) {
+        bool any = false;
+        for (unsigned i = 0; i < r->nmembers; i++) {
+            const stg_member_t *m = &r->members[i];
+            if (m->holdback || m->stage != stage) continue;
+            if (any) printf(", %s", m->name);
+            else printf("%s stage %d: %s", first ? "" : ";", stage, m->name);
+            any = true;
+            first = 0;
+        }
+    }
+    printf("\n  holdback (last, after the proof):");
+    bool none = true;
+    for (unsigned i = 0; i < r->nmembers; i++)
+        if (r->members[i].holdback) {
+            printf("%s %s", none ? "" : ",", r->members[i].name);
+            none = false;
+        }
+    printf("%s\n", none ? " none" : "");
 }
 
 static int roster_verify(const ctl_cmd_t *self, int argc, char **argv) {

@@ -144,16 +144,21 @@ static const char *str(json_t *o, const char *k) {
 void ctl_print_status(FILE *out, json_t *st) {
     fprintf(out, "fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
            (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
-    fprintf(out, "%-14s %-10s %-8s %-12s %-9s %-10s %8s %5s\n", "NAME", "ROLE", "FLAVOUR", "VERSION",
-           "HEALTH", "PHASE", "HEARD", "INC");
+    fprintf(out, "%-14s %-10s %-5s %-8s %-12s %-9s %-12s %8s %5s\n", "NAME", "ROLE", "STAGE",
+            "FLAVOUR", "VERSION", "HEALTH", "PHASE", "HEARD", "INC");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(st, "members"), i, m) {
         json_t *ago = json_object_get(m, "heard_ago_ms");
         char heard[16] = "never";
         if (json_is_integer(ago)) snprintf(heard, sizeof heard, "%.1fs", json_integer_value(ago) / 1000.0);
-        fprintf(out, "%-14s %-10s %-8s %-12s %-9s %-10s %8s %5lld%s\n", str(m, "name"), str(m, "role"),
-               str(m, "flavour"), str(m, "version"), str(m, "health"), str(m, "phase"), heard,
+        char stage[8] = "last";
+        if (!json_is_true(json_object_get(m, "holdback")))
+            snprintf(stage, sizeof stage, "%lld",
+                     (long long)json_integer_value(json_object_get(m, "stage")));
+        fprintf(out, "%-14s %-10s %-5s %-8s %-12s %-9s %-12s %8s %5lld%s\n", str(m, "name"),
+                str(m, "role"), stage, str(m, "flavour"), str(m, "version"), str(m, "health"),
+                str(m, "phase"), heard,
                (long long)json_integer_value(json_object_get(m, "incarnation")),
                json_is_true(json_object_get(m, "self")) ? "  (answering)" : "");
         const char *detail = json_string_value(json_object_get(m, "detail"));
@@ -164,6 +169,11 @@ void ctl_print_status(FILE *out, json_t *st) {
             fprintf(out, "%-14s   clock %+.1fs off %s's: check NTP on both\n", "",
                    json_integer_value(skew) / 1000.0, str(st, "self"));
     }
+    bool held_back = false;
+    json_array_foreach(json_object_get(st, "members"), i, m) held_back |=
+        json_is_true(json_object_get(m, "holdback"));
+    if (held_back)
+        fprintf(out, "(STAGE: the rollout's order; last: the holdback pair, after the proof)\n");
     json_t *jr = json_object_get(st, "journal");
     const char *why = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
     /* Said once: the rollout's waiting line may say it already. */
@@ -186,8 +196,12 @@ void ctl_print_status(FILE *out, json_t *st) {
             else
                 fprintf(out, "  wave: %s %s\n", str(w, "name"), str(w, "phase"));
         }
+        /* Who is next, unless nobody will start (halted, failed) or the
+         * waiting line below says it already ("next: X", "next X waits"). */
         json_t *next = json_object_get(ro, "next");
-        if (json_array_size(next)) {
+        bool stopped = json_is_true(json_object_get(ro, "halted")) ||
+                       json_is_object(json_object_get(ro, "failed"));
+        if (json_array_size(next) && !stopped && !(why && strncmp(why, "next", 4) == 0)) {
             fprintf(out, "  next:");
             json_array_foreach(next, k, w) fprintf(out, " %s", json_string_value(w));
             fprintf(out, "\n");

@@ -32,6 +32,10 @@ run 0 "roster verify accepts it" -- "$CTL" roster verify roster.signed
 fp=$(head -c 8 ops.pub)
 check "verify summary names fleet, serial, members and signer" \
     grep -q "fleet pool, serial 1, 4 members.*signed by $fp" out
+check "verify summary shows the update order by stage and the holdback pair" \
+    grep -qx "  update order: stage 1: relay1; stage 3: bp" out
+check "... and the holdback pair" \
+    grep -qx "  holdback (last, after the proof): standby, dark1" out
 run 0 "roster verify --print" -- "$CTL" roster verify --print roster.signed
 check "--print gives back the exact signed bytes" cmp -s out roster.json
 

@@ -41,12 +41,19 @@ def test(f, tap):
             rows[cols[0]] = cols
     tap.check(lines and lines[0].startswith("fleet loopback (roster serial 1), as seen by"),
               "the table names fleet, serial and the answering peer", r.out)
-    tap.check(len(lines) > 1 and lines[1].split()[:5] ==
-              ["NAME", "ROLE", "FLAVOUR", "VERSION", "HEALTH"], "the table has its header", r.out)
+    tap.check(len(lines) > 1 and lines[1].split()[:6] ==
+              ["NAME", "ROLE", "STAGE", "FLAVOUR", "VERSION", "HEALTH"],
+              "the table has its header", r.out)
     good = [n for n in f.order if n in rows and rows[n][1] == f.nodes[n].role and
-            rows[n][3] == open(f.dir + "/" + n + "/version").read().strip() and
-            rows[n][4] == "healthy"]
+            rows[n][4] == open(f.dir + "/" + n + "/version").read().strip() and
+            rows[n][5] == "healthy"]
     tap.check(len(good) == 8, "one row per member with role, version and health", r.out)
+    hold = f.holdback()
+    staged = [n for n in f.order if n in rows and
+              (rows[n][2] == "last") == (n in hold) and (n in hold or rows[n][2].isdigit())]
+    tap.check(len(staged) == 8 and "last: the holdback pair" in r.out,
+              "the STAGE column: a stage number, \"last\" for the holdback pair (%s)"
+              % ", ".join(hold), r.out)
     tap.check(any("8 members: 8 healthy, 0 unhealthy, 0 unknown; fleet healthy" in l
                   for l in lines), "the table ends with the summary", r.out)
     tap.check(any(l.endswith("(answering)") for l in lines), "the answering peer is marked",
