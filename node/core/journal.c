@@ -43,8 +43,10 @@ void stg__journal_write(stg_core_t *c) {
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
     json_object_set_new(j, "commands", stg__command_state(c));
-    /* An operator's rollback waiting for the install to end: a restart in
-     * between must not lose it (the command will not come again). */
+    /* The executor's state by name: a restart resumes in the sub-state it
+     * left. "phase" and "rollback_after_install" say the same for a daemon
+     * before this one (a downgrade), which knew only those. */
+    json_object_set_new(j, "state", json_string(stg__exec_state_name(c->exec_state)));
     json_object_set_new(j, "rollback_after_install",
                         json_boolean(c->exec_state == STG_EXEC_INSTALLING_THEN_ROLLBACK ||
                                      c->exec_state == STG_EXEC_VERIFYING_THEN_ROLLBACK));
@@ -95,8 +97,9 @@ static void b64_load(json_t *j, uint8_t **out, size_t *len) {
     *out = b;
 }
 
-/* The executor's state from a journal's phase and flags. ELECTED and FAILED
- * are passed through within a step, so a journal never holds them, but an
+/* The executor's state from the phase and flags of a journal written before
+ * "state" was (or naming a state no step ends in). ELECTED and FAILED are
+ * passed through within a step, so no journal should hold them, but an
  * older daemon's might: elected is an install that may have begun; failed
  * is a rollback to resume (with a slot, as the older daemon did) or, once
  * the rollback hook itself failed, the operator's to resolve. */
@@ -145,6 +148,9 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     }
     const char *phname = json_string_value(json_object_get(j, "phase"));
     int ph = phname ? stg_phase_from_name(phname) : -1;
+    const char *stname = json_string_value(json_object_get(j, "state"));
+    int st = stname ? stg__exec_state_from_name(stname) : -1;
+    if (st >= 0) ph = (int)stg__exec_state_phase((stg_exec_state_t)st);
     b64_load(json_object_get(j, "exec_env"), &env, &elen);
     stg_release_t xrel;
     stg_envelope_t xe;
@@ -159,8 +165,12 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
         const char *det = json_string_value(json_object_get(j, "detail"));
         snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
-        stg__exec_restart(c, state_of(c, (stg_phase_t)ph,
-                                      json_is_true(json_object_get(j, "rollback_after_install"))));
+        /* A journal before the state was written, or one naming a state
+         * no step ends in, is read by its phase and flags. */
+        if (st < 0 || st == STG_EXEC_ELECTED || st == STG_EXEC_FAILED)
+            st = (int)state_of(c, (stg_phase_t)ph,
+                               json_is_true(json_object_get(j, "rollback_after_install")));
+        stg__exec_restart(c, (stg_exec_state_t)st);
     }
     free(env);
     c->halted = json_is_true(json_object_get(j, "halted"));

@@ -788,6 +788,13 @@ const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *sta
     if (stale) *stale = nd->journal_stale;
     return nd->journal;
 }
+void sim_set_journal(sim_t *s, unsigned node, const uint8_t *journal, size_t len) {
+    snode_t *nd = &s->nodes[node];
+    free(nd->journal);
+    nd->journal = malloc(len);
+    memcpy(nd->journal, journal, len);
+    nd->journal_len = len;
+}
 bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].restarted_stale; }
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
