@@ -1,6 +1,7 @@
-/* executor.c: the update executor of this node: the phase machine
- * (docs/protocol.md §9), hook results, and the operator's emergency update
- * and rollback. */
+/* executor.c: the update executor of this node: one state machine
+ * (executor.h's states, docs/protocol.md §9.5) driven by one transition
+ * function over a state x event table; hook and health results, its timers,
+ * and the operator's emergency update and rollback. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,30 +512,4 @@ void stg__exec_restart(stg_core_t *c, stg_exec_state_t s) {
     c->exec_state = s;
     c->phase = stg__exec_state_phase(s);
     exec_event(c, &(exec_in_t){.type = EV_RESTART});
-}
-
-/* ---- names ------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    stg_phase_t phase;
-} states[] = {
-#define X(name, text, ph) {text, STG_PHASE_##ph},
-    STG_EXEC_STATE_MAP(X)
-#undef X
-};
-
-const char *stg__exec_state_name(stg_exec_state_t s) {
-    return (unsigned)s < STG_EXEC__COUNT ? states[s].name : "?";
-}
-
-int stg__exec_state_from_name(const char *s) {
-    for (unsigned i = 0; i < STG_EXEC__COUNT; i++)
-        if (strcmp(s, states[i].name) == 0) return (int)i;
-    return -1;
-}
-
-stg_phase_t stg__exec_state_phase(stg_exec_state_t s) {
-    assert((unsigned)s < STG_EXEC__COUNT);
-    return states[s].phase;
 }
