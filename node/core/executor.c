@@ -1,6 +1,7 @@
-/* executor.c: the update executor of this node: the phase machine
- * (docs/protocol.md §9), hook results, and the operator's emergency update
- * and rollback. */
+/* executor.c: the update executor of this node: one state machine
+ * (executor.h's states, docs/protocol.md §9.5) driven by one transition
+ * function over a state x event table; hook and health results, its timers,
+ * and the operator's emergency update and rollback. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,41 +15,56 @@
 
 #define GATE_RETRY_MS 30000
 
-static bool legal(stg_phase_t a, stg_phase_t b) {
-    switch (a) {
-    case STG_PHASE_IDLE: return b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
-    case STG_PHASE_ELECTED: return b == STG_PHASE_INSTALLING || b == STG_PHASE_VERIFYING;
-    case STG_PHASE_INSTALLING: return b == STG_PHASE_VERIFYING || b == STG_PHASE_FAILED;
-    case STG_PHASE_VERIFYING:
-        return b == STG_PHASE_SOAKING || b == STG_PHASE_FAILED || b == STG_PHASE_INSTALLING;
-    case STG_PHASE_SOAKING: return b == STG_PHASE_DONE || b == STG_PHASE_FAILED;
-    case STG_PHASE_DONE:
-        return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED || b == STG_PHASE_ROLLING_BACK;
-    case STG_PHASE_FAILED: return b == STG_PHASE_ROLLING_BACK || b == STG_PHASE_IDLE;
-    case STG_PHASE_ROLLING_BACK: return b == STG_PHASE_ROLLED_BACK || b == STG_PHASE_FAILED;
-    case STG_PHASE_ROLLED_BACK: return b == STG_PHASE_IDLE || b == STG_PHASE_ELECTED;
-    default: return false;
-    }
+/* The moves the machine may make, by internal state. ELECTED and FAILED are
+ * passed through: each is left in the call that enters it, so the log and
+ * the record show the path, and no event ever finds the executor there. */
+static bool legal(stg_exec_state_t a, stg_exec_state_t b) {
+#define S(x) (1u << STG_EXEC_##x)
+    static const unsigned to[STG_EXEC__COUNT] = {
+        [STG_EXEC_IDLE] = S(ELECTED) | S(ROLLING_BACK),
+        [STG_EXEC_ELECTED] = S(INSTALLING),
+        [STG_EXEC_INSTALLING] = S(VERIFYING) | S(FAILED) | S(INSTALLING_THEN_ROLLBACK) |
+                                S(VERIFYING_AFTER_CUT_SHORT),
+        [STG_EXEC_INSTALLING_THEN_ROLLBACK] = S(FAILED) | S(VERIFYING_THEN_ROLLBACK),
+        [STG_EXEC_VERIFYING] = S(SOAKING) | S(FAILED),
+        [STG_EXEC_VERIFYING_AFTER_CUT_SHORT] = S(SOAKING) | S(FAILED) | S(INSTALLING) | S(VERIFYING),
+        [STG_EXEC_VERIFYING_THEN_ROLLBACK] = S(FAILED),
+        [STG_EXEC_SOAKING] = S(DONE) | S(FAILED),
+        [STG_EXEC_DONE] = S(ELECTED) | S(ROLLING_BACK),
+        [STG_EXEC_FAILED] = S(ROLLING_BACK),
+        [STG_EXEC_ROLLING_BACK] = S(ROLLED_BACK) | S(ROLLBACK_FAILED),
+        [STG_EXEC_ROLLED_BACK] = S(IDLE) | S(ELECTED),
+        [STG_EXEC_ROLLBACK_FAILED] = S(IDLE) | S(ROLLING_BACK),
+    };
+#undef S
+    return (to[a] >> b) & 1u;
 }
 
-/* The one transition function: checks the move, logs "old -> new",
- * counts it, persists it, and tells the fleet through our record. */
-static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...)
+static void move(stg_core_t *c, stg_exec_state_t to) {
+    assert(legal(c->exec_state, to));
+    assert(c->phase == stg__exec_state_phase(c->exec_state));
+    c->exec_state = to;
+    c->phase = stg__exec_state_phase(to);
+}
+
+/* A move the fleet sees: logs "old -> new", counts it, persists it, and
+ * tells the fleet through our record. */
+static void enter(stg_core_t *c, stg_exec_state_t to, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_phase(stg_core_t *c, stg_phase_t to, const char *fmt, ...) {
+static void enter(stg_core_t *c, stg_exec_state_t to, const char *fmt, ...) {
     c->soak_bad_since_ms = 0;
-    assert(legal(c->phase, to));
+    stg_phase_t from = c->phase;
+    move(c, to);
     assert(c->slot < (int)c->roster->policy.batch);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->exec_detail, sizeof c->exec_detail, fmt, ap);
     va_end(ap);
-    stg__log(c, to == STG_PHASE_FAILED ? STG_LOG_ERROR : STG_LOG_INFO, "exec",
-             "%s -> %s (%s %s)%s%s", stg_phase_name(c->phase), stg_phase_name(to),
+    stg__log(c, to == STG_EXEC_FAILED || to == STG_EXEC_ROLLBACK_FAILED ? STG_LOG_ERROR : STG_LOG_INFO,
+             "exec", "%s -> %s (%s %s)%s%s", stg_phase_name(from), stg_phase_name(c->phase),
              c->exec_rel.component, c->exec_rel.version, c->exec_detail[0] ? ": " : "",
              c->exec_detail);
-    c->phase = to;
     c->phase_since_ms = c->now;
     c->stats.transitions++;
     stg__journal_save(c);
@@ -65,8 +81,8 @@ void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel) {
 
 static void fail(stg_core_t *c, const char *why) {
     snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
-    set_phase(c, STG_PHASE_FAILED, "%s", why);
-    set_phase(c, STG_PHASE_ROLLING_BACK, "running the rollback hook after: %s", why);
+    enter(c, STG_EXEC_FAILED, "%s", why);
+    enter(c, STG_EXEC_ROLLING_BACK, "running the rollback hook after: %s", why);
     stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
 }
 
@@ -82,52 +98,341 @@ static bool fleet_wide_trouble(const stg_core_t *c) {
     return n > 0 && bad * 2 > n;
 }
 
-void stg__rollout_health(stg_core_t *c, const stg_event_t *ev) {
-    if (c->phase == STG_PHASE_VERIFYING) {
-        bool right = !c->version[0] || strcmp(c->version, c->exec_rel.version) == 0;
-        if (c->install_cut_short && ev->health == STG_HEALTH_HEALTHY && !right && !c->hook_running) {
+void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8],
+                             const uint8_t *env, size_t len) {
+    if (!stg__keep_copy(&c->exec_env, &c->exec_len, env, len)) return;
+    c->exec_rel = *rel;
+    memcpy(c->exec_id, id, 8);
+    c->exec_have = true;
+}
+
+/* ---- the events ------------------------------------------------------------
+ * What may happen to the executor. The tick sends NO_HOOK (no hook of ours
+ * runs: what a restart interrupted is taken up again), then TICK (the
+ * state's own timer), then EMERGENCY_DUE (a queued emergency update's time
+ * has come). */
+#define EXEC_EVENT_MAP(X)                                                  \
+    X(START)           /* we won a slot's election */                      \
+    X(EMERGENCY_DUE)   /* the queued emergency update may start */         \
+    X(INSTALL_OK)                                                          \
+    X(INSTALL_FAILED)                                                      \
+    X(ROLLBACK_OK)                                                         \
+    X(ROLLBACK_FAILED)                                                     \
+    X(HEALTH)          /* a health hook's result */                        \
+    X(NO_HOOK)                                                             \
+    X(TICK)                                                                \
+    X(ROLLBACK_CMD)    /* the operator's emergency rollback */             \
+    X(FORGIVE)         /* the operator's resume */                         \
+    X(RESTART)         /* we start from the journal */
+
+typedef enum {
+#define X(name) EV_##name,
+    EXEC_EVENT_MAP(X)
+#undef X
+    EV__COUNT
+} exec_ev_t;
+
+typedef struct {
+    exec_ev_t type;
+    const stg_event_t *ev; /* HEALTH, the hook events: the shell's event */
+    int64_t seq;           /* ROLLBACK_CMD, FORGIVE: the command's sequence */
+} exec_in_t;
+
+typedef void exec_fn(stg_core_t *c, const exec_in_t *in);
+
+/* ---- the cells --------------------------------------------------------- */
+
+static void pass(stg_core_t *c, const exec_in_t *in) {
+    (void)c;
+    (void)in;
+}
+
+static void run_install(stg_core_t *c) {
+    enter(c, STG_EXEC_INSTALLING, "running the install hook");
+    stg__run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
+}
+
+static void start_update(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    c->avoid_slot = -1;
+    stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
+    c->slot = c->att.slot;
+    c->slot_attempt = c->att.id;
+    c->acks = c->att.nacked;
+    stg__attempt_end(c, true, NULL);
+    c->stats.elections_won++;
+    enter(c, STG_EXEC_ELECTED, "holding slot %d with %u of %u start acknowledgements", c->slot,
+          c->acks, c->roster->nmembers);
+    run_install(c);
+}
+
+/* An emergency update or rollback took the executor meanwhile: one
+ * installer at a time, and the slot goes back to the fleet. */
+static void give_back(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    stg__attempt_end(c, false, "the executor is busy with an operator's command");
+}
+
+static void start_emergency(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    stg_release_t rel;
+    uint8_t id[8];
+    c->emergency_pending = false;
+    if (!stg__open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
+    /* An election of ours still open ends here, its slot freed. */
+    stg__attempt_end(c, false, "an operator's emergency update takes over");
+    /* A normal update to the same release may have finished in the meantime. */
+    if (strcmp(c->version, rel.version) == 0 ||
+        (c->exec_state == STG_EXEC_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
+        return;
+    stg__set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
+    c->emergency = true;
+    c->slot = -1;
+    c->acks = 0;
+    enter(c, STG_EXEC_ELECTED, "emergency update by operator command #%lld: no slot, no soak wait",
+          (long long)c->emergency_seq);
+    run_install(c);
+}
+
+static void installed(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+    c->last_progress[0] = '\0';
+    enter(c, STG_EXEC_VERIFYING, "installed; waiting for health (deadline %llds)",
+          (long long)c->roster->policy.health_deadline_s);
+    stg__act(c, STG_ACT_RUN_HEALTH);
+}
+
+static void install_failed(stg_core_t *c, const exec_in_t *in) {
+    char why[STG_DETAIL_MAX + 1];
+    snprintf(why, sizeof why, "install hook failed: %s", in->ev->detail ? in->ev->detail : "");
+    fail(c, why);
+}
+
+/* The install ended (or a restart cut it short) after the operator had
+ * ordered a rollback: what is there is not kept. */
+static void ordered_rollback(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    fail(c, "the operator ordered a rollback during the install");
+}
+
+static void rolled_back(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    enter(c, STG_EXEC_ROLLED_BACK, "rolled back from %s after: %s", c->exec_rel.version,
+          c->fail_reason);
+    stg__release_slot(c);
+    c->emergency = false;
+}
+
+static void rollback_failed(stg_core_t *c, const exec_in_t *in) {
+    enter(c, STG_EXEC_ROLLBACK_FAILED,
+          "%s, and the rollback hook failed too: %s; the operator must act", c->fail_reason,
+          in->ev->detail ? in->ev->detail : "");
+}
+
+static void rerun_rollback(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+}
+
+/* Does the service run the release we install (or say no version)? */
+static bool runs_release(const stg_core_t *c) {
+    return !c->version[0] || strcmp(c->version, c->exec_rel.version) == 0;
+}
+
+static void verify_health(stg_core_t *c, const exec_in_t *in) {
+    const stg_event_t *ev = in->ev;
+    if (ev->health == STG_HEALTH_HEALTHY && runs_release(c)) {
+        enter(c, STG_EXEC_SOAKING, "healthy on %s; soaking %llds", c->exec_rel.version,
+              (long long)c->roster->policy.soak_s);
+        return;
+    }
+    if (ev->progress && strcmp(ev->progress, c->last_progress) != 0) {
+        /* Visible progress (a ledger replay) moves the deadline. */
+        snprintf(c->last_progress, sizeof c->last_progress, "%s", ev->progress);
+        c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+    }
+}
+
+/* After a restart cut the install short: a healthy service tells which
+ * version is there. */
+static void verify_cut_short_health(stg_core_t *c, const exec_in_t *in) {
+    if (in->ev->health == STG_HEALTH_HEALTHY && !runs_release(c)) {
+        if (!c->hook_running) {
             /* The old version runs, healthy: the install never happened. */
-            c->install_cut_short = false;
-            set_phase(c, STG_PHASE_INSTALLING, "the install was cut short by a restart: running it again");
+            enter(c, STG_EXEC_INSTALLING, "the install was cut short by a restart: running it again");
             stg__run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
             return;
         }
-        if (ev->health == STG_HEALTH_HEALTHY) c->install_cut_short = false;
-        if (ev->health == STG_HEALTH_HEALTHY && right) {
-            set_phase(c, STG_PHASE_SOAKING, "healthy on %s; soaking %llds", c->exec_rel.version,
-                      (long long)c->roster->policy.soak_s);
-            return;
-        }
-        if (ev->progress && strcmp(ev->progress, c->last_progress) != 0) {
-            /* Visible progress (a ledger replay) moves the deadline. */
-            snprintf(c->last_progress, sizeof c->last_progress, "%s", ev->progress);
-            c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
-        }
-    } else if (c->phase == STG_PHASE_SOAKING && ev->health != STG_HEALTH_UNHEALTHY) {
-        c->soak_bad_since_ms = 0;
-    } else if (c->phase == STG_PHASE_SOAKING && ev->health == STG_HEALTH_UNHEALTHY) {
-        /* One failed scrape is not a bad release: it must last a few health
-         * intervals (at least 30 s) before the update is failed. */
-        int64_t grace = 3 * c->t.health_interval_ms;
-        if (grace < 30000) grace = 30000;
-        if (!c->soak_bad_since_ms) c->soak_bad_since_ms = c->now;
-        if (c->now - c->soak_bad_since_ms < grace) {
-            stg__log(c, STG_LOG_WARNING, "exec", "unhealthy while soaking (%s); failing in %llds "
-                                                 "unless it recovers",
-                     ev->detail ? ev->detail : "",
-                     (long long)((grace - (c->now - c->soak_bad_since_ms) + 999) / 1000));
-            return;
-        }
-        if (fleet_wide_trouble(c)) {
-            stg__log(c, STG_LOG_WARNING, "exec",
-                     "unhealthy while soaking, but so is most of the fleet: not blaming %s",
-                     c->exec_rel.version);
-            return;
-        }
-        char why[STG_DETAIL_MAX + 1];
-        snprintf(why, sizeof why, "unhealthy while soaking: %s", ev->detail ? ev->detail : "");
-        fail(c, why);
+        move(c, STG_EXEC_VERIFYING);
     }
+    verify_health(c, in);
+}
+
+static void soak_health(stg_core_t *c, const exec_in_t *in) {
+    const stg_event_t *ev = in->ev;
+    if (ev->health != STG_HEALTH_UNHEALTHY) {
+        c->soak_bad_since_ms = 0;
+        return;
+    }
+    /* One failed scrape is not a bad release: it must last a few health
+     * intervals (at least 30 s) before the update is failed. */
+    int64_t grace = 3 * c->t.health_interval_ms;
+    if (grace < 30000) grace = 30000;
+    if (!c->soak_bad_since_ms) c->soak_bad_since_ms = c->now;
+    if (c->now - c->soak_bad_since_ms < grace) {
+        stg__log(c, STG_LOG_WARNING, "exec", "unhealthy while soaking (%s); failing in %llds "
+                                             "unless it recovers",
+                 ev->detail ? ev->detail : "",
+                 (long long)((grace - (c->now - c->soak_bad_since_ms) + 999) / 1000));
+        return;
+    }
+    if (fleet_wide_trouble(c)) {
+        stg__log(c, STG_LOG_WARNING, "exec",
+                 "unhealthy while soaking, but so is most of the fleet: not blaming %s",
+                 c->exec_rel.version);
+        return;
+    }
+    char why[STG_DETAIL_MAX + 1];
+    snprintf(why, sizeof why, "unhealthy while soaking: %s", ev->detail ? ev->detail : "");
+    fail(c, why);
+}
+
+static void check_deadline(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    if (c->now <= c->deadline_ms) return;
+    char why[128];
+    snprintf(why, sizeof why, "not healthy on %s within %llds", c->exec_rel.version,
+             (long long)c->roster->policy.health_deadline_s);
+    fail(c, why);
+}
+
+static void check_soak(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    if (c->now < c->phase_since_ms + c->roster->policy.soak_s * 1000) return;
+    enter(c, STG_EXEC_DONE, "healthy on %s for %llds", c->exec_rel.version,
+          (long long)c->roster->policy.soak_s);
+    stg__release_slot(c);
+    c->emergency = false;
+}
+
+/* The operator's rollback during the install waits for its end: a restart
+ * in between must not lose it (the command will not come again). */
+static void rollback_after_install(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    move(c, STG_EXEC_INSTALLING_THEN_ROLLBACK);
+    stg__journal_save(c);
+}
+
+static void operator_fail(stg_core_t *c, const exec_in_t *in) {
+    char why[96];
+    snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)in->seq);
+    fail(c, why);
+}
+
+/* At rest, done on the release or running its version: put the old one back. */
+static void roll_back_release(stg_core_t *c, const exec_in_t *in) {
+    if (!c->have_release || strcmp(c->version, c->release.version) != 0) return;
+    if (c->exec_state == STG_EXEC_IDLE || !c->exec_have ||
+        memcmp(c->exec_id, c->release_id, 8) != 0)
+        stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
+    char why[96];
+    snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)in->seq);
+    snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
+    enter(c, STG_EXEC_ROLLING_BACK, "%s", why);
+    stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+}
+
+static void forgive(stg_core_t *c, const exec_in_t *in) {
+    enter(c, STG_EXEC_IDLE, "the operator's resume #%lld forgives: %s", (long long)in->seq,
+          c->fail_reason[0] ? c->fail_reason : "the failure");
+}
+
+/* The rollback failed: if the old version runs after all, the resume
+ * forgives; if the release still runs, it tries the rollback again, and
+ * should that fail again, the fleet halts again. */
+static void retry_or_forgive(stg_core_t *c, const exec_in_t *in) {
+    if (!c->exec_have) return;
+    if (strcmp(c->version, c->exec_rel.version) != 0) {
+        forgive(c, in);
+        return;
+    }
+    enter(c, STG_EXEC_ROLLING_BACK, "the operator's resume #%lld: running the rollback hook again",
+          (long long)in->seq);
+    stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+}
+
+/* Restarted during the install: it is verified, then finished, run again
+ * or rolled back. */
+static void cut_short(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    move(c, c->exec_state == STG_EXEC_INSTALLING ? STG_EXEC_VERIFYING_AFTER_CUT_SHORT
+                                                 : STG_EXEC_VERIFYING_THEN_ROLLBACK);
+    c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+    snprintf(c->exec_detail, sizeof c->exec_detail, "restarted during install: verifying what is there");
+}
+
+/* ---- the table -------------------------------------------------------------
+ * One row per state, one column per event (FRR's vrrp_event shape). A NULL
+ * cell is an event that cannot reach that state: it asserts. ELECTED and
+ * FAILED have no row, since no event finds the executor there. Cells that
+ * move the executor do it through enter() (the fleet sees it) or move() (a
+ * sub-state within the same phase, or the restart's own); both check the
+ * move against legal(). */
+static exec_fn *const table[STG_EXEC__COUNT][EV__COUNT] = {
+    /* START          EMERGENCY_DUE     INSTALL_OK         INSTALL_FAILED     ROLLBACK_OK   ROLLBACK_FAILED
+     * HEALTH                    NO_HOOK            TICK             ROLLBACK_CMD             FORGIVE            RESTART */
+    [STG_EXEC_IDLE] = {
+        start_update,  start_emergency,  pass,              pass,              pass,         pass,
+        pass,                     pass,              pass,            roll_back_release,       pass,              pass},
+    /* ELECTED: no row (every cell NULL) */
+    [STG_EXEC_INSTALLING] = {
+        give_back,     pass,             installed,         install_failed,    pass,         pass,
+        pass,                     pass,              pass,            rollback_after_install,  pass,              cut_short},
+    [STG_EXEC_INSTALLING_THEN_ROLLBACK] = {
+        give_back,     pass,             ordered_rollback,  ordered_rollback,  pass,         pass,
+        pass,                     pass,              pass,            pass,                    pass,              cut_short},
+    [STG_EXEC_VERIFYING] = {
+        give_back,     pass,             pass,              pass,              pass,         pass,
+        verify_health,            pass,              check_deadline,  operator_fail,           pass,              pass},
+    [STG_EXEC_VERIFYING_AFTER_CUT_SHORT] = {
+        give_back,     pass,             pass,              pass,              pass,         pass,
+        verify_cut_short_health,  pass,              check_deadline,  operator_fail,           pass,              pass},
+    [STG_EXEC_VERIFYING_THEN_ROLLBACK] = {
+        give_back,     pass,             pass,              pass,              pass,         pass,
+        pass,                     ordered_rollback,  check_deadline,  operator_fail,           pass,              pass},
+    [STG_EXEC_SOAKING] = {
+        give_back,     pass,             pass,              pass,              pass,         pass,
+        soak_health,              pass,              check_soak,      operator_fail,           pass,              pass},
+    [STG_EXEC_DONE] = {
+        start_update,  start_emergency,  pass,              pass,              pass,         pass,
+        pass,                     pass,              pass,            roll_back_release,       pass,              pass},
+    /* FAILED: no row (every cell NULL) */
+    [STG_EXEC_ROLLING_BACK] = {
+        give_back,     pass,             pass,              pass,              rolled_back,  rollback_failed,
+        pass,                     rerun_rollback,    pass,            pass,                    pass,              pass},
+    [STG_EXEC_ROLLED_BACK] = {
+        start_update,  start_emergency,  pass,              pass,              pass,         pass,
+        pass,                     pass,              pass,            pass,                    forgive,           pass},
+    [STG_EXEC_ROLLBACK_FAILED] = {
+        give_back,     pass,             pass,              pass,              pass,         pass,
+        pass,                     pass,              pass,            pass,                    retry_or_forgive,  pass},
+};
+
+/* The one transition function. */
+static void exec_event(stg_core_t *c, const exec_in_t *in) {
+    assert(c->exec_state < STG_EXEC__COUNT && in->type < EV__COUNT);
+    exec_fn *cell = table[c->exec_state][in->type];
+    assert(cell != NULL);
+    cell(c, in);
+}
+
+/* ---- the executor's entry points ------------------------------------------ */
+
+void stg__start_update(stg_core_t *c) { exec_event(c, &(exec_in_t){.type = EV_START}); }
+
+void stg__rollout_health(stg_core_t *c, const stg_event_t *ev) {
+    exec_event(c, &(exec_in_t){.type = EV_HEALTH, .ev = ev});
 }
 
 void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
@@ -143,93 +448,10 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         return;
     }
     c->hook_running = false;
-    if (ev->hook == STG_HOOK_INSTALL && c->phase == STG_PHASE_INSTALLING && c->rollback_after_install) {
-        c->rollback_after_install = false;
-        fail(c, "the operator ordered a rollback during the install");
-    } else if (ev->hook == STG_HOOK_INSTALL && c->phase == STG_PHASE_INSTALLING) {
-        if (ev->ok) {
-            c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
-            c->last_progress[0] = '\0';
-            set_phase(c, STG_PHASE_VERIFYING, "installed; waiting for health (deadline %llds)",
-                      (long long)c->roster->policy.health_deadline_s);
-            stg__act(c, STG_ACT_RUN_HEALTH);
-        } else {
-            char why[STG_DETAIL_MAX + 1];
-            snprintf(why, sizeof why, "install hook failed: %s", d);
-            fail(c, why);
-        }
-    } else if (ev->hook == STG_HOOK_ROLLBACK && c->phase == STG_PHASE_ROLLING_BACK) {
-        if (ev->ok) {
-            set_phase(c, STG_PHASE_ROLLED_BACK, "rolled back from %s after: %s",
-                      c->exec_rel.version, c->fail_reason);
-            stg__release_slot(c);
-            c->emergency = false;
-        } else {
-            set_phase(c, STG_PHASE_FAILED, "%s, and the rollback hook failed too: %s; the operator must act",
-                      c->fail_reason, d);
-        }
-    }
-}
-
-void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8],
-                             const uint8_t *env, size_t len) {
-    if (!stg__keep_copy(&c->exec_env, &c->exec_len, env, len)) return;
-    c->exec_rel = *rel;
-    memcpy(c->exec_id, id, 8);
-    c->exec_have = true;
-}
-
-/* The executor may begin an update only from rest. */
-static bool at_rest(const stg_core_t *c) {
-    return c->phase == STG_PHASE_IDLE || c->phase == STG_PHASE_DONE ||
-           c->phase == STG_PHASE_ROLLED_BACK;
-}
-
-void stg__start_update(stg_core_t *c) {
-    if (!at_rest(c)) {
-        /* An emergency update or rollback took the executor meanwhile: one
-         * installer at a time, and the slot goes back to the fleet. */
-        stg__attempt_end(c, false, "the executor is busy with an operator's command");
-        return;
-    }
-    c->avoid_slot = -1;
-    stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
-    c->slot = c->att.slot;
-    c->slot_attempt = c->att.id;
-    c->acks = c->att.nacked;
-    stg__attempt_end(c, true, NULL);
-    c->stats.elections_won++;
-    set_phase(c, STG_PHASE_ELECTED, "holding slot %d with %u of %u start acknowledgements",
-              c->slot, c->acks, c->roster->nmembers);
-    set_phase(c, STG_PHASE_INSTALLING, "running the install hook");
-    stg__run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
-}
-
-static void start_emergency(stg_core_t *c) {
-    stg_release_t rel;
-    uint8_t id[8];
-    c->emergency_pending = false;
-    if (!stg__open_release(c, c->pending_env, c->pending_len, &rel, id)) return;
-    /* An election of ours still open ends here, its slot freed. */
-    stg__attempt_end(c, false, "an operator's emergency update takes over");
-    if (!at_rest(c)) {
-        stg__log(c, STG_LOG_WARNING, "exec",
-                 "emergency update by operator command #%lld not started: the executor is %s",
-                 (long long)c->emergency_seq, stg_phase_name(c->phase));
-        return;
-    }
-    /* A normal update to the same release may have finished in the meantime. */
-    if (strcmp(c->version, rel.version) == 0 ||
-        (c->phase == STG_PHASE_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
-        return;
-    stg__set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
-    c->emergency = true;
-    c->slot = -1;
-    c->acks = 0;
-    set_phase(c, STG_PHASE_ELECTED, "emergency update by operator command #%lld: no slot, no soak wait",
-              (long long)c->emergency_seq);
-    set_phase(c, STG_PHASE_INSTALLING, "running the install hook");
-    stg__run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
+    if (ev->hook == STG_HOOK_INSTALL)
+        exec_event(c, &(exec_in_t){.type = ev->ok ? EV_INSTALL_OK : EV_INSTALL_FAILED, .ev = ev});
+    else if (ev->hook == STG_HOOK_ROLLBACK)
+        exec_event(c, &(exec_in_t){.type = ev->ok ? EV_ROLLBACK_OK : EV_ROLLBACK_FAILED, .ev = ev});
 }
 
 void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
@@ -252,7 +474,9 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
     free(c->pending_env);
     c->pending_env = copy;
     c->pending_len = len;
-    /* Spaced in the rollout order, so not every relay restarts at once. */
+    /* Queued, not a state: it waits behind whatever the executor does now,
+     * and starts at rest once its time has come (EMERGENCY_DUE). Spaced in
+     * the rollout order, so not every relay restarts at once. */
     int ord[STG_MEMBERS_MAX];
     unsigned n = stg__order(c, ord), k = 0;
     for (unsigned i = 0; i < n && ord[i] != c->self; i++) k++;
@@ -266,77 +490,26 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
     c->emergency_pending = false;
     stg__attempt_end(c, false, "an operator's rollback takes over");
-    char why[96];
-    snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)seq);
-    switch (c->phase) {
-    case STG_PHASE_ELECTED:
-    case STG_PHASE_INSTALLING: c->rollback_after_install = true; return;
-    case STG_PHASE_VERIFYING:
-    case STG_PHASE_SOAKING: fail(c, why); return;
-    case STG_PHASE_DONE:
-    case STG_PHASE_IDLE:
-        /* Done on the release, or running its version: put the old one back. */
-        if (!c->have_release || strcmp(c->version, c->release.version) != 0) return;
-        if (c->phase == STG_PHASE_IDLE || !c->exec_have || memcmp(c->exec_id, c->release_id, 8) != 0)
-            stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
-        snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
-        set_phase(c, STG_PHASE_ROLLING_BACK, "%s", why);
-        stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
-        return;
-    default: return;
-    }
+    exec_event(c, &(exec_in_t){.type = EV_ROLLBACK_CMD, .seq = seq});
 }
 
-/* The executor's timers: resume after a restart, the health deadline, the
- * end of the soak, a pending emergency update. */
 void stg__exec_forgive(stg_core_t *c, int64_t seq) {
-    if (c->phase == STG_PHASE_ROLLED_BACK ||
-        (c->phase == STG_PHASE_FAILED && c->exec_have && strcmp(c->version, c->exec_rel.version) != 0)) {
-        set_phase(c, STG_PHASE_IDLE, "the operator's resume #%lld forgives: %s", (long long)seq,
-                  c->fail_reason[0] ? c->fail_reason : "the failure");
-    } else if (c->phase == STG_PHASE_FAILED && c->exec_have) {
-        /* The rollback failed and the release still runs: the resume tries
-         * the rollback again; should it fail again, the fleet halts again. */
-        set_phase(c, STG_PHASE_ROLLING_BACK, "the operator's resume #%lld: running the rollback hook again",
-                  (long long)seq);
-        stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
-    }
+    exec_event(c, &(exec_in_t){.type = EV_FORGIVE, .seq = seq});
 }
 
+/* The executor's timers: take up what a restart interrupted, the state's
+ * own timer (the health deadline, the end of the soak), a queued emergency
+ * update. */
 void stg__exec_tick(stg_core_t *c) {
-    /* Resume after a restart (set up by rollout_init). */
-    if (!c->hook_running) {
-        if (c->phase == STG_PHASE_ELECTED) {
-            set_phase(c, STG_PHASE_INSTALLING, "running the install hook");
-            stg__run_hook(c, STG_HOOK_INSTALL, &c->exec_rel);
-        } else if (c->phase == STG_PHASE_VERIFYING && c->rollback_after_install) {
-            /* Restarted during an install the operator had ordered rolled
-             * back: what is there is not kept. */
-            c->rollback_after_install = false;
-            fail(c, "the operator ordered a rollback during the install");
-        } else if (c->phase == STG_PHASE_ROLLING_BACK) {
-            stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
-        } else if (c->phase == STG_PHASE_FAILED && c->slot >= 0 &&
-                   strstr(c->exec_detail, "rollback hook failed") == NULL) {
-            set_phase(c, STG_PHASE_ROLLING_BACK, "resuming the rollback");
-            stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
-        }
-    }
-    if (c->phase == STG_PHASE_VERIFYING && c->now > c->deadline_ms) {
-        char why[128];
-        snprintf(why, sizeof why, "not healthy on %s within %llds", c->exec_rel.version,
-                 (long long)c->roster->policy.health_deadline_s);
-        fail(c, why);
-    }
-    if (c->phase == STG_PHASE_SOAKING &&
-        c->now >= c->phase_since_ms + c->roster->policy.soak_s * 1000) {
-        set_phase(c, STG_PHASE_DONE, "healthy on %s for %llds", c->exec_rel.version,
-                  (long long)c->roster->policy.soak_s);
-        stg__release_slot(c);
-        c->emergency = false;
-    }
-    if (c->emergency_pending && c->now >= c->emergency_at_ms &&
-        (c->phase == STG_PHASE_IDLE || c->phase == STG_PHASE_DONE ||
-         c->phase == STG_PHASE_ROLLED_BACK))
-        start_emergency(c);
+    if (!c->hook_running) exec_event(c, &(exec_in_t){.type = EV_NO_HOOK});
+    exec_event(c, &(exec_in_t){.type = EV_TICK});
+    if (c->emergency_pending && c->now >= c->emergency_at_ms)
+        exec_event(c, &(exec_in_t){.type = EV_EMERGENCY_DUE});
+}
+
+void stg__exec_restart(stg_core_t *c, stg_exec_state_t s) {
+    assert(s < STG_EXEC__COUNT);
+    c->exec_state = s;
+    c->phase = stg__exec_state_phase(s);
+    exec_event(c, &(exec_in_t){.type = EV_RESTART});
 }

@@ -10,6 +10,7 @@
 #include <assert.h>
 
 #include "stagger/core.h"
+#include "executor.h"
 #include "rng.h"
 
 #define CLAIMS_MAX 64
@@ -185,7 +186,8 @@ struct stg_core {
     bool gate_running;
     int64_t gate_ok_until_ms;
     /* rollout: this node's executor */
-    stg_phase_t phase;
+    stg_exec_state_t exec_state;  /* executor.c's machine; only it moves it */
+    stg_phase_t phase;            /* what our record shows: exec_state's phase */
     int slot;
     uint64_t slot_attempt;        /* the attempt that won the slot, for slot-free */
     uint32_t attempts;            /* election attempts in this incarnation */
@@ -216,8 +218,6 @@ struct stg_core {
     int64_t emergency_at_ms;
     bool emergency;               /* the executor runs an emergency update */
     int64_t emergency_seq;
-    bool rollback_after_install;  /* an emergency rollback came during the install */
-    bool install_cut_short;       /* restarted during the install: it may not have happened */
     int64_t soak_bad_since_ms;    /* unhealthy while soaking since, or 0 */
     uint8_t *pending_env;         /* the emergency release */
     size_t pending_len;
@@ -391,6 +391,9 @@ void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel);
 void stg__set_exec_release(stg_core_t *c, const stg_release_t *rel, const uint8_t id[8], const uint8_t *env, size_t len);
 void stg__start_update(stg_core_t *c);
 void stg__exec_tick(stg_core_t *c);
+/* At start, from the journal: put the executor in state s (whose release
+ * stg__set_exec_release has set) and apply the restart's event to it. */
+void stg__exec_restart(stg_core_t *c, stg_exec_state_t s);
 /* The operator's resume #seq: a rolled-back executor (or a failed one whose
  * old version runs) goes idle; a failed one still on the release runs the
  * rollback hook again. */

@@ -43,9 +43,13 @@ void stg__journal_write(stg_core_t *c) {
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
     json_object_set_new(j, "commands", stg__command_state(c));
-    /* An operator's rollback waiting for the install to end: a restart in
-     * between must not lose it (the command will not come again). */
-    json_object_set_new(j, "rollback_after_install", json_boolean(c->rollback_after_install));
+    /* The executor's state by name: a restart resumes in the sub-state it
+     * left. "phase" and "rollback_after_install" say the same for a daemon
+     * before this one (a downgrade), which knew only those. */
+    json_object_set_new(j, "state", json_string(stg__exec_state_name(c->exec_state)));
+    json_object_set_new(j, "rollback_after_install",
+                        json_boolean(c->exec_state == STG_EXEC_INSTALLING_THEN_ROLLBACK ||
+                                     c->exec_state == STG_EXEC_VERIFYING_THEN_ROLLBACK));
     json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
     json_t *cleared = json_array();
     for (unsigned i = 0; i < c->roster->nmembers; i++)
@@ -93,9 +97,35 @@ static void b64_load(json_t *j, uint8_t **out, size_t *len) {
     *out = b;
 }
 
+/* The executor's state from the phase and flags of a journal written before
+ * "state" was (or naming a state no step ends in). ELECTED and FAILED are
+ * passed through within a step, so no journal should hold them, but an
+ * older daemon's might: elected is an install that may have begun; failed
+ * is a rollback to resume (with a slot, as the older daemon did) or, once
+ * the rollback hook itself failed, the operator's to resolve. */
+static stg_exec_state_t state_of(const stg_core_t *c, stg_phase_t ph, bool rollback_after_install) {
+    switch (ph) {
+    case STG_PHASE_ELECTED:
+    case STG_PHASE_INSTALLING:
+        return rollback_after_install ? STG_EXEC_INSTALLING_THEN_ROLLBACK : STG_EXEC_INSTALLING;
+    case STG_PHASE_VERIFYING:
+        return rollback_after_install ? STG_EXEC_VERIFYING_THEN_ROLLBACK : STG_EXEC_VERIFYING;
+    case STG_PHASE_FAILED:
+        return c->slot >= 0 && !strstr(c->exec_detail, "rollback hook failed")
+                   ? STG_EXEC_ROLLING_BACK
+                   : STG_EXEC_ROLLBACK_FAILED;
+    case STG_PHASE_SOAKING: return STG_EXEC_SOAKING;
+    case STG_PHASE_DONE: return STG_EXEC_DONE;
+    case STG_PHASE_ROLLING_BACK: return STG_EXEC_ROLLING_BACK;
+    case STG_PHASE_ROLLED_BACK: return STG_EXEC_ROLLED_BACK;
+    default: return STG_EXEC_IDLE;
+    }
+}
+
 void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     c->slot = -1;
     c->avoid_slot = -1;
+    c->exec_state = STG_EXEC_IDLE;
     c->phase = STG_PHASE_IDLE;
     for (unsigned s = 0; s < STG_BATCH_MAX; s++) c->grants[s].holder = -1;
     if (!journal || !len) return;
@@ -118,6 +148,9 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
     }
     const char *phname = json_string_value(json_object_get(j, "phase"));
     int ph = phname ? stg_phase_from_name(phname) : -1;
+    const char *stname = json_string_value(json_object_get(j, "state"));
+    int st = stname ? stg__exec_state_from_name(stname) : -1;
+    if (st >= 0) ph = (int)stg__exec_state_phase((stg_exec_state_t)st);
     b64_load(json_object_get(j, "exec_env"), &env, &elen);
     stg_release_t xrel;
     stg_envelope_t xe;
@@ -126,26 +159,22 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         uint8_t xid[8];
         stg_release_id(xe.payload, xe.payload_len, xid);
         stg__set_exec_release(c, &xrel, xid, env, elen);
-        c->phase = (stg_phase_t)ph;
         c->phase_since_ms = json_integer_value(json_object_get(j, "since_ms"));
         c->slot = (int)json_integer_value(json_object_get(j, "slot"));
         c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
         c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
         const char *det = json_string_value(json_object_get(j, "detail"));
         snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
-        /* An install cut short is verified, then finished or rolled back. */
-        if (c->phase == STG_PHASE_INSTALLING) {
-            c->phase = STG_PHASE_VERIFYING;
-            c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
-            c->install_cut_short = true;
-            snprintf(c->exec_detail, sizeof c->exec_detail,
-                     "restarted during install: verifying what is there");
-        }
+        /* A journal before the state was written, or one naming a state
+         * no step ends in, is read by its phase and flags. */
+        if (st < 0 || st == STG_EXEC_ELECTED || st == STG_EXEC_FAILED)
+            st = (int)state_of(c, (stg_phase_t)ph,
+                               json_is_true(json_object_get(j, "rollback_after_install")));
+        stg__exec_restart(c, (stg_exec_state_t)st);
     }
     free(env);
     c->halted = json_is_true(json_object_get(j, "halted"));
     c->emergency = json_is_true(json_object_get(j, "emergency"));
-    c->rollback_after_install = json_is_true(json_object_get(j, "rollback_after_install"));
     const char *ab = json_string_value(json_object_get(j, "abandoned"));
     size_t hn = 0;
     if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)

@@ -1,5 +1,5 @@
-/* names.c: the name tables of the core's enums (hooks, denials, stores)
- * and the release id. */
+/* names.c: the name tables of the core's enums (hooks, denials, stores,
+ * the executor's states) and the release id. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,3 +49,28 @@ void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]) {
 }
 
 void stg__id_hex(const uint8_t id[8], char out[17]) { sodium_bin2hex(out, 17, id, 8); }
+
+/* The executor's states (executor.h): name and the phase each shows. */
+static const struct {
+    const char *name;
+    stg_phase_t phase;
+} states[] = {
+#define X(name, text, ph) {text, STG_PHASE_##ph},
+    STG_EXEC_STATE_MAP(X)
+#undef X
+};
+
+const char *stg__exec_state_name(stg_exec_state_t s) {
+    return (unsigned)s < STG_EXEC__COUNT ? states[s].name : "?";
+}
+
+int stg__exec_state_from_name(const char *s) {
+    for (unsigned i = 0; i < STG_EXEC__COUNT; i++)
+        if (strcmp(s, states[i].name) == 0) return (int)i;
+    return -1;
+}
+
+stg_phase_t stg__exec_state_phase(stg_exec_state_t s) {
+    assert((unsigned)s < STG_EXEC__COUNT);
+    return states[s].phase;
+}

@@ -806,6 +806,13 @@ const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *sta
     if (stale) *stale = nd->journal_stale;
     return nd->journal;
 }
+void sim_set_journal(sim_t *s, unsigned node, const uint8_t *journal, size_t len) {
+    snode_t *nd = &s->nodes[node];
+    free(nd->journal);
+    nd->journal = malloc(len);
+    memcpy(nd->journal, journal, len);
+    nd->journal_len = len;
+}
 bool sim_restarted_stale(const sim_t *s, unsigned node) { return s->nodes[node].restarted_stale; }
 bool sim_acked(const sim_t *s, unsigned node, unsigned slot, int holder, const uint8_t id[8]) {
     return slot < STG_BATCH_MAX && s->nodes[node].acked[slot].to == holder && holder >= 0 &&

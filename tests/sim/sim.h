@@ -116,6 +116,9 @@ uint64_t sim_write_failures(const sim_t *s, unsigned node);
 /* The journal node restarts from (borrowed; NULL before the first write), and
  * whether a later write of it failed. */
 const uint8_t *sim_journal(const sim_t *s, unsigned node, size_t *len, bool *stale);
+/* Replace the journal node restarts from (copied), as an older daemon might
+ * have left it. */
+void sim_set_journal(sim_t *s, unsigned node, const uint8_t *journal, size_t len);
 /* Did node's last start reload a journal older than the last one its core
  * wrote (a write had failed)? */
 bool sim_restarted_stale(const sim_t *s, unsigned node);
