@@ -150,6 +150,11 @@ static void send_suspect(stg_core_t *c, int i) {
 
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
     peer_t *p = &c->peers[i];
+    /* SWIM's order, the one rule every caller keeps: a state about a newer
+     * life wins; about the same life dead beats suspect beats alive (the
+     * enum's order); about an older life nothing changes. Only a signed
+     * record with a higher incarnation makes a member alive again. */
+    assert(inc > p->live_inc || (inc == p->live_inc && s >= p->live));
     static const char *const names[] = {"alive", "suspect", "dead"};
     if (p->live != s)
         stg__log(c, s == STG_LIVE_ALIVE ? STG_LOG_INFO : STG_LOG_WARNING, "swim",

@@ -45,6 +45,7 @@ gossip  swim      stg__refute
 gossip  swim      stg__set_live
 journal command   stg__command_state
 journal executor  stg__set_exec_release
+journal executor  stg__exec_restart
 journal release   stg__adopt
 '
 # gossip.c stg__on_records: a stored record may name a release we lack
@@ -52,7 +53,9 @@ journal release   stg__adopt
 # are suspect (refute) or prove a member alive (set_live): it should
 # report them and let core.c call each module.
 # journal.c stg__rollout_init: loading the journal at start hands the
-# release, the executor's release and the command history to their owners;
+# release, the executor's release and state (stg__exec_restart, which must
+# run before the rest of the journal is loaded, as it did before the state
+# table) and the command history to their owners;
 # core.c's stg_core_new should do that from a decoded journal.
 
 nm -A -P -g "$@" | awk -v layers="$layers" -v known="$known" '
