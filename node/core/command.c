@@ -4,10 +4,12 @@
  * A command is applied when it passes every check of stg_command_open and
  * its sequence is above the highest applied one; that sequence is
  * persisted with the command before anything else happens, so a replay, also
- * after a restart, changes nothing. Applied commands are flooded to every
- * member at once (each member relays once: a repeat is below its sequence),
- * and kept (the last few) so that a member whose record shows an older
- * sequence is sent what it missed, if it has not expired. */
+ * after a restart, changes nothing. Applied commands ride the partner
+ * overlay (docs/protocol.md §10): the member a client handed one to sends
+ * it to its partners, and every member that applies it passes it on to its
+ * own at once, once (a repeat is below its sequence), all over standing
+ * connections. They are kept (the last few) so that a partner whose record
+ * shows an older sequence is sent what it missed, if it has not expired. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,6 @@
 #include "internal.h"
 
 #define CATCH_UP_EVERY_MS 1000
-
-/* A member that got a command from another member passes it on this much
- * later: the first wave (the node the operator's client reached sends to
- * everyone) is not slowed by 2N relayed copies that are nearly all
- * duplicates; the relays only matter when that node died or lost a send. */
-#define RELAY_AFTER_MS 150
 
 static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, unsigned nsig,
                   int from, const char *why) {
@@ -78,7 +74,7 @@ static bool echo(const stg_core_t *c, const uint8_t *env, size_t len) {
 }
 
 /* peer >= 0: to that member; otherwise flooded as if received from
- * `from` (-1: from a client, so to every member). */
+ * `from` (-1: from a client, so to every partner; stg__flood). */
 static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, size_t len) {
     stg_msg_t m;
     memset(&m, 0, sizeof m);
@@ -87,22 +83,6 @@ static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, 
     m.blob_len = len;
     if (peer >= 0) stg__send(c, peer, &m);
     else stg__flood(c, from, &m);
-}
-
-static void send_relay(stg_core_t *c) {
-    int64_t seq = c->cmd_relay_seq;
-    c->cmd_relay_seq = 0;
-    for (unsigned i = 0; i < c->ncmd_hist; i++)
-        if (c->cmd_hist[i].seq == seq)
-            send_command(c, -1, c->cmd_relay_from, c->cmd_hist[i].env, c->cmd_hist[i].len);
-}
-
-void stg__command_tick(stg_core_t *c) {
-    if (c->cmd_relay_seq && c->now >= c->cmd_relay_at_ms) send_relay(c);
-}
-
-int64_t stg__command_wakeup(const stg_core_t *c) {
-    return c->cmd_relay_seq ? c->cmd_relay_at_ms : INT64_MAX;
 }
 
 static void apply(stg_core_t *c, const stg_command_t *cmd) {
@@ -175,22 +155,18 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     }
     c->cmd_seq = cmd->seq;
     remember(c, env, len, cmd);
-    /* The node a client handed it to sends it to every member at once (one
-     * hop), before its own disk write: passing on a signed command is not
-     * applying it, and the members need not wait for our fsync. Each member
-     * relays it once to a few others, RELAY_AFTER_MS later, for those the
-     * first push missed: O(N) messages, not O(N^2). A member still missing
-     * it is caught up through the records' cmd_seq. Sent before apply(), so
-     * no member hears of an update's release before the command that makes
-     * its start an emergency one. */
-    if (from < 0) {
-        send_command(c, -1, -1, env, len);
-    } else {
-        if (c->cmd_relay_seq) send_relay(c); /* an earlier one still waiting: now */
-        c->cmd_relay_seq = cmd->seq;
-        c->cmd_relay_from = from;
-        c->cmd_relay_at_ms = c->now + RELAY_AFTER_MS;
-    }
+    /* On at once, before our own disk write: passing on a signed command
+     * is not applying it, and no member need wait for our fsync (COMMAND
+     * sends are barrier-free, emit.c). The node a client handed it to
+     * sends it to its partners (everyone, in a full mesh); each member
+     * relays it once, at once, to its other partners (a few others in a
+     * full mesh), over standing connections only: the flood crosses the
+     * overlay in its diameter's hops, O(N x partners) messages, and never
+     * opens a connection on demand. A member still missing it is caught
+     * up by its partners through the records' cmd_seq. Sent before
+     * apply(), so no member hears of an update's release before the
+     * command that makes its start an emergency one. */
+    send_command(c, -1, from, env, len);
     /* The sequence and the effects go to disk in one journal write (at the
      * end of apply, or earlier with a phase change): a crash before it
      * leaves the command unapplied here, to be caught up from the others; a
@@ -207,9 +183,12 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     free(cmd);
 }
 
-/* A member's record shows an older sequence: send what it missed. */
+/* A partner's record shows an older sequence: send what it missed. Only
+ * to partners, over the standing connections (everyone, in a full mesh):
+ * a member beyond them is caught up by its own partners, which hold its
+ * record too. */
 void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq) {
-    if (their_seq >= c->cmd_seq || idx == c->self) return;
+    if (their_seq >= c->cmd_seq || idx == c->self || !c->partner[idx]) return;
     peer_t *p = &c->peers[idx];
     if (p->cmd_sent_ms && c->now - p->cmd_sent_ms < CATCH_UP_EVERY_MS) return;
     p->cmd_sent_ms = c->now;

@@ -142,7 +142,6 @@ static void on_tick(stg_core_t *c) {
         stg__journal_save(c);
     }
     stg__rollout_tick(c);
-    stg__command_tick(c);
     if (c->now >= c->next_sync_ms) {
         c->next_sync_ms = c->now + c->t.sync_interval_ms;
         stg__send_sync(c);
@@ -274,7 +273,5 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
     if (c->jgen_done < c->jgen && c->jgen_sent_ms + WRITE_ANSWER_MS < w)
         w = c->jgen_sent_ms + WRITE_ANSWER_MS;
     int64_t r = stg__rollout_wakeup(c);
-    if (r < w) w = r;
-    r = stg__command_wakeup(c);
     return r < w ? r : w;
 }

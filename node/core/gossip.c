@@ -264,17 +264,11 @@ void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
         stg__command_catch_up(c, idx, r.cmd_seq);
     }
     if (!nfresh) return;
-    /* Rumour: pass what was new to us on, once: to a few random others in
-     * a full mesh, where the origin told everyone already; over the overlay
-     * to every partner, so the flood crosses it in its few hops. */
+    /* Rumour: pass what was new to us on, once, at once (§7.4): over the
+     * overlay to every partner, so the flood crosses it in its few hops;
+     * in a full mesh, where the origin told everyone, to a few others. */
     int to[STG_MEMBERS_MAX];
-    unsigned n = 0;
-    if (c->npartners + 1 < c->roster->nmembers) {
-        for (unsigned i = 0; i < c->roster->nmembers; i++)
-            if (c->partner[i] && (int)i != from && stg__usable(c, (int)i)) to[n++] = (int)i;
-    } else {
-        n = stg__random_peers(c, from, -1, c->t.fanout, to);
-    }
+    unsigned n = stg__relay_targets(c, from, to);
     for (unsigned k = 0; k < n; k++) {
         int peer = to[k];
         int subset[STG_RECORDS_MAX];

@@ -208,9 +208,6 @@ struct stg_core {
     int64_t cmd_seq;              /* highest applied, persisted */
     cmd_hist_t cmd_hist[STG_CMD_HISTORY];
     unsigned ncmd_hist;
-    int64_t cmd_relay_seq;        /* a command to pass on at cmd_relay_at_ms; 0: none */
-    int64_t cmd_relay_at_ms;
-    int cmd_relay_from;
     char cmd_refusal[320];
     bool abandoned;               /* the operator gave up on abandoned_id */
     uint8_t abandoned_id[8];
@@ -271,9 +268,12 @@ void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
 
 /* peers.c */
 bool stg__usable(const stg_core_t *c, int i);
-/* News from the operator (from < 0) goes to every member at once; news
- * relayed by a member (from >= 0) goes on, once, to `fanout` others. */
+/* News we start (from < 0: from a client) goes to every partner at once;
+ * news new to us from a member goes on, once, at once, to the relay
+ * targets: every other usable partner over the overlay, `fanout` random
+ * others in a full mesh (peers.c, docs/protocol.md §7.8). */
 void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
+unsigned stg__relay_targets(stg_core_t *c, int from, int *to);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__random_peer(stg_core_t *c, int not1, int not2);
 void stg__find_partners(stg_core_t *c);
@@ -413,8 +413,6 @@ void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq);
 void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len, const char *member);
 json_t *stg__command_state(const stg_core_t *c);
 void stg__command_free(stg_core_t *c);
-void stg__command_tick(stg_core_t *c);
-int64_t stg__command_wakeup(const stg_core_t *c);
 
 /* rollout.c */
 void stg__rollout_free(stg_core_t *c);

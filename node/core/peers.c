@@ -1,5 +1,5 @@
 /* peers.c: whom to talk to: usable members, random choices, the flood of
- * operator news, and the partner overlay (docs/protocol.md §7.8). */
+ * news over the partners, and the partner overlay (docs/protocol.md §7.8). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +32,33 @@ int stg__random_peer(stg_core_t *c, int not1, int not2) {
     return n ? cand[stg__rng_below(&c->rng, n)] : -1;
 }
 
+/* Where news new to us goes on (docs/protocol.md §7.8): over the overlay,
+ * every usable partner but the one it came from, so a flood crosses the
+ * overlay in its few hops, each member passing it on once; in a full mesh
+ * a few random others, since whoever started it told everyone already.
+ * Only over standing connections: when no partner but `from` is usable,
+ * a few random members (candidates' fallback), never all of them. */
+unsigned stg__relay_targets(stg_core_t *c, int from, int *to) {
+    unsigned n = 0;
+    if (c->npartners + 1 < c->roster->nmembers)
+        for (unsigned i = 0; i < c->roster->nmembers; i++)
+            if (c->partner[i] && (int)i != from && stg__usable(c, (int)i)) to[n++] = (int)i;
+    if (n == 0) n = stg__random_peers(c, from, -1, c->t.fanout, to);
+    return n;
+}
+
+/* News we start (from < 0: a client handed it to us) goes to every
+ * partner, which in a full mesh is every member; news new to us, on
+ * (stg__relay_targets). No connection beyond the partners' is opened to
+ * flood: at 64 members that was thousands of CURVE handshakes a command. */
 void stg__flood(stg_core_t *c, int from, stg_msg_t *m) {
     if (from < 0) {
-        for (unsigned i = 0; i < c->roster->nmembers; i++) stg__send(c, (int)i, m);
+        for (unsigned i = 0; i < c->roster->nmembers; i++)
+            if (c->partner[i]) stg__send(c, (int)i, m);
         return;
     }
     int to[STG_MEMBERS_MAX];
-    unsigned n = stg__random_peers(c, from, -1, c->t.fanout, to);
+    unsigned n = stg__relay_targets(c, from, to);
     for (unsigned i = 0; i < n; i++) stg__send(c, to[i], m);
 }
 

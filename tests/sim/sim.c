@@ -88,6 +88,7 @@ struct sim {
     stg_actions_t *acts;
     uint64_t messages, steps;
     uint64_t link_msgs[SIM_NODES_MAX][SIM_NODES_MAX]; /* sends per link, lost ones too */
+    uint32_t link_type_msgs[SIM_NODES_MAX][SIM_NODES_MAX][SIM_MSG_TYPES]; /* the same, by type */
     char **trace;                 /* trace_keep == 0: every line */
     size_t ntrace, captrace;
     char (*ring)[TRACE_LINE];     /* trace_keep > 0: the last lines */
@@ -418,6 +419,7 @@ static void apply(sim_t *s, unsigned i) {
             if (a->msg_type == STG_MSG_START_ACK) note_ack(nd, to, a->data, a->len);
             s->messages++;
             s->link_msgs[i][to]++;
+            if (a->msg_type < SIM_MSG_TYPES) s->link_type_msgs[i][to][a->msg_type]++;
             if (s->cfg.loss > 0 && uniform(s, ST_LOSS) < s->cfg.loss) break;
             transmit(s, i, to, a->data, a->len);
             if (s->cfg.dup > 0 && uniform(s, ST_DUP) < s->cfg.dup) transmit(s, i, to, a->data, a->len);
@@ -760,6 +762,12 @@ bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
 uint64_t sim_messages(const sim_t *s) { return s->messages; }
 uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to) {
     return from < SIM_NODES_MAX && to < SIM_NODES_MAX ? s->link_msgs[from][to] : 0;
+}
+
+uint64_t sim_link_type_messages(const sim_t *s, unsigned from, unsigned to, int type) {
+    return from < SIM_NODES_MAX && to < SIM_NODES_MAX && type >= 0 && type < SIM_MSG_TYPES
+               ? s->link_type_msgs[from][to][type]
+               : 0;
 }
 uint64_t sim_steps(const sim_t *s) { return s->steps; }
 const char *sim_old_version(const sim_t *s, unsigned node) { return s->nodes[node].old_version; }

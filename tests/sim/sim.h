@@ -17,6 +17,7 @@
 #include "stagger/core.h"
 
 #define SIM_NODES_MAX 64
+#define SIM_MSG_TYPES 32 /* above every STG_MSG_* value (wire.h) */
 
 typedef struct sim sim_t;
 
@@ -164,6 +165,8 @@ stg_core_t *sim_core(sim_t *s, unsigned node);
 bool sim_alive(const sim_t *s, unsigned node);
 uint64_t sim_messages(const sim_t *s);
 uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to); /* sent from -> to */
+/* The same, of one message type (STG_MSG_*). */
+uint64_t sim_link_type_messages(const sim_t *s, unsigned from, unsigned to, int type);
 uint64_t sim_steps(const sim_t *s);
 /* Run s in step_ms slices until pred holds or deadline_ms of virtual time
  * have passed: evaluates to the virtual time it took, or -1. */
