@@ -217,7 +217,8 @@ static int run_send(const ctl_cmd_t *self, int argc, char **argv) {
     "                       emergency_quorum of distinct operators is needed)\n"           \
     "  --roster FILE        the signed roster\n"                                            \
     "  --peer X             member name or endpoint to hand it to (default: first that\n"  \
-    "                       answers); it floods to every reachable peer at once\n"          \
+    "                       answers), or NAME@tcp://HOST:PORT: that member through a\n"   \
+    "                       tunnel; it floods to every reachable peer at once\n"            \
     "  --targets a,b        only these members (default: all)\n"                            \
     "  --reason TEXT        kept in every peer's audit log and shown in status\n"          \
     "  --seq N              sequence (default: now in ms); a peer applies each once\n"     \
@@ -296,6 +297,7 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
             "  --key FILE      an operator or observer key (for the connection)\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
+            "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
             "  -h, --help      show this help",
     .example = "staggerctl emergency send --key ops.key --roster roster.signed halt.signed",
     .run = run_send,

@@ -18,16 +18,32 @@
 
 /* Resolve --peer (a member name or its endpoint; absent = every member in
  * turn) to the list of members to try. */
-static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *n) {
+/* The members --peer names, in the order to try: every member (none
+ * given), the one with that name or roster endpoint, or NAME@ENDPOINT: that
+ * member's key at another endpoint (an SSH tunnel, a NAT), *via set. */
+static int peers_to_try(const stg_roster_t *r, const char *peer, int *out, int *n,
+                        const char **via) {
     *n = 0;
+    *via = NULL;
+    char name[STG_NAME_MAX + 1] = "";
+    const char *at = peer ? strstr(peer, "@tcp://") : NULL;
+    if (at) {
+        if ((size_t)(at - peer) >= sizeof name || strlen(at + 1) > STG_ENDPOINT_MAX) {
+            ctl_err("--peer %s: NAME@tcp://HOST:PORT is too long", peer);
+            return CTL_USAGE;
+        }
+        memcpy(name, peer, (size_t)(at - peer));
+        name[at - peer] = '\0';
+        *via = at + 1;
+    }
     for (unsigned i = 0; i < r->nmembers; i++)
-        if (!peer || strcmp(peer, r->members[i].name) == 0 ||
-            strcmp(peer, r->members[i].endpoint) == 0)
+        if (!peer || (at ? strcmp(name, r->members[i].name) == 0
+                         : (strcmp(peer, r->members[i].name) == 0 ||
+                            strcmp(peer, r->members[i].endpoint) == 0)))
             out[(*n)++] = (int)i;
     if (*n == 0) {
-        ctl_err("--peer %s: no member of fleet %s has that name or endpoint; "
-                "see the roster's \"members\"",
-                peer, r->fleet);
+        ctl_err("--peer %s: no member of fleet %s has that %s; see the roster's \"members\"",
+                peer, r->fleet, at ? "name" : "name or endpoint");
         return CTL_USAGE;
     }
     return CTL_OK;
@@ -41,22 +57,24 @@ int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key
                 const uint8_t *frame, size_t flen, int timeout_ms, int resend_ms,
                 ctl_reply_t *out) {
     int order[STG_MEMBERS_MAX], n, rc;
+    const char *via;
     memset(out, 0, sizeof *out);
-    if ((rc = peers_to_try(r, peer, order, &n)) != CTL_OK) return rc;
+    if ((rc = peers_to_try(r, peer, order, &n, &via)) != CTL_OK) return rc;
     uint8_t *reply = malloc(REPLY_MAX);
     stg_msg_t *msg = malloc(sizeof *msg);
     rc = reply && msg ? CTL_UNREACHABLE : CTL_SYSTEM;
     for (int k = 0; k < n && rc == CTL_UNREACHABLE; k++) {
         const stg_member_t *m = &r->members[order[k]];
+        const char *endpoint = via ? via : m->endpoint;
         size_t rlen = 0;
-        int e = stg_client_query(m->endpoint, &m->key, key, frame, flen, reply, REPLY_MAX,
-                                 &rlen, timeout_ms, resend_ms);
+        int e = stg_client_query(endpoint, &m->key, key, frame, flen, reply, REPLY_MAX, &rlen,
+                                 timeout_ms, resend_ms);
         if (e != 0) {
             const char *why = e == -ETIMEDOUT ? "no answer (is staggerd running there?)"
                               : e == -EACCES  ? "refused our key: use an operator or observer "
                                                 "key listed in this roster"
                                               : stg_strerror(e);
-            ctl_err("%s (%s): %s", m->name, m->endpoint, why);
+            ctl_err("%s (%s): %s", m->name, endpoint, why);
             continue;
         }
         stg_diag_t d = {0};
@@ -330,6 +348,7 @@ const ctl_cmd_t ctl_status_cmd = {
             "  --key FILE        an operator or observer secret key of the roster\n"
             "  --roster FILE     the signed roster (to find the peer and its key)\n"
             "  --peer X          member name or endpoint to ask (default: first that answers)\n"
+            "                    or NAME@tcp://HOST:PORT: that member through a tunnel\n"
             "  --json            print the peer's status document (docs/protocol.md §8)\n"
             "  --timeout-ms N    how long to wait per peer (default 2000)\n"
             "  -h, --help        show this help\n\n"
@@ -417,6 +436,7 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
             "  --key FILE      an operator or observer key of the current roster\n"
             "  --roster FILE   the current signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
+            "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
             "  -h, --help      show this help",
     .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
     .run = run_publish,
@@ -463,6 +483,7 @@ const ctl_cmd_t ctl_release_publish_cmd = {
             "  --key FILE      an operator or observer key of the roster\n"
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
+            "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
             "  -h, --help      show this help",
     .example = "staggerctl release publish --key ops.key --roster roster.signed --peer relay1 "
                "cardano-node-10.5.2.signed",

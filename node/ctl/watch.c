@@ -153,6 +153,7 @@ const ctl_cmd_t ctl_watch_cmd = {
             "  --key FILE          an operator or observer secret key of the roster\n"
             "  --roster FILE       the signed roster (to find the peer and its key)\n"
             "  --peer X            member name or endpoint to ask (default: first that answers)\n"
+            "                      or NAME@tcp://HOST:PORT: that member through a tunnel\n"
             "  --interval-s S      seconds between refreshes (default 2; 0.2 to 3600)\n"
             "  --until done        stop when every member runs the adopted release (exit 0),\n"
             "                      or when the rollout is halted or failed (exit 4)\n"

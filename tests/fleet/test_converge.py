@@ -30,6 +30,20 @@ def test(f, tap):
     want = {n: (f.nodes[n].role, f.nodes[n].flavour) for n in f.order}
     tap.check(roles == want, "roles and flavours are the roster's", repr(roles))
 
+    # Through a tunnel: NAME@ENDPOINT is that member's key at an address the
+    # roster does not list (localhost, not 127.0.0.1); the wrong member's
+    # key there fails the CURVE handshake.
+    name, port = f.order[2], f.nodes[f.order[2]].port
+    r = f.status("%s@tcp://localhost:%d" % (name, port), as_json=False)
+    tap.check(r.rc == 0 and ("as seen by %s" % name) in r.out,
+              "status --peer %s@tcp://localhost:%d (a tunnel's address) answers" % (name, port),
+              repr(r))
+    other = f.order[3]
+    r = f.status("%s@tcp://localhost:%d" % (other, port), as_json=False, timeout_ms=1500)
+    tap.check(r.rc == 2 and ("%s (tcp://localhost:%d)" % (other, port)) in r.err,
+              "... and with another member's name there, no answer (its key is not that "
+              "daemon's): exit 2", repr(r))
+
     # The operator's view: the first peer that answers, as a table.
     r = f.status(None, as_json=False)
     tap.check(r.rc == 0, "staggerctl status (no --peer) exits 0 for a healthy fleet", repr(r))
