@@ -50,7 +50,7 @@ typedef struct {
     stg_actions_t *acts;
     uv_timer_t timer;
     uint64_t due_ns;              /* uv_hrtime() when the core's wake-up is due; 0: none */
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     stg_hook_t *health_running;
     bool stopping;
     admitted_t *admitted;
@@ -946,6 +946,7 @@ static void shutdown_(daemon_t *d, const char *why) {
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    uv_close((uv_handle_t *)&d->sig_usr1, NULL);
     stg_net_close(&d->net);
     stg_metrics_stop(&d->metrics);
 }
@@ -1015,6 +1016,15 @@ static void reload_config(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
+    if (signum == SIGUSR1) {
+        /* "Look now": after a deliberate change of the service, its new
+         * version or health reaches the fleet without waiting for the next
+         * health_interval_ms. One run at a time, as always. */
+        say(STG_LOG_DEBUG, "hook", "SIGUSR1: running the health hook now%s",
+            d->health_running ? " (one is running: its result will do)" : "");
+        run_health(d);
+        return;
+    }
     if (signum != SIGHUP) {
         shutdown_(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
         return;
@@ -1277,10 +1287,12 @@ int main(int argc, char **argv) {
     uv_signal_init(d->loop, &d->sig_term);
     uv_signal_init(d->loop, &d->sig_int);
     uv_signal_init(d->loop, &d->sig_hup);
-    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    uv_signal_init(d->loop, &d->sig_usr1);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->sig_usr1.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
     signal(SIGPIPE, SIG_IGN);
 
     say(STG_LOG_INFO, "shell", "node %s of fleet %s listening on %s, incarnation %lld, %u members",
