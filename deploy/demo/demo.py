@@ -110,7 +110,7 @@ class Demo:
         with open(os.path.join(self.dir, "roster.json"), "w") as f:
             json.dump(roster, f, indent=2)
         self.run("roster", "sign", "--key", "operator.key", "roster.json")
-        for name, _, _ in NODES:
+        for k, (name, _, _) in enumerate(NODES):
             state = os.path.join(self.dir, "state-" + name)
             svc = os.path.join(state, "service")
             os.makedirs(svc, mode=0o700)
@@ -120,7 +120,10 @@ class Demo:
                    "state_dir": state,
                    "hooks": {h: os.path.join(HERE, h) for h in
                              ("health", "install", "rollback", "gate")},
-                   "tuning": {"health_interval_ms": 500}}
+                   "tuning": {"health_interval_ms": 500},
+                   # One Prometheus endpoint on this machine: the first
+                   # node's, on the default 127.0.0.1:9479.
+                   "metrics": "127.0.0.1:9479" if k == 0 else ""}
             with open(os.path.join(self.dir, name + ".json"), "w") as f:
                 json.dump(cfg, f)
         first = None
