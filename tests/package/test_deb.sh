@@ -27,7 +27,7 @@ if [ -z "${STAGGER_DEB_REUSE:-}" ]; then
 fi
 DEB=$OUT/stagger_${VERSION}_$(dpkg --print-architecture).deb
 check "it made $(basename "$DEB")" test -s "$DEB"
-check "... with its debug symbols" bash -c 'ls "$1"/stagger-dbgsym_*.*deb' _ "$OUT"
+check "... with its debug symbols" bash -c 'ls "$1"/stagger-dbgsym_*.*deb >/dev/null' _ "$OUT"
 
 # ---- lintian
 run 0 "lintian --fail-on error: no errors" -- \

@@ -313,7 +313,7 @@ static void overlay_bounded_mutual_connected(void **state) {
         assert_true(e > 0);
         diameter = e > diameter ? e : diameter;
     }
-    print_message("overlay diameter at 64: %d\n", diameter);
+    print_message("# overlay diameter at 64: %d\n", diameter);
     assert_true(diameter <= 4); /* an expander: news crosses it in a few hops */
     /* Up to partners + 1 members it is the full mesh, as before. */
     sim_t *small = make(11, 10);
