@@ -171,9 +171,12 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
      * end of apply, or earlier with a phase change): a crash before it
      * leaves the command unapplied here, to be caught up from the others; a
      * crash after it cannot make the command apply twice. Hooks start after
-     * the write. The new cmd_seq rides our record, signed there, with the
-     * next record exchange: pushing it to every member from every member
-     * would be O(N^2) again. */
+     * the write. The new cmd_seq rides our record: apply() ends in
+     * stg__rollout_save, which re-signs and pushes it at once, so after
+     * every command every member pushes its record and every member relays
+     * each one to its partners, O(N^2 x partners) messages: what makes a
+     * command take seconds at 64 peers (docs/benchmarks.md, Latest). To be
+     * made lazy (the cmd_seq riding the next record change). */
     apply(c, cmd);
     audit(c, "applied", cmd, nsig, from, cmd->reason);
     stg__log(c, STG_LOG_WARNING, "cmd", "applied operator command #%lld %s (%u signature%s)%s%s",
