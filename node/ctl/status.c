@@ -179,8 +179,12 @@ void ctl_print_status(FILE *out, json_t *st) {
                 str(m, "phase"), heard,
                (long long)json_integer_value(json_object_get(m, "incarnation")),
                json_is_true(json_object_get(m, "self")) ? "  (answering)" : "");
+        /* The hook's detail: why a member is not healthy, or a warning
+         * that a healthy one carries (a producer's KES periods running
+         * out: the hooks start such a line with "WARN"). */
         const char *detail = json_string_value(json_object_get(m, "detail"));
-        if (detail && *detail && strcmp(str(m, "health"), "healthy") != 0)
+        if (detail && *detail &&
+            (strcmp(str(m, "health"), "healthy") != 0 || strstr(detail, "WARN")))
             fprintf(out, "%-14s   %s\n", "", detail);
         json_t *skew = json_object_get(m, "clock_skew_ms");
         if (json_is_integer(skew))

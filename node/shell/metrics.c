@@ -95,6 +95,7 @@ static void per_member(text_t *t, json_t *members, const char *name, const char 
 
 static double up(json_t *m) { return strcmp(jstr(m, "liveness"), "alive") == 0; }
 static double healthy(json_t *m) { return strcmp(jstr(m, "health"), "healthy") == 0; }
+static double warned(json_t *m) { return strstr(jstr(m, "detail"), "WARN") != NULL; }
 
 static void members(text_t *t, json_t *st) {
     json_t *ms = json_object_get(st, "members");
@@ -108,6 +109,10 @@ static void members(text_t *t, json_t *st) {
         esc(jstr(m, "name"), e[0], sizeof e[0]), esc(jstr(m, "role"), e[1], sizeof e[1]),
         esc(jstr(m, "flavour"), e[2], sizeof e[2]), esc(jstr(m, "version"), e[3], sizeof e[3]));
     per_member(t, ms, "stagger_member_up", "1 when the member is alive (SWIM), else 0.", up);
+    per_member(t, ms, "stagger_member_warning",
+               "1 when the member's health hook detail carries a warning (WARN ..., e.g. a "
+               "producer's KES periods running out), healthy or not.",
+               warned);
     per_member(t, ms, "stagger_member_healthy",
                "1 when the member's health hook says healthy, else 0 (unhealthy or unknown).",
                healthy);

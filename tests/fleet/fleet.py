@@ -456,7 +456,13 @@ fi
 mode=healthy
 read -r mode <"$d/mode" 2>/dev/null
 case $mode in
-healthy) exit 0 ;;
+healthy)
+    # "warn": a healthy node's warning (a producer's KES periods), as the
+    # cardano-node hook words it
+    w=
+    read -r w <"$d/warn" 2>/dev/null
+    [ -n "$w" ] && echo "detail=$w"
+    exit 0 ;;
 unhealthy)
     detail=
     read -r detail <"$d/detail" 2>/dev/null

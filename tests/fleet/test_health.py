@@ -4,6 +4,8 @@ exit 1 -> unhealthy with the hook's detail text on every peer (status exit
 1, the table shows the detail); a hook that hangs past policy.timeouts.health_s
 -> unhealthy with "timed out" in the detail on every peer, both from healthy
 and straight from another unhealthy state; recovery -> healthy everywhere.
+A healthy member whose detail carries a warning (WARN ..., a producer's
+KES periods) shows it under its row in the status table.
 
 usage: /usr/bin/python3 test_health.py STAGGERD STAGGERCTL   (prints TAP)
 """
@@ -13,6 +15,7 @@ from fleet import HEALTH_TIMEOUT_S, TUNING, main
 
 SICK = "relay2"
 DETAIL = "cardano-node not synced: tip 42 slots behind"
+WARNING = "WARN KES: 5 periods left (~7.5 days): rotate the KES key and opcert"
 
 
 def has_timed_out(v):
@@ -21,9 +24,19 @@ def has_timed_out(v):
 
 
 def test(f, tap):
+    # A healthy producer whose hook warns (KES periods running out, as the
+    # cardano-node hook words it): the table shows the warning under it.
+    with open(f.dir + "/bp/warn", "w") as w:
+        w.write(WARNING + "\n")
     f.start_all()
     if not f.converge(timeout=30):
         return
+    r = f.status(None, as_json=False)
+    rows = r.out.splitlines()
+    at = [i for i, l in enumerate(rows) if l.split()[:1] == ["bp"]]
+    tap.check(at and at[0] + 1 < len(rows) and rows[at[0] + 1].strip() == WARNING and
+              r.rc == 0, "a healthy member's warning shows under its row (fleet still healthy, "
+              "exit 0)", r.out)
     version = open(f.dir + "/" + SICK + "/version").read().strip()
     # A hung hook is seen after the timeout plus one health period; the rest is slack.
     hang_s = HEALTH_TIMEOUT_S + TUNING["health_interval_ms"] / 1000 + 10

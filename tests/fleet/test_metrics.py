@@ -13,7 +13,8 @@ the text format's content type, and the text passes `promtool check
 metrics` (Debian's prometheus package; the check is skipped, and said so,
 when promtool is missing); each scrape lists all four members up and
 healthy with their versions (`stagger_member_info`, `stagger_member_up`,
-`stagger_member_healthy`), counts health hook runs, shows no halt; after an
+`stagger_member_healthy`), bp's hook warning (`stagger_member_warning`),
+counts health hook runs, shows no halt; after an
 emergency halt `stagger_rollout_halted` is 1 on every scraped peer and
 `stagger_commands_applied_seq` is the command's sequence; a path other than
 /metrics is 404, a POST 405.
@@ -68,6 +69,8 @@ def test(f, tap):
 
 
 def body(f, tap):
+    with open(f.dir + "/bp/warn", "w") as w:  # a healthy node's warning (fleet.py HOOK)
+        w.write("WARN KES: 5 periods left\n")
     f.start_all()
     if not f.converge(timeout=30):
         return
@@ -109,6 +112,9 @@ def body(f, tap):
                 v = samples(text, metric).get('{member="%s"}' % m)
                 if v != 1:
                     bad.append("%s: %s{member=%s} %r" % (n, metric, m, v))
+        warned = samples(text, "stagger_member_warning")
+        if warned.get('{member="bp"}') != 1 or sum(warned.values()) != 1:
+            bad.append("%s: stagger_member_warning %r (bp only)" % (n, warned))
         runs = samples(text, "stagger_hook_runs_total").get('{hook="health",result="ok"}', 0)
         if runs < 1:
             bad.append("%s: health hook runs ok %r" % (n, runs))
@@ -117,7 +123,7 @@ def body(f, tap):
         return bad
 
     f.check_wait("every scraped peer lists all %d members up and healthy with the versions "
-                 "status shows, counts health hook runs, and no halt" % len(f.order),
+                 "status shows, bp's warning, health hook runs, and no halt" % len(f.order),
                  lambda: [b for n in scraped for b in fleet_seen(n)], 20)
 
     r = eu.emergency(f, "halt", ("op",), scraped[0])
