@@ -1090,6 +1090,7 @@ static void usage(FILE *f) {
             "  SIGHUP              re-read the configuration's log level and hooks, and the\n"
             "                      roster file (adopted when its serial is higher); other\n"
             "                      settings need a restart\n"
+            "  SIGUSR1             run the health hook now\n"
             "\n"
             "exit codes:\n"
             "  0  clean stop, or the configuration checked is good\n"
