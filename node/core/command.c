@@ -172,11 +172,11 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
      * leaves the command unapplied here, to be caught up from the others; a
      * crash after it cannot make the command apply twice. Hooks start after
      * the write. The new cmd_seq rides our record: apply() ends in
-     * stg__rollout_save, which re-signs and pushes it at once, so after
-     * every command every member pushes its record and every member relays
-     * each one to its partners, O(N^2 x partners) messages: what makes a
-     * command take seconds at 64 peers (docs/benchmarks.md, Latest). To be
-     * made lazy (the cmd_seq riding the next record change). */
+     * stg__rollout_save, which re-signs it and pushes it to our partners.
+     * A record whose only change is cmd_seq is not relayed further
+     * (gossip.c only_cmd_seq, protocol §7.4): every member's changes so
+     * after every command, and relaying them all was N x N x partners
+     * messages, seconds at 64 members; summaries spread it instead. */
     apply(c, cmd);
     audit(c, "applied", cmd, nsig, from, cmd->reason);
     stg__log(c, STG_LOG_WARNING, "cmd", "applied operator command #%lld %s (%u signature%s)%s%s",

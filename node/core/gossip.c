@@ -214,6 +214,19 @@ static void observe_clock(stg_core_t *c, int idx, int64_t signed_ms) {
                  stg__mname(c, idx), (long long)p->skew_ms, STG_CLOCK_SKEW_MAX_MS);
 }
 
+/* Does b differ from a only in what every member's record changes after an
+ * emergency command (its cmd_seq, and so its seq and signing time)? Such a
+ * record is not relayed (§7.4): relaying every member's after every command
+ * is N x N x partners messages, seconds of work at 64 members. */
+static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
+    return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
+           a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
+           a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
+           strcmp(a->version, b->version) == 0 && strcmp(a->detail, b->detail) == 0 &&
+           strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&
+           strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0;
+}
+
 void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
     int fresh[STG_RECORDS_MAX];
     unsigned nfresh = 0;
@@ -245,6 +258,7 @@ void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
             observe_clock(c, idx, r.time_ms);
         bool changed = !p->have || p->rec.health != r.health ||
                        strcmp(p->rec.version, r.version) != 0;
+        bool relay = !p->have || !only_cmd_seq(&p->rec, &r);
         if (changed)
             stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
                   r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
@@ -259,7 +273,7 @@ void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
             p->live_inc = (uint64_t)r.inc;
         if (idx == from) p->last_heard_ms = c->now;
         c->stats.records_new++;
-        fresh[nfresh++] = idx;
+        if (relay) fresh[nfresh++] = idx;
         stg__rollout_record(c, idx);
         stg__command_catch_up(c, idx, r.cmd_seq);
     }
