@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import emergency_util as eu
 from fleet import NEW_VERSION, main, rollout_policy
@@ -51,8 +50,11 @@ def watch_cmd(f, *extra):
 def start_in_tmux(f, name, *extra):
     """A tmux session NAME running watch EXTRA..., then printing its exit code."""
     cmd = " ".join("'%s'" % a for a in watch_cmd(f, *extra))
+    # The pane stays after its command ends (remain-on-exit), so the exit
+    # line can be read; kill-server at the end takes it away.
     tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "50",
-         "%s; echo WATCH-EXIT=$?; sleep 600" % cmd)
+         "%s; echo WATCH-EXIT=$?" % cmd)
+    tmux("set-option", "-t", name, "remain-on-exit", "on")
 
 
 def test(f, tap):
@@ -78,7 +80,17 @@ def body(f, tap):
     if not f.check_wait("watch on a terminal shows every member and 'fleet healthy'",
                         shows_fleet, 15):
         return
-    time.sleep(1.2)  # two more refreshes: the screen is redrawn, not scrolled
+    # Two more refreshes (the time line changed twice): the screen is
+    # redrawn, not scrolled.
+    seen = []
+
+    def redrawn():
+        first = pane("until").splitlines()[:1]
+        if first and first[0] not in seen:
+            seen.append(first[0])
+        return [] if len(seen) >= 3 else ["refreshes seen: %r" % seen]
+
+    f.check_wait("the watch refreshed twice more", redrawn, 10)
     text = pane("until")
     tap.check(text.count("Ctrl-C to quit") == 1 and text.count("fleet loopback") == 1,
               "after more refreshes the pane holds one frame (the screen is cleared)", text)
