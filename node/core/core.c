@@ -15,6 +15,26 @@
 
 #define DETAIL_EVERY_MS 60000
 
+/* A records message: gossip.c stores each record and says what it means
+ * beyond gossip; each meaning goes to its owner here, record by record,
+ * and what was new is relayed once at the end. */
+static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
+    stg_relay_t relay = {.n = 0};
+    for (unsigned i = 0; i < m->nrec; i++) {
+        stg_record_news_t n;
+        switch (stg__record_take(c, m, i, from, &relay, &n)) {
+        case STG_NEWS_NONE: break;
+        case STG_NEWS_REFUTE: stg__refute(c, n.inc); break;
+        case STG_NEWS_RECORD:
+            if (n.alive) stg__set_live(c, n.idx, STG_LIVE_ALIVE, n.inc);
+            stg__rollout_record(c, n.idx);
+            stg__command_catch_up(c, n.idx, n.cmd_seq);
+            break;
+        }
+    }
+    stg__records_relay(c, &relay, from);
+}
+
 static void on_message(stg_core_t *c, const stg_event_t *ev) {
     stg_msg_t *m = malloc(sizeof *m);
     if (!m) return;
@@ -69,7 +89,7 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     case STG_MSG_PING_REQ: stg__on_ping_req(c, m, from); break;
     case STG_MSG_SYNC: stg__on_summary(c, m, from); break;
     case STG_MSG_DIGEST: stg__on_digest(c, m, from); break;
-    case STG_MSG_RECORDS: stg__on_records(c, m, from); break;
+    case STG_MSG_RECORDS: on_records(c, m, from); break;
     case STG_MSG_ROSTER_WANT: stg__send_roster(c, from); break;
     case STG_MSG_RELEASE: stg__rollout_release(c, m->blob, m->blob_len, from); break;
     case STG_MSG_COMMAND: stg__command_msg(c, m->blob, m->blob_len, from); break;
@@ -148,6 +168,20 @@ static void on_tick(stg_core_t *c) {
     }
 }
 
+/* The journal at start, each part to its owner (stg_journal_t). */
+static void load_journal(stg_core_t *c, const uint8_t *journal, size_t len) {
+    stg__journal_reset(c);
+    stg_journal_t jr;
+    if (stg__journal_open(c, journal, len, &jr) != 0) return;
+    if (jr.have_rel) stg__adopt(c, jr.rel_env, jr.rel_len, &jr.rel, jr.rel_id);
+    if (jr.have_exec) {
+        stg__set_exec_release(c, &jr.exec_rel, jr.exec_id, jr.exec_env, jr.exec_len);
+        stg__exec_restart(c, stg__journal_exec(c, &jr));
+    }
+    stg__journal_rest(c, &jr);
+    stg__journal_close(&jr);
+}
+
 /* The end of a step: our record and the journal, each written once if they
  * changed, and the step's messages and hook runs held behind the write
  * (docs/architecture.md, "Writes are barriers"). */
@@ -161,7 +195,7 @@ static void flush(stg_core_t *c) {
     c->journal_dirty = false;
     if (!c->acts) return;
     stg__hold_behind_write(c, write);
-    if (write) stg__journal_write(c);
+    if (write) stg__journal_write(c, stg__command_state(c));
 }
 
 void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
@@ -244,7 +278,7 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     c->next_probe_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.probe_interval_ms);
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);
     c->next_health_ms = now_ms;
-    stg__rollout_init(c, cfg->journal, cfg->journal_len);
+    load_journal(c, cfg->journal, cfg->journal_len);
     stg__command_load(c, cfg->journal, cfg->journal_len, "commands");
     if (c->cmd_seq == 0) /* a state directory from before the journal held them */
         stg__command_load(c, cfg->commands, cfg->commands_len, NULL);

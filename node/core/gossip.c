@@ -227,68 +227,75 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
            strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0;
 }
 
-void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from) {
-    int fresh[STG_RECORDS_MAX];
-    unsigned nfresh = 0;
-    for (unsigned i = 0; i < m->nrec; i++) {
-        if (held_env(c, m->rec[i], m->rec_len[i])) continue;
-        stg_record_t r;
-        int idx = -1;
-        stg_diag_t d = {0};
-        if (stg_record_open(m->rec[i], m->rec_len[i], c->roster, &r, &idx, &d) != 0) {
-            stg__reject(c, &d, from);
-            continue;
-        }
-        peer_t *p = &c->peers[idx];
-        int cmp = p->have ? stg__cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
-        if (idx == c->self) {
-            /* Someone holds a newer record of ours than we do: our journal
-             * was lost. Move past it so our records win again. */
-            if (cmp > 0) stg__refute(c, (uint64_t)r.inc);
-            continue;
-        }
-        if (cmp == 0) continue; /* a duplicate: normal with rumour spreading */
-        if (cmp < 0) {
-            /* An older copy: gossip reorders and repeats, so this is normal,
-             * not an attack (a forged record fails its signature instead). */
-            c->stats.records_stale++;
-            continue;
-        }
-        if (idx == from && p->have && r.inc == p->rec.inc && r.seq == p->rec.seq + 1)
-            observe_clock(c, idx, r.time_ms);
-        bool changed = !p->have || p->rec.health != r.health ||
-                       strcmp(p->rec.version, r.version) != 0;
-        bool relay = !p->have || !only_cmd_seq(&p->rec, &r);
-        if (changed)
-            stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
-                  r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
-                  r.detail[0] ? ": " : "", r.detail);
-        p->rec = r;
-        memcpy(p->env, m->rec[i], m->rec_len[i]);
-        p->env_len = m->rec_len[i];
-        p->have = true;
-        if (p->live != STG_LIVE_ALIVE && (uint64_t)r.inc > p->live_inc)
-            stg__set_live(c, idx, STG_LIVE_ALIVE, (uint64_t)r.inc);
-        else if (p->live == STG_LIVE_ALIVE)
-            p->live_inc = (uint64_t)r.inc;
-        if (idx == from) p->last_heard_ms = c->now;
-        c->stats.records_new++;
-        if (relay) fresh[nfresh++] = idx;
-        stg__rollout_record(c, idx);
-        stg__command_catch_up(c, idx, r.cmd_seq);
+/* One record of a records message (§7.4): stored if newer, marked for the
+ * relay in b, and what it means beyond gossip reported in news for core.c
+ * to route: a claim that we are suspect to refute, a member proved alive,
+ * a record that may name a release we lack or show a missed command. */
+stg_news_t stg__record_take(stg_core_t *c, const stg_msg_t *m, unsigned i, int from,
+                            stg_relay_t *b, stg_record_news_t *news) {
+    memset(news, 0, sizeof *news);
+    if (held_env(c, m->rec[i], m->rec_len[i])) return STG_NEWS_NONE;
+    stg_record_t r;
+    int idx = -1;
+    stg_diag_t d = {0};
+    if (stg_record_open(m->rec[i], m->rec_len[i], c->roster, &r, &idx, &d) != 0) {
+        stg__reject(c, &d, from);
+        return STG_NEWS_NONE;
     }
-    if (!nfresh) return;
-    /* Rumour: pass what was new to us on, once, at once (§7.4): over the
-     * overlay to every partner, so the flood crosses it in its few hops;
-     * in a full mesh, where the origin told everyone, to a few others. */
+    peer_t *p = &c->peers[idx];
+    int cmp = p->have ? stg__cmp_version(r.inc, r.seq, p->rec.inc, p->rec.seq) : 1;
+    if (idx == c->self) {
+        /* Someone holds a newer record of ours than we do: our journal
+         * was lost. Move past it so our records win again. */
+        news->inc = (uint64_t)r.inc;
+        return cmp > 0 ? STG_NEWS_REFUTE : STG_NEWS_NONE;
+    }
+    if (cmp == 0) return STG_NEWS_NONE; /* a duplicate: normal with rumour spreading */
+    if (cmp < 0) {
+        /* An older copy: gossip reorders and repeats, so this is normal,
+         * not an attack (a forged record fails its signature instead). */
+        c->stats.records_stale++;
+        return STG_NEWS_NONE;
+    }
+    if (idx == from && p->have && r.inc == p->rec.inc && r.seq == p->rec.seq + 1)
+        observe_clock(c, idx, r.time_ms);
+    bool changed = !p->have || p->rec.health != r.health ||
+                   strcmp(p->rec.version, r.version) != 0;
+    bool relay = !p->have || !only_cmd_seq(&p->rec, &r);
+    if (changed)
+        stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
+              r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
+              r.detail[0] ? ": " : "", r.detail);
+    p->rec = r;
+    memcpy(p->env, m->rec[i], m->rec_len[i]);
+    p->env_len = m->rec_len[i];
+    p->have = true;
+    news->idx = idx;
+    news->inc = (uint64_t)r.inc;
+    news->cmd_seq = r.cmd_seq;
+    if (p->live != STG_LIVE_ALIVE && (uint64_t)r.inc > p->live_inc)
+        news->alive = true; /* core.c sets it, SWIM's precedence kept there */
+    else if (p->live == STG_LIVE_ALIVE)
+        p->live_inc = (uint64_t)r.inc;
+    if (idx == from) p->last_heard_ms = c->now;
+    c->stats.records_new++;
+    if (relay) b->fresh[b->n++] = idx;
+    return STG_NEWS_RECORD;
+}
+
+/* Rumour: pass what was new to us on, once, at once (§7.4): over the
+ * overlay to every partner, so the flood crosses it in its few hops; in a
+ * full mesh, where the origin told everyone, to a few others. */
+void stg__records_relay(stg_core_t *c, const stg_relay_t *b, int from) {
+    if (!b->n) return;
     int to[STG_MEMBERS_MAX];
     unsigned n = stg__relay_targets(c, from, to);
     for (unsigned k = 0; k < n; k++) {
         int peer = to[k];
         int subset[STG_RECORDS_MAX];
         unsigned ns = 0;
-        for (unsigned j = 0; j < nfresh; j++)
-            if (fresh[j] != peer) subset[ns++] = fresh[j];
+        for (unsigned j = 0; j < b->n; j++)
+            if (b->fresh[j] != peer) subset[ns++] = b->fresh[j];
         if (ns) stg__records_to(c, peer, subset, ns);
     }
 }

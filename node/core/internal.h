@@ -311,7 +311,27 @@ void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n);
 void stg__vv_summary(const stg_core_t *c, stg_msg_t *m);
 void stg__on_summary(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__on_digest(stg_core_t *c, const stg_msg_t *m, int from);
-void stg__on_records(stg_core_t *c, const stg_msg_t *m, int from);
+/* What one record of a records message means beyond gossip, for core.c
+ * to route to its owners (gossip sits below them and never calls up). */
+typedef enum {
+    STG_NEWS_NONE,   /* nothing new: a duplicate, stale, held or refused */
+    STG_NEWS_REFUTE, /* a newer record of ours: refute (swim.c) past inc */
+    STG_NEWS_RECORD, /* a newer record of idx, now stored */
+} stg_news_t;
+typedef struct {
+    int idx;
+    uint64_t inc;
+    int64_t cmd_seq;
+    bool alive; /* proves idx alive at inc: swim.c's stg__set_live */
+} stg_record_news_t;
+/* The records of one message that were new, to relay once at its end. */
+typedef struct {
+    int fresh[STG_RECORDS_MAX];
+    unsigned n;
+} stg_relay_t;
+stg_news_t stg__record_take(stg_core_t *c, const stg_msg_t *m, unsigned i, int from,
+                            stg_relay_t *b, stg_record_news_t *news);
+void stg__records_relay(stg_core_t *c, const stg_relay_t *b, int from);
 void stg__send_sync(stg_core_t *c);
 
 /* members.c */
@@ -401,11 +421,33 @@ void stg__exec_forgive(stg_core_t *c, int64_t seq);
 
 /* journal.c */
 void stg__rollout_save(stg_core_t *c);
-void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len);
+/* The journal read back at start, in four steps because its parts belong
+ * to modules above the journal: core.c's stg_core_new hands the release to
+ * release.c (stg__adopt), the executor's release and state to executor.c
+ * (stg__set_exec_release, then stg__exec_restart with what
+ * stg__journal_exec returns, before the rest is loaded), and the rest to
+ * stg__journal_rest. */
+typedef struct {
+    json_t *j; /* the parsed journal */
+    uint8_t *rel_env, *exec_env;
+    size_t rel_len, exec_len;
+    bool have_rel, have_exec; /* each opened against the roster */
+    stg_release_t rel, exec_rel;
+    uint8_t rel_id[8], exec_id[8];
+    int phase, state; /* as written; -1 when absent */
+} stg_journal_t;
+/* The state before any journal: idle, no slot, no grants. */
+void stg__journal_reset(stg_core_t *c);
+/* Parse a journal; -1 (and nothing to load) when there is none. */
+int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, stg_journal_t *jr);
+/* Load the executor's fields; returns the state to restart in. */
+stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr);
+void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr);
+void stg__journal_close(stg_journal_t *jr);
 /* The journal changed: it is written once, at the end of the step. */
 void stg__journal_save(stg_core_t *c);
 /* Encode the journal and emit its PERSIST action (core.c's flush). */
-void stg__journal_write(stg_core_t *c);
+void stg__journal_write(stg_core_t *c, json_t *commands);
 
 /* command.c */
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);

@@ -22,7 +22,7 @@ static json_t *b64_json(const uint8_t *b, size_t n) {
 
 void stg__journal_save(stg_core_t *c) { c->journal_dirty = true; }
 
-void stg__journal_write(stg_core_t *c) {
+void stg__journal_write(stg_core_t *c, json_t *commands) {
     json_t *grants = json_array();
     for (unsigned s = 0; s < STG_BATCH_MAX; s++) {
         const grant_t *g = &c->grants[s];
@@ -42,7 +42,7 @@ void stg__journal_write(stg_core_t *c) {
                           c->halted, "grants", grants, "exec_version", c->exec_rel.version,
                           "exec_release", "");
     json_object_set_new(j, "emergency", json_boolean(c->emergency));
-    json_object_set_new(j, "commands", stg__command_state(c));
+    json_object_set_new(j, "commands", commands);
     /* The executor's state by name: a restart resumes in the sub-state it
      * left. "phase" and "rollback_after_install" say the same for a daemon
      * before this one (a downgrade), which knew only those. */
@@ -122,57 +122,65 @@ static stg_exec_state_t state_of(const stg_core_t *c, stg_phase_t ph, bool rollb
     }
 }
 
-void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
+void stg__journal_reset(stg_core_t *c) {
     c->slot = -1;
     c->avoid_slot = -1;
     c->exec_state = STG_EXEC_IDLE;
     c->phase = STG_PHASE_IDLE;
     for (unsigned s = 0; s < STG_BATCH_MAX; s++) c->grants[s].holder = -1;
-    if (!journal || !len) return;
+}
+
+static bool open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
+                         uint8_t id[8]) {
     stg_diag_t d = {0};
-    json_t *j = stg_json_parse(journal, len, &d);
-    if (!j) return;
-    uint8_t *env;
-    size_t elen;
-    b64_load(json_object_get(j, "release"), &env, &elen);
-    if (env) {
-        stg_release_t rel;
-        stg_envelope_t e;
-        if (stg_release_open(env, elen, c->roster, &rel, &d) == 0 &&
-            stg_envelope_parse(env, elen, &e, NULL) == 0) {
-            uint8_t id[8];
-            stg_release_id(e.payload, e.payload_len, id);
-            stg__adopt(c, env, elen, &rel, id);
-        }
-        free(env);
-    }
-    const char *phname = json_string_value(json_object_get(j, "phase"));
+    stg_envelope_t e;
+    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
+        stg_envelope_parse(env, len, &e, NULL) != 0)
+        return false;
+    stg_release_id(e.payload, e.payload_len, id);
+    return true;
+}
+
+int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, stg_journal_t *jr) {
+    memset(jr, 0, sizeof *jr);
+    jr->state = -1;
+    if (!journal || !len) return -1;
+    stg_diag_t d = {0};
+    jr->j = stg_json_parse(journal, len, &d);
+    if (!jr->j) return -1;
+    b64_load(json_object_get(jr->j, "release"), &jr->rel_env, &jr->rel_len);
+    jr->have_rel = jr->rel_env && open_release(c, jr->rel_env, jr->rel_len, &jr->rel, jr->rel_id);
+    const char *phname = json_string_value(json_object_get(jr->j, "phase"));
     int ph = phname ? stg_phase_from_name(phname) : -1;
-    const char *stname = json_string_value(json_object_get(j, "state"));
-    int st = stname ? stg__exec_state_from_name(stname) : -1;
-    if (st >= 0) ph = (int)stg__exec_state_phase((stg_exec_state_t)st);
-    b64_load(json_object_get(j, "exec_env"), &env, &elen);
-    stg_release_t xrel;
-    stg_envelope_t xe;
-    if (ph > 0 && env && stg_release_open(env, elen, c->roster, &xrel, &d) == 0 &&
-        stg_envelope_parse(env, elen, &xe, NULL) == 0) {
-        uint8_t xid[8];
-        stg_release_id(xe.payload, xe.payload_len, xid);
-        stg__set_exec_release(c, &xrel, xid, env, elen);
-        c->phase_since_ms = json_integer_value(json_object_get(j, "since_ms"));
-        c->slot = (int)json_integer_value(json_object_get(j, "slot"));
-        c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
-        c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
-        const char *det = json_string_value(json_object_get(j, "detail"));
-        snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
-        /* A journal before the state was written, or one naming a state
-         * no step ends in, is read by its phase and flags. */
-        if (st < 0 || st == STG_EXEC_ELECTED || st == STG_EXEC_FAILED)
-            st = (int)state_of(c, (stg_phase_t)ph,
-                               json_is_true(json_object_get(j, "rollback_after_install")));
-        stg__exec_restart(c, (stg_exec_state_t)st);
-    }
-    free(env);
+    const char *stname = json_string_value(json_object_get(jr->j, "state"));
+    jr->state = stname ? stg__exec_state_from_name(stname) : -1;
+    if (jr->state >= 0) ph = (int)stg__exec_state_phase((stg_exec_state_t)jr->state);
+    jr->phase = ph;
+    b64_load(json_object_get(jr->j, "exec_env"), &jr->exec_env, &jr->exec_len);
+    jr->have_exec = ph > 0 && jr->exec_env &&
+                    open_release(c, jr->exec_env, jr->exec_len, &jr->exec_rel, jr->exec_id);
+    return 0;
+}
+
+stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr) {
+    json_t *j = jr->j;
+    c->phase_since_ms = json_integer_value(json_object_get(j, "since_ms"));
+    c->slot = (int)json_integer_value(json_object_get(j, "slot"));
+    c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
+    c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
+    const char *det = json_string_value(json_object_get(j, "detail"));
+    snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
+    /* A journal before the state was written, or one naming a state no
+     * step ends in, is read by its phase and flags. */
+    int st = jr->state;
+    if (st < 0 || st == STG_EXEC_ELECTED || st == STG_EXEC_FAILED)
+        st = (int)state_of(c, (stg_phase_t)jr->phase,
+                           json_is_true(json_object_get(j, "rollback_after_install")));
+    return (stg_exec_state_t)st;
+}
+
+void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr) {
+    json_t *j = jr->j;
     c->halted = json_is_true(json_object_get(j, "halted"));
     c->emergency = json_is_true(json_object_get(j, "emergency"));
     const char *ab = json_string_value(json_object_get(j, "abandoned"));
@@ -213,7 +221,14 @@ void stg__rollout_init(stg_core_t *c, const uint8_t *journal, size_t len) {
         c->grants[s].attempt = (uint64_t)json_integer_value(json_object_get(g, "attempt"));
     }
     c->slot_attempt = (uint64_t)json_integer_value(json_object_get(j, "slot_attempt"));
-    json_decref(j);
+}
+
+
+void stg__journal_close(stg_journal_t *jr) {
+    free(jr->rel_env);
+    free(jr->exec_env);
+    json_decref(jr->j);
+    memset(jr, 0, sizeof *jr);
 }
 
 void stg__rollout_save(stg_core_t *c) {
