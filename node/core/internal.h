@@ -280,6 +280,18 @@ void stg__find_partners(stg_core_t *c);
 /* Member m's partners (§7.8), as every member computes them. */
 void stg__partners_of(const stg_core_t *c, unsigned m, bool out[STG_MEMBERS_MAX]);
 
+/* lifeguard.c */
+/* Our probe interval and timeout, stretched by the local health score. */
+int64_t stg__probe_timeout(const stg_core_t *c);
+int64_t stg__probe_interval(const stg_core_t *c);
+/* Move the local health score by delta (clamped), logging why. */
+void stg__local_health(stg_core_t *c, int delta, const char *why);
+/* How long suspect p's suspicion lasts from its start, by its accusers. */
+int64_t stg__suspicion_timeout(const stg_core_t *c, const peer_t *p);
+/* Member a's own probe of suspect i failed: count it once, bring the end
+ * of the suspicion closer. False when counted already or enough have been. */
+bool stg__confirm(stg_core_t *c, int i, int a);
+
 /* swim.c */
 void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc);
 void stg__refute(stg_core_t *c, uint64_t claimed_inc);
@@ -289,8 +301,6 @@ void stg__send_probe_msg(stg_core_t *c, int peer, stg_msg_type_t type, uint32_t 
 void stg__on_ack(stg_core_t *c, uint32_t seq, int from);
 void stg__on_ping_req(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__on_link_lost(stg_core_t *c, int i);
-int64_t stg__probe_timeout(const stg_core_t *c);
-int64_t stg__probe_interval(const stg_core_t *c);
 void stg__on_nack(stg_core_t *c, uint32_t seq, int from);
 void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from);
 /* The shell's loop ran late_ms late: excuse what timed out in the gap. */

@@ -1,9 +1,8 @@
 /* swim.c: liveness (SWIM with Lifeguard): probes, indirect probes and their
  * nacks, suspicion and death claims piggybacked on probes, refutation by a
- * higher incarnation; Lifeguard's local health score, which stretches this
- * node's own probe timers when it has reason to distrust them, suspicions
- * that start long and shorten with independent confirmations, and the
- * buddy system (docs/protocol.md §7.5). */
+ * higher incarnation, and Lifeguard's buddy system (docs/protocol.md §7.5);
+ * Lifeguard's timing rules (local health, suspicions shortened by
+ * confirmations) are lifeguard.c's. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,74 +59,6 @@ static void piggyback(stg_core_t *c, stg_msg_t *m, int to) {
     }
 }
 
-/* ---- Lifeguard: local health ------------------------------------------ */
-
-/* The score says how far this node distrusts its own timing: a probe of
- * ours that nobody answered, not even a helper's nack, a suspicion about
- * us that we had to refute, our own loop running late. It multiplies our
- * probe interval and timeout by 1 + the score; each answered probe takes
- * one off. */
-static void local_health(stg_core_t *c, int delta, const char *why) {
-    int max = c->t.local_health_max > LHM_LIMIT ? LHM_LIMIT : (int)c->t.local_health_max;
-    int old = c->lhm, v = old + delta;
-    if (v < 0) v = 0;
-    if (v > max) v = max;
-    if (v == old) return;
-    c->lhm = v;
-    stg__log(c, old == 0 ? STG_LOG_WARNING : v == 0 ? STG_LOG_INFO : STG_LOG_DEBUG, "swim",
-             "local health %d -> %d (%s): probing every %lld ms, timeout %lld ms", old, v, why,
-             (long long)stg__probe_interval(c), (long long)stg__probe_timeout(c));
-}
-
-int64_t stg__probe_timeout(const stg_core_t *c) {
-    return c->t.probe_timeout_ms * (1 + c->lhm);
-}
-
-int64_t stg__probe_interval(const stg_core_t *c) {
-    return c->t.probe_interval_ms * (1 + c->lhm);
-}
-
-int stg_core_local_health(const stg_core_t *c) { return c->lhm; }
-
-/* ---- Lifeguard: suspicions shortened by independent confirmations ------ */
-
-/* Confirmations wanted to bring a suspicion down to suspicion_ms: no more
- * than the members who could give one (all but the suspect and the first
- * accuser). */
-static unsigned confirm_k(const stg_core_t *c) {
-    unsigned others = c->roster->nmembers > 2 ? c->roster->nmembers - 2 : 0;
-    return others < SUSPECT_CONFIRM_K ? others : SUSPECT_CONFIRM_K;
-}
-
-/* 1000 ln(x), for x = 1 .. SUSPECT_CONFIRM_K + 1: the core keeps to integers. */
-static const int64_t ln1000[SUSPECT_CONFIRM_K + 2] = {0, 0, 693, 1099, 1386};
-
-/* How long a suspicion lasts from its start: SUSPICION_MAX_MULT times
- * suspicion_ms with no confirmation beyond the first accuser, falling with
- * the logarithm of their number to suspicion_ms at k (memberlist's
- * suspicion.go): one node's bad view alone waits long, a failure many
- * members see is declared fast. */
-static int64_t suspicion_timeout(const stg_core_t *c, const peer_t *p) {
-    int64_t min = c->t.suspicion_ms, max = min * SUSPICION_MAX_MULT;
-    unsigned k = confirm_k(c), n = p->naccusers > 0 ? p->naccusers - 1 : 0;
-    if (k == 0 || n >= k) return min;
-    return max - (max - min) * ln1000[n + 1] / ln1000[k + 1];
-}
-
-static bool accused_by(const peer_t *p, int a) { return (p->accusers[a / 8] >> (a % 8)) & 1; }
-
-/* Member a's own probe of suspect i failed: count it once, move the end
- * of the suspicion closer. False when it was counted already or enough
- * have been (then our own accusation need not go out). */
-static bool confirm(stg_core_t *c, int i, int a) {
-    peer_t *p = &c->peers[i];
-    if (p->live != STG_LIVE_SUSPECT || accused_by(p, a) || p->naccusers > confirm_k(c)) return false;
-    p->accusers[a / 8] |= (uint8_t)(1u << (a % 8));
-    if (p->naccusers++ > 0) c->stats.confirmations++;
-    p->suspect_deadline_ms = p->suspect_since_ms + suspicion_timeout(c, p);
-    return true;
-}
-
 /* `suspect`: our own probe of member i (at the incarnation we hold it
  * suspect at) failed. To the suspect's partners, the members that probe it
  * and so run the suspicions that matter (every other member in a full
@@ -167,7 +98,7 @@ void stg__set_live(stg_core_t *c, int i, stg_live_t s, uint64_t inc) {
         p->suspect_since_ms = c->now;
         memset(p->accusers, 0, sizeof p->accusers);
         p->naccusers = 0;
-        p->suspect_deadline_ms = c->now + suspicion_timeout(c, p);
+        p->suspect_deadline_ms = c->now + stg__suspicion_timeout(c, p);
         c->stats.suspicions++;
     }
     if (s == STG_LIVE_DEAD) c->stats.deaths++;
@@ -183,7 +114,7 @@ void stg__refute(stg_core_t *c, uint64_t claimed_inc) {
     stg__log(c, STG_LOG_WARNING, "swim", "refuting a suspicion about us: incarnation now %lld",
           (long long)c->inc);
     stg__own_changed(c);
-    local_health(c, 1, "refuted a suspicion about us");
+    stg__local_health(c, 1, "refuted a suspicion about us");
 }
 
 void stg__on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
@@ -326,7 +257,7 @@ void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from) {
     int i = m->target;
     if (i == c->self || c->peers[i].live != STG_LIVE_SUSPECT || c->peers[i].live_inc != m->inc)
         return;
-    confirm(c, i, m->accuser);
+    stg__confirm(c, i, m->accuser);
 }
 
 /* A member we hold dead may be back behind a healed partition, holding us
@@ -361,7 +292,7 @@ static void suspect_by_probe(stg_core_t *c, int i) {
     }
     /* Ours is an independent view: it counts towards the suspicion's
      * confirmations, and the members hear who found it. */
-    if (t->live == STG_LIVE_SUSPECT && confirm(c, i, c->self)) send_suspect(c, i);
+    if (t->live == STG_LIVE_SUSPECT && stg__confirm(c, i, c->self)) send_suspect(c, i);
 }
 
 static void probe_round(stg_core_t *c) {
@@ -369,7 +300,7 @@ static void probe_round(stg_core_t *c) {
     ping_the_dead(c);
     if (p->active) {
         if (p->acked) {
-            local_health(c, -1, "a probe was answered");
+            stg__local_health(c, -1, "a probe was answered");
         } else if (c->peers[p->target].have) {
             /* A member we hold no record of is shown unknown already, and
              * during a fleet's start most are not up yet: suspecting them
@@ -378,9 +309,9 @@ static void probe_round(stg_core_t *c) {
              * messages, or our reading of theirs, are slow), not at the
              * target; with no helper to ask, the failed probe itself does. */
             if (p->nacks_expected)
-                local_health(c, (int)(p->nacks_expected - p->nacks), "ping-req helpers sent no nack");
+                stg__local_health(c, (int)(p->nacks_expected - p->nacks), "ping-req helpers sent no nack");
             else
-                local_health(c, 1, "a probe went unanswered");
+                stg__local_health(c, 1, "a probe went unanswered");
             suspect_by_probe(c, p->target);
         }
     }
@@ -490,7 +421,7 @@ void stg__on_loop_late(stg_core_t *c, int64_t late_ms) {
     bool excuse = p->active && !p->acked &&
                   ((timeout_at >= gap_start && timeout_at <= c->now) ||
                    (c->next_probe_ms >= gap_start && c->next_probe_ms <= c->now));
-    local_health(c, 1, "our own loop ran late");
+    stg__local_health(c, 1, "our own loop ran late");
     if (excuse) {
         p->sent_ms = c->now;
         p->indirect_sent = false;

@@ -20,6 +20,7 @@ election  6
 release   5
 swim      5
 journal   4
+lifeguard 4
 gossip    3
 peers     2
 status    2
