@@ -63,8 +63,9 @@ static void remember(stg_core_t *c, const uint8_t *env, size_t len, const stg_co
     uint8_t *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, env, len);
-    c->cmd_hist[c->ncmd_hist++] = (cmd_hist_t){copy, len, cmd->seq, cmd->action,
-                                               cmd->expires_at_s, c->now};
+    cmd_hist_t *h = &c->cmd_hist[c->ncmd_hist++];
+    *h = (cmd_hist_t){copy, len, cmd->seq, cmd->action, cmd->expires_at_s, c->now, ""};
+    snprintf(h->reason, sizeof h->reason, "%s", cmd->reason);
 }
 
 static bool echo(const stg_core_t *c, const uint8_t *env, size_t len) {

@@ -125,6 +125,7 @@ typedef struct {
     stg_cmd_action_t action;
     int64_t expires_at_s;
     int64_t applied_ms;
+    char reason[STG_CMD_REASON_MAX + 1]; /* the operator's --reason, for status */
 } cmd_hist_t;
 
 struct stg_core {

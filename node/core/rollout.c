@@ -34,7 +34,16 @@ static void explain(stg_core_t *c) {
     if (c->write_failed)
         snprintf(w, cap, "this node cannot write its journal (%s): it neither votes nor starts "
                  "until it can", c->write_error);
-    else if (c->halted) snprintf(w, cap, "halted by the operator");
+    else if (c->halted) {
+        /* The reason of the newest halt we hold, if its operator gave one. */
+        const char *why = "";
+        for (unsigned i = c->ncmd_hist; i-- > 0;)
+            if (c->cmd_hist[i].action == STG_CMD_HALT) {
+                why = c->cmd_hist[i].reason;
+                break;
+            }
+        snprintf(w, cap, "halted by the operator%s%.200s", *why ? ": " : "", why);
+    }
     else if (stg__abandoned(c, c->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
                  c->release.component, c->release.version);

@@ -137,9 +137,11 @@ json_t *stg__command_status(const stg_core_t *c) {
             int64_t seq = (int)m == c->self ? c->cmd_seq : c->peers[m].rec.cmd_seq;
             if (seq >= h->seq) json_array_append_new(by, json_string(stg__mname(c, (int)m)));
         }
-        json_array_append_new(recent, json_pack("{s:I, s:s, s:I, s:o}", "seq", (json_int_t)h->seq,
-                                                "action", stg_cmd_name(h->action), "applied_at_ms",
-                                                (json_int_t)h->applied_ms, "applied_by", by));
+        json_array_append_new(recent, json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq",
+                                                (json_int_t)h->seq, "action",
+                                                stg_cmd_name(h->action), "reason", h->reason,
+                                                "applied_at_ms", (json_int_t)h->applied_ms,
+                                                "applied_by", by));
     }
     return json_pack("{s:I, s:s, s:o}", "applied_seq", (json_int_t)c->cmd_seq, "last_refusal",
                      c->cmd_refusal, "recent", recent);

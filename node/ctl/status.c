@@ -249,10 +249,12 @@ void ctl_print_status(FILE *out, json_t *st) {
     json_t *ce;
     json_array_foreach(json_object_get(cmds, "recent"), ci, ce) {
         if (ci == 3) break;
-        fprintf(out, "  operator command #%lld %s: applied by %zu of %zu members\n",
+        const char *reason = str(ce, "reason");
+        fprintf(out, "  operator command #%lld %s: applied by %zu of %zu members%s%s%s\n",
                (long long)json_integer_value(json_object_get(ce, "seq")), str(ce, "action"),
                json_array_size(json_object_get(ce, "applied_by")),
-               json_array_size(json_object_get(st, "members")));
+               json_array_size(json_object_get(st, "members")), *reason ? " (\"" : "", reason,
+               *reason ? "\")" : "");
     }
     json_t *s = json_object_get(st, "summary");
     /* The last line agrees with the exit code: never "healthy" alone while halted. */

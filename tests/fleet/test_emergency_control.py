@@ -22,6 +22,7 @@ and what the nodes did from their own logs and hook records.
 usage: /usr/bin/python3 test_emergency_control.py STAGGERD STAGGERCTL
        [halt|retry|abandon|rollback]   (prints TAP)
 """
+import subprocess
 import sys
 
 import emergency_util as eu
@@ -103,7 +104,16 @@ def test(f, tap):
         if VARIANT == "halt":
             bad = eu.rollout_field(f, "halted", True)
             tap.check(not bad, "rollout.halted is true on every peer", "\n".join(bad))
-            wait_waiting(f, tap, "halted by the operator")
+            wait_waiting(f, tap, "halted by the operator: test halt")
+            views = eu.cmd_views(f)
+            tap.check(all(d and d["commands"]["recent"][0].get("reason") == "test halt"
+                          for d in views.values()),
+                      "every peer's status shows the halt's reason in commands.recent")
+            r = subprocess.run(f.status_cmd("relay1", as_json=False), capture_output=True,
+                               text=True, timeout=30)
+            tap.check('halt: applied by 8 of 8 members ("test halt")' in r.stdout and
+                      "halted by the operator: test halt" in r.stdout,
+                      "staggerctl status shows the halt and its reason", r.stdout + r.stderr)
         else:
             wait_waiting(f, tap, "abandoned: the operator gave up on cardano-node " + NEW_VERSION)
         if not f.check_wait("the running node, %s, finishes: done on %s on every peer"
