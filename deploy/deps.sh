@@ -9,6 +9,7 @@ pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       libmicrohttpd-dev  # the metrics endpoint (node/shell/metrics.c)
       prometheus  # promtool: the metrics text (tests/fleet/test_metrics.py)
       tmux  # staggerctl watch on a terminal (tests/fleet/test_watch.py)
+      chromium  # the status page in a browser (tests/fleet/test_page.py)
       python3 python3-nacl python3-zmq iproute2 procps iptables curl
       faketime libfaketime  # clock skew (tests/fleet/test_clock_skew.py)
       groff-base man-db mandoc bsdextrautils  # manual page checks (tests/deploy/test_man.sh)

@@ -223,7 +223,9 @@ class Demo:
         out.append("\n  recent:\n")
         for t, text in self.timeline[-8:]:
             out.append(f"   {t:6.1f}s  {text}\n")
-        out.append("\n  Ctrl-C stops the demo and every peer.\n")
+        out.append("\n  Status page: http://127.0.0.1:9479/ (%s's view; if that port was "
+                   "free)\n" % NODES[0][0])
+        out.append("  Ctrl-C stops the demo and every peer.\n")
         sys.stdout.write("".join(out))
         sys.stdout.flush()
 

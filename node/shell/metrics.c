@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "stagger/wire.h"
+#include "text.h"
 
 struct stg_metrics {
     struct MHD_Daemon *mhd;
@@ -25,39 +26,6 @@ struct stg_metrics {
 };
 
 /* ---- the text ------------------------------------------------------------ */
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} text_t;
-
-static void put(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text_t *t, const char *fmt, ...) {
-    if (t->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = true;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->oom = true;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-}
 
 /* A label value, escaped as the text format says (\\, \", \n). */
 static const char *esc(const char *s, char *out, size_t cap) {
@@ -74,13 +42,6 @@ static const char *esc(const char *s, char *out, size_t cap) {
 static void head(text_t *t, const char *name, const char *type, const char *help) {
     put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
-
-static const char *jstr(json_t *o, const char *k) {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
 /* One gauge per member: value(member) for each member object. */
 static void per_member(text_t *t, json_t *members, const char *name, const char *help,
@@ -257,8 +218,8 @@ static void hooks(text_t *t, const stg_hook_stats_t *h) {
 
 char *stg_metrics_text(json_t *status, const stg_core_stats_t *st, const stg_hook_stats_t *hk,
                        const char *version, size_t *len) {
-    text_t t = {.buf = malloc(16384), .cap = 16384};
-    if (!t.buf) return NULL;
+    text_t t;
+    if (!text_init(&t, 16384)) return NULL;
     char e[2][256];
     head(&t, "stagger_build_info", "gauge", "This staggerd: its version, and the node it runs as.");
     put(&t, "stagger_build_info{version=\"%s\",member=\"%s\",fleet=\"%s\"} 1\n",
@@ -270,12 +231,7 @@ char *stg_metrics_text(json_t *status, const stg_core_stats_t *st, const stg_hoo
     rollout(&t, status);
     counters(&t, st);
     hooks(&t, hk);
-    if (t.oom) {
-        free(t.buf);
-        return NULL;
-    }
-    *len = t.len;
-    return t.buf;
+    return text_take(&t, len);
 }
 
 /* ---- the server ------------------------------------------------------ */
@@ -285,6 +241,12 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned code, const 
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    /* The page is read-only and self-contained: it may load nothing, run
+     * nothing, and be framed by nobody. */
+    if (strncmp(type, "text/html", 9) == 0)
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; "
+                                "frame-ancestors 'none'");
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, "Allow", "GET, HEAD");
     enum MHD_Result ret = MHD_queue_response(conn, code, r);
     MHD_destroy_response(r);
@@ -296,23 +258,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_len, void **req) {
     (void)version, (void)upload, (void)req;
     stg_metrics_t *m = cls;
-    static char not_allowed[] = "only GET and HEAD\n", not_found[] = "not found: try /metrics\n",
-                failed[] = "could not render the metrics\n";
+    static char not_allowed[] = "only GET and HEAD\n",
+                not_found[] = "not found: try /metrics, or / for the status page\n",
+                failed[] = "could not render the answer\n";
     const char *plain = "text/plain; charset=utf-8";
     if (*upload_len) return MHD_NO; /* a body where none belongs: drop the connection */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, plain, not_allowed,
                       sizeof not_allowed - 1, MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/metrics") != 0)
+    stg_serve_t what;
+    if (strcmp(url, "/metrics") == 0) what = STG_SERVE_METRICS;
+    else if (strcmp(url, "/") == 0) what = STG_SERVE_PAGE;
+    else
         return answer(conn, MHD_HTTP_NOT_FOUND, plain, not_found, sizeof not_found - 1,
                       MHD_RESPMEM_PERSISTENT);
     size_t len = 0;
-    char *text = m->render(m->ctx, &len);
+    char *text = m->render(m->ctx, what, &len);
     if (!text)
         return answer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, plain, failed, sizeof failed - 1,
                       MHD_RESPMEM_PERSISTENT);
-    return answer(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len,
-                  MHD_RESPMEM_MUST_FREE);
+    return answer(conn, MHD_HTTP_OK,
+                  what == STG_SERVE_PAGE ? "text/html; charset=utf-8"
+                                         : "text/plain; version=0.0.4; charset=utf-8",
+                  text, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static void on_timer(uv_timer_t *t);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "hook.h"
 #include "metrics.h"
+#include "page.h"
 #include "net.h"
 #include "stagger/core.h"
 #include "stagger/keyfile.h"
@@ -684,15 +685,18 @@ static void reply_status(daemon_t *d, const stg_net_route_t *route) {
     free(text);
 }
 
-/* One scrape of the Prometheus endpoint: the status document, as text. */
-static char *render_metrics(void *ctx, size_t *len) {
+/* One request to the endpoint: the status document, as the metrics text
+ * or as the status page. */
+static char *render_metrics(void *ctx, stg_serve_t what, size_t *len) {
     daemon_t *d = ctx;
     json_t *st = status_doc(d);
     char version[64];
     if (STG_GIT_REV[0]) snprintf(version, sizeof version, "%s (git %s)", STG_VERSION, STG_GIT_REV);
     else snprintf(version, sizeof version, "%s", STG_VERSION);
-    char *text = st ? stg_metrics_text(st, stg_core_stats(d->core), &d->hook_stats, version, len)
-                    : NULL;
+    char *text = !st                      ? NULL
+                 : what == STG_SERVE_PAGE ? stg_page_html(st, version, len)
+                                          : stg_metrics_text(st, stg_core_stats(d->core),
+                                                             &d->hook_stats, version, len);
     json_decref(st);
     return text;
 }
@@ -1304,7 +1308,8 @@ int main(int argc, char **argv) {
         int mrc = stg_metrics_start(d->loop, d->cfg.metrics, render_metrics, d, &d->metrics, msg,
                                     sizeof msg);
         if (mrc == 0)
-            say(STG_LOG_INFO, "shell", "metrics on http://%s/metrics", d->cfg.metrics);
+            say(STG_LOG_INFO, "shell", "metrics on http://%s/metrics, status page on http://%s/",
+                d->cfg.metrics, d->cfg.metrics);
         else
             say(STG_LOG_WARNING, "shell", "metrics: %s; running without them (set \"metrics\" "
                 "in %s to another HOST:PORT, or \"\" to turn them off)", msg, d->config_path);
