@@ -40,6 +40,13 @@ def test(f, tap):
         return ["%s: %r" % (n, v) for n, v in views.items() if v.rc != 0 or v.doc is None]
     f.check_wait("every peer now admits the new observer obs1 (status exit 0 with its key)",
                  observer_admitted, 10)
+    # An observer reads; it cannot command (docs/operations.md §1, "Observers").
+    r = f.ctl("emergency", "halt", "--key", f.keyfile("obs1"), "--roster", r2, "--peer", "dark1")
+    st = f.status("dark1")
+    tap.check(r.returncode != 0 and "not an operator key" in r.stderr and st.doc is not None and
+              not st.doc["rollout"]["halted"],
+              "an emergency halt signed with the observer key is refused; nothing halts",
+              r.stdout + r.stderr)
 
     # Serial 3 by staggerctl roster publish to dark2 only.
     r = f.ctl("roster", "publish", "--key", f.keyfile("op"), "--roster", r2, "--peer", "dark2",
