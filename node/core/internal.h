@@ -352,6 +352,9 @@ void stg__on_roster(stg_core_t *c, const uint8_t *env, size_t len, int from);
 
 /* names.c */
 void stg__id_hex(const uint8_t id[8], char out[17]);
+/* A release envelope opened against our roster (names.c), and its id. */
+bool stg__open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
+                       uint8_t id[8]);
 
 /* policy.c */
 int stg__majority(const stg_core_t *c);
@@ -388,7 +391,6 @@ void stg__rollout_record(stg_core_t *c, int idx);
 bool stg__keep_copy(uint8_t **dst, size_t *dlen, const uint8_t *env, size_t len);
 int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel, const uint8_t id[8]);
 void stg__release_tick(stg_core_t *c);
-bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel, uint8_t id[8]);
 
 /* election.c */
 /* What the election asks of its caller: the election never calls the

@@ -130,17 +130,6 @@ void stg__journal_reset(stg_core_t *c) {
     for (unsigned s = 0; s < STG_BATCH_MAX; s++) c->grants[s].holder = -1;
 }
 
-static bool open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
-                         uint8_t id[8]) {
-    stg_diag_t d = {0};
-    stg_envelope_t e;
-    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
-        stg_envelope_parse(env, len, &e, NULL) != 0)
-        return false;
-    stg_release_id(e.payload, e.payload_len, id);
-    return true;
-}
-
 int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, stg_journal_t *jr) {
     memset(jr, 0, sizeof *jr);
     jr->state = -1;
@@ -149,7 +138,8 @@ int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, s
     jr->j = stg_json_parse(journal, len, &d);
     if (!jr->j) return -1;
     b64_load(json_object_get(jr->j, "release"), &jr->rel_env, &jr->rel_len);
-    jr->have_rel = jr->rel_env && open_release(c, jr->rel_env, jr->rel_len, &jr->rel, jr->rel_id);
+    jr->have_rel =
+        jr->rel_env && stg__open_release(c, jr->rel_env, jr->rel_len, &jr->rel, jr->rel_id);
     const char *phname = json_string_value(json_object_get(jr->j, "phase"));
     int ph = phname ? stg_phase_from_name(phname) : -1;
     const char *stname = json_string_value(json_object_get(jr->j, "state"));
@@ -158,7 +148,7 @@ int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, s
     jr->phase = ph;
     b64_load(json_object_get(jr->j, "exec_env"), &jr->exec_env, &jr->exec_len);
     jr->have_exec = ph > 0 && jr->exec_env &&
-                    open_release(c, jr->exec_env, jr->exec_len, &jr->exec_rel, jr->exec_id);
+                    stg__open_release(c, jr->exec_env, jr->exec_len, &jr->exec_rel, jr->exec_id);
     return 0;
 }
 

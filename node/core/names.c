@@ -50,6 +50,18 @@ void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]) {
 
 void stg__id_hex(const uint8_t id[8], char out[17]) { sodium_bin2hex(out, 17, id, 8); }
 
+/* A release envelope opened against our roster, and its id. */
+bool stg__open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
+                       uint8_t id[8]) {
+    stg_envelope_t e;
+    stg_diag_t d = {0};
+    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
+        stg_envelope_parse(env, len, &e, NULL) != 0)
+        return false;
+    stg_release_id(e.payload, e.payload_len, id);
+    return true;
+}
+
 /* The executor's states (executor.h): name and the phase each shows. */
 static const struct {
     const char *name;

@@ -143,14 +143,3 @@ void stg__release_tick(stg_core_t *c) {
     c->release_want_ms = c->now; /* nothing lacking: look again in a second */
     c->want_backoff_ms = 0;
 }
-
-bool stg__open_release(stg_core_t *c, const uint8_t *env, size_t len, stg_release_t *rel,
-                         uint8_t id[8]) {
-    stg_envelope_t e;
-    stg_diag_t d = {0};
-    if (stg_release_open(env, len, c->roster, rel, &d) != 0 ||
-        stg_envelope_parse(env, len, &e, NULL) != 0)
-        return false;
-    stg_release_id(e.payload, e.payload_len, id);
-    return true;
-}

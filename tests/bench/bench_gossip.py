@@ -35,7 +35,11 @@ prints stagger/serf ratios. Everything goes to --out; the summary is
 OUT/summary.json.
 
 usage: /usr/bin/python3 tests/bench/bench_gossip.py [--n 8 32 64] [--trials 20]
-           [--idle-s 60] [--no-serf] [--out DIR] [--check]
+           [--idle-s 60] [--no-serf] [--out DIR] [--check] [--metrics [--scrape-s 15]]
+
+With --metrics every peer also serves its Prometheus endpoint and the idle
+window scrapes each one every --scrape-s seconds (the idle figures then
+include the endpoint's cost); without it the endpoint is off.
 
 Every process started here is tracked by PID and stopped (TERM, at most 5 s,
 then KILL) on exit, error or signal; every wait has a deadline. Stdlib only.
@@ -50,7 +54,9 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -252,6 +258,9 @@ class Fleet:
                    "log_level": self.log_level}
             if self.tuning:
                 cfg["tuning"] = self.tuning
+            # The metrics endpoint: on every peer with --metrics, else off
+            # (the daemon's default would give it to the first peer only).
+            cfg["metrics"] = "127.0.0.1:%d" % metrics_port(i) if self.a.metrics else ""
             with open(os.path.join(d, "staggerd.json"), "w") as f:
                 json.dump(cfg, f, indent=1)
         self.t_first = time.time_ns()
@@ -339,6 +348,45 @@ class Fleet:
         return n
 
 
+METRICS_BASE = 19400  # peer i's metrics endpoint, with --metrics
+
+
+def metrics_port(i):
+    return METRICS_BASE + i
+
+
+class Scraper(threading.Thread):
+    """GET /metrics from every peer every `every` seconds, as a Prometheus
+    server would (its default interval is 15 s), until stop()."""
+
+    def __init__(self, n, every):
+        super().__init__(daemon=True)
+        self.n, self.every = n, every
+        self.ok, self.failed, self.ms, self.bytes = 0, 0, [], 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for i in range(self.n):
+                t0 = time.monotonic()
+                try:
+                    url = "http://127.0.0.1:%d/metrics" % metrics_port(i)
+                    with urllib.request.urlopen(url, timeout=5) as r:
+                        self.bytes += len(r.read())
+                    self.ok += 1
+                    self.ms.append((time.monotonic() - t0) * 1000.0)
+                except OSError:
+                    self.failed += 1
+            self.done.wait(self.every)
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        return {"scrape_every_s": self.every, "scrapes_ok": self.ok,
+                "scrapes_failed": self.failed, "scrape_ms": stats(self.ms, 2),
+                "bytes_per_scrape": round(self.bytes / self.ok) if self.ok else None}
+
+
 def sleep_watching(fleet, secs):
     """Sleep, but stop early (and say so) if a peer dies."""
     end = time.monotonic() + secs
@@ -383,7 +431,11 @@ def phase_idle_and_fail(a, n, base):
         ss0 = ss_counters(pids)
         lo0, s0, la0 = lo_counters(), cpu_stat(), loadavg()
         t0, t0_ms = time.monotonic(), time.time_ns() // 1000000
+        scraper = Scraper(n, a.scrape_s) if a.metrics else None
+        if scraper:
+            scraper.start()
         ok = sleep_watching(fl, a.idle_s)
+        scraped = scraper.stop() if scraper else None
         dt = time.monotonic() - t0
         t1_ms = time.time_ns() // 1000000
         c1 = {p: proc_cpu_ticks(p) for p in pids}
@@ -423,6 +475,7 @@ def phase_idle_and_fail(a, n, base):
             "own_sockets": len(ss1), "own_sockets_new_in_window": ssnew,
             "msgs_per_s_per_peer": stats([x / dt for x in tx], 2) if tx else None,
             "false_suspicions": fl.suspect_lines(t0_ms, t1_ms),
+            "metrics": scraped or "off",
             "machine_busy_pct": busy_pct(s0, s1),
             "loadavg_start": la0, "loadavg_end": loadavg(),
         }
@@ -847,6 +900,12 @@ def main():
                     % (PORT_BASE, PORT_LAST, PORT_BASE))
     ap.add_argument("--serf-profile", default="lan")
     ap.add_argument("--serf-timeout-s", type=int, default=900)
+    ap.add_argument("--metrics", action="store_true",
+                    help="every peer serves /metrics (127.0.0.1:%d+i), scraped every "
+                         "--scrape-s during the idle window; without it metrics are off"
+                         % METRICS_BASE)
+    ap.add_argument("--scrape-s", type=float, default=15,
+                    help="the scrape interval with --metrics (default 15, Prometheus's)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every change reached every peer and the killed "
                          "peer became unknown everywhere")
