@@ -171,15 +171,23 @@ static void on_tick(stg_core_t *c) {
 /* The journal at start, each part to its owner (stg_journal_t). */
 static void load_journal(stg_core_t *c, const uint8_t *journal, size_t len) {
     stg__journal_reset(c);
-    stg_journal_t jr;
-    if (stg__journal_open(c, journal, len, &jr) != 0) return;
-    if (jr.have_rel) stg__adopt(c, jr.rel_env, jr.rel_len, &jr.rel, jr.rel_id);
-    if (jr.have_exec) {
-        stg__set_exec_release(c, &jr.exec_rel, jr.exec_id, jr.exec_env, jr.exec_len);
-        stg__exec_restart(c, stg__journal_exec(c, &jr));
+    int holders[STG_BATCH_MAX];
+    for (unsigned s = 0; s < STG_BATCH_MAX; s++) {
+        holders[s] = -1;
+        stg__grant_set(c, s, -1, c->roster->nmembers);
     }
-    stg__journal_rest(c, &jr);
-    stg__journal_close(&jr);
+    stg_journal_t jr;
+    if (stg__journal_open(c, journal, len, &jr) == 0) {
+        if (jr.have_rel) stg__adopt(c, jr.rel_env, jr.rel_len, &jr.rel, jr.rel_id);
+        if (jr.have_exec) {
+            stg__set_exec_release(c, &jr.exec_rel, jr.exec_id, jr.exec_env, jr.exec_len);
+            stg__exec_restart(c, stg__journal_exec(c, &jr));
+        }
+        stg__journal_rest(c, &jr, holders);
+        stg__journal_close(&jr);
+    }
+    for (unsigned s = 0; s < STG_BATCH_MAX; s++)
+        if (holders[s] >= 0) stg__grant_set(c, s, holders[s], c->roster->nmembers);
 }
 
 /* The end of a step: our record and the journal, each written once if they

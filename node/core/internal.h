@@ -449,13 +449,15 @@ typedef struct {
     uint8_t rel_id[8], exec_id[8];
     int phase, state; /* as written; -1 when absent */
 } stg_journal_t;
-/* The state before any journal: idle, no slot, no grants. */
+/* The state before any journal: idle, no slot. */
 void stg__journal_reset(stg_core_t *c);
 /* Parse a journal; -1 (and nothing to load) when there is none. */
 int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, stg_journal_t *jr);
 /* Load the executor's fields; returns the state to restart in. */
 stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr);
-void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr);
+/* The rest of the journal; each grant's holder (-1: none) goes to holders,
+ * for core.c to set through stg__grant_set (the one place holders change). */
+void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_BATCH_MAX]);
 void stg__journal_close(stg_journal_t *jr);
 /* The journal changed: it is written once, at the end of the step. */
 void stg__journal_save(stg_core_t *c);

@@ -127,7 +127,6 @@ void stg__journal_reset(stg_core_t *c) {
     c->avoid_slot = -1;
     c->exec_state = STG_EXEC_IDLE;
     c->phase = STG_PHASE_IDLE;
-    for (unsigned s = 0; s < STG_BATCH_MAX; s++) c->grants[s].holder = -1;
 }
 
 int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, stg_journal_t *jr) {
@@ -169,7 +168,7 @@ stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr) {
     return (stg_exec_state_t)st;
 }
 
-void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr) {
+void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_BATCH_MAX]) {
     json_t *j = jr->j;
     c->halted = json_is_true(json_object_get(j, "halted"));
     c->emergency = json_is_true(json_object_get(j, "emergency"));
@@ -205,7 +204,7 @@ void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr) {
         if (h < 0 || !rh ||
             sodium_hex2bin(c->grants[s].release, 8, rh, strlen(rh), NULL, &n, NULL) != 0 || n != 8)
             continue;
-        c->grants[s].holder = h;
+        holders[s] = h;
         c->grants[s].started = json_is_true(json_object_get(g, "started"));
         c->grants[s].at_ms = json_integer_value(json_object_get(g, "at_ms"));
         c->grants[s].attempt = (uint64_t)json_integer_value(json_object_get(g, "attempt"));

@@ -190,6 +190,10 @@ def bench_stagger(a, n, base):
                 rec["last_ms"] = round(max(arr.values()) - t0, 1)
                 rec["flood_ms"] = max(arr.values()) - t_recv if t_recv is not None else None
                 rec["recv_ms"] = round(t_recv - t0, 1) if t_recv is not None else None
+                # Every peer's arrival after the receiving peer's, sorted: the
+                # flood's shape (its hops, its tail) for a reader of summary.json.
+                if t_recv is not None:
+                    rec["arrivals_ms"] = sorted(round(t - t_recv, 1) for t in arr.values())
             res["commands"].append(rec)
             time.sleep(a.gap_s)
     finally:
