@@ -153,6 +153,7 @@ static void on_tick(stg_core_t *c) {
         c->next_health_ms = c->now + c->t.health_interval_ms;
     }
     stg__swim_tick(c);
+    stg__own_push_tick(c);
     /* A journal write that failed, or that the shell never reported, is
      * made again: what waits on it leaves once one succeeds. */
     if ((c->write_failed && c->now >= c->write_retry_ms) ||
@@ -196,8 +197,7 @@ static void load_journal(stg_core_t *c, const uint8_t *journal, size_t len) {
 static void flush(stg_core_t *c) {
     if (c->own_dirty) {
         c->own_dirty = false;
-        stg__sign_own(c);
-        stg__push_own(c);
+        stg__flush_own(c);
     }
     bool write = c->journal_dirty;
     c->journal_dirty = false;
@@ -312,6 +312,7 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
     if (c->next_sync_ms < w) w = c->next_sync_ms;
     if (c->next_health_ms < w) w = c->next_health_ms;
     if (c->write_failed && c->write_retry_ms < w) w = c->write_retry_ms;
+    if (c->own_push_at_ms && c->own_push_at_ms < w) w = c->own_push_at_ms;
     if (c->jgen_done < c->jgen && c->jgen_sent_ms + WRITE_ANSWER_MS < w)
         w = c->jgen_sent_ms + WRITE_ANSWER_MS;
     int64_t r = stg__rollout_wakeup(c);

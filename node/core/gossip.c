@@ -96,6 +96,33 @@ void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n) {
 void stg__push_own(stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (c->partner[i]) stg__records_to(c, (int)i, &c->self, 1);
+    c->pushed = c->peers[c->self].rec;
+    c->pushed_have = true;
+    c->own_push_at_ms = 0;
+}
+
+static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b);
+
+/* The end of a step that changed our record: sign it, and push it unless
+ * its only change since the last push is cmd_seq. After an emergency
+ * command every member's record changes so at once, and N members each
+ * pushing to its partners, who check each signature, is work that competed
+ * with the command's own flood on a busy fleet; such a record goes out
+ * CMD_SEQ_PUSH_MS later (or with the next real change), and nothing waits
+ * on it but the `applied_by` of status (§7.4). */
+void stg__flush_own(stg_core_t *c) {
+    stg__sign_own(c);
+    if (c->self < 0) return;
+    if (c->pushed_have && only_cmd_seq(&c->pushed, &c->peers[c->self].rec)) {
+        if (!c->own_push_at_ms) c->own_push_at_ms = c->now + CMD_SEQ_PUSH_MS;
+        return;
+    }
+    stg__push_own(c);
+}
+
+/* A deferred push whose time has come. */
+void stg__own_push_tick(stg_core_t *c) {
+    if (c->own_push_at_ms && c->now >= c->own_push_at_ms) stg__push_own(c);
 }
 
 static void vv_hash(const stg_core_t *c, uint8_t out[8]) {

@@ -117,6 +117,7 @@ typedef struct {
 #define HELD_MAX 256
 #define WRITE_RETRY_MS 1000       /* a failed journal write is tried again this often */
 #define WRITE_ANSWER_MS 5000      /* a write the shell never reported is written again */
+#define CMD_SEQ_PUSH_MS 500       /* our record whose only change is cmd_seq waits this long */
 
 typedef struct {
     uint8_t *env;
@@ -226,6 +227,9 @@ struct stg_core {
      * and what depends on it held until the shell says it is on disk */
     bool journal_dirty;           /* write the journal at the end of this step */
     bool own_dirty;               /* sign and push our record at the end of this step */
+    stg_record_t pushed;          /* our record as last pushed to the partners */
+    bool pushed_have;
+    int64_t own_push_at_ms;       /* a deferred push of a cmd_seq-only change; 0 none */
     uint64_t jgen;                /* generation of the last journal write asked for */
     uint64_t jgen_done;           /* the last one the shell confirmed */
     int64_t jgen_sent_ms;
@@ -317,6 +321,10 @@ void stg__sign_own(stg_core_t *c);
  * the end of the step (core.c's flush). */
 void stg__own_changed(stg_core_t *c);
 void stg__push_own(stg_core_t *c);
+/* Sign our changed record and push it, or defer a cmd_seq-only change by
+ * CMD_SEQ_PUSH_MS (stg__own_push_tick sends it). */
+void stg__flush_own(stg_core_t *c);
+void stg__own_push_tick(stg_core_t *c);
 int stg__cmp_version(int64_t inc_a, int64_t seq_a, int64_t inc_b, int64_t seq_b);
 void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n);
 void stg__vv_summary(const stg_core_t *c, stg_msg_t *m);
