@@ -70,10 +70,9 @@ static void explain(stg_core_t *c) {
                 proof_t pf = stg__proof(c, c->now);
                 if (pf.blocker >= 0)
                     snprintf(w, cap, "proof: waiting for %s", stg__mname(c, pf.blocker));
-                else if (pf.epochs_left > 0)
-                    snprintf(w, cap, "proof: %lld epoch boundar%s left, next at %lld ms",
-                             (long long)pf.epochs_left, pf.epochs_left == 1 ? "y" : "ies",
-                             (long long)pf.next_boundary_ms);
+                else if (pf.epochs_left > 0) /* when: proof.next_boundary_ms */
+                    snprintf(w, cap, "proof: %lld epoch boundar%s left",
+                             (long long)pf.epochs_left, pf.epochs_left == 1 ? "y" : "ies");
                 else
                     snprintf(w, cap, "proof: soaking, %lld s left",
                              (long long)(pf.soak_left_ms + 999) / 1000);

@@ -119,6 +119,33 @@ static bool all_done(sim_t *s, const char *version) {
 /* Step in 50 ms slices: the time it took for pred to hold, or -1. */
 #define WAIT_FOR(s, deadline_ms, pred) SIM_WAIT_FOR(s, deadline_ms, 50, pred)
 
+/* Does node i's status say its rollout waits for an epoch boundary? Keeps
+ * the line in out. */
+static bool waits_for_boundary(sim_t *s, unsigned i, char *out, size_t cap) {
+    json_t *st = stg_core_status_json(sim_core(s, i), sim_now(s));
+    const char *w = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
+    bool yes = w && strstr(w, "epoch boundar") != NULL;
+    if (yes) snprintf(out, cap, "%s", w);
+    json_decref(st);
+    return yes;
+}
+
+/* Issue 12: the proof's waiting line is for people: it counts the epoch
+ * boundaries left and prints no raw millisecond timestamp (staggerctl and
+ * the status page show proof.next_boundary_ms as a date). */
+static void proof_line_has_no_raw_time(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make(8, 11, &w);
+    sim_run_until(s, 5000);
+    sim_publish(s, 3, "10.5.2", 1800000100);
+    char line[256] = "";
+    int64_t t = WAIT_FOR(s, 600000, waits_for_boundary(s, 0, line, sizeof line));
+    assert_true(t >= 0);
+    assert_string_equal(line, "proof: 1 epoch boundary left");
+    finish(&s, &w);
+}
+
 static void good_release_reaches_everyone(void **state) {
     (void)state;
     watch_t w;
@@ -320,6 +347,7 @@ static void batch_two_never_three(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_release_reaches_everyone),
+        cmocka_unit_test(proof_line_has_no_raw_time),
         cmocka_unit_test(failing_install_halts_fleet),
         cmocka_unit_test(crash_mid_install_resumes),
         cmocka_unit_test(down_or_cut_off_never_elected),
