@@ -260,7 +260,8 @@ class Fleet:
                 cfg["tuning"] = self.tuning
             # The metrics endpoint: on every peer with --metrics, else off
             # (the daemon's default would give it to the first peer only).
-            cfg["metrics"] = "127.0.0.1:%d" % metrics_port(i) if self.a.metrics else ""
+            cfg["metrics"] = ("127.0.0.1:%d" % metrics_port(i)
+                              if getattr(self.a, "metrics", False) else "")
             with open(os.path.join(d, "staggerd.json"), "w") as f:
                 json.dump(cfg, f, indent=1)
         self.t_first = time.time_ns()
