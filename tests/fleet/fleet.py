@@ -18,6 +18,7 @@ import base64
 import calendar
 import ctypes
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -336,6 +337,19 @@ def status_of(text):
     else:
         st.rc = RC_HEALTHY if state == "healthy" else RC_DEGRADED
     return st
+
+
+_monitor_ids = itertools.count(1)
+
+
+def monitor(sock, events):
+    """sock's monitor PAIR on an inproc address of its own. pyzmq's default
+    address is named after the socket's file descriptor, and libzmq frees
+    a disabled monitor's address only later, from its reaper thread: a new
+    monitor on the same descriptor then failed with "Address already in
+    use" on a busy machine."""
+    return sock.get_monitor_socket(events, addr="inproc://stagger-monitor-%d-%d"
+                                   % (os.getpid(), next(_monitor_ids)))
 
 
 class StatusClient:
@@ -1194,7 +1208,7 @@ class Fleet:
         s.curve_publickey = crypto_sign_ed25519_pk_to_curve25519(bytes(sk.verify_key))
         server = base64.b64decode(self.pub(to))
         s.curve_serverkey = crypto_sign_ed25519_pk_to_curve25519(server)
-        mon = s.get_monitor_socket(events)
+        mon = monitor(s, events)
         s.connect(node.endpoint)
         return s, mon
 

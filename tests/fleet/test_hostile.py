@@ -84,7 +84,7 @@ def test(f, tap):
     # staggerd sees it. Were it delivered, its trailing bytes would count BAD_LENGTH.
     st1 = f.status(TARGET)
     big = records_frame(serial, [own_old]) + bytes(fl.WIRE_MAX + 4096)
-    mon = sock.get_monitor_socket(fl.zmq.EVENT_DISCONNECTED)
+    mon = fl.monitor(sock, fl.zmq.EVENT_DISCONNECTED)
     sock.send(big)
     dropped = mon.poll(10000) and fl.recv_monitor_message(mon)["event"]
     tap.check(dropped == fl.zmq.EVENT_DISCONNECTED,
