@@ -3,7 +3,7 @@
 command reaches every peer, beside Serf's user-event propagation.
 
 For each N it starts N staggerd peers on 127.0.0.1 (ports --port-base+i,
-default 17500..17599; CURVE, a freshly signed roster, the operator's default
+default 17700..17955; CURVE, a freshly signed roster, the operator's default
 tuning), waits until every peer has heard every other, then sends --commands
 commands (halt and resume alternating) with `staggerctl emergency`, each to
 a different peer (1, 4, 7, ... mod N, as Serf's script rotates its sender):
@@ -282,7 +282,7 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=5.0)
     ap.add_argument("--converge-s", type=int, default=120)
     ap.add_argument("--settle-s", type=float, default=3.0)
-    ap.add_argument("--port-base", type=int, default=17500)
+    ap.add_argument("--port-base", type=int, default=17700)
     ap.add_argument("--no-serf", action="store_true")
     ap.add_argument("--serf-script", default=os.path.join(os.path.dirname(ROOT), "shared",
                                                           "bench", "serf", "serf_bench.sh"))
@@ -294,9 +294,9 @@ def main():
     a.build = os.path.abspath(a.build)
     a.staggerd = os.path.join(a.build, "node", "shell", "staggerd")
     a.staggerctl = os.path.join(a.build, "node", "ctl", "staggerctl")
-    if max(a.n) > 100:
-        raise SystemExit("bench: at most 100 peers (ports %d..%d)" % (a.port_base,
-                                                                      a.port_base + 99))
+    if max(a.n) > 256 or min(a.n) < 3:
+        raise SystemExit("bench: N must be 3..256 (a roster's most; ports %d..%d)"
+                         % (a.port_base, a.port_base + 255))
     base = a.out or tempfile.mkdtemp(prefix="stagger-bench-emergency-")
     if os.path.exists(base):
         shutil.rmtree(base)

@@ -60,7 +60,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PORT_BASE, PORT_LAST = 17400, 17499
+# A full run uses 17400-17655 (256 peers, a roster's most), bench_emergency
+# 17700-17955, the smoke tests 17990-17993: disjoint.
+PORT_BASE, PORT_LAST = 17400, 17999
 COMPONENT = "cardano-node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -284,9 +286,10 @@ class Fleet:
     def alive(self):
         return [i for i, p in enumerate(self.procs) if p.poll() is None]
 
-    def converge(self, version="bench.0", timeout=90.0):
+    def converge(self, version="bench.0", timeout=None):
         """Until every peer's view holds every other peer at `version`,
         healthy (from the gossip lines). Seconds from the last start."""
+        timeout = timeout or 90.0 + self.n / 2.0  # 256 peers start slowly on 2 cores
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.poll()
