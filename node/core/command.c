@@ -19,6 +19,12 @@
 #include "internal.h"
 
 #define CATCH_UP_EVERY_MS 1000
+/* A partner whose record still shows an older sequence this long after we
+ * applied ours missed the flood: by then its record would have caught up
+ * (a cmd_seq-only change is pushed CMD_SEQ_PUSH_MS after it, §7.4). */
+#define CATCH_UP_AFTER_MS (4 * CMD_SEQ_PUSH_MS)
+/* Such a partner is sent what it missed at most this often. */
+#define CATCH_UP_TICK_MS 5000
 
 static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, unsigned nsig,
                   int from, const char *why) {
@@ -155,6 +161,7 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
         return;
     }
     c->cmd_seq = cmd->seq;
+    c->cmd_applied_ms = c->now;
     remember(c, env, len, cmd);
     /* On at once, before our own disk write: passing on a signed command
      * is not applying it, and no member need wait for our fsync (COMMAND
@@ -199,6 +206,22 @@ void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq) {
     for (unsigned i = 0; i < c->ncmd_hist; i++)
         if (c->cmd_hist[i].seq > their_seq && c->cmd_hist[i].expires_at_s * 1000 > c->now)
             send_command(c, idx, -1, c->cmd_hist[i].env, c->cmd_hist[i].len);
+}
+
+/* A partner that missed a flood and has had no news since (its record
+ * unchanged, so nothing above calls catch-up) is caught up from the tick:
+ * a flood that follows the tree (§7.8) reaches a member once, so one lost
+ * message would otherwise leave it behind until its record next changed. */
+void stg__command_tick(stg_core_t *c) {
+    if (!c->cmd_seq || (c->cmd_applied_ms && c->now - c->cmd_applied_ms < CATCH_UP_AFTER_MS))
+        return;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *p = &c->peers[i];
+        if (!c->partner[i] || !p->have || p->rec.cmd_seq >= c->cmd_seq || !stg__usable(c, (int)i) ||
+            (p->cmd_sent_ms && c->now - p->cmd_sent_ms < CATCH_UP_TICK_MS))
+            continue;
+        stg__command_catch_up(c, (int)i, p->rec.cmd_seq);
+    }
 }
 
 /* The command state from the journal's "commands" member (member given)

@@ -154,6 +154,7 @@ static void on_tick(stg_core_t *c) {
     }
     stg__swim_tick(c);
     stg__own_push_tick(c);
+    stg__command_tick(c);
     /* A journal write that failed, or that the shell never reported, is
      * made again: what waits on it leaves once one succeeds. */
     if ((c->write_failed && c->now >= c->write_retry_ms) ||

@@ -91,14 +91,21 @@ void stg__records_to(stg_core_t *c, int peer, const int *idx, unsigned n) {
     if (m.nrec) stg__send(c, peer, &m);
 }
 
-/* Our record, to every partner: everyone in a full mesh; over the overlay
- * the partners flood it on (on_records). */
-void stg__push_own(stg_core_t *c) {
-    for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (c->partner[i]) stg__records_to(c, (int)i, &c->self, 1);
+static void push_to(stg_core_t *c, const int *to, unsigned n) {
+    for (unsigned i = 0; i < n; i++) stg__records_to(c, to[i], &c->self, 1);
     c->pushed = c->peers[c->self].rec;
     c->pushed_have = true;
     c->own_push_at_ms = 0;
+}
+
+/* Our record, to every partner (everyone in a full mesh): at start, and a
+ * deferred cmd_seq-only change (stg__flush_own). */
+void stg__push_own(stg_core_t *c) {
+    int to[STG_MEMBERS_MAX];
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        if (c->partner[i]) to[n++] = (int)i;
+    push_to(c, to, n);
 }
 
 static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b);
@@ -117,7 +124,11 @@ void stg__flush_own(stg_core_t *c) {
         if (!c->own_push_at_ms) c->own_push_at_ms = c->now + CMD_SEQ_PUSH_MS;
         return;
     }
-    stg__push_own(c);
+    /* News, which every member relays on: along the flood tree, like a
+     * command (§7.8). A cmd_seq-only change, never relayed, goes to every
+     * partner (stg__push_own): catch-up reads it from their copies. */
+    int to[STG_MEMBERS_MAX];
+    push_to(c, to, stg__flood_targets(c, -1, to));
 }
 
 /* A deferred push whose time has come. */
@@ -310,13 +321,14 @@ stg_news_t stg__record_take(stg_core_t *c, const stg_msg_t *m, unsigned i, int f
     return STG_NEWS_RECORD;
 }
 
-/* Rumour: pass what was new to us on, once, at once (§7.4): over the
- * overlay to every partner, so the flood crosses it in its few hops; in a
- * full mesh, where the origin told everyone, to a few others. */
+/* Rumour: pass what was new to us on, once, at once (§7.4), where a flood
+ * goes (stg__flood_targets): over the overlay along the flood tree, so it
+ * crosses it in its few hops with one copy a member; in a full mesh, where
+ * the origin told everyone, to a few others. */
 void stg__records_relay(stg_core_t *c, const stg_relay_t *b, int from) {
     if (!b->n) return;
     int to[STG_MEMBERS_MAX];
-    unsigned n = stg__relay_targets(c, from, to);
+    unsigned n = stg__flood_targets(c, from, to);
     for (unsigned k = 0; k < n; k++) {
         int peer = to[k];
         int subset[STG_RECORDS_MAX];

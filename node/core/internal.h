@@ -146,6 +146,8 @@ struct stg_core {
     int urgent;                   /* probe this member next (a lost link), or -1 */
     bool partner[STG_MEMBERS_MAX]; /* the members we probe and gossip with */
     unsigned npartners;
+    bool tree[STG_MEMBERS_MAX];   /* our neighbours on the flood tree (peers.c) */
+    bool have_tree;               /* false in a full mesh: floods go to every partner */
     relay_t relays[RELAYS_MAX];
     claim_t claims[CLAIMS_MAX];
     unsigned nclaims;
@@ -208,6 +210,7 @@ struct stg_core {
     bool liveness_news;           /* a suspicion or death adopted this step: spread it now */
     /* emergency commands (command.c) */
     int64_t cmd_seq;              /* highest applied, persisted */
+    int64_t cmd_applied_ms;       /* when we applied it; 0 if loaded from the journal */
     cmd_hist_t cmd_hist[STG_CMD_HISTORY];
     unsigned ncmd_hist;
     char cmd_refusal[320];
@@ -273,11 +276,12 @@ void stg__reject(stg_core_t *c, const stg_diag_t *d, int from);
 
 /* peers.c */
 bool stg__usable(const stg_core_t *c, int i);
-/* News we start (from < 0: from a client) goes to every partner at once;
- * news new to us from a member goes on, once, at once, to the relay
- * targets: every other usable partner over the overlay, `fanout` random
- * others in a full mesh (peers.c, docs/protocol.md §7.8). */
+/* News we start (from < 0: from a client) or that is new to us goes on
+ * once, at once: along the flood tree over the overlay (to every usable
+ * partner but the sender when the tree does not hold), to every partner or
+ * `fanout` random others in a full mesh (peers.c, docs/protocol.md §7.8). */
 void stg__flood(stg_core_t *c, int from, stg_msg_t *m);
+unsigned stg__flood_targets(stg_core_t *c, int from, int *to);
 unsigned stg__relay_targets(stg_core_t *c, int from, int *to);
 unsigned stg__random_peers(stg_core_t *c, int not1, int not2, unsigned k, int *out);
 int stg__random_peer(stg_core_t *c, int not1, int not2);
@@ -475,6 +479,7 @@ void stg__journal_write(stg_core_t *c, json_t *commands);
 /* command.c */
 void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from);
 void stg__command_catch_up(stg_core_t *c, int idx, int64_t their_seq);
+void stg__command_tick(stg_core_t *c);
 void stg__command_load(stg_core_t *c, const uint8_t *text, size_t len, const char *member);
 json_t *stg__command_state(const stg_core_t *c);
 void stg__command_free(stg_core_t *c);

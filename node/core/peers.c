@@ -47,18 +47,39 @@ unsigned stg__relay_targets(stg_core_t *c, int from, int *to) {
     return n;
 }
 
-/* News we start (from < 0: a client handed it to us) goes to every
- * partner, which in a full mesh is every member; news new to us, on
- * (stg__relay_targets). No connection beyond the partners' is opened to
- * flood: at 64 members that was thousands of CURVE handshakes a command. */
-void stg__flood(stg_core_t *c, int from, stg_msg_t *m) {
-    if (from < 0) {
+/* Where a flood goes on from us (docs/protocol.md §7.8). In a full mesh,
+ * news we start goes to every partner (everyone), news new to us to the
+ * relay targets. Over the overlay it follows the flood tree: to our tree
+ * neighbours but the sender, one copy a member, where relaying to every
+ * partner gave each member one per partner (at 64 members ~600 deliveries
+ * a command, each waking two threads: on two cores, the flood's whole
+ * time). A copy from off the tree, or a tree neighbour of ours that is
+ * dead to us, means the tree does not hold for this flood: then to every
+ * usable partner but the sender, which reaches around the gap; catch-up
+ * (command.c) and summary repair (gossip.c) mend what still misses. */
+unsigned stg__flood_targets(stg_core_t *c, int from, int *to) {
+    unsigned n = 0;
+    if (c->npartners + 1 >= c->roster->nmembers) {
+        if (from >= 0) return stg__relay_targets(c, from, to);
         for (unsigned i = 0; i < c->roster->nmembers; i++)
-            if (c->partner[i]) stg__send(c, (int)i, m);
-        return;
+            if (c->partner[i]) to[n++] = (int)i;
+        return n;
     }
+    if (c->have_tree && (from < 0 || c->tree[from])) {
+        bool whole = true;
+        for (unsigned i = 0; i < c->roster->nmembers && whole; i++)
+            if (c->tree[i] && (int)i != from) {
+                whole = stg__usable(c, (int)i);
+                to[n++] = (int)i;
+            }
+        if (whole) return n;
+    }
+    return stg__relay_targets(c, from, to);
+}
+
+void stg__flood(stg_core_t *c, int from, stg_msg_t *m) {
     int to[STG_MEMBERS_MAX];
-    unsigned n = stg__relay_targets(c, from, to);
+    unsigned n = stg__flood_targets(c, from, to);
     for (unsigned i = 0; i < n; i++) stg__send(c, to[i], m);
 }
 
@@ -135,12 +156,69 @@ void stg__partners_of(const stg_core_t *c, unsigned m, bool out[STG_MEMBERS_MAX]
     }
 }
 
+typedef struct {
+    uint64_t pos;
+    unsigned idx;
+} ring_slot_t;
+
+static int slot_cmp(const void *a, const void *b) {
+    const ring_slot_t *x = a, *y = b;
+    if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The flood tree (docs/protocol.md §7.8): the spanning tree of the overlay
+ * that a breadth-first walk from member 0 gives, each member's edges taken
+ * ring by ring, predecessor before successor; every member computes the
+ * same one from the roster. We keep our own tree neighbours. Ring
+ * neighbours are those of stg__partners_of, found for everyone at once by
+ * sorting each ring (N log N a ring, not N x N). No tree (have_tree false,
+ * floods go to every partner) in a full mesh or without memory. */
+static void find_tree(stg_core_t *c) {
+    memset(c->tree, 0, sizeof c->tree);
+    c->have_tree = false;
+    const stg_roster_t *r = c->roster;
+    unsigned n = r->nmembers, rings = c->t.partners / 2 ? c->t.partners / 2 : 1;
+    if (c->self < 0 || c->npartners + 1 >= n) return;
+    unsigned deg = 2 * rings;
+    int *adj = malloc(sizeof *adj * n * deg);
+    ring_slot_t *ring = malloc(sizeof *ring * n);
+    if (adj && ring) {
+        for (unsigned k = 0; k < rings; k++) {
+            for (unsigned i = 0; i < n; i++) ring[i] = (ring_slot_t){ring_pos(r, k, i), i};
+            qsort(ring, n, sizeof *ring, slot_cmp);
+            for (unsigned j = 0; j < n; j++) {
+                adj[ring[j].idx * deg + 2 * k] = (int)ring[(j + n - 1) % n].idx;
+                adj[ring[j].idx * deg + 2 * k + 1] = (int)ring[(j + 1) % n].idx;
+            }
+        }
+        int parent[STG_MEMBERS_MAX], queue[STG_MEMBERS_MAX];
+        for (unsigned i = 0; i < n; i++) parent[i] = -2; /* not reached yet */
+        parent[0] = -1;
+        queue[0] = 0;
+        for (unsigned head = 0, tail = 1; head < tail; head++)
+            for (unsigned e = 0; e < deg; e++) {
+                int v = adj[(unsigned)queue[head] * deg + e];
+                if (parent[v] == -2) {
+                    parent[v] = queue[head];
+                    queue[tail++] = v;
+                }
+            }
+        for (unsigned i = 0; i < n; i++)
+            c->tree[i] = parent[i] == c->self || (parent[c->self] == (int)i);
+        c->have_tree = true;
+    }
+    free(adj);
+    free(ring);
+}
+
 void stg__find_partners(stg_core_t *c) {
     memset(c->partner, 0, sizeof c->partner);
     c->npartners = 0;
     if (c->self < 0) return;
     stg__partners_of(c, (unsigned)c->self, c->partner);
     for (unsigned i = 0; i < c->roster->nmembers; i++) c->npartners += c->partner[i];
+    find_tree(c);
 }
 
 bool stg_core_partner(const stg_core_t *c, int idx) {

@@ -546,6 +546,14 @@ static unsigned seeing(sim_t *s, unsigned n, unsigned m, const char *v) {
  * not in the rounds of summary repair (whose 5 s cap made it take 13 s
  * at 64 real peers, issue 11). Measured from the moment the origin's
  * health hook reported the new version. */
+static uint64_t records_sent(const sim_t *s, unsigned n) {
+    uint64_t k = 0;
+    for (unsigned a = 0; a < n; a++)
+        for (unsigned b = 0; b < n; b++)
+            if (a != b) k += sim_link_type_messages(s, a, b, STG_MSG_RECORDS);
+    return k;
+}
+
 static void news_crosses_the_overlay(void **state) {
     (void)state;
     static const struct { unsigned n, partners; } runs[] = {{32, 4}, {48, 6}, {64, 10}, {64, 4}};
@@ -569,10 +577,16 @@ static void news_crosses_the_overlay(void **state) {
             sim_set_health(s, origin, STG_HEALTH_HEALTHY, v);
             /* The origin learns it at its next health run. */
             assert_true(SIM_WAIT_FOR(s, 12000, 1, seeing(s, n, origin, v) >= 1) >= 0);
+            uint64_t recs0 = records_sent(s, n);
             int64_t d = SIM_WAIT_FOR(s, 30000, 1, seeing(s, n, origin, v) == n);
-            print_message("# n=%u partners=%u change %u: everyone in %lld ms\n", n,
-                          runs[r].partners, k, (long long)d);
+            uint64_t recs = records_sent(s, n) - recs0;
+            print_message("# n=%u partners=%u change %u: everyone in %lld ms, %llu records "
+                          "messages\n", n, runs[r].partners, k, (long long)d,
+                          (unsigned long long)recs);
             assert_true(d >= 0);
+            /* Along the flood tree (§7.8): about one copy a member, where
+             * relaying to every partner sent n x (partners - 1). */
+            assert_true(recs <= n + n / 2);
             worst = d > worst ? d : worst;
         }
         assert_true(worst <= bound);

@@ -43,7 +43,7 @@ for f in "$work"/*.txt; do
         echo "not ok: $name: no hashes were produced"; status=1
     elif ! diff -q "$here/trace/$name" "$f" >/dev/null; then
         echo "not ok: $name: the action trace changed:"
-        diff "$here/trace/$name" "$f" | head -20
+        diff "$here/trace/$name" "$f" | head -20 || true
         status=1
     else
         echo "ok: $name: $(wc -l < "$f") traces byte-identical"
