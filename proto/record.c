@@ -43,17 +43,13 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     if (o && r->phase_detail[0]) json_object_set_new(o, "phase_detail", json_string(r->phase_detail));
     if (o && r->cmd_seq) json_object_set_new(o, "cmd_seq", json_integer((json_int_t)r->cmd_seq));
     if (o && r->attempt) json_object_set_new(o, "attempt", json_integer((json_int_t)r->attempt));
+    if (o && r->stagger[0]) json_object_set_new(o, "stagger", json_string(r->stagger));
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (n == 0 || n > cap) return STG_ENOSPACE;
     return (int)n;
 }
-
-static const char *const record_fields[] = {
-    "fleet", "node", "inc", "seq", "time_ms", "component", "version", "flavour",
-    "health", "detail", "health_since_ms", "phase", "release", "phase_since_ms", "phase_detail",
-    "cmd_seq", "attempt", NULL};
 
 #define INT53 ((int64_t)1 << 53)
 
@@ -62,8 +58,10 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!o) return STG_EREJECT;
     memset(r, 0, sizeof *r);
     char health[16] = "", phase[24] = "";
-    int rc = stg_json_only(o, "record", record_fields, d);
-    if (!rc) rc = stg_json_str(o, "record", "fleet", true, r->fleet, sizeof r->fleet, d);
+    /* Keys this build does not know are ignored, not refused: a newer
+     * version's optional field (docs/protocol.md §7.3, §11). The record is
+     * stored and relayed as signed, so they reach every member unchanged. */
+    int rc = stg_json_str(o, "record", "fleet", true, r->fleet, sizeof r->fleet, d);
     if (!rc) rc = stg_json_str(o, "record", "node", true, r->node, sizeof r->node, d);
     if (!rc) rc = stg_json_int(o, "record", "inc", true, 1, INT53, &r->inc, d);
     if (!rc) rc = stg_json_int(o, "record", "seq", true, 1, INT53, &r->seq, d);
@@ -84,6 +82,7 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
                           sizeof r->phase_detail, d);
     if (!rc) rc = stg_json_int(o, "record", "cmd_seq", false, 0, INT53, &r->cmd_seq, d);
     if (!rc) rc = stg_json_int(o, "record", "attempt", false, 0, INT53, &r->attempt, d);
+    if (!rc) rc = stg_json_str(o, "record", "stagger", false, r->stagger, sizeof r->stagger, d);
     json_decref(o);
     if (rc) return rc;
     r->health = STG_HEALTH__COUNT;

@@ -107,6 +107,7 @@ typedef struct {
                                    * commands apart from the journal, or NULL */
     size_t commands_len;
     char component[STG_NAME_MAX + 1];
+    char stagger[STG_VERSION_MAX + 1]; /* our own version, for our record; "" none */
     stg_core_tuning_t tuning;
 } stg_core_config_t;
 

@@ -68,6 +68,7 @@ typedef struct {
     int64_t cmd_seq;                  /* highest emergency command applied; optional, 0 */
     int64_t attempt;                  /* the election attempt whose slot the node
                                        * holds or last held; optional, 0 */
+    char stagger[STG_VERSION_MAX + 1];/* the signer's staggerd version; optional, "" */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

@@ -33,6 +33,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
         sodium_bin2hex(r->release, sizeof r->release, c->release_id, sizeof c->release_id);
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
+    snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
     r->attempt = (int64_t)c->slot_attempt;
     if (c->phase != STG_PHASE_IDLE)
         snprintf(r->phase_detail, sizeof r->phase_detail, "%s", c->exec_detail);

@@ -133,6 +133,7 @@ struct stg_core {
     stg_core_tuning_t t;
     const stg_seckey_t *key;
     char component[STG_NAME_MAX + 1];
+    char stagger[STG_VERSION_MAX + 1]; /* our staggerd's version (stg_core_config_t) */
     stg_roster_t *roster;
     uint8_t *roster_env;
     size_t roster_len;

@@ -169,6 +169,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             (int)i == c->self, "heard_ago_ms",
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
+        json_object_set_new(o, "stagger", json_string(p->have ? p->rec.stagger : ""));
         json_object_set_new(o, "stage", json_integer(m->stage));
         json_object_set_new(o, "holdback", json_boolean(m->holdback));
         /* A clock beyond what the rules allow (docs/operations.md, clocks). */

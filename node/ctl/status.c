@@ -159,6 +159,33 @@ static const char *str(json_t *o, const char *k) {
     return s && *s ? s : "-";
 }
 
+/* Which staggerd versions the fleet runs (each record's `stagger`), one
+ * count per version in the order first seen: while stagger updates
+ * itself, the operator sees how far it has got. */
+static void print_stagger_versions(FILE *out, json_t *members) {
+    const char *seen[16];
+    unsigned count[16], n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        const char *v = json_string_value(json_object_get(m, "stagger"));
+        if (!v || !*v) v = "unknown";
+        unsigned k = 0;
+        while (k < n && strcmp(seen[k], v) != 0) k++;
+        if (k == n) {
+            if (n == sizeof seen / sizeof seen[0]) continue;
+            seen[n] = v;
+            count[n++] = 0;
+        }
+        count[k]++;
+    }
+    if (!n) return;
+    fprintf(out, "stagger:");
+    for (unsigned k = 0; k < n; k++)
+        fprintf(out, "%s %s on %u", k ? "," : "", seen[k], count[k]);
+    fprintf(out, " of %zu\n", json_array_size(members));
+}
+
 void ctl_print_status(FILE *out, json_t *st) {
     fprintf(out, "fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
            (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
@@ -196,6 +223,7 @@ void ctl_print_status(FILE *out, json_t *st) {
         json_is_true(json_object_get(m, "holdback"));
     if (held_back)
         fprintf(out, "(STAGE: the rollout's order; last: the holdback pair, after the proof)\n");
+    print_stagger_versions(out, json_object_get(st, "members"));
     json_t *jr = json_object_get(st, "journal");
     const char *why = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
     /* Said once: the rollout's waiting line may say it already. */

@@ -62,13 +62,16 @@ static void members(text_t *t, json_t *st) {
     json_t *ms = json_object_get(st, "members");
     size_t i;
     json_t *m;
-    char e[4][256];
+    char e[5][256];
     head(t, "stagger_member_info", "gauge",
-         "A fleet member as this node sees it: role, flavour and the version its record reports.");
+         "A fleet member as this node sees it: role, flavour, the version its record reports "
+         "and its staggerd's own version (stagger, empty when unknown).");
     json_array_foreach(ms, i, m) put(t,
-        "stagger_member_info{member=\"%s\",role=\"%s\",flavour=\"%s\",version=\"%s\"} 1\n",
+        "stagger_member_info{member=\"%s\",role=\"%s\",flavour=\"%s\",version=\"%s\","
+        "stagger=\"%s\"} 1\n",
         esc(jstr(m, "name"), e[0], sizeof e[0]), esc(jstr(m, "role"), e[1], sizeof e[1]),
-        esc(jstr(m, "flavour"), e[2], sizeof e[2]), esc(jstr(m, "version"), e[3], sizeof e[3]));
+        esc(jstr(m, "flavour"), e[2], sizeof e[2]), esc(jstr(m, "version"), e[3], sizeof e[3]),
+        esc(jstr(m, "stagger"), e[4], sizeof e[4]));
     per_member(t, ms, "stagger_member_up", "1 when the member is alive (SWIM), else 0.", up);
     per_member(t, ms, "stagger_member_warning",
                "1 when the member's health hook detail carries a warning (WARN ..., e.g. a "

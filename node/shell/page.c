@@ -144,8 +144,9 @@ static void rollout(text_t *t, json_t *st) {
 }
 
 static void fleet(text_t *t, json_t *st) {
-    static const char *const cols[] = {"member", "role", "flavour", "version", "health",
-                                       "liveness", "phase", "stage", "holdback", "detail"};
+    static const char *const cols[] = {"member", "role", "flavour", "version", "stagger",
+                                       "health", "liveness", "phase", "stage", "holdback",
+                                       "detail"};
     put(t, "<section><h2>Fleet</h2><table id=\"fleet\"><thead><tr>");
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) put(t, "<th>%s</th>", cols[c]);
     put(t, "</tr></thead><tbody>");
@@ -158,8 +159,8 @@ static void fleet(text_t *t, json_t *st) {
         put(t, "\"><td>");
         html(t, jstr(m, "name"));
         if (json_is_true(json_object_get(m, "self"))) put(t, " (this node)");
-        const char *fields[] = {"role", "flavour", "version"};
-        for (size_t f = 0; f < 3; f++) {
+        const char *fields[] = {"role", "flavour", "version", "stagger"};
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             put(t, "</td><td>");
             html(t, jstr(m, fields[f]));
         }

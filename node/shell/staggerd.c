@@ -691,8 +691,7 @@ static char *render_metrics(void *ctx, stg_serve_t what, size_t *len) {
     daemon_t *d = ctx;
     json_t *st = status_doc(d);
     char version[64];
-    if (STG_GIT_REV[0]) snprintf(version, sizeof version, "%s (git %s)", STG_VERSION, STG_GIT_REV);
-    else snprintf(version, sizeof version, "%s", STG_VERSION);
+    stg_version_string(version, sizeof version);
     char *text = !st                      ? NULL
                  : what == STG_SERVE_PAGE ? stg_page_html(st, version, len)
                                           : stg_metrics_text(st, stg_core_stats(d->core),
@@ -1266,6 +1265,7 @@ int main(int argc, char **argv) {
     cc.incarnation = inc;
     randombytes_buf(&cc.seed, sizeof cc.seed);
     snprintf(cc.component, sizeof cc.component, "%s", d->cfg.component);
+    stg_version_string(cc.stagger, sizeof cc.stagger);
     cc.tuning = d->cfg.tuning;
     stg_diag_t dg = {0};
     int64_t now = wall_ms();

@@ -738,6 +738,11 @@ class Fleet:
                  metrics=False):
         self.staggerd = os.path.realpath(staggerd)
         self.ctl_path = os.path.realpath(staggerctl)
+        # What every record's `stagger` should say: `staggerd --version`
+        # without the program's name ("0.1.0 (git 1a2b3c4)").
+        out = subprocess.run([self.staggerd, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+        self.stagger_version = out.split(" ", 1)[1] if " " in out else out
         self.tap = tap
         self.dir = tempfile.mkdtemp(prefix="stagger-fleet-")
         self.keys = os.path.join(self.dir, "keys")

@@ -29,6 +29,11 @@ def test(f, tap):
     roles = {m["name"]: (m["role"], m["flavour"]) for m in st["members"]}
     want = {n: (f.nodes[n].role, f.nodes[n].flavour) for n in f.order}
     tap.check(roles == want, "roles and flavours are the roster's", repr(roles))
+    # Each record carries its staggerd's own version (protocol §7.3).
+    staggers = {m["name"]: m.get("stagger") for m in st["members"]}
+    tap.check(set(staggers.values()) == {f.stagger_version},
+              "every member's record shows its staggerd version (%s)" % f.stagger_version,
+              repr(staggers))
 
     # Through a tunnel: NAME@ENDPOINT is that member's key at an address the
     # roster does not list (localhost, not 127.0.0.1); the wrong member's
@@ -72,6 +77,8 @@ def test(f, tap):
                   for l in lines), "the table ends with the summary", r.out)
     tap.check(any(l.endswith("(answering)") for l in lines), "the answering peer is marked",
               r.out)
+    tap.check("stagger: %s on 8 of 8" % f.stagger_version in lines,
+              "the table says which staggerd version the fleet runs", r.out)
 
     # A version change on one node spreads to every peer.
     f.set_health("relay3", "healthy", version="10.5.3")

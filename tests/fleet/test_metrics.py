@@ -108,6 +108,9 @@ def body(f, tap):
                 bad.append("%s: member_info for %s: %r" % (n, m, rows))
             elif 'version="%s"' % version.get("version") not in rows[0]:
                 bad.append("%s: %s %r, status says %r" % (n, m, rows[0], version.get("version")))
+            elif 'stagger="%s"' % f.stagger_version not in rows[0]:
+                bad.append("%s: %s %r, staggerd --version says %r"
+                           % (n, m, rows[0], f.stagger_version))
             for metric in ("stagger_member_up", "stagger_member_healthy"):
                 v = samples(text, metric).get('{member="%s"}' % m)
                 if v != 1:

@@ -1,7 +1,8 @@
 /* test_record.c: the node record's payload codec (docs/protocol.md §7.3):
  * a round trip keeps every field, the optional fields are written only when
- * set, and the decoder refuses what §7.3 refuses, each with its reason and
- * field: an unknown phase or health, a missing field, an unknown one. */
+ * set, the decoder refuses what §7.3 refuses, each with its reason and
+ * field (an unknown phase or health, a missing field, a wrong type), and
+ * ignores a key it does not know (a newer version's optional field, §11). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +40,7 @@ static void round_trip(void **state) {
     stg_record_t r = sample(), back;
     r.cmd_seq = 12;
     r.attempt = 5;
+    snprintf(r.stagger, sizeof r.stagger, "0.2.0 (git 1a2b3c4)");
     snprintf(r.phase_detail, sizeof r.phase_detail, "healthy on 10.5.2");
     uint8_t buf[2048];
     int n = stg_record_encode(&r, buf, sizeof buf);
@@ -59,6 +61,26 @@ static void optional_fields_only_when_set(void **state) {
     assert_null(strstr((const char *)buf, "attempt"));
     assert_null(strstr((const char *)buf, "cmd_seq"));
     assert_null(strstr((const char *)buf, "phase_detail"));
+    assert_null(strstr((const char *)buf, "stagger"));
+}
+
+/* A newer stagger's record carries a field this build does not know: it is
+ * read as if the key were absent (and kept as signed by the caller, who
+ * relays the envelope), where it used to be refused UNKNOWN_FIELD, which
+ * cut a fleet in two while stagger updated itself (issue 14). */
+static void unknown_field_ignored(void **state) {
+    (void)state;
+    stg_record_t r = sample(), back;
+    char buf[2048], mod[2048];
+    int n = stg_record_encode(&r, (uint8_t *)buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    char *at = strstr(buf, "\"phase\":\"soaking\"");
+    assert_non_null(at);
+    snprintf(mod, sizeof mod, "%.*s\"mood\":{\"new\":[1,2]},%s", (int)(at - buf), buf, at);
+    stg_diag_t d = {0};
+    assert_int_equal(stg_record_decode((const uint8_t *)mod, strlen(mod), &back, &d), 0);
+    assert_memory_equal(&r, &back, sizeof r);
 }
 
 /* Replace the first occurrence of from with to in a sample record's JSON
@@ -84,8 +106,8 @@ static void refusals(void **state) {
     refuse("\"phase\":\"soaking\"", "\"phase\":\"\"", STG_REJECT_BAD_VALUE, "record.phase");
     refuse("\"health\":\"healthy\"", "\"health\":\"fine\"", STG_REJECT_BAD_VALUE, "record.health");
     refuse("\"phase\":\"soaking\",", "", STG_REJECT_MISSING_FIELD, "phase");
-    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"mood\":1", STG_REJECT_UNKNOWN_FIELD,
-           "mood");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"stagger\":7", STG_REJECT_WRONG_TYPE,
+           "stagger");
     refuse("\"phase\":\"soaking\"", "\"phase\":3", STG_REJECT_WRONG_TYPE, "phase");
 }
 
@@ -100,6 +122,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(optional_fields_only_when_set),
+        cmocka_unit_test(unknown_field_ignored),
         cmocka_unit_test(refusals),
         cmocka_unit_test(phase_names),
     };
