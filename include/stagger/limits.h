@@ -11,11 +11,17 @@
 #define STG_KEY_B64_LEN 44        /* base64 of 32 bytes, with padding */
 
 #define STG_SIG_MAX 8             /* signatures on one envelope */
+/* The two caps a scale build raises (tests/sim/sim_scale.c: 1,000
+ * simulated members); a daemon is always built with these. */
+#ifndef STG_PAYLOAD_MAX
 #define STG_PAYLOAD_MAX 65536     /* payload bytes of any envelope */
+#endif
 #define STG_JSON_DEPTH_MAX 8      /* nesting of any JSON payload */
 
 #define STG_BATCH_MAX 2           /* members updating at once (policy.batch) */
+#ifndef STG_MEMBERS_MAX
 #define STG_MEMBERS_MAX 256
+#endif
 #define STG_OPERATORS_MAX 8
 #define STG_OBSERVERS_MAX 16
 #define STG_NAME_MAX 63           /* member, fleet, flavour, component names */

@@ -759,6 +759,17 @@ void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_a
     sim_inject(s, node, -1, frame, (size_t)fl);
 }
 bool sim_alive(const sim_t *s, unsigned node) { return s->nodes[node].up; }
+
+unsigned sim_seeing(sim_t *s, unsigned m, const char *version) {
+    unsigned k = 0;
+    for (unsigned i = 0; i < sim_nodes(s); i++) {
+        if (!sim_alive(s, i)) continue;
+        stg_member_view_t mv;
+        stg_core_member(sim_core(s, i), (int)m, &mv);
+        k += strcmp(mv.rec.version, version) == 0;
+    }
+    return k;
+}
 uint64_t sim_messages(const sim_t *s) { return s->messages; }
 uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to) {
     return from < SIM_NODES_MAX && to < SIM_NODES_MAX ? s->link_msgs[from][to] : 0;

@@ -16,7 +16,9 @@
 
 #include "stagger/core.h"
 
+#ifndef SIM_NODES_MAX
 #define SIM_NODES_MAX 64
+#endif
 #define SIM_MSG_TYPES 32 /* above every STG_MSG_* value (wire.h) */
 
 typedef struct sim sim_t;
@@ -163,6 +165,8 @@ char *sim_roster_json(sim_t *s, int64_t serial);
 
 stg_core_t *sim_core(sim_t *s, unsigned node);
 bool sim_alive(const sim_t *s, unsigned node);
+/* Live nodes whose record of member m reports this running version. */
+unsigned sim_seeing(sim_t *s, unsigned m, const char *version);
 uint64_t sim_messages(const sim_t *s);
 uint64_t sim_link_messages(const sim_t *s, unsigned from, unsigned to); /* sent from -> to */
 /* The same, of one message type (STG_MSG_*). */

@@ -529,17 +529,6 @@ static void lone_suspicion_waits_confirmed_one_does_not(void **state) {
 /* ---- news and the overlay (docs/protocol.md §7.4, §7.8) ---- */
 
 /* How many live members see member m on version v. */
-static unsigned seeing(sim_t *s, unsigned n, unsigned m, const char *v) {
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (!sim_alive(s, i)) continue;
-        stg_member_view_t mv;
-        stg_core_member(sim_core(s, i), (int)m, &mv);
-        k += strcmp(mv.rec.version, v) == 0;
-    }
-    return k;
-}
-
 /* A change on one member of a big fleet crosses the partner overlay by
  * relayed pushes, each member passing the new record on to its partners
  * at once: it reaches everyone within ceil(log2 N) + 2 probe intervals,
@@ -576,9 +565,9 @@ static void news_crosses_the_overlay(void **state) {
             snprintf(v, sizeof v, "10.6.%u", k);
             sim_set_health(s, origin, STG_HEALTH_HEALTHY, v);
             /* The origin learns it at its next health run. */
-            assert_true(SIM_WAIT_FOR(s, 12000, 1, seeing(s, n, origin, v) >= 1) >= 0);
+            assert_true(SIM_WAIT_FOR(s, 12000, 1, sim_seeing(s, origin, v) >= 1) >= 0);
             uint64_t recs0 = records_sent(s, n);
-            int64_t d = SIM_WAIT_FOR(s, 30000, 1, seeing(s, n, origin, v) == n);
+            int64_t d = SIM_WAIT_FOR(s, 30000, 1, sim_seeing(s, origin, v) == n);
             uint64_t recs = records_sent(s, n) - recs0;
             print_message("# n=%u partners=%u change %u: everyone in %lld ms, %llu records "
                           "messages\n", n, runs[r].partners, k, (long long)d,
