@@ -44,6 +44,8 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     if (o && r->cmd_seq) json_object_set_new(o, "cmd_seq", json_integer((json_int_t)r->cmd_seq));
     if (o && r->attempt) json_object_set_new(o, "attempt", json_integer((json_int_t)r->attempt));
     if (o && r->stagger[0]) json_object_set_new(o, "stagger", json_string(r->stagger));
+    if (o && r->forging != STG_FORGING_UNKNOWN)
+        json_object_set_new(o, "forging", json_boolean(r->forging == STG_FORGING_YES));
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -83,6 +85,12 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc) rc = stg_json_int(o, "record", "cmd_seq", false, 0, INT53, &r->cmd_seq, d);
     if (!rc) rc = stg_json_int(o, "record", "attempt", false, 0, INT53, &r->attempt, d);
     if (!rc) rc = stg_json_str(o, "record", "stagger", false, r->stagger, sizeof r->stagger, d);
+    json_t *forging = json_object_get(o, "forging");
+    if (!rc && forging) {
+        if (!json_is_boolean(forging))
+            rc = stg_diag_set(d, STG_REJECT_WRONG_TYPE, "record.forging", "must be true or false");
+        else r->forging = json_is_true(forging) ? STG_FORGING_YES : STG_FORGING_NO;
+    }
     json_decref(o);
     if (rc) return rc;
     r->health = STG_HEALTH__COUNT;

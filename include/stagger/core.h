@@ -61,7 +61,8 @@ const char *stg_hook_name(stg_hook_kind_t h);
     X(GATE, "the gate hook said no") /* reserved: never sent */ \
     X(ALREADY_DONE, "the candidate already runs it")         \
     X(ABANDONED, "the operator abandoned the release")       \
-    X(NO_DISK, "the voter cannot write its journal")
+    X(NO_DISK, "the voter cannot write its journal")         \
+    X(TWO_FORGERS, "more than one member forges")
 
 typedef enum {
 #define X(name, text) STG_DENY_##name,
@@ -159,6 +160,7 @@ typedef struct {
     const char *version;          /* may be NULL: unchanged */
     const char *detail;           /* may be NULL */
     const char *progress;         /* HEALTH: progress marker, NULL when none */
+    stg_forging_t forging;        /* HEALTH: the hook's forging=, UNKNOWN when it said none */
     /* HOOK_DONE: which hook, and whether it succeeded (exit 0 in time). */
     stg_hook_kind_t hook;
     bool ok;

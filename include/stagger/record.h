@@ -48,6 +48,9 @@ typedef enum {
 const char *stg_phase_name(stg_phase_t p);
 int stg_phase_from_name(const char *s); /* -1 when unknown */
 
+/* Whether a node's service forges (a cardano-node block producer with
+ * its keys loaded), as its health hook said: never said, no, yes. */
+typedef enum { STG_FORGING_UNKNOWN, STG_FORGING_NO, STG_FORGING_YES } stg_forging_t;
 
 typedef struct {
     char fleet[STG_NAME_MAX + 1];
@@ -69,6 +72,7 @@ typedef struct {
     int64_t attempt;                  /* the election attempt whose slot the node
                                        * holds or last held; optional, 0 */
     char stagger[STG_VERSION_MAX + 1];/* the signer's staggerd version; optional, "" */
+    stg_forging_t forging;            /* optional: absent is UNKNOWN */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

@@ -117,6 +117,10 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
          * the old version's time into the holdback pair's epoch wait). */
         if (ev->health == c->health) c->health_since_ms = ev->now_ms;
     }
+    if (ev->forging != c->forging) {
+        c->forging = ev->forging;
+        changed = true;
+    }
     if (ev->health != c->health) {
         stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
               "health: %s -> %s%s%s", stg_health_name(c->health), stg_health_name(ev->health),

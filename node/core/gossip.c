@@ -34,6 +34,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
     snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
+    r->forging = c->forging;
     r->attempt = (int64_t)c->slot_attempt;
     if (c->phase != STG_PHASE_IDLE)
         snprintf(r->phase_detail, sizeof r->phase_detail, "%s", c->exec_detail);

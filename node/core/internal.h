@@ -161,6 +161,8 @@ struct stg_core {
     int64_t summary_repair_ms;    /* when a ping's summary last started a digest exchange */
     stg_health_t health;
     char version[STG_VERSION_MAX + 1];
+    stg_forging_t forging;        /* our service forges, as our health hook said */
+    bool two_forgers;             /* the fleet has more than one forger (logged once) */
     char detail[STG_DETAIL_MAX + 1];
     int64_t health_since_ms;
     bool started;
@@ -377,6 +379,9 @@ bool stg__done_on(const stg_core_t *c, int i);
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]);
 bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]);
 int stg__failed_member(const stg_core_t *c);
+/* The members whose records say they forge (live ones): how many, and
+ * up to cap of their indexes in out (may be NULL). */
+unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap);
 bool stg__updating(const stg_core_t *c, int i);
 /* Member i's health as this node shows it: unknown unless its record is
  * held and it is alive (stg_core_shown_health). */

@@ -51,6 +51,20 @@ int stg__failed_member(const stg_core_t *c) {
     return -1;
 }
 
+/* Only the active producer may forge: two forgers make competing blocks
+ * (issue 13). Read from the records, ours included; a dead member's last
+ * record is not counted (a failover stops the old producer first). */
+unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (!p->have || p->rec.forging != STG_FORGING_YES || p->live == STG_LIVE_DEAD) continue;
+        if (out && n < cap) out[n] = (int)i;
+        n++;
+    }
+    return n;
+}
+
 bool stg__updating(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
     /* The operator's clear-grants: the record it saw holds no slot any more;
@@ -264,6 +278,7 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
     if (!c->have_release || memcmp(id, c->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
     if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
     if (c->halted) return STG_DENY_HALTED;
+    if (stg__forgers(c, NULL, 0) > 1) return STG_DENY_TWO_FORGERS;
     /* A grant must reach the disk before it is given: a voter that cannot
      * write grants nothing (and its answers wait for the disk anyway). */
     if (c->write_failed) return STG_DENY_NO_DISK;

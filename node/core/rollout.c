@@ -23,6 +23,32 @@ static void observe_proof(stg_core_t *c) {
     }
 }
 
+/* The forgers' names, ", "-joined, into buf. */
+static void forger_names(const stg_core_t *c, char *buf, size_t cap) {
+    int f[8];
+    unsigned n = stg__forgers(c, f, 8), len = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < n && i < 8 && len < cap; i++)
+        len += (unsigned)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", stg__mname(c, f[i]));
+}
+
+/* Two forgers make competing blocks: said once when it begins (ERROR)
+ * and once when it ends; meanwhile no slot is granted (policy.c). */
+static void watch_forgers(stg_core_t *c) {
+    bool two = stg__forgers(c, NULL, 0) > 1;
+    if (two == c->two_forgers) return;
+    c->two_forgers = two;
+    char names[256];
+    forger_names(c, names, sizeof names);
+    if (two)
+        stg__log(c, STG_LOG_ERROR, "fleet",
+                 "CRITICAL: more than one member forges (%s): only the active producer may; "
+                 "no update starts until one stops", names);
+    else
+        stg__log(c, STG_LOG_WARNING, "fleet", "one forger again%s%s: updates may start",
+                 *names ? ": " : "", names);
+}
+
 static void explain(stg_core_t *c) {
     char *w = c->waiting;
     size_t cap = sizeof c->waiting;
@@ -43,6 +69,12 @@ static void explain(stg_core_t *c) {
                 break;
             }
         snprintf(w, cap, "halted by the operator%s%.200s", *why ? ": " : "", why);
+    }
+    else if (c->two_forgers) {
+        char names[256];
+        forger_names(c, names, sizeof names);
+        snprintf(w, cap, "CRITICAL: more than one member forges (%.200s): stop all but the "
+                 "active producer", names);
     }
     else if (stg__abandoned(c, c->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
@@ -91,6 +123,7 @@ void stg__rollout_tick(stg_core_t *c) {
     stg__release_tick(c);
     observe_proof(c);
     stg__expire_grants(c);
+    watch_forgers(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__attempt_end(c, false, "no majority in time");
     elect_t e = stg__campaign(c);

@@ -170,6 +170,10 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
         json_object_set_new(o, "stagger", json_string(p->have ? p->rec.stagger : ""));
+        json_object_set_new(o, "forging",
+                            !p->have || p->rec.forging == STG_FORGING_UNKNOWN
+                                ? json_null()
+                                : json_boolean(p->rec.forging == STG_FORGING_YES));
         json_object_set_new(o, "stage", json_integer(m->stage));
         json_object_set_new(o, "holdback", json_boolean(m->holdback));
         /* A clock beyond what the rules allow (docs/operations.md, clocks). */
@@ -187,8 +191,12 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             json_object_set_new(rej, stg_reject_name((stg_reject_t)k),
                                 json_integer((json_int_t)c->stats.rejects[k]));
     const char *state = count[STG_HEALTH_HEALTHY] == r->nmembers ? "healthy" : "degraded";
+    int f[STG_MEMBERS_MAX];
+    unsigned nf = stg__forgers(c, f, STG_MEMBERS_MAX);
+    json_t *forgers = json_array();
+    for (unsigned k = 0; k < nf; k++) json_array_append_new(forgers, json_string(stg__mname(c, f[k])));
     return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o, "
-                     "s:o}",
+                     "s:o, s:o}",
                      "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
                      c->self >= 0 ? r->members[c->self].name : "", "now_ms",
                      (json_int_t)now_ms, "members", members, "summary", "state", state,
@@ -196,5 +204,5 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      "unhealthy", (int)count[STG_HEALTH_UNHEALTHY], "unknown",
                      (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
                      stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
-                     "journal", store);
+                     "journal", store, "forgers", forgers);
 }

@@ -159,6 +159,10 @@ static const char *str(json_t *o, const char *k) {
     return s && *s ? s : "-";
 }
 
+/* More than one member forges (status `forgers`, issue 13): no update
+ * starts until one stops. */
+static bool two_forgers(json_t *st) { return json_array_size(json_object_get(st, "forgers")) > 1; }
+
 /* Which staggerd versions the fleet runs (each record's `stagger`), one
  * count per version in the order first seen: while stagger updates
  * itself, the operator sees how far it has got. */
@@ -284,10 +288,19 @@ void ctl_print_status(FILE *out, json_t *st) {
                json_array_size(json_object_get(st, "members")), *reason ? " (\"" : "", reason,
                *reason ? "\")" : "");
     }
+    if (two_forgers(st) && !(waiting && strncmp(waiting, "CRITICAL", 8) == 0)) {
+        fprintf(out, "CRITICAL: more than one member forges (");
+        size_t fi;
+        json_t *fe;
+        json_array_foreach(json_object_get(st, "forgers"), fi, fe)
+            fprintf(out, "%s%s", fi ? ", " : "", json_string_value(fe));
+        fprintf(out, "): stop all but the active producer\n");
+    }
     json_t *s = json_object_get(st, "summary");
     /* The last line agrees with the exit code: never "healthy" alone while halted. */
     const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
                        : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
+                       : two_forgers(st)                               ? ", more than one forger"
                                                                         : "";
     fprintf(out, "%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
@@ -326,7 +339,8 @@ int ctl_status_open(const char *cmd, const char *key, const char *roster, const 
 
 int ctl_status_exit(json_t *st) {
     json_t *ro = json_object_get(st, "rollout");
-    if (json_is_true(json_object_get(ro, "halted")) || json_is_object(json_object_get(ro, "failed")))
+    if (json_is_true(json_object_get(ro, "halted")) ||
+        json_is_object(json_object_get(ro, "failed")) || two_forgers(st))
         return CTL_HALTED;
     const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
     return state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
@@ -392,7 +406,7 @@ const ctl_cmd_t ctl_status_cmd = {
                   "  1  degraded: a member unhealthy or unknown\n"
                   "  2  no peer could be reached (or a usage error: bad command line)\n"
                   "  3  file or system error (missing file, bad roster, unsafe key permissions, ...)\n"
-                  "  4  rollout halted by an operator, or an update failed on a member",
+                  "  4  rollout halted by an operator, an update failed, or two members forge",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
     .run = run_status,
 };

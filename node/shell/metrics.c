@@ -43,20 +43,44 @@ static void head(text_t *t, const char *name, const char *type, const char *help
     put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* One gauge per member: value(member) for each member object. */
+/* One gauge per member that has a value: get(member, &value) false when
+ * it has none (the sample is left out). */
 static void per_member(text_t *t, json_t *members, const char *name, const char *help,
-                       double (*value)(json_t *m)) {
+                            bool (*get)(json_t *m, double *v)) {
     head(t, name, "gauge", help);
     size_t i;
     json_t *m;
     char e[256];
-    json_array_foreach(members, i, m) put(t, "%s{member=\"%s\"} %g\n", name,
-                                          esc(jstr(m, "name"), e, sizeof e), value(m));
+    double v;
+    json_array_foreach(members, i, m) if (get(m, &v))
+        put(t, "%s{member=\"%s\"} %g\n", name, esc(jstr(m, "name"), e, sizeof e), v);
 }
 
-static double up(json_t *m) { return strcmp(jstr(m, "liveness"), "alive") == 0; }
-static double healthy(json_t *m) { return strcmp(jstr(m, "health"), "healthy") == 0; }
-static double warned(json_t *m) { return strstr(jstr(m, "detail"), "WARN") != NULL; }
+static bool forging(json_t *m, double *v) {
+    json_t *f = json_object_get(m, "forging");
+    *v = json_is_true(f);
+    return json_is_boolean(f);
+}
+
+static bool clock_skew(json_t *m, double *v) {
+    json_t *sk = json_object_get(m, "clock_skew_ms");
+    *v = (double)json_integer_value(sk) / 1000.0;
+    return json_is_integer(sk);
+}
+
+/* Every member has these (per_member's getters that always answer). */
+static bool up(json_t *m, double *v) {
+    *v = strcmp(jstr(m, "liveness"), "alive") == 0;
+    return true;
+}
+static bool healthy(json_t *m, double *v) {
+    *v = strcmp(jstr(m, "health"), "healthy") == 0;
+    return true;
+}
+static bool warned(json_t *m, double *v) {
+    *v = strstr(jstr(m, "detail"), "WARN") != NULL;
+    return true;
+}
 
 static void members(text_t *t, json_t *st) {
     json_t *ms = json_object_get(st, "members");
@@ -87,15 +111,18 @@ static void members(text_t *t, json_t *st) {
         put(t, "stagger_member_phase{member=\"%s\",phase=\"%s\"} 1\n",
             esc(jstr(m, "name"), e[0], sizeof e[0]), esc(ph[0] ? ph : "unknown", e[1], sizeof e[1]));
     }
-    head(t, "stagger_member_clock_skew_seconds", "gauge",
-         "How far a member's clock is off this node's, when it is off by more than the rules "
-         "allow (docs/operations.md, clocks); absent otherwise.");
-    json_array_foreach(ms, i, m) {
-        json_t *sk = json_object_get(m, "clock_skew_ms");
-        if (json_is_integer(sk))
-            put(t, "stagger_member_clock_skew_seconds{member=\"%s\"} %.3f\n",
-                esc(jstr(m, "name"), e[0], sizeof e[0]), json_integer_value(sk) / 1000.0);
-    }
+    per_member(t, ms, "stagger_member_forging",
+                    "1 when the member's health hook says its service forges, 0 when it says "
+                    "not; absent when it says nothing.",
+                    forging);
+    head(t, "stagger_fleet_forgers", "gauge",
+         "Members that forge, live ones, as this node sees them: more than 1 is critical (two "
+         "forgers make competing blocks) and no update starts.");
+    put(t, "stagger_fleet_forgers %zu\n", json_array_size(json_object_get(st, "forgers")));
+    per_member(t, ms, "stagger_member_clock_skew_seconds",
+                    "How far a member's clock is off this node's, when it is off by more than "
+                    "the rules allow (docs/operations.md, clocks); absent otherwise.",
+                    clock_skew);
     json_t *s = json_object_get(st, "summary");
     head(t, "stagger_fleet_members", "gauge", "Fleet members by shown health.");
     static const char *const hs[] = {"healthy", "unhealthy", "unknown"};

@@ -165,7 +165,7 @@ done
 "$CTL" status --help | sed -n '/^exit codes:/,/^$/p' | grep '^  [0-9]  ' >codes
 check "status --help documents exit codes 0 to 4" test "$(cut -c3 codes | tr -d '\n')" = 01234
 check "status --help: 4 is a halted or failed rollout, 2 no peer reached" \
-    grep -qz "  2  no peer could be reached.*  4  rollout halted by an operator, or an update failed" codes
+    grep -qz "  2  no peer could be reached.*  4  rollout halted by an operator, an update failed" codes
 check "docs/operations.md lists the same status exit codes, word for word" \
     bash -c 'while IFS= read -r l; do grep -qxF -- "    $l" "$1" || { echo "# docs lack: $l"; exit 1; }; done <codes' \
     _ "$SRC/docs/operations.md"

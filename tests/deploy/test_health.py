@@ -167,9 +167,12 @@ t.ok(r.code == 1 and "CRITICAL" in (r.value("detail") or ""),
      "a forging relay is critical even when not synced", r)
 r = health(new_style(age=5, forging=1, kes=50), role="producer")
 t.ok(r.code == 0, "forging on the producer: healthy", r)
+t.ok(r.value("forging") == "1", "... and it tells staggerd forging=1 (the fleet-wide "
+     "one-forger check reads it from the records)", r)
 r = health(new_style(age=5, forging=0, kes=50), role="producer")
 t.ok(r.code == 1 and "NOT FORGING" in (r.value("detail") or ""),
      "the producer not forging: unhealthy", r)
+t.ok(r.value("forging") == "0", "... and forging=0", r)
 r = health(new_style(age=5, forging=0, kes=50), role="producer",
            STAGGER_CARDANO_PRODUCER_MUST_FORGE="0")
 t.ok(r.code == 0, "PRODUCER_MUST_FORGE=0 allows a non-forging producer", r)

@@ -451,12 +451,14 @@ class Node:
 HOOK = r"""#!/bin/sh
 # Health hook of one test node: what it does is set by files beside it
 # (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail";
+# "forging" 1 or 0 (what a cardano-node hook reports);
 # and "restart-until" (Unix ms, written by the install hook): restarting till then.
 d='%s'
 [ -d "$d" ] || exit 9
 v=
 read -r v <"$d/version" 2>/dev/null
 [ -n "$v" ] && echo "version=$v"
+if [ -e "$d/forging" ]; then read -r fg <"$d/forging"; echo "forging=$fg"; fi
 if [ -e "$d/restart-until" ]; then
     u=0
     read -r u <"$d/restart-until"

@@ -5,7 +5,9 @@ exit 1 -> unhealthy with the hook's detail text on every peer (status exit
 -> unhealthy with "timed out" in the detail on every peer, both from healthy
 and straight from another unhealthy state; recovery -> healthy everywhere.
 A healthy member whose detail carries a warning (WARN ..., a producer's
-KES periods) shows it under its row in the status table.
+KES periods) shows it under its row in the status table. Two members whose
+hooks say forging=1 are named in every peer's status (`forgers`); the
+table says so and exits 4, and the log says CRITICAL, until one stops.
 
 usage: /usr/bin/python3 test_health.py STAGGERD STAGGERCTL   (prints TAP)
 """
@@ -74,6 +76,34 @@ def test(f, tap):
                  lambda: f.problems(f.healthy_expect(), rc=0), 10)
     tap.check(all(v.row(SICK)["detail"] == "" for v in f.last_views.values()),
               "the old detail is gone once healthy")
+
+    # Issue 13: only the active producer may forge. The hooks of bp and of
+    # the standby both say forging=1 (a standby promoted by hand while the
+    # old producer still runs): every peer names both, no update may start.
+    def forgers(want, rc, needle):
+        bad = []
+        for p, st in f.status_all().items():
+            got = sorted((st.doc or {}).get("forgers") or [])
+            if got != want:
+                bad.append("%s: forgers %r" % (p, got))
+        r = f.status(None, as_json=False)
+        if r.rc != rc or needle not in r.out:
+            bad.append("status exit %d (want %d), %r not in:\n%s" % (r.rc, rc, needle, r.out))
+        return bad
+
+    for n in ("bp", "standby"):
+        with open(f.dir + "/" + n + "/forging", "w") as w:
+            w.write("1\n")
+    f.check_wait("bp and the standby both forge: every peer's status names them, the table "
+                 "says CRITICAL and exits 4", lambda: forgers(
+                     ["bp", "standby"], 4, "CRITICAL: more than one member forges (bp, standby)"),
+                 10)
+    tap.check(f.wait_log("relay1", "CRITICAL: more than one member forges (bp, standby)", 5),
+              "... and each peer's log says so once (ERROR)", f.log_tail("relay1", 10))
+    with open(f.dir + "/standby/forging", "w") as w:
+        w.write("0\n")
+    f.check_wait("the standby stops: one forger again, status exit 0",
+                 lambda: forgers(["bp"], 0, "fleet healthy"), 10)
 
 
 if __name__ == "__main__":

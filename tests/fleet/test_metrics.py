@@ -121,6 +121,9 @@ def body(f, tap):
         runs = samples(text, "stagger_hook_runs_total").get('{hook="health",result="ok"}', 0)
         if runs < 1:
             bad.append("%s: health hook runs ok %r" % (n, runs))
+        if samples(text, "stagger_fleet_forgers").get("") != 0:
+            bad.append("%s: forgers %r (no hook says forging=)"
+                       % (n, samples(text, "stagger_fleet_forgers")))
         if samples(text, "stagger_rollout_halted").get("") != 0:
             bad.append("%s: halted %r" % (n, samples(text, "stagger_rollout_halted")))
         return bad

@@ -45,6 +45,7 @@ typedef struct {
     uint8_t *journal_roster;
     size_t journal_roster_len;
     stg_health_t health;
+    stg_forging_t forging;        /* what its health hook says (sim_set_forging) */
     char version[STG_VERSION_MAX + 1];
     char old_version[STG_VERSION_MAX + 1];
     int64_t unhealthy_until;      /* restarting after an install */
@@ -621,6 +622,7 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.type = STG_EV_HEALTH;
             ev.health = h;
             ev.version = nd->version;
+            ev.forging = nd->forging;
             ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
             step_node(s, e.node, &ev);
             break;
@@ -718,6 +720,8 @@ void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version
     s->nodes[node].health = h;
     if (version) snprintf(s->nodes[node].version, sizeof s->nodes[node].version, "%s", version);
 }
+
+void sim_set_forging(sim_t *s, unsigned node, stg_forging_t f) { s->nodes[node].forging = f; }
 
 void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t len) {
     uint8_t *copy = malloc(len);

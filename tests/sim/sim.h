@@ -78,6 +78,8 @@ void sim_heal(sim_t *s);                            /* lift every block */
 /* Change the network model mid-run (a healed phase sets them to zero). */
 void sim_set_net(sim_t *s, double loss, double dup, double reorder);
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version);
+/* What node's health hook says of forging from its next run on. */
+void sim_set_forging(sim_t *s, unsigned node, stg_forging_t f);
 
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
 /* Sign a release of cardano-node VERSION (operator key) and hand it to node

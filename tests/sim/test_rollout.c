@@ -157,13 +157,52 @@ static void good_release_reaches_everyone(void **state) {
     finish(&s, &w);
 }
 
+static unsigned count_started(const watch_t *w) { return w->norder; }
+
+/* Every node's status: more than one forger, and the waiting line says it. */
+static bool all_see_two_forgers(sim_t *s) {
+    for (unsigned i = 0; i < sim_nodes(s); i++) {
+        json_t *st = stg_core_status_json(sim_core(s, i), sim_now(s));
+        const char *w = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
+        bool yes = json_array_size(json_object_get(st, "forgers")) == 2 && w &&
+                   strncmp(w, "CRITICAL: more than one member forges (n00, n01)", 48) == 0;
+        json_decref(st);
+        if (!yes) return false;
+    }
+    return true;
+}
+
+/* Issue 13: two members forge (a standby promoted by hand while the old
+ * producer still runs): their records say so (forging, from the health
+ * hook), every node shows it, and no update starts, however long it
+ * lasts; once one stops, the rollout goes on. Without the check the first
+ * relay would start within seconds of the publish. */
+static void two_forgers_hold_the_rollout(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make(8, 17, &w);
+    sim_set_forging(s, 0, STG_FORGING_YES);
+    sim_set_forging(s, 1, STG_FORGING_YES);
+    for (unsigned i = 2; i < 8; i++) sim_set_forging(s, i, STG_FORGING_NO);
+    sim_run_until(s, 5000);
+    sim_publish(s, 3, "10.5.2", 1800000100);
+    assert_true(WAIT_FOR(s, 10000, all_see_two_forgers(s)) >= 0);
+    sim_run_until(s, sim_now(s) + 120000);
+    assert_int_equal(count_started(&w), 0);
+    assert_true(all_see_two_forgers(s));
+    sim_set_forging(s, 1, STG_FORGING_NO); /* the standby's keys removed */
+    int64_t t = WAIT_FOR(s, 60000, count_started(&w) > 0);
+    assert_true(t >= 0);
+    assert_true(WAIT_FOR(s, 600000, all_done(s, "10.5.2")) >= 0);
+    assert_clean(s, &w);
+    finish(&s, &w);
+}
+
 static stg_phase_t phase_of(sim_t *s, unsigned i) {
     stg_exec_brief_t x;
     stg_core_exec_brief(sim_core(s, i), &x);
     return x.phase;
 }
-
-static unsigned count_started(const watch_t *w) { return w->norder; }
 
 /* Every install fails: the first node elected fails, rolls back, and the
  * fleet halts; nobody else starts, and every node's status says so. */
@@ -338,6 +377,7 @@ static void batch_two_never_three(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_release_reaches_everyone),
+        cmocka_unit_test(two_forgers_hold_the_rollout),
         cmocka_unit_test(failing_install_halts_fleet),
         cmocka_unit_test(crash_mid_install_resumes),
         cmocka_unit_test(down_or_cut_off_never_elected),

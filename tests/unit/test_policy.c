@@ -819,6 +819,14 @@ static void batch2_first_holds_slot1(fx_t *f) {
 }
 static void batch2(fx_t *f) { f->c->roster->policy.batch = 2; }
 static void producer_unhealthy(fx_t *f) { peer(f, "n00")->rec.health = UNHEALTHY; }
+static void two_forgers(fx_t *f) {
+    peer(f, "n00")->rec.forging = STG_FORGING_YES;
+    peer(f, "n01")->rec.forging = STG_FORGING_YES;
+}
+static void one_forger_one_dead(fx_t *f) {
+    two_forgers(f);
+    peer(f, "n01")->live = STG_LIVE_DEAD;
+}
 static void two_unhealthy(fx_t *f) {
     producer_unhealthy(f);
     peer(f, "n01")->rec.health = UNHEALTHY;
@@ -890,6 +898,8 @@ static const voter_row_t VOTER_ROWS[] = {
     {.name = "it holds the other slot", .set = batch2_first_holds_slot1,
      .want = STG_DENY_HOLDS_OTHER},
     {.name = "it holds this slot, asked again", .set = batch2_first_holds_slot1, .slot = 1},
+    {.name = "two members forge", .set = two_forgers, .want = STG_DENY_TWO_FORGERS},
+    {.name = "two forged, one is dead: one forger", .set = one_forger_one_dead},
     {.name = "one member unhealthy: within a budget of 1", .set = producer_unhealthy},
     {.name = "two members unhealthy", .set = two_unhealthy, .want = STG_DENY_BUDGET},
     {.name = "one unhealthy, one suspect", .set = unhealthy_and_suspect, .want = STG_DENY_BUDGET},
