@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # ---------------------------------------------------------------- processes
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import forget, make_roster, run, spawn, stop  # noqa: E402
+from benchproc import add_pace_args, forget, make_roster, pace, run, spawn, stop  # noqa: E402
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -117,6 +117,7 @@ class Fleet:
 
     def start(self):
         for i in range(self.n):
+            pace(i, self.a.launch_batch, self.a.launch_gap_s)
             d = os.path.join(self.dir, name_of(i))
             log = open(os.path.join(d, "staggerd.log"), "wb")
             p = spawn([self.a.staggerd, "--config", os.path.join(d, "staggerd.json")],
@@ -283,6 +284,7 @@ def main():
     ap.add_argument("--converge-s", type=int, default=120)
     ap.add_argument("--settle-s", type=float, default=3.0)
     ap.add_argument("--port-base", type=int, default=17700)
+    add_pace_args(ap)
     ap.add_argument("--no-serf", action="store_true")
     ap.add_argument("--serf-script", default=os.path.join(os.path.dirname(ROOT), "shared",
                                                           "bench", "serf", "serf_bench.sh"))

@@ -37,9 +37,14 @@ OUT/summary.json.
 usage: /usr/bin/python3 tests/bench/bench_gossip.py [--n 8 32 64] [--trials 20]
            [--idle-s 60] [--no-serf] [--out DIR] [--check] [--metrics [--scrape-s 15]]
 
-With --metrics every peer also serves its Prometheus endpoint and the idle
-window scrapes each one every --scrape-s seconds (the idle figures then
-include the endpoint's cost); without it the endpoint is off.
+With --metrics the even-numbered peers serve their Prometheus endpoint and
+the idle window scrapes each of them every --scrape-s seconds; the odd ones
+have it off. The idle window then also reports both halves' CPU and memory
+side by side: the same fleet in the same minute, so what moves the idle
+figure from one run to the next (about a third, run to run, at N = 32)
+cancels out. After the window the bench times 100 back-to-back scrapes of
+p0 from its thread CPU (schedstat), less its idle rate: one scrape's cost.
+Without --metrics the endpoint is off everywhere.
 
 Every process started here is tracked by PID and stopped (TERM, at most 5 s,
 then KILL) on exit, error or signal; every wait has a deadline. Stdlib only.
@@ -67,7 +72,7 @@ COMPONENT = "cardano-node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import forget, make_roster, run, spawn, stop  # noqa: E402
+from benchproc import add_pace_args, forget, make_roster, pace, run, spawn, stop  # noqa: E402
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -81,6 +86,22 @@ def proc_cpu_ticks(pid):
         return None
     f = s[s.rindex(")") + 2:].split()
     return int(f[11]) + int(f[12]), int(f[13]) + int(f[14])
+
+
+def proc_cpu_ns(pid):
+    """CPU time of every thread of PID, in nanoseconds, or None: the first
+    field of each /proc/PID/task/TID/schedstat (the scheduler's own count,
+    exact where /proc/PID/stat's ticks are 10 ms steps; a thread that has
+    ended is not counted, and the daemon's threads live as long as it).
+    Hook children are not counted."""
+    try:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def proc_status_kb(pid, key):
@@ -263,12 +284,13 @@ class Fleet:
             # The metrics endpoint: on every peer with --metrics, else off
             # (the daemon's default would give it to the first peer only).
             cfg["metrics"] = ("127.0.0.1:%d" % metrics_port(i)
-                              if getattr(self.a, "metrics", False) else "")
+                              if getattr(self.a, "metrics", False) and i % 2 == 0 else "")
             with open(os.path.join(d, "staggerd.json"), "w") as f:
                 json.dump(cfg, f, indent=1)
         self.t_first = time.time_ns()
         with open(os.path.join(self.dir, "pids"), "w") as pids:
             for i in range(self.n):
+                pace(i, self.a.launch_batch, self.a.launch_gap_s)
                 d = self.peer_dir(i)
                 log = open(os.path.join(d, "staggerd.log"), "wb")
                 self.t_last = time.time_ns()
@@ -352,7 +374,8 @@ class Fleet:
         return n
 
 
-METRICS_BASE = 19400  # peer i's metrics endpoint, with --metrics
+METRICS_OFFSET = 2000  # peer i's metrics endpoint: --port-base + 2000 + i
+METRICS_BASE = PORT_BASE + METRICS_OFFSET  # set from --port-base in main
 
 
 def metrics_port(i):
@@ -371,7 +394,7 @@ class Scraper(threading.Thread):
 
     def run(self):
         while not self.done.is_set():
-            for i in range(self.n):
+            for i in range(0, self.n, 2):  # the even peers serve it
                 t0 = time.monotonic()
                 try:
                     url = "http://127.0.0.1:%d/metrics" % metrics_port(i)
@@ -382,6 +405,26 @@ class Scraper(threading.Thread):
                 except OSError:
                     self.failed += 1
             self.done.wait(self.every)
+
+    @staticmethod
+    def cost_ms(pid, k=100):
+        """CPU of one scrape of p0 (pid): k back to back, from its threads'
+        schedstat, less what it spends idle in as long (measured first)."""
+        url = "http://127.0.0.1:%d/metrics" % metrics_port(0)
+        a, t = proc_cpu_ns(pid), time.monotonic()
+        if a is None:
+            return None
+        time.sleep(10)
+        idle_ns_per_s = (proc_cpu_ns(pid) - a) / (time.monotonic() - t)
+        a, t = proc_cpu_ns(pid), time.monotonic()
+        try:
+            for _ in range(k):
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    r.read()
+        except OSError:
+            return None  # p0 could not serve them (its port taken?): no figure
+        dt = time.monotonic() - t
+        return round((proc_cpu_ns(pid) - a - idle_ns_per_s * dt) / k / 1e6, 3)
 
     def stop(self):
         self.done.set()
@@ -432,6 +475,7 @@ def phase_idle_and_fail(a, n, base):
         msgs0 = transport_msgs(fl)
         pids = [p.pid for p in fl.procs]
         c0 = {p: proc_cpu_ticks(p) for p in pids}
+        e0 = {p: proc_cpu_ns(p) for p in pids}
         ss0 = ss_counters(pids)
         lo0, s0, la0 = lo_counters(), cpu_stat(), loadavg()
         t0, t0_ms = time.monotonic(), time.time_ns() // 1000000
@@ -443,6 +487,7 @@ def phase_idle_and_fail(a, n, base):
         dt = time.monotonic() - t0
         t1_ms = time.time_ns() // 1000000
         c1 = {p: proc_cpu_ticks(p) for p in pids}
+        e1 = {p: proc_cpu_ns(p) for p in pids}
         lo1, s1 = lo_counters(), cpu_stat()
         ss1 = ss_counters(pids)
         rss = [proc_status_kb(p, "VmRSS") for p in pids]
@@ -453,6 +498,9 @@ def phase_idle_and_fail(a, n, base):
         msgs1 = transport_msgs(fl)
         fl.poll()
         cpu = [100.0 * (c1[p][0] - c0[p][0]) / CLK_TCK / dt for p in pids if c0[p] and c1[p]]
+        # in pids' order, None where a peer could not be read (stats skips it)
+        ecpu = [100.0 * (e1[p] - e0[p]) / 1e9 / dt
+                if e0[p] is not None and e1[p] is not None else None for p in pids]
         ccpu = [100.0 * (c1[p][1] - c0[p][1]) / CLK_TCK / dt for p in pids if c0[p] and c1[p]]
         ssb, sss, ssnew = ss_delta(ss0, ss1)
         tx = [(msgs1[i][0] - msgs0[i][0]) for i in range(n)
@@ -469,6 +517,7 @@ def phase_idle_and_fail(a, n, base):
             "pss_mib": stats([r / 1024.0 for r in pss if r], 2),
             "cpu_pct_of_core_per_peer": stats(cpu, 3),
             "cpu_pct_of_core_all_peers": round(sum(cpu), 2),
+            "cpu_exact_pct_of_core_per_peer": stats(ecpu, 4),
             "hook_children_cpu_pct_of_core_per_peer": stats(ccpu, 3),
             "lo_bytes_per_s_per_peer": round((lo1["tx_bytes"] - lo0["tx_bytes"]) / dt / n),
             "lo_packets_per_s_per_peer": round((lo1["tx_packets"] - lo0["tx_packets"]) / dt / n, 2),
@@ -480,6 +529,13 @@ def phase_idle_and_fail(a, n, base):
             "msgs_per_s_per_peer": stats([x / dt for x in tx], 2) if tx else None,
             "false_suspicions": fl.suspect_lines(t0_ms, t1_ms),
             "metrics": scraped or "off",
+            "cpu_exact_pct_endpoint_on": stats(ecpu[0::2], 4) if scraped else None,
+            "cpu_exact_pct_endpoint_off": stats(ecpu[1::2], 4) if scraped else None,
+            "rss_mib_endpoint_on": stats([r / 1024.0 for r in rss[0::2] if r], 2)
+                                   if scraped else None,
+            "rss_mib_endpoint_off": stats([r / 1024.0 for r in rss[1::2] if r], 2)
+                                    if scraped else None,
+            "scrape_cost_ms": Scraper.cost_ms(pids[0]) if scraped else None,
             "machine_busy_pct": busy_pct(s0, s1),
             "loadavg_start": la0, "loadavg_end": loadavg(),
         }
@@ -776,6 +832,13 @@ def stagger_figures(r, n, sync_ms):
         "rss_anon_mib": _dig(idle, ("rss_anon_mib", "p50")),
         "pss_mib": _dig(idle, ("pss_mib", "p50")),
         "cpu_pct": _dig(idle, ("cpu_pct_of_core_per_peer", "p50")),
+        "cpu_exact_pct": _dig(idle, ("cpu_exact_pct_of_core_per_peer", "mean")),
+        "cpu_on": _dig(idle, ("cpu_exact_pct_endpoint_on", "mean")),
+        "cpu_off": _dig(idle, ("cpu_exact_pct_endpoint_off", "mean")),
+        "rss_on": _dig(idle, ("rss_mib_endpoint_on", "p50")),
+        "rss_off": _dig(idle, ("rss_mib_endpoint_off", "p50")),
+        "scrape_cost_ms": idle.get("scrape_cost_ms"),
+        "scrape_every_s": _dig(idle, ("metrics", "scrape_every_s")),
         "lo_bps": idle.get("lo_bytes_per_s_per_peer"),
         "own_bps": idle.get("own_ip_bytes_per_s_per_peer"),
         "own_payload_bps": idle.get("own_tcp_payload_bytes_per_s_per_peer"),
@@ -814,6 +877,7 @@ ROWS = [
     ("false suspicions, idle minute", "false_suspicions", 0),
     ("idle RSS per peer, MiB (median)", "rss_mib", 2),
     ("idle CPU per peer, % of a core", "cpu_pct", 3),
+    ("idle CPU per peer, % of a core (schedstat, mean)", "cpu_exact_pct", 4),
     ("idle lo tx B/s per peer", "lo_bps", 0),
 ]
 
@@ -859,6 +923,17 @@ def print_table(results, sync_ms):
                                      fmt(st.get("msgs_per_s"), 2)))
         lines.append("%-46s %12s %12s" % ("machine busy % during idle (others included)",
                                           fmt(st.get("busy_idle")), fmt(sf.get("busy_idle"))))
+        if st.get("cpu_on") is not None:
+            lines.append("%-46s %12s %12s %10s" % (
+                "endpoint on (even peers) vs off (odd): CPU %", fmt(st["cpu_on"], 4),
+                fmt(st["cpu_off"], 4), ratio(st["cpu_on"], st["cpu_off"])))
+            lines.append("%-46s %12s %12s %10s" % (
+                "  and RSS MiB, median", fmt(st["rss_on"], 2), fmt(st["rss_off"], 2),
+                ratio(st["rss_on"], st["rss_off"])))
+            c, every = st.get("scrape_cost_ms"), st.get("scrape_every_s")
+            lines.append("%-46s %12s   (%s %% of a core at one per %s s)" % (
+                "one scrape of p0, ms of its CPU", fmt(c, 3),
+                fmt(c / every / 10.0 if c is not None and every else None, 4), fmt(every, 0)))
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -905,11 +980,12 @@ def main():
     ap.add_argument("--serf-profile", default="lan")
     ap.add_argument("--serf-timeout-s", type=int, default=900)
     ap.add_argument("--metrics", action="store_true",
-                    help="every peer serves /metrics (127.0.0.1:%d+i), scraped every "
-                         "--scrape-s during the idle window; without it metrics are off"
-                         % METRICS_BASE)
+                    help="the even peers serve /metrics (127.0.0.1:PORT_BASE+%d+i), "
+                         "scraped every --scrape-s during the idle window; the odd ones and "
+                         "every peer without it have metrics off" % METRICS_OFFSET)
     ap.add_argument("--scrape-s", type=float, default=15,
                     help="the scrape interval with --metrics (default 15, Prometheus's)")
+    add_pace_args(ap)
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every change reached every peer and the killed "
                          "peer became unknown everywhere")
@@ -925,6 +1001,8 @@ def main():
                          (PORT_LAST - a.port_base + 1, a.port_base, PORT_BASE, PORT_LAST))
     if not a.no_serf and not shutil.which("serf"):
         raise SystemExit("bench: serf not installed (apt-get install -y serf) or use --no-serf")
+    global METRICS_BASE
+    METRICS_BASE = a.port_base + METRICS_OFFSET
     a.tuning_a = a.tuning_b = parse_tuning(a.tuning)
     sync_ms = a.tuning_a.get("sync_interval_ms", default_sync_ms())
     out = a.out or os.path.join("/tmp/stagger-bench", time.strftime("%Y%m%d-%H%M%S"))
@@ -960,11 +1038,16 @@ def main():
         if st.get("dissem_not_all") != 0 or st.get("dissem_events") != a.trials \
                 or st.get("fail_all_s") is None:
             ok = False
+        scraped = _dig(r, ("A", "idle", "metrics"))
+        if a.metrics and (not isinstance(scraped, dict) or scraped.get("scrapes_failed")
+                          or not scraped.get("scrapes_ok") or st.get("scrape_cost_ms") is None):
+            ok = False
         save_results(a.out, meta, results)
     save_results(a.out, meta, results, print_table(results, sync_ms))
     if a.check and not ok:
         print("bench: CHECK FAILED: a change did not reach every peer, or the killed peer "
-              "was not unknown everywhere", file=sys.stderr)
+              "was not unknown everywhere%s" % (", or a scrape failed" if a.metrics else ""),
+              file=sys.stderr)
         return 1
     return 0
 

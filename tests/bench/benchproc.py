@@ -19,6 +19,22 @@ def spawn(argv, label, group=False, **kw):
     return p
 
 
+def pace(i, batch, gap_s):
+    """Before starting peer i of a fleet: a pause of gap_s after every
+    `batch` peers (batch 0: all at once). 256 daemons started in the same
+    second on two cores overload the machine for good (docs/benchmarks.md);
+    started a batch at a time, they come up as a real fleet's machines do."""
+    if batch and i and i % batch == 0:
+        time.sleep(gap_s)
+
+
+def add_pace_args(ap):
+    ap.add_argument("--launch-batch", type=int, default=0,
+                    help="start the peers this many at a time (default 0: all at once)")
+    ap.add_argument("--launch-gap-s", type=float, default=5.0,
+                    help="the pause between those batches (default 5)")
+
+
 def forget(p):
     """p was reaped by the caller (it waited for it): stop tracking it."""
     _PROCS.pop(p.pid, None)
