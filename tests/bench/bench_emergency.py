@@ -117,7 +117,7 @@ class Fleet:
 
     def start(self):
         for i in range(self.n):
-            pace(i, self.a.launch_batch, self.a.launch_gap_s)
+            pace(i, getattr(self.a, "launch_batch", 0), getattr(self.a, "launch_gap_s", 0))
             d = os.path.join(self.dir, name_of(i))
             log = open(os.path.join(d, "staggerd.log"), "wb")
             p = spawn([self.a.staggerd, "--config", os.path.join(d, "staggerd.json")],

@@ -290,7 +290,7 @@ class Fleet:
         self.t_first = time.time_ns()
         with open(os.path.join(self.dir, "pids"), "w") as pids:
             for i in range(self.n):
-                pace(i, self.a.launch_batch, self.a.launch_gap_s)
+                pace(i, getattr(self.a, "launch_batch", 0), getattr(self.a, "launch_gap_s", 0))
                 d = self.peer_dir(i)
                 log = open(os.path.join(d, "staggerd.log"), "wb")
                 self.t_last = time.time_ns()
