@@ -91,6 +91,11 @@ typedef struct {
     unsigned local_health_max;    /* Lifeguard: the highest local health score
                                      (0..8); probe interval and timeout are
                                      multiplied by 1 + the score. 0: off */
+    unsigned crash_restarts;      /* an update fails at once when the service
+                                     restarted this often (the health hook's
+                                     restarts=) within crash_window_ms of the
+                                     install. 0: off */
+    int64_t crash_window_ms;
 } stg_core_tuning_t;
 
 /* Defaults, documented in docs/operations.md. */
@@ -161,6 +166,9 @@ typedef struct {
     const char *detail;           /* may be NULL */
     const char *progress;         /* HEALTH: progress marker, NULL when none */
     stg_forging_t forging;        /* HEALTH: the hook's forging=, UNKNOWN when it said none */
+    uint32_t restarts;            /* HEALTH: the hook's restarts= (how often the
+                                     service has restarted: systemd's NRestarts,
+                                     a container's RestartCount), 0 when none */
     /* HOOK_DONE: which hook, and whether it succeeded (exit 0 in time). */
     stg_hook_kind_t hook;
     bool ok;

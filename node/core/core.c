@@ -249,6 +249,8 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->start_bound_ms = 10000;
     t->backoff_ms = 1000;
     t->local_health_max = 8;
+    t->crash_restarts = 3;
+    t->crash_window_ms = 600000;
 }
 
 stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_t *err) {

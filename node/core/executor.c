@@ -196,6 +196,8 @@ static void start_emergency(stg_core_t *c, const exec_in_t *in) {
 
 static void installed(stg_core_t *c, const exec_in_t *in) {
     (void)in;
+    c->crash_have_base = false;
+    c->crash_since_ms = c->now;
     c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
     c->last_progress[0] = '\0';
     enter(c, STG_EXEC_VERIFYING, "installed; waiting for health (deadline %llds)",
@@ -240,8 +242,35 @@ static bool runs_release(const stg_core_t *c) {
     return !c->version[0] || strcmp(c->version, c->exec_rel.version) == 0;
 }
 
+/* A new version that keeps crashing fails at once, not at the end of
+ * health_deadline_s (hours, for a ledger replay): the service restarted
+ * crash_restarts times (the health hook's restarts=, a counter) within
+ * crash_window_ms of the install. The first report after the install is
+ * the baseline; a counter that went down (a new container starts at 0)
+ * is a new baseline. After a restart of staggerd mid-update the baseline
+ * is taken again. */
+static bool crash_loop(stg_core_t *c, const stg_event_t *ev) {
+    if (!c->t.crash_restarts) return false;
+    if (!c->crash_have_base || ev->restarts < c->crash_base) {
+        c->crash_have_base = true;
+        c->crash_base = ev->restarts;
+        if (!c->crash_since_ms) c->crash_since_ms = c->now;
+        return false;
+    }
+    uint32_t n = ev->restarts - c->crash_base;
+    if (n < c->t.crash_restarts || c->now - c->crash_since_ms > c->t.crash_window_ms)
+        return false;
+    char why[STG_DETAIL_MAX + 1];
+    snprintf(why, sizeof why, "crash loop: %s restarted %u times within %llds of the install%s%s",
+             c->exec_rel.version, n, (long long)((c->now - c->crash_since_ms) / 1000),
+             ev->detail && *ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+    fail(c, why);
+    return true;
+}
+
 static void verify_health(stg_core_t *c, const exec_in_t *in) {
     const stg_event_t *ev = in->ev;
+    if (crash_loop(c, ev)) return;
     if (ev->health == STG_HEALTH_HEALTHY && runs_release(c)) {
         enter(c, STG_EXEC_SOAKING, "healthy on %s; soaking %llds", c->exec_rel.version,
               (long long)c->roster->policy.soak_s);
@@ -271,6 +300,7 @@ static void verify_cut_short_health(stg_core_t *c, const exec_in_t *in) {
 
 static void soak_health(stg_core_t *c, const exec_in_t *in) {
     const stg_event_t *ev = in->ev;
+    if (crash_loop(c, ev)) return;
     if (ev->health != STG_HEALTH_UNHEALTHY) {
         c->soak_bad_since_ms = 0;
         return;

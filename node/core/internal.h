@@ -224,6 +224,11 @@ struct stg_core {
     bool emergency;               /* the executor runs an emergency update */
     int64_t emergency_seq;
     int64_t soak_bad_since_ms;    /* unhealthy while soaking since, or 0 */
+    /* crash loop (executor.c): the service's restart count at the first
+     * health report after the install, and when the install ended */
+    bool crash_have_base;
+    uint32_t crash_base;
+    int64_t crash_since_ms;
     uint8_t *pending_env;         /* the emergency release */
     size_t pending_len;
     bool hook_running;

@@ -260,9 +260,9 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     ev.type = STG_EV_HEALTH;
     ev.now_ms = wall_ms();
     char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "", progress[64] = "";
-    /* Output lines "version=X", "detail=text", "forging=1" or "forging=0"
-     * (docs/operations.md, hooks); the rest is kept out of the record (it
-     * goes to the debug log). */
+    /* Output lines "version=X", "detail=text", "forging=1" or "forging=0",
+     * "restarts=N" (docs/operations.md, hooks); the rest is kept out of the
+     * record (it goes to the debug log). */
     char *save = NULL, out[STG_HOOK_OUTPUT_MAX];
     snprintf(out, sizeof out, "%s", res->output);
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -272,6 +272,12 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
             snprintf(progress, sizeof progress, "%s", line + 9);
         else if (strcmp(line, "forging=1") == 0) ev.forging = STG_FORGING_YES;
         else if (strcmp(line, "forging=0") == 0) ev.forging = STG_FORGING_NO;
+        else if (strncmp(line, "restarts=", 9) == 0) {
+            char *end = NULL;
+            unsigned long long n = strtoull(line + 9, &end, 10);
+            if (end != line + 9 && !*end && line[9] != '-')
+                ev.restarts = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        }
     }
     if (res->timed_out) {
         ev.health = STG_HEALTH_UNHEALTHY;

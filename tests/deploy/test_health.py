@@ -187,6 +187,22 @@ t.ok(r.code == 0 and "KES" not in (r.value("detail") or ""), "KES threshold conf
 r = health(new_style(age=5, forging=0, kes=2), role="relay")
 t.ok(r.code == 0 and "KES" not in (r.value("detail") or ""), "no KES warning on a relay", r)
 
+# ---- restarts (crash-loop detection in staggerd) -----------------------------
+stub_dir = tempfile.mkdtemp(prefix="stagger-health-systemctl-")
+stub = os.path.join(stub_dir, "systemctl")
+with open(stub, "w") as f:
+    f.write('#!/bin/sh\n[ "$*" = "show -p NRestarts --value cardano-node.service" ] && '
+            '{ echo 4; exit 0; }\nexit 1\n')
+os.chmod(stub, 0o755)
+r = health(new_style(age=5), SYSTEMCTL=stub)
+t.ok(r.code == 0 and r.value("restarts") == "4",
+     "restarts=<the unit's NRestarts> from systemctl show", r)
+r = health(new_style(age=5), SYSTEMCTL=stub, STAGGER_CARDANO_UNIT="other.service")
+t.ok(r.code == 0 and r.value("restarts") is None,
+     "no restarts line when systemctl cannot tell (another unit, no systemd)", r)
+r = health(new_style(age=5), SYSTEMCTL=os.path.join(stub_dir, "missing"))
+t.ok(r.code == 0 and r.value("restarts") is None, "no restarts line without systemctl", r)
+
 # ---- garbage and unreachable --------------------------------------------------
 r = health(GARBAGE)
 t.ok(r.code == 1 and "no slotNum" in (r.value("detail") or ""), "garbage body: unhealthy", r)

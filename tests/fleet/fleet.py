@@ -452,13 +452,22 @@ HOOK = r"""#!/bin/sh
 # Health hook of one test node: what it does is set by files beside it
 # (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail";
 # "forging" 1 or 0 (what a cardano-node hook reports);
-# and "restart-until" (Unix ms, written by the install hook): restarting till then.
+# "restart-until" (Unix ms, written by the install hook): restarting till then;
+# "crashing" (written by the install hook): the service restarts before
+# every run, counted in "restarts" and reported as restarts=N.
 d='%s'
 [ -d "$d" ] || exit 9
 v=
 read -r v <"$d/version" 2>/dev/null
 [ -n "$v" ] && echo "version=$v"
 if [ -e "$d/forging" ]; then read -r fg <"$d/forging"; echo "forging=$fg"; fi
+if [ -e "$d/crashing" ]; then
+    c=0
+    read -r c <"$d/restarts" 2>/dev/null
+    c=$((c + 1))
+    echo "$c" >"$d/restarts"
+    echo "restarts=$c"
+fi
 if [ -e "$d/restart-until" ]; then
     u=0
     read -r u <"$d/restart-until"
@@ -516,7 +525,9 @@ UPDATE_HOOKS = {
     # it takes), "install-align" ("START_MS LENGTH_MS OFFSET_MS": it ends
     # OFFSET_MS after the next epoch boundary, to place a node's turning
     # healthy on the epoch grid), "restart-ms" (the service then restarts:
-    # unhealthy that long), "sick" (the new version never turns healthy).
+    # unhealthy that long), "sick" (the new version never turns healthy),
+    # "crashloop" (the new version crashes and is restarted again and again:
+    # unhealthy, with a restart count that climbs).
     "install": r"""note "begin pid $$"
 if [ -e "$d/fail-install" ]; then
     note fail
@@ -548,6 +559,11 @@ if [ -e "$d/sick" ]; then
     put detail "$(cat "$d/sick")"
     put mode unhealthy
 fi
+if [ -e "$d/crashloop" ]; then
+    put detail "$(cat "$d/crashloop")"
+    put mode unhealthy
+    put crashing 1
+fi
 r=0
 read -r r 2>/dev/null <"$d/restart-ms"
 [ "$r" -gt 0 ] && put restart-until $(($(date +%s%3N) + r))
@@ -559,6 +575,7 @@ echo "installed $STAGGER_RELEASE_VERSION ($STAGGER_FLAVOUR) from $STAGGER_ARTIFA
     "rollback": r"""note "begin pid $$"
 [ -e "$d/previous" ] && put version "$(cat "$d/previous")"
 put mode healthy
+rm -f "$d/crashing"
 v=$(cat "$d/version")
 note "end $v"
 echo "rolled back to $v"
@@ -864,7 +881,8 @@ class Fleet:
 
     def set_update(self, name, **files):
         """The update hooks' behaviour: fail_install="why", install_ms=N,
-        restart_ms=N, sick="detail", install_align="START LENGTH OFFSET" (ms)
+        restart_ms=N, sick="detail", crashloop="detail",
+        install_align="START LENGTH OFFSET" (ms)
         (see UPDATE_HOOKS); None removes the file."""
         d = os.path.join(self.dir, name)
         for field, value in files.items():

@@ -6,10 +6,13 @@ bounded window after the rollback, and in every node's log and hook log);
 and `staggerctl status --json` on every peer shows rollout.failed naming
 the node and the reason, and a waiting text that starts with "halted".
 
-usage: /usr/bin/python3 test_rollout_fail.py STAGGERD STAGGERCTL [install|health]
+usage: /usr/bin/python3 test_rollout_fail.py STAGGERD STAGGERCTL [install|health|crashloop]
 (prints TAP). install: the first node's install hook fails. health: the
 install works but the new version never turns healthy, so the health
-deadline (60 s, the roster's minimum) runs out.
+deadline (60 s, the roster's minimum) runs out. crashloop: the new version
+crashes and restarts at every health run (its hook's restarts= climbs), so
+the update fails at the third restart (tuning.crash_restarts), long before
+that deadline (issue 13).
 """
 import sys
 
@@ -20,18 +23,23 @@ POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=10, health_deadline_s=60)
 DEADLINE_S = POLICY["health_deadline_s"]
 INSTALL_WHY = "checksum mismatch for cardano-node-%s-amd64.deb" % NEW_VERSION
 SICK_WHY = "cardano-node %s exits at start: bad config" % NEW_VERSION
+CRASH_WHY = "cardano-node %s: segmentation fault" % NEW_VERSION
 # Without the halt the next node would be elected within a second or two of
 # the rollback; watching two waves' worth (soak + a 1 s install, twice)
 # bounds how long "nothing happens" is observed. The only timed wait here.
 WINDOW_S = 2 * (POLICY["soak_s"] + 1)
 FAIL_MOVES = {"install": ["elected", "installing", "failed", "rolling-back", "rolled-back"],
               "health": ["elected", "installing", "verifying", "failed", "rolling-back",
-                         "rolled-back"]}[VARIANT]
+                         "rolled-back"],
+              "crashloop": ["elected", "installing", "verifying", "failed", "rolling-back",
+                            "rolled-back"]}[VARIANT]
 
 
 def reason_ok(text):
     if VARIANT == "install":
         return "install hook failed" in text and INSTALL_WHY in text
+    if VARIANT == "crashloop":
+        return "crash loop: %s restarted 3 times within" % NEW_VERSION in text
     return "not healthy on %s within %ds" % (NEW_VERSION, DEADLINE_S) in text
 
 
@@ -46,6 +54,8 @@ def test(f, tap):
     tap.note("first in the order: %s (on %s)" % (first, old))
     if VARIANT == "install":
         f.set_update(first, fail_install=INSTALL_WHY)
+    elif VARIANT == "crashloop":
+        f.set_update(first, crashloop=CRASH_WHY)
     else:
         f.set_update(first, sick=SICK_WHY)
     peer = others[0]
@@ -55,7 +65,8 @@ def test(f, tap):
 
     back = {first: {"phase": "rolled-back", "version": old, "health": "healthy"}}
     if not f.check_wait("every peer shows %s rolled back, healthy on %s again" % (first, old),
-                        lambda: f.problems(back), DEADLINE_S + 40 if VARIANT == "health" else 30):
+                        lambda: f.problems(back),
+                        DEADLINE_S + 40 if VARIANT in ("health", "crashloop") else 30):
         return
     moves = [m.new for m in f.moves(first, NEW_VERSION)]
     tap.check(moves == FAIL_MOVES, "%s moved %s" % (first, " -> ".join(FAIL_MOVES)), repr(moves))
@@ -68,6 +79,15 @@ def test(f, tap):
         tap.check(waited >= DEADLINE_S * 1000 - 50,
                   "it failed only when the health deadline (%d s) ran out: verified for %.1f s"
                   % (DEADLINE_S, waited / 1000))
+    if VARIANT == "crashloop":
+        sp = {m.new: m.t for m in f.moves(first, NEW_VERSION)}
+        waited = sp["failed"] - sp["verifying"]
+        # Three health runs after the install, one a second (the harness's
+        # interval), scaled for a slow machine: far under the deadline.
+        # Never more than 3/4 of the deadline, or the check would say nothing.
+        tap.check(waited < min(f.deadline(DEADLINE_S * 1000 / 3), DEADLINE_S * 1000 * 3 / 4),
+                  "it failed at the third restart, not at the health deadline (%d s): "
+                  "verified for %.1f s" % (DEADLINE_S, waited / 1000))
 
     still = {n: {"phase": lambda v: v in ("", "idle")} for n in others}
     still[first] = back[first]

@@ -46,6 +46,7 @@ typedef struct {
     size_t journal_roster_len;
     stg_health_t health;
     stg_forging_t forging;        /* what its health hook says (sim_set_forging) */
+    uint32_t restarts;            /* its health hook's restarts= */
     char version[STG_VERSION_MAX + 1];
     char old_version[STG_VERSION_MAX + 1];
     int64_t unhealthy_until;      /* restarting after an install */
@@ -619,10 +620,15 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             if (s->now < nd->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
             if (nd->beh.health_fails_after_install && strcmp(nd->version, nd->old_version) != 0)
                 h = STG_HEALTH_UNHEALTHY;
+            if (nd->beh.crash_loops_after_install && strcmp(nd->version, nd->old_version) != 0) {
+                h = STG_HEALTH_UNHEALTHY;
+                nd->restarts++;
+            }
             ev.type = STG_EV_HEALTH;
             ev.health = h;
             ev.version = nd->version;
             ev.forging = nd->forging;
+            ev.restarts = nd->restarts;
             ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
             step_node(s, e.node, &ev);
             break;

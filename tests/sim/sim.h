@@ -55,6 +55,9 @@ typedef struct {
 typedef struct {
     bool install_fails;
     bool health_fails_after_install; /* new version never becomes healthy */
+    bool crash_loops_after_install;  /* new version restarts at every health run
+                                        (restarts= counts up) and never
+                                        becomes healthy */
     bool rollback_fails;
     bool gate_says_no;
 } sim_behaviour_t;

@@ -2,7 +2,8 @@
  * invariants of check.h after every step: a good release reaches everyone
  * one slot at a time with the holdback pair last; a failing install halts
  * the fleet after one rollback, and every status says why; a crash
- * mid-install resumes; a node that is down or cut off is never elected; a
+ * mid-install resumes; a new version that crash-loops fails at once, not at
+ * its health deadline; a node that is down or cut off is never elected; a
  * minority never starts; batch 2 runs two at a time, never three. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -204,29 +205,25 @@ static stg_phase_t phase_of(sim_t *s, unsigned i) {
     return x.phase;
 }
 
-/* Every install fails: the first node elected fails, rolls back, and the
- * fleet halts; nobody else starts, and every node's status says so. */
-static void failing_install_halts_fleet(void **state) {
-    (void)state;
-    watch_t w;
-    sim_t *s = make(8, 21, &w);
-    sim_behaviour_t bad = {.install_fails = true};
-    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &bad);
+/* Publish 10.5.2 to a fleet whose hooks fail it: the first node elected
+ * fails, rolls back and the fleet halts; for watch_ms after that nobody
+ * else starts, and every node's status names that node, says halted and
+ * gives the reason (why). */
+static void halts_on_first(sim_t *s, watch_t *w, int64_t watch_ms, const char *why) {
     sim_run_until(s, 5000);
     sim_publish(s, 2, "10.5.2", 1800000100);
-    int64_t t = WAIT_FOR(s, 120000, count_started(&w) > 0 && phase_of(s, (unsigned)w.order[0]) ==
+    int64_t t = WAIT_FOR(s, 120000, count_started(w) > 0 && phase_of(s, (unsigned)w->order[0]) ==
                                                                  STG_PHASE_ROLLED_BACK);
     assert_true(t >= 0);
-    unsigned first = (unsigned)w.order[0];
-    /* Long enough for several more waves, had the fleet not halted. */
-    sim_run_until(s, sim_now(s) + 120000);
-    assert_clean(s, &w);
-    assert_int_equal(count_started(&w), 1);
+    unsigned first = (unsigned)w->order[0];
+    sim_run_until(s, sim_now(s) + watch_ms);
+    assert_clean(s, w);
+    assert_int_equal(count_started(w), 1);
     assert_int_equal(phase_of(s, first), STG_PHASE_ROLLED_BACK);
     assert_string_equal(sim_running(s, first), "10.5.1");
     char name[8];
     snprintf(name, sizeof name, "n%02u", first);
-    for (unsigned i = 0; i < 8; i++) {
+    for (unsigned i = 0; i < sim_nodes(s); i++) {
         json_t *st = stg_core_status_json(sim_core(s, i), sim_node_clock(s, i));
         json_t *ro = json_object_get(st, "rollout");
         json_t *f = json_object_get(ro, "failed");
@@ -235,9 +232,42 @@ static void failing_install_halts_fleet(void **state) {
         const char *waiting = json_string_value(json_object_get(ro, "waiting"));
         assert_non_null(waiting);
         assert_non_null(strstr(waiting, "halted"));
-        assert_non_null(strstr(waiting, "install hook failed"));
+        if (!strstr(waiting, why)) fprintf(stderr, "n%02u waits: %s\n", i, waiting);
+        assert_non_null(strstr(waiting, why));
         json_decref(st);
     }
+}
+
+/* Every install fails: the first node elected fails, rolls back, and the
+ * fleet halts; nobody else starts (watched long enough for several more
+ * waves, had the fleet not halted), and every node's status says so. */
+static void failing_install_halts_fleet(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make(8, 21, &w);
+    sim_behaviour_t bad = {.install_fails = true};
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &bad);
+    halts_on_first(s, &w, 120000, "install hook failed");
+    finish(&s, &w);
+}
+
+/* A new version that keeps crashing (issue 13): the health hook's
+ * restarts= climbs at every run. With a deadline of an hour (a ledger
+ * replay's), the update fails at the third restart, seconds after the
+ * install, is rolled back and halts the fleet with the reason; without the
+ * crash-loop rule it would wait the hour out (and WAIT_FOR's two minutes
+ * would run out first). */
+static void crash_loop_fails_early(void **state) {
+    (void)state;
+    watch_t w;
+    static const char long_deadline[] =
+        "{\"batch\":1,\"soak_s\":5,\"unavailable_max\":1,"
+        "\"epoch\":{\"start_s\":1800000000,\"length_s\":30,\"proof_epochs\":1,\"guard_s\":2},"
+        "\"health_deadline_s\":3600}";
+    sim_t *s = make_with(8, 23, &w, long_deadline);
+    sim_behaviour_t loops = {.crash_loops_after_install = true};
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &loops);
+    halts_on_first(s, &w, 30000, "crash loop: 10.5.2 restarted 3 times");
     finish(&s, &w);
 }
 
@@ -379,6 +409,7 @@ int main(void) {
         cmocka_unit_test(good_release_reaches_everyone),
         cmocka_unit_test(two_forgers_hold_the_rollout),
         cmocka_unit_test(failing_install_halts_fleet),
+        cmocka_unit_test(crash_loop_fails_early),
         cmocka_unit_test(crash_mid_install_resumes),
         cmocka_unit_test(down_or_cut_off_never_elected),
         cmocka_unit_test(minority_never_starts),
