@@ -111,7 +111,10 @@ class Fleet:
             os.makedirs(os.path.join(d, "state"), mode=0o700, exist_ok=True)
             cfg = {"key": os.path.join(self.keys, name_of(i) + ".key"), "roster": self.roster,
                    "state_dir": os.path.join(d, "state"), "hooks": {"health": hook},
-                   "log_level": "info"}
+                   "log_level": "info",
+                   # No metrics endpoint: the default would give 127.0.0.1:9479
+                   # to the first peer and a warning to every other.
+                   "metrics": ""}
             with open(os.path.join(d, "staggerd.json"), "w") as f:
                 json.dump(cfg, f, indent=1)
 
