@@ -414,7 +414,7 @@ class Scraper(threading.Thread):
         a, t = proc_cpu_ns(pid), time.monotonic()
         if a is None:
             return None
-        time.sleep(10)
+        time.sleep(10)  # the window the idle rate is measured over, not a wait
         idle_ns_per_s = (proc_cpu_ns(pid) - a) / (time.monotonic() - t)
         a, t = proc_cpu_ns(pid), time.monotonic()
         try:

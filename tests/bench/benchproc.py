@@ -25,7 +25,7 @@ def pace(i, batch, gap_s):
     second on two cores overload the machine for good (docs/benchmarks.md);
     started a batch at a time, they come up as a real fleet's machines do."""
     if batch and i and i % batch == 0:
-        time.sleep(gap_s)
+        time.sleep(gap_s)  # the launch's own pace (what is measured), not a wait
 
 
 def add_pace_args(ap):
