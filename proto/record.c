@@ -46,6 +46,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     if (o && r->stagger[0]) json_object_set_new(o, "stagger", json_string(r->stagger));
     if (o && r->forging != STG_FORGING_UNKNOWN)
         json_object_set_new(o, "forging", json_boolean(r->forging == STG_FORGING_YES));
+    if (o && r->build[0]) json_object_set_new(o, "build", json_string(r->build));
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -85,6 +86,10 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc) rc = stg_json_int(o, "record", "cmd_seq", false, 0, INT53, &r->cmd_seq, d);
     if (!rc) rc = stg_json_int(o, "record", "attempt", false, 0, INT53, &r->attempt, d);
     if (!rc) rc = stg_json_str(o, "record", "stagger", false, r->stagger, sizeof r->stagger, d);
+    if (!rc) rc = stg_json_str(o, "record", "build", false, r->build, sizeof r->build, d);
+    if (!rc && r->build[0] && !stg_sha256_hex_ok(r->build))
+        rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.build",
+                          "must be 64 lowercase hex digits (an artifact's SHA-256)");
     json_t *forging = json_object_get(o, "forging");
     if (!rc && forging) {
         if (!json_is_boolean(forging))

@@ -12,7 +12,7 @@ static const char *const RELEASE_FIELDS[] = {"component", "version",   "created_
                                              "not_before", "artifacts", NULL};
 static const char *const ARTIFACT_FIELDS[] = {"image", "url", "sha256", NULL};
 
-static bool hex64(const char *s) {
+bool stg_sha256_hex_ok(const char *s) {
     return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
@@ -24,7 +24,7 @@ static bool image_ok(const char *s) {
     size_t n = (size_t)(at - s);
     if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/:-") != n)
         return false;
-    return hex64(at + strlen(DIGEST_PREFIX));
+    return stg_sha256_hex_ok(at + strlen(DIGEST_PREFIX));
 }
 
 static bool url_ok(const char *s) {
@@ -75,7 +75,7 @@ static int artifact(json_t *v, const char *path, stg_artifact_t *a, stg_diag_t *
     char hex[128];
     stg_path_key(&p, path, "sha256");
     if ((rc = stg_json_str(v, path, "sha256", true, hex, sizeof hex, d)) < 0) return rc;
-    if (!hex64(hex))
+    if (!stg_sha256_hex_ok(hex))
         return stg_diag_set(d, STG_REJECT_BAD_VALUE, p.s,
                             "must be the SHA-256 of the file: 64 lowercase hex digits "
                             "(got \"%s\")",

@@ -163,6 +163,8 @@ typedef struct {
     /* HEALTH: result of the health hook. */
     stg_health_t health;
     const char *version;          /* may be NULL: unchanged */
+    const char *build;            /* HEALTH: the hook's build=, the SHA-256 (64 hex)
+                                     of the artifact it runs; NULL: unchanged */
     const char *detail;           /* may be NULL */
     const char *progress;         /* HEALTH: progress marker, NULL when none */
     stg_forging_t forging;        /* HEALTH: the hook's forging=, UNKNOWN when it said none */

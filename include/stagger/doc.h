@@ -125,6 +125,9 @@ int stg_release_decode(const uint8_t *json, size_t len, stg_release_t *rel, stg_
  * zeroed. */
 int stg_release_open(const uint8_t *buf, size_t len, const stg_roster_t *r,
                      stg_release_t *rel, stg_diag_t *d);
+/* 64 lowercase hex digits: an artifact's SHA-256 as releases and records
+ * write it. */
+bool stg_sha256_hex_ok(const char *s);
 /* The artifact for a flavour, or NULL. Borrowed from rel. */
 const stg_artifact_t *stg_release_artifact(const stg_release_t *rel, const char *flavour);
 

@@ -73,6 +73,8 @@ typedef struct {
                                        * holds or last held; optional, 0 */
     char stagger[STG_VERSION_MAX + 1];/* the signer's staggerd version; optional, "" */
     stg_forging_t forging;            /* optional: absent is UNKNOWN */
+    char build[65];                   /* optional: the SHA-256 (hex) of the artifact the
+                                       * service runs, as its health hook said; "" */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

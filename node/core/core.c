@@ -109,8 +109,10 @@ out:
 
 static void on_health(stg_core_t *c, const stg_event_t *ev) {
     bool changed = ev->health != c->health;
-    if (ev->version && strcmp(ev->version, c->version) != 0) {
-        snprintf(c->version, sizeof c->version, "%s", ev->version);
+    bool new_build = ev->build && strcmp(ev->build, c->build) != 0;
+    if (new_build) snprintf(c->build, sizeof c->build, "%s", ev->build);
+    if ((ev->version && strcmp(ev->version, c->version) != 0) || new_build) {
+        if (ev->version) snprintf(c->version, sizeof c->version, "%s", ev->version);
         changed = true;
         /* Healthy on a new version is a new health: the proof measures from
          * it (a node that stays healthy through its update must not carry

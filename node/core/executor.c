@@ -182,7 +182,7 @@ static void start_emergency(stg_core_t *c, const exec_in_t *in) {
     /* An election of ours still open ends here, its slot freed. */
     stg__attempt_end(c, false, "an operator's emergency update takes over");
     /* A normal update to the same release may have finished in the meantime. */
-    if (strcmp(c->version, rel.version) == 0 ||
+    if (stg__self_runs(c, &rel) ||
         (c->exec_state == STG_EXEC_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
         return;
     stg__set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
@@ -239,7 +239,7 @@ static void rerun_rollback(stg_core_t *c, const exec_in_t *in) {
 
 /* Does the service run the release we install (or say no version)? */
 static bool runs_release(const stg_core_t *c) {
-    return !c->version[0] || strcmp(c->version, c->exec_rel.version) == 0;
+    return !c->version[0] || stg__self_runs(c, &c->exec_rel);
 }
 
 /* A new version that keeps crashing fails at once, not at the end of
@@ -362,7 +362,7 @@ static void operator_fail(stg_core_t *c, const exec_in_t *in) {
 
 /* At rest, done on the release or running its version: put the old one back. */
 static void roll_back_release(stg_core_t *c, const exec_in_t *in) {
-    if (!c->have_release || strcmp(c->version, c->release.version) != 0) return;
+    if (!c->have_release || !stg__self_runs(c, &c->release)) return;
     if (c->exec_state == STG_EXEC_IDLE || !c->exec_have ||
         memcmp(c->exec_id, c->release_id, 8) != 0)
         stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
@@ -383,7 +383,7 @@ static void forgive(stg_core_t *c, const exec_in_t *in) {
  * should that fail again, the fleet halts again. */
 static void retry_or_forgive(stg_core_t *c, const exec_in_t *in) {
     if (!c->exec_have) return;
-    if (strcmp(c->version, c->exec_rel.version) != 0) {
+    if (!stg__self_runs(c, &c->exec_rel)) {
         forgive(c, in);
         return;
     }
@@ -497,7 +497,7 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
         stg__log(c, STG_LOG_INFO, "rollout", "adopted release %s %s (%s) from an operator command",
                  rel.component, rel.version, hex);
     }
-    if (!start || strcmp(c->version, rel.version) == 0) return; /* not ours, or runs it already */
+    if (!start || stg__self_runs(c, &rel)) return; /* not ours, or runs it already */
     uint8_t *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, env, len);

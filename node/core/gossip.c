@@ -20,6 +20,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->inc = c->inc;
     snprintf(r->component, sizeof r->component, "%s", c->component);
     snprintf(r->version, sizeof r->version, "%s", c->version);
+    snprintf(r->build, sizeof r->build, "%s", c->build);
     snprintf(r->flavour, sizeof r->flavour, "%s", m->flavour);
     r->health = c->health;
     snprintf(r->detail, sizeof r->detail, "%s", c->detail);
@@ -262,7 +263,8 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
     return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
            a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
            a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
-           strcmp(a->version, b->version) == 0 && strcmp(a->detail, b->detail) == 0 &&
+           a->forging == b->forging && strcmp(a->version, b->version) == 0 &&
+           strcmp(a->build, b->build) == 0 && strcmp(a->detail, b->detail) == 0 &&
            strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&
            strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0;
 }

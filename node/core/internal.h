@@ -161,6 +161,7 @@ struct stg_core {
     int64_t summary_repair_ms;    /* when a ping's summary last started a digest exchange */
     stg_health_t health;
     char version[STG_VERSION_MAX + 1];
+    char build[65];               /* the artifact's SHA-256 our service runs, or "" */
     stg_forging_t forging;        /* our service forges, as our health hook said */
     bool two_forgers;             /* the fleet has more than one forger (logged once) */
     char detail[STG_DETAIL_MAX + 1];
@@ -380,6 +381,9 @@ bool stg__open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_
 int stg__majority(const stg_core_t *c);
 bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]);
 stg_phase_t stg__rec_phase(const stg_core_t *c, int i);
+bool stg__runs(const stg_release_t *rel, const char *flavour, const char *version,
+               const char *build);
+bool stg__self_runs(const stg_core_t *c, const stg_release_t *rel);
 bool stg__done_on(const stg_core_t *c, int i);
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]);
 bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]);

@@ -22,14 +22,30 @@ bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]) {
 
 stg_phase_t stg__rec_phase(const stg_core_t *c, int i) { return c->peers[i].rec.phase; }
 
-/* Runs the release: finished an update to it, or already ran its version. */
+/* A service of this flavour, reporting this version and build, runs rel:
+ * the version matches, and so does the build wherever the health hook
+ * reports one (a rebuild of the same version, e.g. with a new GHC, is a new
+ * artifact: docs/protocol.md §5). */
+bool stg__runs(const stg_release_t *rel, const char *flavour, const char *version,
+               const char *build) {
+    if (strcmp(version, rel->version) != 0) return false;
+    const stg_artifact_t *a = build[0] ? stg_release_artifact(rel, flavour) : NULL;
+    return !a || strcmp(build, a->sha256) == 0;
+}
+
+bool stg__self_runs(const stg_core_t *c, const stg_release_t *rel) {
+    return c->self >= 0 &&
+           stg__runs(rel, c->roster->members[c->self].flavour, c->version, c->build);
+}
+
+/* Runs the release: finished an update to it, or already ran it. */
 bool stg__done_on(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
     if (!p->have || !c->have_release) return false;
     stg_phase_t ph = stg__rec_phase(c, i);
     if (stg__rec_about(c, i, c->release_id) && ph == STG_PHASE_DONE) return true;
     return (ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
-           strcmp(p->rec.version, c->release.version) == 0;
+           stg__runs(&c->release, c->roster->members[i].flavour, p->rec.version, p->rec.build);
 }
 
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {

@@ -170,6 +170,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
         json_object_set_new(o, "stagger", json_string(p->have ? p->rec.stagger : ""));
+        json_object_set_new(o, "build", json_string(p->have ? p->rec.build : ""));
         json_object_set_new(o, "forging",
                             !p->have || p->rec.forging == STG_FORGING_UNKNOWN
                                 ? json_null()

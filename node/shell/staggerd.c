@@ -260,9 +260,10 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     ev.type = STG_EV_HEALTH;
     ev.now_ms = wall_ms();
     char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "", progress[64] = "";
-    /* Output lines "version=X", "detail=text", "forging=1" or "forging=0",
-     * "restarts=N" (docs/operations.md, hooks); the rest is kept out of the
-     * record (it goes to the debug log). */
+    char build[65] = "";
+    /* Output lines "version=X", "build=[sha256:]HEX", "detail=text",
+     * "forging=1" or "forging=0", "restarts=N" (docs/operations.md, hooks);
+     * the rest is kept out of the record (it goes to the debug log). */
     char *save = NULL, out[STG_HOOK_OUTPUT_MAX];
     snprintf(out, sizeof out, "%s", res->output);
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -270,7 +271,16 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         else if (strncmp(line, "detail=", 7) == 0) snprintf(detail, sizeof detail, "%s", line + 7);
         else if (strncmp(line, "progress=", 9) == 0)
             snprintf(progress, sizeof progress, "%s", line + 9);
-        else if (strcmp(line, "forging=1") == 0) ev.forging = STG_FORGING_YES;
+        else if (strncmp(line, "build=", 6) == 0) {
+            const char *b = line + 6;
+            if (strncmp(b, "sha256:", 7) == 0) b += 7;
+            if (stg_sha256_hex_ok(b)) snprintf(build, sizeof build, "%s", b);
+            else
+                say(STG_LOG_WARNING, "hook",
+                    "health: ignoring \"%.80s\": build= takes the artifact's SHA-256, 64 "
+                    "lowercase hex digits, optionally after sha256:",
+                    line);
+        } else if (strcmp(line, "forging=1") == 0) ev.forging = STG_FORGING_YES;
         else if (strcmp(line, "forging=0") == 0) ev.forging = STG_FORGING_NO;
         else if (strncmp(line, "restarts=", 9) == 0) {
             char *end = NULL;
@@ -297,6 +307,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         res->term_signal, res->timed_out ? " (timed out)" : "", (long long)res->elapsed_ms,
         res->output);
     ev.version = version[0] ? version : NULL;
+    ev.build = build[0] ? build : NULL;
     ev.detail = detail;
     ev.progress = progress[0] ? progress : NULL;
     step(d, &ev);

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     uint8_t id[8];
     char version[STG_VERSION_MAX + 1];
+    stg_release_t release;        /* its artifacts: which build each flavour runs */
     bool failed;
     int64_t failed_at;
 } rel_t;
@@ -133,6 +134,7 @@ static rel_t *rel_learn(check_t *c, unsigned node, const uint8_t id[8]) {
     memset(r, 0, sizeof *r);
     memcpy(r->id, id, 8);
     snprintf(r->version, sizeof r->version, "%s", x->release.version);
+    r->release = x->release;
     free(x);
     return r;
 }
@@ -189,12 +191,23 @@ static void refresh_restarted(check_t *c) {
         }
 }
 
+/* Node j's service runs rel's version, and its build where its health
+ * hook reports one (a rebuild of a version is a new artifact). */
+static bool runs_version(sim_t *s, unsigned j, const stg_release_t *rel) {
+    if (strcmp(sim_running(s, j), rel->version) != 0) return false;
+    const char *b = sim_build(s, j);
+    const stg_artifact_t *a =
+        b[0] ? stg_release_artifact(rel, stg_core_roster(sim_core(s, j))->members[j].flavour)
+             : NULL;
+    return !a || strcmp(b, a->sha256) == 0;
+}
+
 static bool runs_release(const check_t *c, unsigned j, const rel_t *r) {
     const stg_exec_brief_t *x = &c->sh[j].x;
     if (x->phase == STG_PHASE_DONE && x->have_release && memcmp(x->release_id, r->id, 8) == 0)
         return true;
     return (x->phase == STG_PHASE_IDLE || x->phase == STG_PHASE_DONE) &&
-           strcmp(sim_running(c->sim, j), r->version) == 0;
+           runs_version(c->sim, j, &r->release);
 }
 
 static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
@@ -278,7 +291,7 @@ static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int sl
     }
     for (unsigned j = 0; j < c->n; j++) {
         if (c->holdback[j]) continue;
-        if (strcmp(sim_running(s, j), r->version) != 0 || sim_switched_at(s, j) < 0)
+        if (!runs_version(s, j, &r->release) || sim_switched_at(s, j) < 0)
             return; /* invariant 4 speaks for this one */
         int64_t from = sim_switched_at(s, j) + sim_restart_ms(s);
         if (from > healthy_from) {
@@ -552,7 +565,7 @@ bool check_finished(const check_t *c, char *why, size_t cap) {
         stg_exec_brief_t x;
         stg_core_exec_brief(sim_core(s, i), &x);
         bool about = x.have_release && memcmp(x.release_id, id, 8) == 0;
-        bool runs = strcmp(sim_running(s, i), rel->version) == 0;
+        bool runs = runs_version(s, i, rel);
         /* Idle and already running it counts as done (an older journal
          * reloaded after the install, as the proof counts it too). */
         if ((about && x.phase == STG_PHASE_DONE && runs) || (x.phase == STG_PHASE_IDLE && runs))

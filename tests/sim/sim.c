@@ -49,6 +49,7 @@ typedef struct {
     uint32_t restarts;            /* its health hook's restarts= */
     char version[STG_VERSION_MAX + 1];
     char old_version[STG_VERSION_MAX + 1];
+    char build[65], old_build[65];  /* the artifact's SHA-256 that runs, ran first */
     int64_t unhealthy_until;      /* restarting after an install */
     uint8_t *journal;
     size_t journal_len;
@@ -68,6 +69,7 @@ typedef struct {
     } acked[STG_BATCH_MAX];
     uint64_t write_failures;
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
+    char hook_build[65];
     uint64_t starts;
     int64_t stall_until;          /* its loop gets no CPU before this (virtual ms) */
     int64_t stall_next_ms;        /* stall this long right after its next wake-up */
@@ -282,6 +284,8 @@ sim_t *sim_new(const sim_config_t *cfg) {
         for (unsigned k = 0; k < STG_BATCH_MAX; k++) s->nodes[i].acked[k].to = -1;
         snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
         snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
+        snprintf(s->nodes[i].build, sizeof s->nodes[i].build, "%064d", 99);
+        memcpy(s->nodes[i].old_build, s->nodes[i].build, sizeof s->nodes[i].build);
     }
     char *json = sim_roster_json(s, 1);
     uint8_t buf[STG_PAYLOAD_MAX];
@@ -478,6 +482,12 @@ static void apply(sim_t *s, unsigned i) {
                 nd->installers++;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
+                const stg_artifact_t *art =
+                    a->hook == STG_HOOK_INSTALL && a->release
+                        ? stg_release_artifact(a->release,
+                                               stg_core_roster(nd->core)->members[i].flavour)
+                        : NULL;
+                snprintf(nd->hook_build, sizeof nd->hook_build, "%s", art ? art->sha256 : "");
             } else if (a->hook == STG_HOOK_GATE) {
                 ok = !nd->beh.gate_says_no;
             }
@@ -627,6 +637,7 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.type = STG_EV_HEALTH;
             ev.health = h;
             ev.version = nd->version;
+            ev.build = nd->beh.reports_build ? nd->build : NULL;
             ev.forging = nd->forging;
             ev.restarts = nd->restarts;
             ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
@@ -649,11 +660,13 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.detail = ev.ok ? "" : "exit 1";
             if (ev.hook == STG_HOOK_INSTALL && e.data) {
                 snprintf(nd->version, sizeof nd->version, "%s", (const char *)e.data);
+                if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
                 nd->switched_at = s->now;
             }
             if (ev.hook == STG_HOOK_ROLLBACK && ev.ok) {
                 memcpy(nd->version, nd->old_version, sizeof nd->version);
+                memcpy(nd->build, nd->old_build, sizeof nd->build);
                 nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
                 nd->switched_at = s->now;
             }
@@ -675,10 +688,14 @@ void sim_crash(sim_t *s, unsigned node) {
      * way the service was in the middle of a restart. */
     if (nd->hook >= 0) {
         bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
-        if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0])
+        if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0]) {
             memcpy(nd->version, nd->hook_version, sizeof nd->version);
-        if (switched && nd->hook == STG_HOOK_ROLLBACK)
+            if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
+        }
+        if (switched && nd->hook == STG_HOOK_ROLLBACK) {
             memcpy(nd->version, nd->old_version, sizeof nd->version);
+            memcpy(nd->build, nd->old_build, sizeof nd->build);
+        }
         if (switched) nd->switched_at = s->now;
         nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
         sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
@@ -745,20 +762,34 @@ void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
     s->observer_ctx = ctx;
 }
 
-size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
-                       size_t cap) {
+size_t sim_release_env_build(sim_t *s, const char *version, unsigned build,
+                             int64_t created_at_s, uint8_t *out, size_t cap) {
     char json[1024];
     snprintf(json, sizeof json,
              "{\"component\":\"cardano-node\",\"version\":\"%s\",\"created_at\":%lld,"
              "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/cardano-node-%s.deb\","
-             "\"sha256\":\"%064d\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
-             version, (long long)created_at_s, version, 0, 0);
+             "\"sha256\":\"%064u\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064u\"}}}",
+             version, (long long)created_at_s, version, build, build);
     return sim_seal(s, -1, STG_DOC_RELEASE, json, out, cap);
 }
 
+size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
+                       size_t cap) {
+    return sim_release_env_build(s, version, 0, created_at_s, out, cap);
+}
+
 void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s) {
+    sim_publish_build(s, node, version, 0, created_at_s);
+}
+
+const char *sim_build(const sim_t *s, unsigned node) {
+    return s->nodes[node].beh.reports_build ? s->nodes[node].build : "";
+}
+
+void sim_publish_build(sim_t *s, unsigned node, const char *version, unsigned build,
+                       int64_t created_at_s) {
     uint8_t env[4096], frame[8192];
-    size_t n = sim_release_env(s, version, created_at_s, env, sizeof env);
+    size_t n = sim_release_env_build(s, version, build, created_at_s, env, sizeof env);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;

@@ -60,6 +60,8 @@ typedef struct {
                                         becomes healthy */
     bool rollback_fails;
     bool gate_says_no;
+    bool reports_build;              /* its health hook says build= (the SHA-256
+                                        of the artifact its service runs) */
 } sim_behaviour_t;
 
 sim_t *sim_new(const sim_config_t *cfg);
@@ -88,6 +90,15 @@ void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
 /* Sign a release of cardano-node VERSION (operator key) and hand it to node
  * as a client would (staggerctl release publish). */
 void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s);
+/* The same with build number `build` (sim_publish's is 0): every artifact's
+ * SHA-256 is that number in 64 decimal digits, so a new build of a version
+ * is a new artifact (a rebuild with another GHC, a new image digest). */
+void sim_publish_build(sim_t *s, unsigned node, const char *version, unsigned build,
+                       int64_t created_at_s);
+/* The SHA-256 of the artifact the node's service runs, as its health hook
+ * reports it: "" unless its behaviour says reports_build. Before any
+ * install, build number 99. */
+const char *sim_build(const sim_t *s, unsigned node);
 /* The version the node's service runs now (what its health hook reports). */
 const char *sim_running(const sim_t *s, unsigned node);
 /* The version it ran before the first install (what a rollback restores). */
@@ -113,6 +124,8 @@ int64_t sim_wall_ms(const sim_t *s);
  * arguments): for an emergency update that carries the published release. */
 size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
                        size_t cap);
+size_t sim_release_env_build(sim_t *s, const char *version, unsigned build,
+                             int64_t created_at_s, uint8_t *out, size_t cap);
 
 /* Disk faults: while failing, node's PERSIST actions (journal, incarnation,
  * roster, audit) and the incarnation the shell writes at start are refused,

@@ -160,6 +160,59 @@ static void good_release_reaches_everyone(void **state) {
 
 static unsigned count_started(const watch_t *w) { return w->norder; }
 
+static unsigned count_installs(const watch_t *w, unsigned n) {
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) k += w->installs[i];
+    return k;
+}
+
+/* Every node runs build `build` of version and is done on the release it has. */
+static bool all_built(sim_t *s, const char *version, unsigned build) {
+    char want[65];
+    snprintf(want, sizeof want, "%064u", build);
+    for (unsigned i = 0; i < sim_nodes(s); i++)
+        if (strcmp(sim_build(s, i), want) != 0) return false;
+    return all_done(s, version);
+}
+
+/* Issue 13, build identity: 10.5.2 rebuilt with another GHC is a new
+ * artifact (a new image digest, a new package hash) under the same
+ * version. Where the health hook reports the build it runs (build=), the
+ * rebuild rolls out to every node, in waves and with the proof as any
+ * release; a node counts as updated only when version and build match.
+ * Where it does not, the version alone decides, as before: the rebuild is
+ * adopted but installs nowhere (the fallback the docs describe). */
+static void rebuild_rolls_out(void **state) {
+    (void)state;
+    for (int reports = 1; reports >= 0; reports--) {
+        watch_t w;
+        sim_t *s = make(8, 41, &w);
+        sim_behaviour_t b = {.reports_build = reports};
+        for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &b);
+        sim_run_until(s, 5000);
+        sim_publish(s, 3, "10.5.2", 1800000100);
+        int64_t t = WAIT_FOR(s, 600000, reports ? all_built(s, "10.5.2", 0) : all_done(s, "10.5.2"));
+        if (t < 0) sim_dump_trace(s);
+        assert_true(t >= 0);
+        assert_int_equal(count_installs(&w, 8), 8);
+        sim_publish_build(s, 5, "10.5.2", 1, 1800000200);
+        if (reports) {
+            t = WAIT_FOR(s, 900000, all_built(s, "10.5.2", 1));
+            if (t < 0) sim_dump_trace(s);
+            assert_true(t >= 0);
+            assert_int_equal(count_installs(&w, 8), 16);
+        } else {
+            sim_run_until(s, sim_now(s) + 300000);
+            assert_int_equal(count_installs(&w, 8), 8);
+            assert_true(all_done(s, "10.5.2"));
+        }
+        assert_clean(s, &w);
+        assert_int_equal(w.max_updating, 1);
+        assert_int_equal(w.holdback_started_early, 0);
+        finish(&s, &w);
+    }
+}
+
 /* Every node's status: more than one forger, and the waiting line says it. */
 static bool all_see_two_forgers(sim_t *s) {
     for (unsigned i = 0; i < sim_nodes(s); i++) {
@@ -410,6 +463,7 @@ int main(void) {
         cmocka_unit_test(two_forgers_hold_the_rollout),
         cmocka_unit_test(failing_install_halts_fleet),
         cmocka_unit_test(crash_loop_fails_early),
+        cmocka_unit_test(rebuild_rolls_out),
         cmocka_unit_test(crash_mid_install_resumes),
         cmocka_unit_test(down_or_cut_off_never_elected),
         cmocka_unit_test(minority_never_starts),

@@ -42,6 +42,8 @@ static void round_trip(void **state) {
     r.attempt = 5;
     snprintf(r.stagger, sizeof r.stagger, "0.2.0 (git 1a2b3c4)");
     snprintf(r.phase_detail, sizeof r.phase_detail, "healthy on 10.5.2");
+    snprintf(r.build, sizeof r.build, "%s",
+             "411b666d476f7b28e6bed75a1cc46d144b0088a189ff8fd231b0b5f71bd9fa8d");
     uint8_t buf[2048];
     int n = stg_record_encode(&r, buf, sizeof buf);
     assert_true(n > 0);
@@ -62,6 +64,7 @@ static void optional_fields_only_when_set(void **state) {
     assert_null(strstr((const char *)buf, "cmd_seq"));
     assert_null(strstr((const char *)buf, "phase_detail"));
     assert_null(strstr((const char *)buf, "stagger"));
+    assert_null(strstr((const char *)buf, "build"));
 }
 
 /* A newer stagger's record carries a field this build does not know: it is
@@ -109,6 +112,13 @@ static void refusals(void **state) {
     refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"stagger\":7", STG_REJECT_WRONG_TYPE,
            "stagger");
     refuse("\"phase\":\"soaking\"", "\"phase\":3", STG_REJECT_WRONG_TYPE, "phase");
+    /* build: an artifact's SHA-256, so it compares with the release's. */
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"build\":\"sha256:411b\"",
+           STG_REJECT_BAD_VALUE, "record.build");
+    refuse("\"phase\":\"soaking\"",
+           "\"phase\":\"soaking\",\"build\":"
+           "\"411B666D476F7B28E6BED75A1CC46D144B0088A189FF8FD231B0B5F71BD9FA8D\"",
+           STG_REJECT_BAD_VALUE, "record.build");
 }
 
 static void phase_names(void **state) {
