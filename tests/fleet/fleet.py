@@ -452,6 +452,8 @@ HOOK = r"""#!/bin/sh
 # Health hook of one test node: what it does is set by files beside it
 # (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail";
 # "forging" 1 or 0 (what a cardano-node hook reports);
+# "build" (the installed artifact's SHA-256, written by the install hook):
+# reported as build=sha256:HEX, as a container's image digest is;
 # "restart-until" (Unix ms, written by the install hook): restarting till then;
 # "crashing" (written by the install hook): the service restarts before
 # every run, counted in "restarts" and reported as restarts=N.
@@ -461,6 +463,9 @@ v=
 read -r v <"$d/version" 2>/dev/null
 [ -n "$v" ] && echo "version=$v"
 if [ -e "$d/forging" ]; then read -r fg <"$d/forging"; echo "forging=$fg"; fi
+b=
+read -r b <"$d/build" 2>/dev/null
+[ -n "$b" ] && echo "build=sha256:$b"
 if [ -e "$d/crashing" ]; then
     c=0
     read -r c <"$d/restarts" 2>/dev/null
@@ -555,6 +560,7 @@ if [ -e "$d/install-align" ]; then
 fi
 [ -d "$d" ] || exit 9
 put previous "$(cat "$d/version")"
+put previous-build "$(cat "$d/build" 2>/dev/null)"
 if [ -e "$d/sick" ]; then
     put detail "$(cat "$d/sick")"
     put mode unhealthy
@@ -568,12 +574,15 @@ r=0
 read -r r 2>/dev/null <"$d/restart-ms"
 [ "$r" -gt 0 ] && put restart-until $(($(date +%s%3N) + r))
 put version "$STAGGER_RELEASE_VERSION"
+put build "$STAGGER_ARTIFACT_SHA256"
 note end
 echo "installed $STAGGER_RELEASE_VERSION ($STAGGER_FLAVOUR) from $STAGGER_ARTIFACT"
 """,
     # The previous version back, healthy again.
     "rollback": r"""note "begin pid $$"
 [ -e "$d/previous" ] && put version "$(cat "$d/previous")"
+pb=$(cat "$d/previous-build" 2>/dev/null)
+if [ -n "$pb" ]; then put build "$pb"; else rm -f "$d/build"; fi
 put mode healthy
 rm -f "$d/crashing"
 v=$(cat "$d/version")
@@ -593,6 +602,8 @@ exit 0
 # ---- rollouts (issue 4): a policy with test-sized times ----
 
 NEW_VERSION = "10.5.3"
+# The artifacts' SHA-256s Fleet.release signs by default, per flavour.
+RELEASE_BUILDS = {"debian": "5" * 64, "nix": "7" * 64}
 ROLE_STAGE = {"relay": 1, "dark-relay": 2, "producer": 3, "standby": 4}
 
 
@@ -869,9 +880,10 @@ class Fleet:
 
     # -- the health hook's behaviour
 
-    def set_health(self, name, mode, version=None, detail=None):
+    def set_health(self, name, mode, version=None, detail=None, build=None):
         d = os.path.join(self.dir, name)
-        for field, value in (("mode", mode), ("version", version), ("detail", detail)):
+        for field, value in (("mode", mode), ("version", version), ("detail", detail),
+                             ("build", build)):
             if value is None:
                 continue
             tmp = os.path.join(d, "." + field)
@@ -1135,15 +1147,17 @@ class Fleet:
 
     # -- releases and rollouts (issue 4)
 
-    def release(self, version=NEW_VERSION, stem="release", created_at=None):
+    def release(self, version=NEW_VERSION, stem="release", created_at=None, builds=None):
         """Sign a release of cardano-node VERSION with an artifact for each
-        flavour; returns (path of the signed release, its id in hex)."""
+        flavour, their SHA-256s BUILDS[flavour] (default RELEASE_BUILDS);
+        returns (path of the signed release, its id in hex)."""
+        builds = builds or RELEASE_BUILDS
         doc = {"component": "cardano-node", "version": version,
                "created_at": created_at or int(time.time()),
                "artifacts": {
                    "debian": {"url": "https://example.org/cardano-node-%s-amd64.deb" % version,
-                              "sha256": "5" * 64},
-                   "nix": {"image": "ghcr.io/example/cardano-node@sha256:" + "7" * 64}}}
+                              "sha256": builds["debian"]},
+                   "nix": {"image": "ghcr.io/example/cardano-node@sha256:" + builds["nix"]}}}
         js = os.path.join(self.dir, stem + ".json")
         out = os.path.join(self.dir, stem + ".signed")
         with open(js, "w") as f:
