@@ -2,7 +2,9 @@
 """The cardano-node health hook against a fake metrics server on 127.0.0.1
 (canned Prometheus bodies, a free port), with an injected clock.
   test_health.py HOOKS_DIR"""
+import hashlib
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -203,6 +205,25 @@ t.ok(r.code == 0 and r.value("restarts") is None,
 r = health(new_style(age=5), SYSTEMCTL=os.path.join(stub_dir, "missing"))
 t.ok(r.code == 0 and r.value("restarts") is None, "no restarts line without systemctl", r)
 
+# ---- build identity: the artifact ROOT/current was installed from (issue 13) ----
+root = os.path.join(state_root, "root")
+os.makedirs(os.path.join(root, "versions", "10.5.3@0123456789ab"))
+os.symlink("versions/10.5.3@0123456789ab", os.path.join(root, "current"))
+marker = os.path.join(root, "current", ".stagger-artifact")
+sha = hashlib.sha256(b"rebuild").hexdigest()
+with open(marker, "w") as f:
+    f.write("url https://pkgs.example/cardano-node-10.5.3.tar.gz %s\n" % sha)
+r = health(new_style(age=5), STAGGER_CARDANO_ROOT=root)
+t.ok(r.code == 0 and r.value("build") == sha,
+     "build=<the SHA-256 in current/.stagger-artifact>, the artifact it was installed from", r)
+with open(marker, "w") as f:
+    f.write("url https://pkgs.example/x.tar.gz not-a-hash\n")
+r = health(new_style(age=5), STAGGER_CARDANO_ROOT=root)
+t.ok(r.code == 0 and r.value("build") is None, "no build line for a marker without a SHA-256", r)
+r = health(new_style(age=5), STAGGER_CARDANO_ROOT=os.path.join(root, "missing"))
+t.ok(r.code == 0 and r.value("build") is None,
+     "no build line without current (a tree installed by hand)", r)
+
 # ---- garbage and unreachable --------------------------------------------------
 r = health(GARBAGE)
 t.ok(r.code == 1 and "no slotNum" in (r.value("detail") or ""), "garbage body: unhealthy", r)
@@ -292,4 +313,6 @@ t.ok(not os.path.exists(os.path.join(st, "cardano-node", "restart-begin")),
      "restart-begin consumed", r)
 
 srv.shutdown()
+shutil.rmtree(state_root, ignore_errors=True)
+shutil.rmtree(stub_dir, ignore_errors=True)
 t.done()

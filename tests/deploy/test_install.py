@@ -83,11 +83,13 @@ def add(tf, name, data, mode=0o644):
     tf.addfile(info, io.BytesIO(data))
 
 
-def release(version, binary=True, config=True, runs=True):
-    path = os.path.join(ART, "cardano-node-%s-linux.tar.gz" % version)
+def release(version, binary=True, config=True, runs=True, ghc=""):
+    """A release tarball; GHC names a rebuild of the version (other bytes)."""
+    path = os.path.join(ART, "cardano-node-%s%s-linux.tar.gz" % (version, ghc and "-" + ghc))
     with tarfile.open(path, "w:gz") as tf:
         if binary:
-            body = "echo 'cardano-node %s - linux-x86_64'\n" % version if runs else "exit 127\n"
+            body = ("echo 'cardano-node %s - linux-x86_64 %s'\n" % (version, ghc) if runs
+                    else "exit 127\n")
             add(tf, "bin/cardano-node", ("#!/bin/sh\n" + body).encode(), 0o755)
         if config:
             add(tf, "config/config.json", b'{"Protocol": "Cardano", "v": "%s"}' % version.encode())
@@ -269,6 +271,32 @@ t.ok(link("current") == "versions/10.6.0" and link("previous") == "versions/10.5
 r = hook(ROLLBACK, "10.6.0")
 t.ok(r.code == 0 and link("current") == "versions/10.5.3" and unit_state() == "active",
      "rollback after a failed start: 10.5.3 runs again", r)
+
+# ---- a rebuild of the running version (issue 13): its own tree, and back -----------
+art5, sha5 = release("10.5.3", ghc="ghc9.6.7")
+rebuild = "versions/10.5.3@" + sha5[:12]
+r = hook(INSTALL, "10.5.3", "file://" + art5, sha5)
+t.ok(r.code == 0 and link("current") == rebuild and link("previous") == "versions/10.5.3"
+     and verbs(calls()) == ["stop", "start"],
+     "a rebuild of the running 10.5.3 installs into %s, previous -> the first build" % rebuild,
+     "%s\n%s %s" % (r, link("current"), link("previous")))
+t.ok("ghc9.6.7" in open(os.path.join(ROOT, "current", "bin", "cardano-node")).read(),
+     "current runs the rebuild's binary")
+r = hook(INSTALL, "10.5.3", "file://" + art5, sha5)
+t.ok(r.code == 0 and "already current" in r.last and link("current") == rebuild,
+     "the rebuild again: already current, only started", r)
+r = hook(INSTALL, "10.5.3", url3h, sha3)
+t.ok(r.code == 0 and link("current") == "versions/10.5.3" and link("previous") == rebuild,
+     "the first build again: back in versions/10.5.3 (not taken for current by its name)",
+     "%s\n%s %s" % (r, link("current"), link("previous")))
+r = hook(ROLLBACK, "10.5.3", url3h, sha3)
+t.ok(r.code == 0 and link("current") == rebuild and "rolled back" in r.last,
+     "rollback of a build of the same version, by its artifact: the other build again", r)
+r = hook(ROLLBACK, "10.5.3", url3h, sha3)
+t.ok(r.code == 0 and "nothing to switch back" in r.last and link("current") == rebuild,
+     "that rollback again: current holds another build, nothing switched", r)
+r = hook(INSTALL, "10.5.3", url3h, sha3)
+t.ok(r.code == 0 and link("current") == "versions/10.5.3", "the first build once more", r)
 
 # ---- broken releases are refused while the old version still runs ----------------
 for name, kw, words in (("no binary", {"binary": False}, "no executable bin/cardano-node"),

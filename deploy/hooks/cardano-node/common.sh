@@ -93,6 +93,32 @@ link_version() {
     printf '%s\n' "${_t##*/}"
 }
 
+# release_marker: what versions/<dir>/.stagger-artifact says of the release
+# in the environment (written by install when it unpacks that artifact).
+release_marker() {
+    printf '%s\n' "${STAGGER_ARTIFACT_KIND:-} ${STAGGER_ARTIFACT:-} ${STAGGER_ARTIFACT_SHA256:-}"
+}
+
+# tree_sha PATH: the SHA-256 of the artifact the tree at ROOT/PATH was
+# unpacked from (the last word of its marker), or nothing.
+tree_sha() {
+    _m=$(cat "$ROOT/$1/.stagger-artifact" 2>/dev/null) || return 0
+    printf '%s\n' "${_m##* }"
+}
+
+# holds_release NAME: does ROOT/NAME hold the release in the environment?
+# Its artifact's SHA-256 decides (a rebuild of a version is another
+# artifact, in versions/<version>@<sha256 prefix>); without a marker or an
+# artifact in the environment, the version name.
+holds_release() {
+    _s=$(tree_sha "$1")
+    if [ -n "$_s" ] && [ -n "${STAGGER_ARTIFACT_SHA256:-}" ]; then
+        [ "$_s" = "$STAGGER_ARTIFACT_SHA256" ]
+    else
+        [ -n "$(link_version "$1")" ] && [ "$(link_version "$1")" = "${STAGGER_RELEASE_VERSION:-}" ]
+    fi
+}
+
 # switch_link NAME VERSION: ROOT/NAME -> versions/VERSION, atomically (rename
 # over the old link, so there is never a moment without one).
 switch_link() {
