@@ -57,6 +57,38 @@ t.ok(r.code == 1 and "epoch 5 began 100s ago" in r.last, "short schedule: near a
 r = gate(1000000 + 5 * 3600 + 1800, **short)
 t.ok(r.code == 0 and "epoch 5" in r.last, "short schedule: mid-epoch: yes", r)
 
+# ---- the epoch schedule is the roster's, handed by staggerd as STAGGER_EPOCH_* ---
+roster = {"STAGGER_EPOCH_START_S": str(E512 - 7 * 432000), "STAGGER_EPOCH_LENGTH_S": "432000",
+          "STAGGER_EPOCH_GUARD_S": "600"}
+r = gate(E512 + 1800, **roster)
+t.ok(r.code == 0 and "epoch 512 " in r.last and len(r.lines) == 1,
+     "the roster's guard (600 s) over the hook's default (3600 s), numbered by the hook's "
+     "reference; nothing to say when no hook setting is given", r)
+r = gate(E512 + 1800, STAGGER_CARDANO_EPOCH_GUARD_S="7200", **roster)
+t.ok(r.code == 0 and "the roster's guard_s is 600, not STAGGER_CARDANO_EPOCH_GUARD_S=7200 "
+     "(in the environment): using the roster's" in r.out and "epoch 512 " in r.last,
+     "roster and hook setting disagree: the roster wins, and the hook says so", r)
+r = gate(1000000 + 5 * 3600 + 100, STAGGER_EPOCH_START_S="1000000", STAGGER_EPOCH_LENGTH_S="3600",
+         STAGGER_EPOCH_GUARD_S="300", STAGGER_CARDANO_RESTART_S="60",
+         STAGGER_CARDANO_EPOCH_LENGTH_S="432000", STAGGER_CARDANO_EPOCH_START_S="1000000",
+         STAGGER_CARDANO_EPOCH_REF="0")
+t.ok(r.code == 1 and "epoch 5 began 100s ago" in r.last and "length_s is 3600" in r.out,
+     "a short roster schedule wins over the hook's length: epoch 5 began 100 s ago", r)
+agree = os.path.join(tmp, "agree.env")
+with open(agree, "w") as f:
+    f.write("STAGGER_CARDANO_EPOCH_START_S=1596059091\nSTAGGER_CARDANO_EPOCH_REF=208\n"
+            "STAGGER_CARDANO_EPOCH_LENGTH_S=432000\nSTAGGER_CARDANO_EPOCH_GUARD_S=600\n")
+r = gate(E512 + 1800, STAGGER_CARDANO_ENV=agree, **roster)
+t.ok(r.code == 0 and len(r.lines) == 1,
+     "an env file that agrees (another boundary of the same grid): no note", r)
+offgrid = dict(roster, STAGGER_CARDANO_EPOCH_START_S=str(1596059091 + 100))
+r = gate(E512 + 1800, **offgrid)
+t.ok(r.code == 0 and "STAGGER_CARDANO_EPOCH_START_S=1596059191 (in the environment) is not a "
+     "boundary of the roster's" in r.out and "epoch 512 " in r.last,
+     "a hook start off the roster's grid: the roster's boundaries, numbered from the nearest", r)
+r = gate(E512 + 1800, **dict(roster, STAGGER_EPOCH_LENGTH_S="0"))
+t.ok(r.code == 2 and "STAGGER_EPOCH_LENGTH_S" in r.last, "a bad roster value: refused, named", r)
+
 # ---- the restart time measured by the health hook counts -----------------------
 st = os.path.join(tmp, "state-measured")
 os.makedirs(os.path.join(st, "cardano-node"))
