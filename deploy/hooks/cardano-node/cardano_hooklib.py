@@ -41,6 +41,9 @@ DEFAULTS = {
     "STAGGER_CARDANO_EPOCH_LENGTH_S": "432000",
     "STAGGER_CARDANO_EPOCH_GUARD_S": "3600",
     "STAGGER_CARDANO_LEADER_SLOTS_FILE": "",
+    # How long before an epoch its leader schedule can be computed (the
+    # nonce's stability window, 3k/f slots: mainnet and preprod 129600 s).
+    "STAGGER_CARDANO_LEADER_KNOWN_S": "129600",
     "STAGGER_CARDANO_RESTART_S": "600",
     "STAGGER_CARDANO_LEADER_MARGIN_S": "600",
     "STAGGER_CARDANO_ROOT": "/opt/cardano-node",
