@@ -506,22 +506,29 @@ static void run_health(daemon_t *d) {
 static void make_hook_env(daemon_t *d) {
     const stg_roster_t *r = stg_core_roster(d->core);
     const stg_member_t *m = &r->members[stg_core_self(d->core)];
-    char buf[6][256];
+    char buf[9][256];
     snprintf(buf[0], sizeof buf[0], "STAGGER_NODE=%s", m->name);
     snprintf(buf[1], sizeof buf[1], "STAGGER_FLEET=%s", r->fleet);
     snprintf(buf[2], sizeof buf[2], "STAGGER_ROLE=%s", stg_role_name(m->role));
     snprintf(buf[3], sizeof buf[3], "STAGGER_FLAVOUR=%s", m->flavour);
     snprintf(buf[4], sizeof buf[4], "STAGGER_COMPONENT=%s", d->cfg.component);
     snprintf(buf[5], sizeof buf[5], "STAGGER_STATE_DIR=%s", d->cfg.state_dir);
+    /* The epoch schedule is the roster's alone: hooks that keep the producer
+     * off the boundaries (the cardano-node gate) read it here rather than
+     * from a second copy of their own. */
+    const stg_policy_t *pol = &r->policy;
+    snprintf(buf[6], sizeof buf[6], "STAGGER_EPOCH_START_S=%lld", (long long)pol->epoch_start_s);
+    snprintf(buf[7], sizeof buf[7], "STAGGER_EPOCH_LENGTH_S=%lld", (long long)pol->epoch_length_s);
+    snprintf(buf[8], sizeof buf[8], "STAGGER_EPOCH_GUARD_S=%lld", (long long)pol->epoch_guard_s);
     const char *path = getenv("PATH");
     if (d->hook_env)
         for (char **e = d->hook_env; *e; e++) free(*e);
     free(d->hook_env);
-    d->hook_env = calloc(8, sizeof *d->hook_env);
-    for (int i = 0; i < 6; i++) d->hook_env[i] = strdup(buf[i]);
+    d->hook_env = calloc(11, sizeof *d->hook_env);
+    for (int i = 0; i < 9; i++) d->hook_env[i] = strdup(buf[i]);
     char p[4096];
     snprintf(p, sizeof p, "PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-    d->hook_env[6] = strdup(p);
+    d->hook_env[9] = strdup(p);
 }
 
 static void on_timer(uv_timer_t *t);

@@ -184,4 +184,41 @@ run 3 "status with a roster that does not verify exits 3 (1 would read as degrad
     "$CTL" status --key ops.key --roster t.signed --peer relay1
 stop_daemon
 
+# ---- every hook is handed the roster's epoch schedule, and a newer roster's
+# once it is adopted (the cardano-node gate takes it from there)
+cat >envhook <<EOF
+#!/bin/sh
+env | grep '^STAGGER_EPOCH_' | sort >"$T/epoch.env.new" && mv "$T/epoch.env.new" "$T/epoch.env"
+echo version=10.5.2
+EOF
+chmod 755 envhook
+# signed_roster SERIAL EPOCH_JSON: roster.signed with that policy.epoch
+signed_roster() {
+    roster roster.json "$1" ops
+    sed -i 's/"observers": \[\],/"observers": [], "policy": {"epoch": '"$2"'},/' roster.json
+    "$CTL" roster sign --key ops.key roster.json >/dev/null || echo "# roster sign failed"
+}
+# epoch_env_is START LENGTH GUARD: what the hook last saw, within 10 s
+epoch_env_is() {
+    local want deadline=$((SECONDS + 10))
+    want=$(printf 'STAGGER_EPOCH_GUARD_S=%s\nSTAGGER_EPOCH_LENGTH_S=%s\nSTAGGER_EPOCH_START_S=%s' \
+        "$3" "$2" "$1")
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(cat epoch.env 2>/dev/null)" = "$want" ] && return 0
+        sleep 0.05
+    done
+    echo "# the hook saw:"; sed 's/^/#   /' epoch.env 2>/dev/null
+    echo "# wanted:"; echo "$want" | sed 's/^/#   /'
+    return 1
+}
+signed_roster 2 '{"start_s": 1700000000, "length_s": 7200, "guard_s": 600}'
+config info '{"health": "'"$T"'/envhook"}'
+start_daemon
+check "hooks get the roster's epoch start_s, length_s and guard_s as STAGGER_EPOCH_*" \
+    epoch_env_is 1700000000 7200 600
+signed_roster 3 '{"start_s": 1700001800, "length_s": 3600, "guard_s": 300}'
+kill -HUP "$pid"
+check "... and a newer roster's once SIGHUP has it adopted" epoch_env_is 1700001800 3600 300
+stop_daemon
+
 tap_end

@@ -589,8 +589,9 @@ v=$(cat "$d/version")
 note "end $v"
 echo "rolled back to $v"
 """,
-    # Yes, unless a file "gate-no" says why not.
-    "gate": r"""note asked
+    # Yes, unless a file "gate-no" says why not. It notes the epoch schedule
+    # staggerd hands every hook (the roster's), for the tests to compare.
+    "gate": r"""note asked epoch "$STAGGER_EPOCH_START_S" "$STAGGER_EPOCH_LENGTH_S" "$STAGGER_EPOCH_GUARD_S"
 if [ -e "$d/gate-no" ]; then
     cat "$d/gate-no"
     exit 1

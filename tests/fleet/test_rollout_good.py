@@ -8,7 +8,8 @@ the first two updates, never more than `batch` nodes between elected and
 done, each wave after the previous one's full soak, the producer off the
 epoch boundaries, and the holdback pair only after the proof: every other
 node done, and an epoch boundary and the soak time since the last of them
-turned healthy on the release.
+turned healthy on the release; and every gate hook ran with the
+roster's epoch schedule in its environment (STAGGER_EPOCH_*).
 
 usage: /usr/bin/python3 test_rollout_good.py STAGGERD STAGGERCTL [batch1|batch2]
 (prints TAP). batch1: installs restart the service at once, so a node's
@@ -77,6 +78,13 @@ def test(f, tap):
               repr(seq_bad))
     if seq_bad:
         return
+    # Each node's gate saw the roster's epoch schedule in its environment.
+    ep = POLICY["epoch"]
+    want_gate = "asked epoch %d %d %d" % (ep["start_s"], ep["length_s"], ep["guard_s"])
+    gates = {n: [h[3] for h in f.hooks_log(n) if h[1] == "gate"] for n in f.order}
+    tap.check(all(g and set(g) == {want_gate} for g in gates.values()),
+              "every node's gate hook got the roster's epoch schedule (%s)" % want_gate,
+              repr(gates))
     installs = {n: len(f.installs(n)) for n in f.order}
     tap.check(set(installs.values()) == {1}, "the install hook ran once on each node",
               repr(installs))

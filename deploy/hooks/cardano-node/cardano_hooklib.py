@@ -6,9 +6,17 @@ Settings come from the environment first, then from the env file
 lines, '#' comments, optional quotes), then the defaults below (mainnet).
 staggerd passes hooks only its own STAGGER_* variables and PATH, so on a
 pool machine the env file is where the settings live.
+
+The epoch schedule is the exception: it is the roster's (policy.epoch),
+which staggerd hands every hook as STAGGER_EPOCH_START_S, _LENGTH_S and
+_GUARD_S. STAGGER_CARDANO_EPOCH_* only stand in for them when a hook runs
+by hand; where both are set and disagree, the roster wins and the hook says
+so on stderr (see Epochs).
 """
+import math
 import os
 import re
+import sys
 import time
 
 DEFAULTS = {
@@ -25,12 +33,17 @@ DEFAULTS = {
     "STAGGER_CARDANO_KES_WARN_PERIODS": "10",
     "STAGGER_CARDANO_KES_PERIOD_S": "129600",
     "STAGGER_CARDANO_PRODUCER_MUST_FORGE": "1",
-    # Epoch EPOCH_REF starts at EPOCH_START_S; every epoch lasts EPOCH_LENGTH_S.
+    # Epoch EPOCH_REF starts at EPOCH_START_S: how epochs are numbered (the
+    # roster knows boundary times only). LENGTH, GUARD and START as the
+    # boundary schedule serve only when staggerd did not hand the roster's.
     "STAGGER_CARDANO_EPOCH_START_S": "1596059091",
     "STAGGER_CARDANO_EPOCH_REF": "208",
     "STAGGER_CARDANO_EPOCH_LENGTH_S": "432000",
     "STAGGER_CARDANO_EPOCH_GUARD_S": "3600",
     "STAGGER_CARDANO_LEADER_SLOTS_FILE": "",
+    # How long before an epoch its leader schedule can be computed (the
+    # nonce's stability window, 3k/f slots: mainnet and preprod 129600 s).
+    "STAGGER_CARDANO_LEADER_KNOWN_S": "129600",
     "STAGGER_CARDANO_RESTART_S": "600",
     "STAGGER_CARDANO_LEADER_MARGIN_S": "600",
     "STAGGER_CARDANO_ROOT": "/opt/cardano-node",
@@ -39,6 +52,15 @@ DEFAULTS = {
 }
 
 _KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+class Settings(dict):
+    """The settings by name; given maps each one set in the environment or
+    the env file (not left at its default) to where it was set."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.given = {}
 
 
 def load_settings(environ=None):
@@ -61,9 +83,12 @@ def load_settings(environ=None):
                     from_file[key] = val
     except FileNotFoundError:
         pass
-    out = dict(DEFAULTS)
+    from_env = {k: v for k, v in env.items() if k.startswith("STAGGER_")}
+    out = Settings(DEFAULTS)
     out.update(from_file)
-    out.update({k: v for k, v in env.items() if k.startswith("STAGGER_")})
+    out.update(from_env)
+    out.given = dict.fromkeys(from_file, path)
+    out.given.update(dict.fromkeys(from_env, "the environment"))
     return out
 
 
@@ -99,16 +124,66 @@ def slot_time(cfg, slot):
         num(cfg, "STAGGER_CARDANO_SLOT_OFFSET_S", float)
 
 
-def epoch_at(cfg, t):
-    """(epoch number, its start, its end) for Unix time t."""
-    start = num(cfg, "STAGGER_CARDANO_EPOCH_START_S", float)
-    ref = num(cfg, "STAGGER_CARDANO_EPOCH_REF")
-    length = num(cfg, "STAGGER_CARDANO_EPOCH_LENGTH_S", float)
-    if length <= 0:
-        raise SettingError("STAGGER_CARDANO_EPOCH_LENGTH_S must be positive")
-    k = int((t - start) // length)
-    s = start + k * length
-    return ref + k, s, s + length
+class Epochs:
+    """The epoch schedule. Boundaries (start, length) and the guard are the
+    roster's, from STAGGER_EPOCH_*; the hook's STAGGER_CARDANO_EPOCH_* only
+    when staggerd did not hand them (a hook run by hand). Numbers come from
+    the hook's reference, epoch STAGGER_CARDANO_EPOCH_REF beginning at
+    STAGGER_CARDANO_EPOCH_START_S, moved to the nearest roster boundary:
+    the roster knows when boundaries fall, not what the chain calls them,
+    and leader schedules are named by epoch number and slot."""
+
+    def __init__(self, cfg, note=None):
+        self.notes = []
+        self.length, src = self._pick(cfg, "LENGTH_S", float)
+        if self.length <= 0:
+            raise SettingError("%s must be positive" % src)
+        self.guard, src = self._pick(cfg, "GUARD_S", int)
+        if self.guard < 0:
+            raise SettingError("%s must not be negative" % src)
+        self.start, _ = self._pick(cfg, "START_S", float)
+        self.ref = num(cfg, "STAGGER_CARDANO_EPOCH_REF")
+        ref_start = num(cfg, "STAGGER_CARDANO_EPOCH_START_S", float)
+        k = round((ref_start - self.start) / self.length)
+        self.ref_start = self.start + k * self.length
+        for line in self.notes:
+            (note or _stderr)(line)
+
+    def _pick(self, cfg, what, kind):
+        """(value, the variable it came from): the roster's if staggerd
+        handed it, else the hook's own setting."""
+        roster, own = "STAGGER_EPOCH_" + what, "STAGGER_CARDANO_EPOCH_" + what
+        if not cfg.get(roster):
+            return num(cfg, own, kind), own
+        val = num(cfg, roster, kind)
+        given = getattr(cfg, "given", {})
+        if own not in given:
+            return val, roster
+        mine = num(cfg, own, kind)
+        where = "%s=%s (in %s)" % (own, cfg[own], given[own])
+        if what != "START_S" and mine != val:
+            self.notes.append("epoch schedule: the roster's %s is %s, not %s: using the "
+                              "roster's" % (what.lower(), cfg[roster], where))
+        elif what == "START_S" and (mine - val) % self.length != 0:
+            # Any boundary serves as a start: they disagree only when the
+            # hook's is off the roster's grid, and then numbers are off too.
+            self.notes.append("epoch schedule: %s is not a boundary of the roster's (start_s "
+                              "%s, every %d s): using the roster's, epochs numbered from its "
+                              "nearest boundary" % (where, cfg[roster], self.length))
+        return val, roster
+
+    def at(self, t):
+        """(epoch number, its start, its end) for Unix time t."""
+        k = math.floor((t - self.ref_start) / self.length)
+        s = self.ref_start + k * self.length
+        return self.ref + k, s, s + self.length
+
+    def start_of(self, epoch):
+        return self.ref_start + (epoch - self.ref) * self.length
+
+
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
 
 
 # ---- Prometheus text -------------------------------------------------------
