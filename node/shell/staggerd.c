@@ -435,9 +435,18 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_SHA256=%s", art ? art->sha256 : "");
     snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_KIND=%s",
              art ? (art->image[0] ? "image" : "url") : "none");
-    char *env[24];
-    int k = 0;
-    for (char **e = d->hook_env; e && *e && k < 14; e++) env[k++] = *e;
+    /* The base (make_hook_env: PATH, the roster's, the epoch schedule) and
+     * the extras, with room to spare: none may be cut off silently. */
+    char *env[40];
+    int k = 0, base_max = (int)(sizeof env / sizeof env[0]) - 1 - n;
+    for (char **e = d->hook_env; e && *e; e++) {
+        if (k == base_max) {
+            say(STG_LOG_ERROR, "hook", "%s: more than %d environment entries; %s and later "
+                "are not passed", stg_hook_name(kind), base_max, *e);
+            break;
+        }
+        env[k++] = *e;
+    }
     for (int i = 0; i < n; i++) env[k++] = extra[i];
     env[k] = NULL;
     hook_ctx_t *hc = calloc(1, sizeof *hc);
