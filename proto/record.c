@@ -5,6 +5,8 @@
 
 #include "stagger/record.h"
 
+#define INT53 ((int64_t)1 << 53)
+
 static const char *const health_names[] = {
 #define X(name, text) text,
     STG_HEALTH_MAP(X)
@@ -31,6 +33,61 @@ int stg_phase_from_name(const char *s) {
     return -1;
 }
 
+static bool tip_hash_ok(const char *h) {
+    size_t n = strlen(h);
+    return n >= 16 && n <= 64 && strspn(h, "0123456789abcdef") == n;
+}
+
+/* Decimal digits up to `stop`, below 2^53, into *v; the rest after stop. */
+static const char *number(const char *s, char stop, int64_t *v) {
+    *v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        *v = *v * 10 + (*p - '0');
+        if (*v >= INT53) return NULL;
+    }
+    return p != s && *p == stop ? p + 1 : NULL;
+}
+
+bool stg_tip_parse(const char *s, stg_tip_t *t) {
+    memset(t, 0, sizeof *t);
+    const char *h = number(s, ':', &t->block);
+    if (h) h = number(h, ':', &t->slot);
+    if (!h || strlen(h) >= sizeof t->hash || !tip_hash_ok(h)) return false;
+    snprintf(t->hash, sizeof t->hash, "%s", h);
+    t->have = true;
+    return true;
+}
+
+/* "BLOCK:HASH" of tip.recent, the hash cut to its first 16 digits. */
+static bool recent_parse(const char *s, int64_t *block, char hash[17]) {
+    const char *h = number(s, ':', block);
+    if (!h || !tip_hash_ok(h)) return false;
+    snprintf(hash, 17, "%.16s", h);
+    return true;
+}
+
+static int tip_decode(json_t *o, stg_tip_t *t, stg_diag_t *d) {
+    json_t *recent = NULL;
+    int rc = stg_json_int(o, "record.tip", "block", true, 0, INT53 - 1, &t->block, d);
+    if (!rc) rc = stg_json_int(o, "record.tip", "slot", true, 0, INT53 - 1, &t->slot, d);
+    if (!rc) rc = stg_json_str(o, "record.tip", "hash", true, t->hash, sizeof t->hash, d);
+    if (!rc && !tip_hash_ok(t->hash))
+        rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.tip.hash",
+                          "must be 16 to 64 lowercase hex digits (a block hash or its start)");
+    if (!rc) rc = stg_json_array(o, "record.tip", "recent", false, STG_TIP_RECENT, &recent, d);
+    for (size_t k = 0; !rc && recent && k < json_array_size(recent); k++) {
+        const char *e = json_string_value(json_array_get(recent, k));
+        if (!e || !recent_parse(e, &t->recent[k].block, t->recent[k].hash))
+            rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.tip.recent",
+                              "entry %zu must be \"BLOCK:HASH\", HASH 16 to 64 lowercase hex "
+                              "digits", k);
+        else t->nrecent++;
+    }
+    t->have = rc == 0;
+    return rc;
+}
+
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
                           "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,
@@ -47,14 +104,27 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     if (o && r->forging != STG_FORGING_UNKNOWN)
         json_object_set_new(o, "forging", json_boolean(r->forging == STG_FORGING_YES));
     if (o && r->build[0]) json_object_set_new(o, "build", json_string(r->build));
+    if (o && r->tip.have) {
+        json_t *t = json_pack("{s:I, s:I, s:s}", "block", (json_int_t)r->tip.block, "slot",
+                              (json_int_t)r->tip.slot, "hash", r->tip.hash);
+        if (t && r->tip.nrecent) {
+            json_t *a = json_array();
+            for (unsigned k = 0; k < r->tip.nrecent && k < STG_TIP_RECENT; k++) {
+                char e[48];
+                snprintf(e, sizeof e, "%lld:%s", (long long)r->tip.recent[k].block,
+                         r->tip.recent[k].hash);
+                json_array_append_new(a, json_string(e));
+            }
+            json_object_set_new(t, "recent", a);
+        }
+        json_object_set_new(o, "tip", t);
+    }
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (n == 0 || n > cap) return STG_ENOSPACE;
     return (int)n;
 }
-
-#define INT53 ((int64_t)1 << 53)
 
 int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag_t *d) {
     json_t *o = stg_json_parse(json, len, d);
@@ -90,6 +160,9 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc && r->build[0] && !stg_sha256_hex_ok(r->build))
         rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.build",
                           "must be 64 lowercase hex digits (an artifact's SHA-256)");
+    json_t *tip = NULL;
+    if (!rc) rc = stg_json_object(o, "record", "tip", false, &tip, d);
+    if (!rc && tip) rc = tip_decode(tip, &r->tip, d);
     json_t *forging = json_object_get(o, "forging");
     if (!rc && forging) {
         if (!json_is_boolean(forging))

@@ -64,6 +64,7 @@ void stg_policy_default(stg_policy_t *p) {
         .health_deadline_s = 21600,
         .rollback_timeout_s = 3600,
         .gate_timeout_s = 60,
+        .fork_blocks = 10,
     };
 }
 
@@ -333,7 +334,7 @@ static int members(json_t *root, stg_roster_t *r, stg_diag_t *d) {
 
 static const char *const POLICY_FIELDS[] = {"batch",    "soak_s",   "unavailable_max",
                                             "epoch",    "windows",  "timeouts",
-                                            "health_deadline_s",    NULL};
+                                            "health_deadline_s",    "fork_blocks", NULL};
 static const char *const EPOCH_FIELDS[] = {"start_s", "length_s", "proof_epochs", "guard_s",
                                            NULL};
 static const char *const TIMEOUT_FIELDS[] = {"install_s", "health_s", "rollback_s", "gate_s",
@@ -451,18 +452,20 @@ static int policy(json_t *root, stg_roster_t *r, stg_diag_t *d) {
     json_t *pol, *wins;
     int rc = opt_object(root, "", "policy", POLICY_FIELDS, &pol, d);
     if (rc < 0 || !pol) return rc;
-    int64_t batch = p->batch, unavailable = p->unavailable_max;
+    int64_t batch = p->batch, unavailable = p->unavailable_max, fork = p->fork_blocks;
     if ((rc = stg_json_int(pol, "policy", "batch", false, 1, STG_BATCH_MAX, &batch, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "soak_s", false, 1, 2592000, &p->soak_s, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "unavailable_max", false, 0,
                            (int64_t)r->nmembers - 1, &unavailable, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "health_deadline_s", false, 60, 172800,
                            &p->health_deadline_s, d)) < 0 ||
+        (rc = stg_json_int(pol, "policy", "fork_blocks", false, 2, 2160, &fork, d)) < 0 ||
         (rc = epoch(pol, p, d)) < 0 || (rc = timeouts(pol, p, d)) < 0 ||
         (rc = stg_json_array(pol, "policy", "windows", false, STG_WINDOWS_MAX, &wins, d)) < 0)
         return rc;
     p->batch = (unsigned)batch;
     p->unavailable_max = (unsigned)unavailable;
+    p->fork_blocks = (unsigned)fork;
     for (size_t i = 0; wins && i < json_array_size(wins); i++) {
         stg_path_t wp;
         stg_path_idx(&wp, "policy.windows", i);

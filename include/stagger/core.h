@@ -62,7 +62,8 @@ const char *stg_hook_name(stg_hook_kind_t h);
     X(ALREADY_DONE, "the candidate already runs it")         \
     X(ABANDONED, "the operator abandoned the release")       \
     X(NO_DISK, "the voter cannot write its journal")         \
-    X(TWO_FORGERS, "more than one member forges")
+    X(TWO_FORGERS, "more than one member forges")           \
+    X(FORK, "a version-correlated fork")
 
 typedef enum {
 #define X(name, text) STG_DENY_##name,
@@ -96,6 +97,10 @@ typedef struct {
                                      restarts=) within crash_window_ms of the
                                      install. 0: off */
     int64_t crash_window_ms;
+    int64_t refresh_ms;           /* while healthy, a new detail or chain tip is
+                                     signed into our record at most this often
+                                     (a change of health, version or phase at
+                                     once) */
 } stg_core_tuning_t;
 
 /* Defaults, documented in docs/operations.md. */
@@ -165,6 +170,7 @@ typedef struct {
     const char *version;          /* may be NULL: unchanged */
     const char *build;            /* HEALTH: the hook's build=, the SHA-256 (64 hex)
                                      of the artifact it runs; NULL: unchanged */
+    const stg_tip_t *tip;         /* HEALTH: the hook's tip=; NULL when it said none */
     const char *detail;           /* may be NULL */
     const char *progress;         /* HEALTH: progress marker, NULL when none */
     stg_forging_t forging;        /* HEALTH: the hook's forging=, UNKNOWN when it said none */

@@ -65,6 +65,7 @@ typedef struct {
     int64_t health_deadline_s;   /* time for a new version to become healthy */
     int64_t rollback_timeout_s;
     int64_t gate_timeout_s;
+    unsigned fork_blocks;        /* new and old versions on two chains this long: halt */
 } stg_policy_t;
 
 /* The policy a roster gets when it says nothing: values for cardano-node,

@@ -52,6 +52,30 @@ int stg_phase_from_name(const char *s); /* -1 when unknown */
  * its keys loaded), as its health hook said: never said, no, yes. */
 typedef enum { STG_FORGING_UNKNOWN, STG_FORGING_NO, STG_FORGING_YES } stg_forging_t;
 
+/* The chain tip the node's service follows, as its health hook said: the
+ * block number, its slot and its hash (16 to 64 lowercase hex digits, a
+ * prefix of the block hash). Nodes on two versions that disagree on the
+ * block at the same height for long follow different chains. */
+#define STG_TIP_RECENT 6
+typedef struct {
+    bool have;
+    int64_t block;
+    int64_t slot;
+    char hash[65];
+    /* Blocks it followed before this one (the health hook's earlier tips,
+     * newest first, distinct heights): a record is signed at most once a
+     * minute while healthy, and these let peers compare heights they did
+     * not happen to sample themselves. */
+    unsigned nrecent;
+    struct {
+        int64_t block;
+        char hash[17];            /* the first 16 hex digits */
+    } recent[STG_TIP_RECENT];
+} stg_tip_t;
+
+/* "BLOCK:SLOT:HASH" (a health hook's tip= line) into t; false when malformed. */
+bool stg_tip_parse(const char *s, stg_tip_t *t);
+
 typedef struct {
     char fleet[STG_NAME_MAX + 1];
     char node[STG_NAME_MAX + 1];
@@ -75,6 +99,7 @@ typedef struct {
     stg_forging_t forging;            /* optional: absent is UNKNOWN */
     char build[65];                   /* optional: the SHA-256 (hex) of the artifact the
                                        * service runs, as its health hook said; "" */
+    stg_tip_t tip;                    /* optional: absent is !have */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

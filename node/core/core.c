@@ -13,7 +13,6 @@
 
 #include "internal.h"
 
-#define DETAIL_EVERY_MS 60000
 
 /* A records message: gossip.c stores each record and says what it means
  * beyond gossip; each meaning goes to its owner here, record by record,
@@ -123,6 +122,18 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
         c->forging = ev->forging;
         changed = true;
     }
+    /* The chain tip moves every block (~20 s): like a healthy node's
+     * detail, at most once a minute while healthy (fork.c samples it). */
+    stg_tip_t tip = {0};
+    if (ev->tip) tip = *ev->tip;
+    if (tip.have != c->tip.have || tip.block != c->tip.block || strcmp(tip.hash, c->tip.hash)) {
+        bool gone = !tip.have;
+        if (tip.have) stg__tip_follow(&tip, &c->tip);
+        c->tip = tip;
+        if (gone || ev->health != STG_HEALTH_HEALTHY ||
+            c->now - c->detail_signed_ms >= c->t.refresh_ms)
+            changed = true;
+    }
     if (ev->health != c->health) {
         stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
               "health: %s -> %s%s%s", stg_health_name(c->health), stg_health_name(ev->health),
@@ -137,7 +148,7 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
      * would push to every peer every health interval. */
     if (ev->detail && strcmp(ev->detail, c->detail) != 0) {
         snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
-        if (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= DETAIL_EVERY_MS)
+        if (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= c->t.refresh_ms)
             changed = true;
     }
     if (changed && c->self >= 0) {
@@ -253,6 +264,7 @@ void stg_core_tuning_default(stg_core_tuning_t *t) {
     t->local_health_max = 8;
     t->crash_restarts = 3;
     t->crash_window_ms = 600000;
+    t->refresh_ms = 60000;
 }
 
 stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_t *err) {

@@ -21,6 +21,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     snprintf(r->component, sizeof r->component, "%s", c->component);
     snprintf(r->version, sizeof r->version, "%s", c->version);
     snprintf(r->build, sizeof r->build, "%s", c->build);
+    r->tip = c->tip;
     snprintf(r->flavour, sizeof r->flavour, "%s", m->flavour);
     r->health = c->health;
     snprintf(r->detail, sizeof r->detail, "%s", c->detail);
@@ -74,6 +75,7 @@ void stg__own_changed(stg_core_t *c) {
     r.seq = me->rec.seq;
     r.time_ms = me->rec.time_ms;
     me->rec = r;
+    stg__tip_note(c, c->self);
     c->own_dirty = true;
 }
 
@@ -264,7 +266,9 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
            a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
            a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
            a->forging == b->forging && strcmp(a->version, b->version) == 0 &&
-           strcmp(a->build, b->build) == 0 && strcmp(a->detail, b->detail) == 0 &&
+           strcmp(a->build, b->build) == 0 && a->tip.have == b->tip.have &&
+           a->tip.block == b->tip.block && strcmp(a->tip.hash, b->tip.hash) == 0 &&
+           strcmp(a->detail, b->detail) == 0 &&
            strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&
            strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0;
 }
@@ -309,6 +313,7 @@ stg_news_t stg__record_take(stg_core_t *c, const stg_msg_t *m, unsigned i, int f
               r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
               r.detail[0] ? ": " : "", r.detail);
     p->rec = r;
+    stg__tip_note(c, idx);
     memcpy(p->env, m->rec[i], m->rec_len[i]);
     p->env_len = m->rec_len[i];
     p->have = true;

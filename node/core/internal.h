@@ -25,6 +25,14 @@
 #define LHM_LIMIT 8           /* the highest local_health_max */
 #define LATE_LOG_EVERY_MS 10000
 
+/* One chain tip a member reported (fork.c): the block number and the first
+ * 16 hex digits of its hash. */
+#define STG_TIP_HIST 32
+typedef struct {
+    int64_t block;
+    uint64_t hash;
+} tip_seen_t;
+
 typedef struct {
     bool have;
     stg_record_t rec;
@@ -45,6 +53,8 @@ typedef struct {
     unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
     bool cleared;                 /* clear-grants: its record (cleared_inc, cleared_seq) */
     int64_t cleared_inc, cleared_seq; /* no longer counts as holding a slot */
+    tip_seen_t tips[STG_TIP_HIST]; /* the last distinct heights it reported */
+    uint8_t ntips, tip_next;
 } peer_t;
 
 typedef struct {
@@ -164,6 +174,14 @@ struct stg_core {
     char build[65];               /* the artifact's SHA-256 our service runs, or "" */
     stg_forging_t forging;        /* our service forges, as our health hook said */
     bool two_forgers;             /* the fleet has more than one forger (logged once) */
+    stg_tip_t tip;                /* our service's chain tip, as our health hook said */
+    bool tips_dirty;              /* a tip or a release arrived: judge the fork again */
+    struct {                      /* a version-correlated fork (fork.c) */
+        bool on;
+        int64_t since_block, last_block;
+        unsigned nnew, nold;
+        int new_m[STG_MEMBERS_MAX], old_m[STG_MEMBERS_MAX];
+    } fork;
     char detail[STG_DETAIL_MAX + 1];
     int64_t health_since_ms;
     bool started;
@@ -391,6 +409,11 @@ int stg__failed_member(const stg_core_t *c);
 /* The members whose records say they forge (live ones): how many, and
  * up to cap of their indexes in out (may be NULL). */
 unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap);
+/* fork.c */
+void stg__tip_note(stg_core_t *c, int i);
+void stg__tip_follow(stg_tip_t *now, const stg_tip_t *before);
+void stg__fork_watch(stg_core_t *c);
+void stg__fork_text(const stg_core_t *c, char *buf, size_t cap);
 bool stg__updating(const stg_core_t *c, int i);
 /* Member i's health as this node shows it: unknown unless its record is
  * held and it is alive (stg_core_shown_health). */

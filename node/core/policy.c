@@ -295,6 +295,7 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
     if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
     if (c->halted) return STG_DENY_HALTED;
     if (stg__forgers(c, NULL, 0) > 1) return STG_DENY_TWO_FORGERS;
+    if (c->fork.on) return STG_DENY_FORK;
     /* A grant must reach the disk before it is given: a voter that cannot
      * write grants nothing (and its answers wait for the disk anyway). */
     if (c->write_failed) return STG_DENY_NO_DISK;

@@ -73,6 +73,7 @@ int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_
     c->release = *rel;
     memcpy(c->release_id, id, 8);
     c->have_release = true;
+    c->tips_dirty = true; /* other sides for the fork check */
     return 0;
 }
 

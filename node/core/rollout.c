@@ -76,6 +76,11 @@ static void explain(stg_core_t *c) {
         snprintf(w, cap, "CRITICAL: more than one member forges (%.200s): stop all but the "
                  "active producer", names);
     }
+    else if (c->fork.on) {
+        char text[400];
+        stg__fork_text(c, text, sizeof text);
+        snprintf(w, cap, "CRITICAL: %.300s: no update starts until they agree", text);
+    }
     else if (stg__abandoned(c, c->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
                  c->release.component, c->release.version);
@@ -124,6 +129,7 @@ void stg__rollout_tick(stg_core_t *c) {
     observe_proof(c);
     stg__expire_grants(c);
     watch_forgers(c);
+    stg__fork_watch(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__attempt_end(c, false, "no majority in time");
     elect_t e = stg__campaign(c);

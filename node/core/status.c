@@ -171,6 +171,12 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
         json_object_set_new(o, "stagger", json_string(p->have ? p->rec.stagger : ""));
         json_object_set_new(o, "build", json_string(p->have ? p->rec.build : ""));
+        json_object_set_new(o, "tip", p->have && p->rec.tip.have
+                                          ? json_pack("{s:I, s:I, s:s}", "block",
+                                                      (json_int_t)p->rec.tip.block, "slot",
+                                                      (json_int_t)p->rec.tip.slot, "hash",
+                                                      p->rec.tip.hash)
+                                          : json_null());
         json_object_set_new(o, "forging",
                             !p->have || p->rec.forging == STG_FORGING_UNKNOWN
                                 ? json_null()
@@ -196,7 +202,18 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
     unsigned nf = stg__forgers(c, f, STG_MEMBERS_MAX);
     json_t *forgers = json_array();
     for (unsigned k = 0; k < nf; k++) json_array_append_new(forgers, json_string(stg__mname(c, f[k])));
-    return json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o, "
+    json_t *fork = json_null();
+    if (c->fork.on) {
+        json_t *nw = json_array(), *old = json_array();
+        for (unsigned k = 0; k < c->fork.nnew; k++)
+            json_array_append_new(nw, json_string(stg__mname(c, c->fork.new_m[k])));
+        for (unsigned k = 0; k < c->fork.nold; k++)
+            json_array_append_new(old, json_string(stg__mname(c, c->fork.old_m[k])));
+        fork = json_pack("{s:s, s:I, s:I, s:o, s:o}", "version", c->release.version,
+                         "since_block", (json_int_t)c->fork.since_block, "last_block",
+                         (json_int_t)c->fork.last_block, "new", nw, "old", old);
+    }
+    json_t *doc = json_pack("{s:i, s:s, s:I, s:s, s:I, s:o, s:{s:s, s:i, s:i, s:i, s:i}, s:o, s:o, s:o, "
                      "s:o, s:o}",
                      "schema", 1, "fleet", r->fleet, "serial", (json_int_t)r->serial, "self",
                      c->self >= 0 ? r->members[c->self].name : "", "now_ms",
@@ -206,4 +223,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      (int)count[STG_HEALTH_UNKNOWN], "rejects", rej, "rollout",
                      stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
                      "journal", store, "forgers", forgers);
+    if (doc) json_object_set_new(doc, "fork", fork);
+    else json_decref(fork);
+    return doc;
 }

@@ -163,6 +163,10 @@ static const char *str(json_t *o, const char *k) {
  * starts until one stops. */
 static bool two_forgers(json_t *st) { return json_array_size(json_object_get(st, "forgers")) > 1; }
 
+/* New-version members follow another chain than the others (status
+ * `fork`, issue 13): no update starts until they agree. */
+static bool forked(json_t *st) { return json_is_object(json_object_get(st, "fork")); }
+
 /* Which staggerd versions the fleet runs (each record's `stagger`), one
  * count per version in the order first seen: while stagger updates
  * itself, the operator sees how far it has got. */
@@ -301,6 +305,7 @@ void ctl_print_status(FILE *out, json_t *st) {
     const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
                        : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
                        : two_forgers(st)                               ? ", more than one forger"
+                       : forked(st)                                    ? ", version-correlated fork"
                                                                         : "";
     fprintf(out, "%lld members: %lld healthy, %lld unhealthy, %lld unknown; fleet %s%s\n",
            (long long)json_integer_value(json_object_get(s, "members")),
@@ -340,7 +345,7 @@ int ctl_status_open(const char *cmd, const char *key, const char *roster, const 
 int ctl_status_exit(json_t *st) {
     json_t *ro = json_object_get(st, "rollout");
     if (json_is_true(json_object_get(ro, "halted")) ||
-        json_is_object(json_object_get(ro, "failed")) || two_forgers(st))
+        json_is_object(json_object_get(ro, "failed")) || two_forgers(st) || forked(st))
         return CTL_HALTED;
     const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
     return state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
@@ -406,7 +411,8 @@ const ctl_cmd_t ctl_status_cmd = {
                   "  1  degraded: a member unhealthy or unknown\n"
                   "  2  no peer could be reached (or a usage error: bad command line)\n"
                   "  3  file or system error (missing file, bad roster, unsafe key permissions, ...)\n"
-                  "  4  rollout halted by an operator, an update failed, or two members forge",
+                  "  4  rollout halted by an operator, an update failed, two members forge,\n"
+                  "     or a version-correlated fork",
     .example = "staggerctl status --key ops.key --roster roster.signed --peer relay1",
     .run = run_status,
 };

@@ -17,7 +17,7 @@ static const char *const hook_fields[] = {"health", "install", "rollback", "gate
 static const char *const tuning_fields[] = {
     "probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_ms",
     "sync_interval_ms", "fanout", "health_interval_ms", "retransmit", "partners",
-    "local_health_max", "crash_restarts", "crash_window_ms", NULL};
+    "local_health_max", "crash_restarts", "crash_window_ms", "refresh_ms", NULL};
 
 static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
     int64_t v;
@@ -42,6 +42,7 @@ static int tuning(json_t *o, stg_core_tuning_t *t, stg_diag_t *d) {
     CNT(local_health_max, 0, 8)
     CNT(crash_restarts, 0, 1000)
     MS(crash_window_ms, 1000, 86400000)
+    MS(refresh_ms, 1000, 3600000)
 #undef MS
 #undef CNT
     if (!rc && t->probe_timeout_ms >= t->probe_interval_ms)

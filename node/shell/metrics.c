@@ -119,6 +119,10 @@ static void members(text_t *t, json_t *st) {
          "Members that forge, live ones, as this node sees them: more than 1 is critical (two "
          "forgers make competing blocks) and no update starts.");
     put(t, "stagger_fleet_forgers %zu\n", json_array_size(json_object_get(st, "forgers")));
+    head(t, "stagger_fleet_fork", "gauge",
+         "1 while members on the release follow another chain than the others (a "
+         "version-correlated fork, status `fork`): critical, and no update starts.");
+    put(t, "stagger_fleet_fork %d\n", json_is_object(json_object_get(st, "fork")) ? 1 : 0);
     per_member(t, ms, "stagger_member_clock_skew_seconds",
                     "How far a member's clock is off this node's, when it is off by more than "
                     "the rules allow (docs/operations.md, clocks); absent otherwise.",

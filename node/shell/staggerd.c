@@ -261,7 +261,8 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     ev.now_ms = wall_ms();
     char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "", progress[64] = "";
     char build[65] = "";
-    /* Output lines "version=X", "build=[sha256:]HEX", "detail=text",
+    stg_tip_t tip = {0};
+    /* Output lines "version=X", "build=[sha256:]HEX", "tip=BLOCK:SLOT:HASH", "detail=text",
      * "forging=1" or "forging=0", "restarts=N" (docs/operations.md, hooks);
      * the rest is kept out of the record (it goes to the debug log). */
     char *save = NULL, out[STG_HOOK_OUTPUT_MAX];
@@ -279,6 +280,12 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
                 say(STG_LOG_WARNING, "hook",
                     "health: ignoring \"%.80s\": build= takes the artifact's SHA-256, 64 "
                     "lowercase hex digits, optionally after sha256:",
+                    line);
+        } else if (strncmp(line, "tip=", 4) == 0) {
+            if (!stg_tip_parse(line + 4, &tip))
+                say(STG_LOG_WARNING, "hook",
+                    "health: ignoring \"%.80s\": tip= takes BLOCK:SLOT:HASH, the hash 16 to "
+                    "64 lowercase hex digits",
                     line);
         } else if (strcmp(line, "forging=1") == 0) ev.forging = STG_FORGING_YES;
         else if (strcmp(line, "forging=0") == 0) ev.forging = STG_FORGING_NO;
@@ -308,6 +315,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         res->output);
     ev.version = version[0] ? version : NULL;
     ev.build = build[0] ? build : NULL;
+    ev.tip = tip.have ? &tip : NULL;
     ev.detail = detail;
     ev.progress = progress[0] ? progress : NULL;
     step(d, &ev);

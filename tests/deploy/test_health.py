@@ -224,6 +224,27 @@ r = health(new_style(age=5), STAGGER_CARDANO_ROOT=os.path.join(root, "missing"))
 t.ok(r.code == 0 and r.value("build") is None,
      "no build line without current (a tree installed by hand)", r)
 
+# ---- the chain tip, for staggerd's fork detection (issue 13) -------------------
+tipcmd = os.path.join(state_root, "tip.sh")
+with open(tipcmd, "w") as f:
+    f.write('#!/bin/sh\n[ "$1" = query ] || exit 3\necho \'{"block": 11482311, "epoch": 560, '
+            '"era": "Conway", "hash": "6f1c2b7e0a9d44f3b1f2e9a8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8", '
+            '"slot": 152470911, "slotInEpoch": 247311, "slotsToEpochEnd": 184689, '
+            '"syncProgress": "100.00"}\'\n')
+os.chmod(tipcmd, 0o755)
+r = health(new_style(age=5), STAGGER_CARDANO_TIP_CMD=tipcmd + " query tip --mainnet")
+t.ok(r.code == 0 and r.value("tip") ==
+     "11482311:152470911:6f1c2b7e0a9d44f3b1f2e9a8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8",
+     "tip=BLOCK:SLOT:HASH from cardano-cli query tip's JSON", r)
+r = health(new_style(age=5), STAGGER_CARDANO_TIP_CMD=tipcmd + " other")
+t.ok(r.code == 0 and r.value("tip") is None and "tip command exited 3" in r.out,
+     "a failing tip command: no tip line, said in the output, still healthy", r)
+r = health(new_style(age=5), STAGGER_CARDANO_TIP_CMD="echo '{\"block\": 1}'")
+t.ok(r.code == 0 and r.value("tip") is None and "no tip" in r.out,
+     "output without slot and hash: no tip line", r)
+r = health(new_style(age=5))
+t.ok(r.value("tip") is None, "no tip line without STAGGER_CARDANO_TIP_CMD", r)
+
 # ---- garbage and unreachable --------------------------------------------------
 r = health(GARBAGE)
 t.ok(r.code == 1 and "no slotNum" in (r.value("detail") or ""), "garbage body: unhealthy", r)

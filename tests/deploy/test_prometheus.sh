@@ -15,7 +15,7 @@ fi
 P=$SRC/deploy/prometheus
 run 0 "promtool check rules deploy/prometheus/stagger.rules.yml" -- \
     promtool check rules "$P/stagger.rules.yml"
-check "... 8 rules" grep -q "SUCCESS: 8 rules found" out
+check "... 9 rules" grep -q "SUCCESS: 9 rules found" out
 run 0 "promtool test rules: every alert's unit tests pass" -- \
     bash -c 'cd "$1" && promtool test rules stagger.rules.test.yml' _ "$P"
 sed 's/StaggerUpdateFailed/StaggerUpdateFailedX/' "$P/stagger.rules.yml" >broken.rules.yml

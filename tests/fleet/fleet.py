@@ -452,6 +452,8 @@ HOOK = r"""#!/bin/sh
 # Health hook of one test node: what it does is set by files beside it
 # (fleet.py set_health): "mode" healthy | unhealthy | hang, "version", "detail";
 # "forging" 1 or 0 (what a cardano-node hook reports);
+# "tip" (BLOCK:SLOT:HASH, the chain tip the service follows, written by
+# the test): reported as tip=;
 # "build" (the installed artifact's SHA-256, written by the install hook):
 # reported as build=sha256:HEX, as a container's image digest is;
 # "restart-until" (Unix ms, written by the install hook): restarting till then;
@@ -466,6 +468,9 @@ if [ -e "$d/forging" ]; then read -r fg <"$d/forging"; echo "forging=$fg"; fi
 b=
 read -r b <"$d/build" 2>/dev/null
 [ -n "$b" ] && echo "build=sha256:$b"
+t=
+read -r t <"$d/tip" 2>/dev/null
+[ -n "$t" ] && echo "tip=$t"
 if [ -e "$d/crashing" ]; then
     c=0
     read -r c <"$d/restarts" 2>/dev/null

@@ -24,6 +24,7 @@ lifeguard 4
 gossip    3
 peers     2
 status    2
+fork      2
 emit      1
 policy    1
 names     0

@@ -76,6 +76,7 @@ typedef struct {
 } snode_t;
 
 struct sim {
+    int64_t stall_block;          /* the chain's height while stalled, or -1 */
     sim_config_t cfg;
     stg_core_tuning_t tuning;
     stg_rng_t rng[ST__COUNT];
@@ -260,6 +261,7 @@ static void start_node(sim_t *s, unsigned i) {
 sim_t *sim_new(const sim_config_t *cfg) {
     if (sodium_init() < 0 || cfg->n < 2 || cfg->n > SIM_NODES_MAX) return NULL;
     sim_t *s = calloc(1, sizeof *s);
+    if (s) s->stall_block = -1;
     s->cfg = *cfg;
     if (cfg->tuning) s->tuning = *cfg->tuning;
     else stg_core_tuning_default(&s->tuning);
@@ -638,6 +640,17 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             ev.health = h;
             ev.version = nd->version;
             ev.build = nd->beh.reports_build ? nd->build : NULL;
+            stg_tip_t tip = {0};
+            if (nd->beh.reports_tip) {
+                bool other = nd->beh.forks_alone || (nd->beh.forks_on_new &&
+                                                     strcmp(nd->version, nd->old_version) != 0);
+                tip.have = true;
+                tip.block = s->stall_block >= 0 ? s->stall_block : s->now / SIM_BLOCK_MS;
+                tip.slot = tip.block * 20;
+                snprintf(tip.hash, sizeof tip.hash, "%c%015llx", other ? 'b' : 'a',
+                         (long long)tip.block);
+                ev.tip = &tip;
+            }
             ev.forging = nd->forging;
             ev.restarts = nd->restarts;
             ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
@@ -757,6 +770,9 @@ stg_core_t *sim_core(sim_t *s, unsigned node) { return s->nodes[node].core; }
 unsigned sim_nodes(const sim_t *s) { return s->cfg.n; }
 const char *sim_running(const sim_t *s, unsigned node) { return s->nodes[node].version; }
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b) { s->nodes[node].beh = *b; }
+void sim_chain_stall(sim_t *s, bool stalled) {
+    s->stall_block = stalled ? s->now / SIM_BLOCK_MS : -1;
+}
 void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
     s->observer = fn;
     s->observer_ctx = ctx;

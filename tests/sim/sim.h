@@ -62,6 +62,11 @@ typedef struct {
     bool gate_says_no;
     bool reports_build;              /* its health hook says build= (the SHA-256
                                         of the artifact its service runs) */
+    bool reports_tip;                /* its health hook says tip= (sim_chain_stall) */
+    bool forks_on_new;               /* on a version other than its first, its
+                                        service follows another chain */
+    bool forks_alone;                /* its service follows another chain, whatever
+                                        it runs */
 } sim_behaviour_t;
 
 sim_t *sim_new(const sim_config_t *cfg);
@@ -87,6 +92,11 @@ void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version
 void sim_set_forging(sim_t *s, unsigned node, stg_forging_t f);
 
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b);
+/* The chain the services follow: a block every SIM_BLOCK_MS of virtual
+ * time, hash "a" then the height in hex (another chain's start with "b").
+ * A stall stops new blocks on every chain until lifted. */
+#define SIM_BLOCK_MS 20000
+void sim_chain_stall(sim_t *s, bool stalled);
 /* Sign a release of cardano-node VERSION (operator key) and hand it to node
  * as a client would (staggerctl release publish). */
 void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_at_s);

@@ -119,6 +119,14 @@ static bool all_done(sim_t *s, const char *version) {
 
 /* Step in 50 ms slices: the time it took for pred to hold, or -1. */
 #define WAIT_FOR(s, deadline_ms, pred) SIM_WAIT_FOR(s, deadline_ms, 50, pred)
+/* pred holds within deadline_ms; else the trace is printed and the test fails. */
+#define MUST_WITHIN(s, deadline_ms, pred)              \
+    do {                                               \
+        if (WAIT_FOR(s, deadline_ms, pred) < 0) {      \
+            sim_dump_trace(s);                         \
+            fail_msg("not within %d ms: %s", (int)(deadline_ms), #pred); \
+        }                                              \
+    } while (0)
 
 /* Does node i's status say its rollout waits for an epoch boundary? Keeps
  * the line in out. */
@@ -144,9 +152,7 @@ static void good_release_reaches_everyone(void **state) {
     char line[256] = "";
     assert_true(WAIT_FOR(s, 600000, waits_for_boundary(s, 0, line, sizeof line)) >= 0);
     assert_string_equal(line, "proof: 1 epoch boundary left");
-    int64_t t = WAIT_FOR(s, 600000, all_done(s, "10.5.2"));
-    if (t < 0) sim_dump_trace(s);
-    assert_true(t >= 0);
+    MUST_WITHIN(s, 600000, all_done(s, "10.5.2"));
     assert_clean(s, &w);
     assert_int_equal(w.max_updating, 1);
     assert_int_equal(w.holdback_started_early, 0);
@@ -191,15 +197,11 @@ static void rebuild_rolls_out(void **state) {
         for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &b);
         sim_run_until(s, 5000);
         sim_publish(s, 3, "10.5.2", 1800000100);
-        int64_t t = WAIT_FOR(s, 600000, reports ? all_built(s, "10.5.2", 0) : all_done(s, "10.5.2"));
-        if (t < 0) sim_dump_trace(s);
-        assert_true(t >= 0);
+        MUST_WITHIN(s, 600000, reports ? all_built(s, "10.5.2", 0) : all_done(s, "10.5.2"));
         assert_int_equal(count_installs(&w, 8), 8);
         sim_publish_build(s, 5, "10.5.2", 1, 1800000200);
         if (reports) {
-            t = WAIT_FOR(s, 900000, all_built(s, "10.5.2", 1));
-            if (t < 0) sim_dump_trace(s);
-            assert_true(t >= 0);
+            MUST_WITHIN(s, 900000, all_built(s, "10.5.2", 1));
             assert_int_equal(count_installs(&w, 8), 16);
         } else {
             sim_run_until(s, sim_now(s) + 300000);
@@ -324,6 +326,88 @@ static void crash_loop_fails_early(void **state) {
     finish(&s, &w);
 }
 
+/* Does every node's status name a version-correlated fork with `first` on
+ * the release's side, and say so in the rollout's waiting line? */
+static bool all_see_fork(sim_t *s, unsigned first) {
+    const char *name = stg_core_roster(sim_core(s, 0))->members[first].name;
+    for (unsigned i = 0; i < sim_nodes(s); i++) {
+        json_t *st = stg_core_status_json(sim_core(s, i), sim_now(s));
+        json_t *fork = json_object_get(st, "fork"), *nw = json_object_get(fork, "new");
+        const char *w = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
+        bool yes = json_is_object(fork) && json_array_size(nw) == 1 &&
+                   strcmp(json_string_value(json_array_get(nw, 0)), name) == 0 &&
+                   json_array_size(json_object_get(fork, "old")) == 7 && w &&
+                   strncmp(w, "CRITICAL: version-correlated fork: ", 35) == 0;
+        json_decref(st);
+        if (!yes) return false;
+    }
+    return true;
+}
+
+static bool nobody_sees_fork(sim_t *s) {
+    for (unsigned i = 0; i < sim_nodes(s); i++) {
+        json_t *st = stg_core_status_json(sim_core(s, i), sim_now(s));
+        bool fork = json_is_object(json_object_get(st, "fork"));
+        json_decref(st);
+        if (fork) return false;
+    }
+    return true;
+}
+
+/* Issue 13, fork detection: the first node on the new version follows
+ * another chain (blocks of the same height, other hashes) than the seven
+ * on the old one. Within fork_blocks (10) blocks of tips every node sees
+ * it, names the nodes on each side, and no second update starts, though
+ * the first wave's soak ends meanwhile; once the new node follows the
+ * others' chain again, the rollout goes on. */
+static void version_fork_halts(void **state) {
+    (void)state;
+    watch_t w;
+    static const char long_soak[] =
+        "{\"batch\":1,\"soak_s\":900,\"unavailable_max\":1,"
+        "\"epoch\":{\"start_s\":1800000000,\"length_s\":30,\"proof_epochs\":1,\"guard_s\":2}}";
+    sim_t *s = make_with(8, 43, &w, long_soak);
+    sim_behaviour_t b = {.reports_tip = true, .forks_on_new = true};
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &b);
+    sim_run_until(s, 5000);
+    sim_publish(s, 3, "10.5.2", 1800000100);
+    assert_true(WAIT_FOR(s, 60000, count_started(&w) == 1) >= 0);
+    unsigned first = (unsigned)w.order[0];
+    /* Ten blocks of 20 s, and a minute for the tips to be signed and spread. */
+    MUST_WITHIN(s, 10 * SIM_BLOCK_MS + 120000, all_see_fork(s, first));
+    /* Past the first wave's soak (900 s): without the fork, the next starts. */
+    sim_run_until(s, sim_now(s) + 1200000);
+    assert_int_equal(phase_of(s, first), STG_PHASE_DONE);
+    assert_int_equal(count_started(&w), 1);
+    assert_true(all_see_fork(s, first));
+    /* The new node back on the others' chain: the fork is over. */
+    b.forks_on_new = false;
+    sim_set_behaviour(s, first, &b);
+    MUST_WITHIN(s, 300000, nobody_sees_fork(s) && count_started(&w) == 2);
+    assert_clean(s, &w);
+    finish(&s, &w);
+}
+
+/* The chain stalls fleet-wide (no new block anywhere, as at some epoch
+ * boundaries) while the release rolls out: the tips stop moving on both
+ * versions alike, nothing is blamed on the version, and the rollout
+ * finishes. */
+static void stall_not_blamed(void **state) {
+    (void)state;
+    watch_t w;
+    sim_t *s = make(8, 47, &w);
+    sim_behaviour_t b = {.reports_tip = true};
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &b);
+    sim_run_until(s, 5000 + 5 * SIM_BLOCK_MS);
+    sim_chain_stall(s, true);
+    sim_publish(s, 3, "10.5.2", 1800000100);
+    MUST_WITHIN(s, 600000, all_done(s, "10.5.2"));
+    assert_true(nobody_sees_fork(s));
+    assert_int_equal(w.norder, 8);
+    assert_clean(s, &w);
+    finish(&s, &w);
+}
+
 /* The updating node crashes in the middle of its install and comes back
  * from its journal: whatever the cut-short install left on disk, it ends
  * done (and the rollout carries on to everyone) or rolled back (and the
@@ -346,11 +430,9 @@ static void crash_mid_install_resumes(void **state) {
         sim_crash(s, (unsigned)victim);
         sim_run_until(s, sim_now(s) + 5000);
         sim_restart(s, (unsigned)victim);
-        int64_t t = WAIT_FOR(s, 900000, all_done(s, "10.5.2") ||
+        MUST_WITHIN(s, 900000, all_done(s, "10.5.2") ||
                                             (phase_of(s, (unsigned)victim) == STG_PHASE_ROLLED_BACK &&
                                              w.norder == 1));
-        if (t < 0) sim_dump_trace(s);
-        assert_true(t >= 0);
         if (all_done(s, "10.5.2")) carried_on++;
         else {
             rolled_back++;
@@ -400,9 +482,7 @@ static void down_or_cut_off_never_elected(void **state) {
     /* Both back: the rollout completes, holdback pair included. */
     sim_heal(s);
     sim_restart(s, down);
-    t = WAIT_FOR(s, 900000, all_done(s, "10.5.2"));
-    if (t < 0) sim_dump_trace(s);
-    assert_true(t >= 0);
+    MUST_WITHIN(s, 900000, all_done(s, "10.5.2"));
     assert_clean(s, &w);
     finish(&s, &w);
 }
@@ -434,9 +514,7 @@ static void minority_never_starts(void **state) {
             assert_true(count_started(&w) > 0); /* the majority went ahead */
         }
         sim_heal(s);
-        int64_t t = WAIT_FOR(s, 900000, all_done(s, "10.5.2"));
-        if (t < 0) sim_dump_trace(s);
-        assert_true(t >= 0);
+        MUST_WITHIN(s, 900000, all_done(s, "10.5.2"));
         assert_clean(s, &w);
         finish(&s, &w);
     }
@@ -448,9 +526,7 @@ static void batch_two_never_three(void **state) {
     sim_t *s = make_with(8, 61, &w, policy(2, 2));
     sim_run_until(s, 5000);
     sim_publish(s, 4, "10.5.2", 1800000100);
-    int64_t t = WAIT_FOR(s, 600000, all_done(s, "10.5.2"));
-    if (t < 0) sim_dump_trace(s);
-    assert_true(t >= 0);
+    MUST_WITHIN(s, 600000, all_done(s, "10.5.2"));
     assert_clean(s, &w);
     assert_int_equal(w.max_updating, 2);
     assert_int_equal(w.holdback_started_early, 0);
@@ -464,6 +540,8 @@ int main(void) {
         cmocka_unit_test(failing_install_halts_fleet),
         cmocka_unit_test(crash_loop_fails_early),
         cmocka_unit_test(rebuild_rolls_out),
+        cmocka_unit_test(version_fork_halts),
+        cmocka_unit_test(stall_not_blamed),
         cmocka_unit_test(crash_mid_install_resumes),
         cmocka_unit_test(down_or_cut_off_never_elected),
         cmocka_unit_test(minority_never_starts),

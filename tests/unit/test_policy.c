@@ -823,6 +823,49 @@ static void two_forgers(fx_t *f) {
     peer(f, "n00")->rec.forging = STG_FORGING_YES;
     peer(f, "n01")->rec.forging = STG_FORGING_YES;
 }
+/* Member name reports chain tip `block` on chain `chain` ('a' or 'b'). */
+static void tip(fx_t *f, const char *name, int64_t block, char chain) {
+    peer_t *p = peer(f, name);
+    p->rec.tip.have = true;
+    p->rec.tip.block = block;
+    p->rec.tip.slot = block * 20;
+    snprintf(p->rec.tip.hash, sizeof p->rec.tip.hash, "%c%015llx", chain, (long long)block);
+    stg__tip_note(f->c, member(f, name));
+}
+/* n00 and n01 run the release, the others not; from block 100 on, for
+ * `blocks` blocks, the release's members follow chain b and the others a,
+ * each side reporting every other height and the two sides interleaved
+ * (the heights the fleet sees in common are where it can tell). */
+static void two_chains(fx_t *f, int64_t blocks) {
+    done(f, "n00");
+    done(f, "n01");
+    for (int64_t b = 90; b <= 100 + blocks; b++) {
+        char side = b >= 100 ? 'b' : 'a';
+        tip(f, b % 2 ? "n00" : "n01", b, side);
+        tip(f, b % 2 ? "n02" : "n03", b, 'a');
+        tip(f, "n04", b, 'a');
+    }
+    stg__fork_watch(f->c);
+}
+static void version_fork(fx_t *f) { two_chains(f, 10); }
+static void short_fork(fx_t *f) { two_chains(f, 9); }
+static void fork_healed(fx_t *f) {
+    two_chains(f, 10);
+    assert_true(f->c->fork.on);
+    tip(f, "n00", 120, 'a'); /* the release's members back on the others' chain */
+    tip(f, "n03", 120, 'a');
+    stg__fork_watch(f->c);
+}
+/* One old-version member alone on chain b: its own side disagrees with it. */
+static void lone_fork(fx_t *f) {
+    done(f, "n00");
+    for (int64_t b = 90; b <= 120; b++) {
+        tip(f, "n00", b, 'a');
+        tip(f, "n02", b, b >= 100 ? 'b' : 'a');
+        tip(f, "n03", b, 'a');
+    }
+    stg__fork_watch(f->c);
+}
 static void one_forger_one_dead(fx_t *f) {
     two_forgers(f);
     peer(f, "n01")->live = STG_LIVE_DEAD;
@@ -900,6 +943,11 @@ static const voter_row_t VOTER_ROWS[] = {
     {.name = "it holds this slot, asked again", .set = batch2_first_holds_slot1, .slot = 1},
     {.name = "two members forge", .set = two_forgers, .want = STG_DENY_TWO_FORGERS},
     {.name = "two forged, one is dead: one forger", .set = one_forger_one_dead},
+    {.name = "the release's members on another chain for fork_blocks", .set = version_fork,
+     .want = STG_DENY_FORK},
+    {.name = "two chains for fork_blocks - 1: a short fork", .set = short_fork},
+    {.name = "the two sides agree again", .set = fork_healed},
+    {.name = "one old-version member alone on another chain", .set = lone_fork},
     {.name = "one member unhealthy: within a budget of 1", .set = producer_unhealthy},
     {.name = "two members unhealthy", .set = two_unhealthy, .want = STG_DENY_BUDGET},
     {.name = "one unhealthy, one suspect", .set = unhealthy_and_suspect, .want = STG_DENY_BUDGET},

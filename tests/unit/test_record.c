@@ -44,6 +44,15 @@ static void round_trip(void **state) {
     snprintf(r.phase_detail, sizeof r.phase_detail, "healthy on 10.5.2");
     snprintf(r.build, sizeof r.build, "%s",
              "411b666d476f7b28e6bed75a1cc46d144b0088a189ff8fd231b0b5f71bd9fa8d");
+    r.tip.have = true;
+    r.tip.block = 12345678;
+    r.tip.slot = 170000000;
+    snprintf(r.tip.hash, sizeof r.tip.hash, "%s", "4f3a9c1b22d07e6a5b1c");
+    r.tip.nrecent = 2;
+    r.tip.recent[0].block = 12345677;
+    snprintf(r.tip.recent[0].hash, sizeof r.tip.recent[0].hash, "0123456789abcdef");
+    r.tip.recent[1].block = 12345675;
+    snprintf(r.tip.recent[1].hash, sizeof r.tip.recent[1].hash, "fedcba9876543210");
     uint8_t buf[2048];
     int n = stg_record_encode(&r, buf, sizeof buf);
     assert_true(n > 0);
@@ -65,6 +74,27 @@ static void optional_fields_only_when_set(void **state) {
     assert_null(strstr((const char *)buf, "phase_detail"));
     assert_null(strstr((const char *)buf, "stagger"));
     assert_null(strstr((const char *)buf, "build"));
+    assert_null(strstr((const char *)buf, "tip"));
+}
+
+/* A health hook's tip= line: BLOCK:SLOT:HASH, the hash 16..64 lowercase
+ * hex digits; anything else is not a tip. */
+static void tip_lines(void **state) {
+    (void)state;
+    stg_tip_t t;
+    assert_true(stg_tip_parse("12345678:170000000:4f3a9c1b22d07e6a", &t));
+    assert_true(t.have && t.block == 12345678 && t.slot == 170000000);
+    assert_string_equal(t.hash, "4f3a9c1b22d07e6a");
+    assert_true(stg_tip_parse("0:0:"
+                              "4f3a9c1b22d07e6a4f3a9c1b22d07e6a4f3a9c1b22d07e6a4f3a9c1b22d07e6a",
+                              &t));
+    static const char *const bad[] = {
+        "", "12:34", "12:34:4f3a9c1b22d07e6", /* 15 digits */
+        "12:34:4F3A9C1B22D07E6A", "-1:34:4f3a9c1b22d07e6a", "12:34:4f3a9c1b22d07e6a ",
+        "12 :34:4f3a9c1b22d07e6a", "9007199254740992:1:4f3a9c1b22d07e6a",
+        "12:34:4f3a9c1b22d07e6a4f3a9c1b22d07e6a4f3a9c1b22d07e6a4f3a9c1b22d07e6a0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (stg_tip_parse(bad[i], &t) || t.have) fail_msg("\"%s\" read as a tip", bad[i]);
 }
 
 /* A newer stagger's record carries a field this build does not know: it is
@@ -119,6 +149,16 @@ static void refusals(void **state) {
            "\"phase\":\"soaking\",\"build\":"
            "\"411B666D476F7B28E6BED75A1CC46D144B0088A189FF8FD231B0B5F71BD9FA8D\"",
            STG_REJECT_BAD_VALUE, "record.build");
+    refuse("\"phase\":\"soaking\"",
+           "\"phase\":\"soaking\",\"tip\":{\"block\":1,\"slot\":2,\"hash\":\"4f3a\"}",
+           STG_REJECT_BAD_VALUE, "record.tip.hash");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"tip\":{\"block\":1,\"hash\":"
+           "\"4f3a9c1b22d07e6a\"}", STG_REJECT_MISSING_FIELD, "slot");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"tip\":{\"block\":1,\"slot\":2,"
+           "\"hash\":\"4f3a9c1b22d07e6a\",\"recent\":[\"7:4f3a\"]}", STG_REJECT_BAD_VALUE,
+           "record.tip.recent");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"tip\":7", STG_REJECT_WRONG_TYPE,
+           "tip");
 }
 
 static void phase_names(void **state) {
@@ -134,6 +174,7 @@ int main(void) {
         cmocka_unit_test(optional_fields_only_when_set),
         cmocka_unit_test(unknown_field_ignored),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(tip_lines),
         cmocka_unit_test(phase_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

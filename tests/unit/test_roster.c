@@ -88,7 +88,7 @@ static int decode_text(const char *json, stg_roster_t *r, stg_diag_t *d) {
 #define TIMEOUTS "{'install_s':7200,'health_s':30,'rollback_s':1800,'gate_s':20}"
 #define POLICY                                                                           \
     "{'batch':2,'soak_s':600,'unavailable_max':2,'epoch':" EPOCH ",'windows':" WINDOWS \
-    ",'timeouts':" TIMEOUTS ",'health_deadline_s':36000}"
+    ",'timeouts':" TIMEOUTS ",'health_deadline_s':36000,'fork_blocks':20}"
 
 /* Members: 0 bp, 1 standby, 2 relay-b, 3 relay-a, 4 dark-b, 5 dark-a. */
 static const char FULL[] =
@@ -301,7 +301,11 @@ static void reject_case(void **state) {
     X(health_deadline_short, "'health_deadline_s':36000", "'health_deadline_s':59",         \
       OUT_OF_RANGE, "policy.health_deadline_s", NULL)                                        \
     X(health_deadline_long, "'health_deadline_s':36000", "'health_deadline_s':172801",      \
-      OUT_OF_RANGE, "policy.health_deadline_s", NULL)
+      OUT_OF_RANGE, "policy.health_deadline_s", NULL)                                        \
+    X(fork_blocks_short, "'fork_blocks':20", "'fork_blocks':1", OUT_OF_RANGE,                 \
+      "policy.fork_blocks", NULL)                                                            \
+    X(fork_blocks_long, "'fork_blocks':20", "'fork_blocks':2161", OUT_OF_RANGE,               \
+      "policy.fork_blocks", NULL)
 
 #define AS_CASE(name, find, repl, reason, path, hint) \
     static reject_case_t case_##name = {find, repl, STG_REJECT_##reason, path, hint};
@@ -420,6 +424,7 @@ static void full_roster_decodes(void **state) {
     assert_int_equal(p->rollback_timeout_s, 1800);
     assert_int_equal(p->gate_timeout_s, 20);
     assert_int_equal(p->health_deadline_s, 36000);
+    assert_int_equal(p->fork_blocks, 20);
 
     assert_int_equal(stg_roster_find_name(r, "relay-a"), 3);
     assert_int_equal(stg_roster_find_name(r, "relay"), -1);
@@ -451,6 +456,7 @@ static void minimal_roster_defaults(void **state) {
     assert_int_equal(p->rollback_timeout_s, 3600);
     assert_int_equal(p->gate_timeout_s, 60);
     assert_int_equal(p->health_deadline_s, 21600);
+    assert_int_equal(p->fork_blocks, 10);
     stg_policy_t def;
     stg_policy_default(&def);
     assert_memory_equal(&def, p, sizeof def);

@@ -47,6 +47,9 @@ DEFAULTS = {
     "STAGGER_CARDANO_RESTART_S": "600",
     "STAGGER_CARDANO_LEADER_MARGIN_S": "600",
     "STAGGER_CARDANO_ROOT": "/opt/cardano-node",
+    # A command printing `cardano-cli query tip` JSON; empty: no tip= line
+    # (staggerd's fork detection then has no word from this node).
+    "STAGGER_CARDANO_TIP_CMD": "",
     "STAGGER_CARDANO_HOOK_STATE": "",
     "STAGGER_CARDANO_NOW": "",
 }
