@@ -23,7 +23,7 @@ const char *stg_cmd_name(stg_cmd_action_t a) {
 
 static const char *const CMD_FIELDS[] = {"fleet", "seq", "issued_at", "expires_at", "action",
                                          "targets", "include_holdback", "spacing_s", "reason",
-                                         "release", NULL};
+                                         "release", "after_healthy", "force", NULL};
 
 static int command(json_t *root, void *out, stg_diag_t *d) {
     stg_command_t *c = out;
@@ -68,12 +68,16 @@ static int command(json_t *root, void *out, stg_diag_t *d) {
                             "targets", "clear-grants names the members whose grants it clears");
     bool upd = c->action == STG_CMD_UPDATE;
     if ((rc = stg_json_bool(root, "", "include_holdback", false, &c->include_holdback, d)) < 0 ||
-        (rc = stg_json_int(root, "", "spacing_s", false, 0, 3600, &c->spacing_s, d)) < 0)
+        (rc = stg_json_int(root, "", "spacing_s", false, 0, 3600, &c->spacing_s, d)) < 0 ||
+        (rc = stg_json_bool(root, "", "after_healthy", false, &c->after_healthy, d)) < 0 ||
+        (rc = stg_json_bool(root, "", "force", false, &c->force, d)) < 0)
         return rc;
-    if (!upd && (json_object_get(root, "include_holdback") || json_object_get(root, "spacing_s")))
-        return stg_diag_set(d, STG_REJECT_BAD_VALUE,
-                            json_object_get(root, "spacing_s") ? "spacing_s" : "include_holdback",
-                            "only an update takes this");
+    static const char *const UPDATE_ONLY[] = {"include_holdback", "spacing_s", "after_healthy",
+                                              "force"};
+    for (size_t i = 0; !upd && i < sizeof UPDATE_ONLY / sizeof UPDATE_ONLY[0]; i++)
+        if (json_object_get(root, UPDATE_ONLY[i]))
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, UPDATE_ONLY[i],
+                                "only an update takes this");
     json_t *rel = json_object_get(root, "release");
     if (upd != (rel != NULL))
         return stg_diag_set(d, upd ? STG_REJECT_MISSING_FIELD : STG_REJECT_BAD_VALUE, "release",

@@ -165,6 +165,9 @@ typedef struct {
     char targets[STG_MEMBERS_MAX][STG_NAME_MAX + 1];
     bool include_holdback;          /* update only: the holdback pair too */
     int64_t spacing_s;              /* update only: between targets' starts */
+    bool after_healthy;             /* update only: each target starts once every
+                                       target before it runs the release, healthy */
+    bool force;                     /* update only: skip the gate hook */
     char reason[STG_CMD_REASON_MAX + 1];
     size_t release_len;             /* update only: the signed release */
     uint8_t release[STG_CMD_RELEASE_MAX];

@@ -31,9 +31,11 @@ static void audit(stg_core_t *c, const char *verdict, const stg_command_t *cmd, 
     char line[640];
     int n = snprintf(line, sizeof line,
                      "{\"at_ms\":%lld,\"verdict\":\"%s\",\"seq\":%lld,\"action\":\"%s\","
-                     "\"signers\":%u,\"from\":\"%s\",\"why\":\"",
+                     "%s%s\"signers\":%u,\"from\":\"%s\",\"why\":\"",
                      (long long)c->now, verdict, cmd ? (long long)cmd->seq : 0LL,
-                     cmd ? stg_cmd_name(cmd->action) : "", nsig,
+                     cmd ? stg_cmd_name(cmd->action) : "",
+                     cmd && cmd->force ? "\"force\":true," : "",
+                     cmd && cmd->after_healthy ? "\"after_healthy\":true," : "", nsig,
                      from >= 0 ? stg__mname(c, from) : "client");
     /* why is our own text or a decoder message; keep it valid JSON. */
     for (const char *p = why; *p && n < (int)sizeof line - 8; p++)
@@ -121,8 +123,7 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
     case STG_CMD_UPDATE:
         /* Every member adopts the release (the command carried it to all, so
          * it is not flooded again); the targets start at once. */
-        stg__rollout_emergency_update(c, cmd->release, cmd->release_len, cmd->spacing_s, cmd->seq,
-                                      targeted && (!me->holdback || cmd->include_holdback));
+        stg__rollout_emergency_update(c, cmd, targeted && (!me->holdback || cmd->include_holdback));
         break;
     case STG_CMD_CLEAR_GRANTS: stg__clear_grants(c, cmd); break;
     default: break;

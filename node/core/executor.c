@@ -155,6 +155,7 @@ static void run_install(stg_core_t *c) {
 static void start_update(stg_core_t *c, const exec_in_t *in) {
     (void)in;
     c->avoid_slot = -1;
+    c->gate_ok_until_ms = 0; /* a gate's yes is for one restart: this one */
     stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
     c->slot = c->att.slot;
     c->slot_attempt = c->att.id;
@@ -186,6 +187,7 @@ static void start_emergency(stg_core_t *c, const exec_in_t *in) {
         (c->exec_state == STG_EXEC_DONE && c->exec_have && memcmp(c->exec_id, id, 8) == 0))
         return;
     stg__set_exec_release(c, &rel, id, c->pending_env, c->pending_len);
+    c->gate_ok_until_ms = 0; /* a gate's yes is for one restart: this one */
     c->emergency = true;
     c->slot = -1;
     c->acks = 0;
@@ -484,8 +486,10 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         exec_event(c, &(exec_in_t){.type = ev->ok ? EV_ROLLBACK_OK : EV_ROLLBACK_FAILED, .ev = ev});
 }
 
-void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
-                                   int64_t spacing_s, int64_t seq, bool start) {
+void stg__rollout_emergency_update(stg_core_t *c, const stg_command_t *cmd, bool start) {
+    const uint8_t *env = cmd->release;
+    size_t len = cmd->release_len;
+    int64_t spacing_s = cmd->spacing_s, seq = cmd->seq;
     stg_release_t rel;
     uint8_t id[8];
     if (!stg__open_release(c, env, len, &rel, id)) return;
@@ -509,12 +513,54 @@ void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len
      * the rollout order, so not every relay restarts at once. */
     int ord[STG_MEMBERS_MAX];
     unsigned n = stg__order(c, ord), k = 0;
-    for (unsigned i = 0; i < n && ord[i] != c->self; i++) k++;
+    c->emergency_nahead = 0;
+    for (unsigned i = 0; i < n && ord[i] != c->self; i++) {
+        k++;
+        const stg_member_t *m = &c->roster->members[ord[i]];
+        if (stg_command_targets(cmd, m->name) && (!m->holdback || cmd->include_holdback))
+            c->emergency_ahead[c->emergency_nahead++] = ord[i];
+    }
     c->emergency_pending = true;
     c->emergency_seq = seq;
     c->emergency_at_ms = c->now + (int64_t)k * spacing_s * 1000;
-    stg__log(c, STG_LOG_WARNING, "exec", "emergency update to %s %s in %llds (command #%lld)",
-             rel.component, rel.version, (long long)(k * spacing_s), (long long)seq);
+    c->emergency_force = cmd->force;
+    c->emergency_after_healthy = cmd->after_healthy;
+    c->emergency_waits[0] = '\0';
+    stg__log(c, STG_LOG_WARNING, "exec", "emergency update to %s %s in %llds%s%s (command #%lld)",
+             rel.component, rel.version, (long long)(k * spacing_s),
+             cmd->after_healthy && c->emergency_nahead ? ", after the targets before it are healthy on it" : "",
+             cmd->force ? ", without the gate hook (forced)" : ", once the gate hook agrees",
+             (long long)seq);
+}
+
+/* May the queued emergency update start now? With after_healthy, every
+ * target before us in the order must run the release, healthy, as its
+ * record says (one that failed on it holds the rest back, as a failure
+ * halts a rollout); then the gate hook must agree, unless forced. What it
+ * waits for is logged once. */
+static bool emergency_may_start(stg_core_t *c) {
+    char why[sizeof c->emergency_waits] = "";
+    for (unsigned k = 0; c->emergency_after_healthy && k < c->emergency_nahead && !why[0]; k++) {
+        int m = c->emergency_ahead[k];
+        const peer_t *p = &c->peers[m];
+        if (!p->have || p->live != STG_LIVE_ALIVE || p->rec.health != STG_HEALTH_HEALTHY ||
+            !stg__runs(&c->release, c->roster->members[m].flavour, p->rec.version, p->rec.build))
+            snprintf(why, sizeof why, "waiting for %s to be healthy on %s", stg__mname(c, m),
+                     c->release.version);
+    }
+    bool gate = !why[0] && !c->emergency_force && c->now >= c->gate_ok_until_ms;
+    if (gate) {
+        snprintf(why, sizeof why, "waiting for the gate hook");
+        if (!c->gate_running && c->now >= c->backoff_until_ms) {
+            c->gate_running = true;
+            stg__run_hook(c, STG_HOOK_GATE, &c->release);
+        }
+    }
+    if (strcmp(why, c->emergency_waits) != 0 && why[0])
+        stg__log(c, STG_LOG_INFO, "exec", "emergency update #%lld: %s", (long long)c->emergency_seq,
+                 why);
+    snprintf(c->emergency_waits, sizeof c->emergency_waits, "%s", why);
+    return !why[0];
 }
 
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq) {
@@ -533,7 +579,7 @@ void stg__exec_forgive(stg_core_t *c, int64_t seq) {
 void stg__exec_tick(stg_core_t *c) {
     if (!c->hook_running) exec_event(c, &(exec_in_t){.type = EV_NO_HOOK});
     exec_event(c, &(exec_in_t){.type = EV_TICK});
-    if (c->emergency_pending && c->now >= c->emergency_at_ms)
+    if (c->emergency_pending && c->now >= c->emergency_at_ms && emergency_may_start(c))
         exec_event(c, &(exec_in_t){.type = EV_EMERGENCY_DUE});
 }
 

@@ -240,6 +240,11 @@ struct stg_core {
     uint8_t abandoned_id[8];
     bool emergency_pending;       /* an emergency update waits for emergency_at_ms */
     int64_t emergency_at_ms;
+    bool emergency_force;         /* the pending one skips the gate hook */
+    bool emergency_after_healthy; /* and waits for the targets before us */
+    unsigned emergency_nahead;    /* those targets (roster indices), in order */
+    int emergency_ahead[STG_MEMBERS_MAX];
+    char emergency_waits[160];    /* what it waits for, "" when nothing (logged once) */
     bool emergency;               /* the executor runs an emergency update */
     int64_t emergency_seq;
     int64_t soak_bad_since_ms;    /* unhealthy while soaking since, or 0 */
@@ -465,8 +470,7 @@ void stg__expire_grants(stg_core_t *c);
 elect_t stg__campaign(stg_core_t *c);
 
 /* executor.c */
-void stg__rollout_emergency_update(stg_core_t *c, const uint8_t *env, size_t len,
-                                   int64_t spacing_s, int64_t seq, bool start);
+void stg__rollout_emergency_update(stg_core_t *c, const stg_command_t *cmd, bool start);
 void stg__rollout_emergency_rollback(stg_core_t *c, int64_t seq);
 void stg__rollout_health(stg_core_t *c, const stg_event_t *ev);
 void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev);

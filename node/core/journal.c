@@ -63,10 +63,16 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
         stg__id_hex(c->abandoned_id, hex);
         json_object_set_new(j, "abandoned", json_string(hex));
     }
-    if (c->emergency_pending)
+    if (c->emergency_pending) {
+        json_t *ahead = json_array();
+        for (unsigned k = 0; k < c->emergency_nahead; k++)
+            json_array_append_new(ahead, json_string(stg__mname(c, c->emergency_ahead[k])));
         json_object_set_new(j, "emergency_pending",
-                            json_pack("{s:o, s:I}", "env", b64_json(c->pending_env, c->pending_len),
-                                      "at_ms", (json_int_t)c->emergency_at_ms));
+                            json_pack("{s:o, s:I, s:b, s:b, s:o}", "env",
+                                      b64_json(c->pending_env, c->pending_len), "at_ms",
+                                      (json_int_t)c->emergency_at_ms, "force", c->emergency_force,
+                                      "after_healthy", c->emergency_after_healthy, "ahead", ahead));
+    }
     if (c->exec_have) {
         char hex[17];
         stg__id_hex(c->exec_id, hex);
@@ -193,6 +199,16 @@ void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_B
     if (c->pending_env) {
         c->emergency_pending = true;
         c->emergency_at_ms = json_integer_value(json_object_get(ep, "at_ms"));
+        /* Journals before these were written: no gate, no waiting, as then. */
+        c->emergency_force = !json_object_get(ep, "force") || json_is_true(json_object_get(ep, "force"));
+        c->emergency_after_healthy = json_is_true(json_object_get(ep, "after_healthy"));
+        c->emergency_nahead = 0;
+        json_t *ahead = json_object_get(ep, "ahead");
+        for (size_t k = 0; k < json_array_size(ahead); k++) {
+            const char *name = json_string_value(json_array_get(ahead, k));
+            int m = name ? stg_roster_find_name(c->roster, name) : -1;
+            if (m >= 0) c->emergency_ahead[c->emergency_nahead++] = m;
+        }
     }
     json_t *gs = json_object_get(j, "grants");
     for (unsigned s = 0; s < STG_BATCH_MAX && s < json_array_size(gs); s++) {

@@ -82,14 +82,17 @@ static int send_signed(const stg_roster_t *r, const char *peer, const stg_seckey
 
 static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
     const char *keys = NULL, *roster = NULL, *peer = NULL, *targets = NULL, *spacing = NULL,
-               *release = NULL, *seqs = NULL, *expires = NULL, *reason = NULL, *out = NULL;
-    bool holdback = false;
+               *release = NULL, *seqs = NULL, *expires = NULL, *reason = NULL, *out = NULL,
+               *mode = NULL;
+    bool holdback = false, force = false;
     const ctl_opt_t opts[] = {{"key", 'k', &keys, NULL},
                               {"roster", 'r', &roster, NULL},
                               {"peer", 'p', &peer, NULL},
                               {"targets", 't', &targets, NULL},
                               {"include-holdback", 0, NULL, &holdback},
                               {"spacing-s", 0, &spacing, NULL},
+                              {"spacing", 0, &mode, NULL},
+                              {"force", 0, NULL, &force},
                               {"release", 0, &release, NULL},
                               {"seq", 0, &seqs, NULL},
                               {"expires-in-s", 0, &expires, NULL},
@@ -115,9 +118,19 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
                 "grants it clears");
         return CTL_USAGE;
     }
-    if (!upd && (holdback || spacing)) {
-        ctl_err("--include-holdback and --spacing-s go with emergency update only");
+    if (!upd && (holdback || spacing || mode || force)) {
+        ctl_err("--include-holdback, --spacing, --spacing-s and --force go with emergency "
+                "update only");
         return CTL_USAGE;
+    }
+    /* --spacing health, or --spacing N as --spacing-s N. */
+    bool after_healthy = mode && strcmp(mode, "health") == 0;
+    if (mode && !after_healthy) {
+        if (spacing) {
+            ctl_err("--spacing %s and --spacing-s %s: give one", mode, spacing);
+            return CTL_USAGE;
+        }
+        spacing = mode;
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -156,6 +169,8 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
         free(renv);
         if (holdback) json_object_set_new(doc, "include_holdback", json_true());
         if (spacing) json_object_set_new(doc, "spacing_s", json_integer(space));
+        if (after_healthy) json_object_set_new(doc, "after_healthy", json_true());
+        if (force) json_object_set_new(doc, "force", json_true());
     }
     char *payload = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
@@ -243,17 +258,27 @@ const ctl_cmd_t ctl_emergency_update_cmd = {
     .name = "emergency update",
     .summary = "update now, ignoring waves and soak (operator override)",
     .usage = "emergency update --key K[,K2] --roster ROSTER --release RELEASE.signed [--peer X] "
-             "[--targets a,b] [--include-holdback] [--spacing-s N] [--reason TEXT] [--out FILE]",
+             "[--targets a,b] [--include-holdback] [--spacing health|N] [--force] [--reason TEXT] "
+             "[--out FILE]",
     .text = "Every targeted member installs the release at once, ignoring slots, waves\n"
-            "and soak: for a same-day fix or a hard-fork deadline. The holdback pair\n"
-            "stays on its version unless --include-holdback is given.\n\n"
+            "and soak: for a same-day fix or a hard-fork deadline. Each still asks its\n"
+            "gate hook first (the producer's leader slots and epoch boundary) unless\n"
+            "--force is given. The holdback pair stays on its version unless\n"
+            "--include-holdback is given.\n\n"
             "options:\n"
             "  --release FILE       the signed release to install\n"
             "  --include-holdback   update the holdback pair too\n"
-            "  --spacing-s N        start the targets N seconds apart, in rollout order,\n"
-            "                       so not every relay restarts at the same moment\n" COMMON_OPTS,
+            "  --spacing health     start each target only once every target before it\n"
+            "                       (rollout order) runs the release, healthy: one node\n"
+            "                       restarting at a time, a broken version stops at the first\n"
+            "  --spacing N, --spacing-s N\n"
+            "                       start the targets N seconds apart, in rollout order,\n"
+            "                       so not every relay restarts at the same moment\n"
+            "  --force              skip the gate hook (the producer's leader-slot and epoch\n"
+            "                       checks): for a hard-fork deadline; recorded in every\n"
+            "                       member's audit log\n" COMMON_OPTS,
     .example = "staggerctl emergency update --key ops.key --roster roster.signed "
-               "--release cardano-node-10.5.4.signed --spacing-s 120",
+               "--release cardano-node-10.5.4.signed --spacing health",
     .run = run_action,
 };
 ACTION(ctl_emergency_rollback_cmd, "rollback", "roll back to the previous version, everywhere, now",

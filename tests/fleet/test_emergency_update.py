@@ -14,9 +14,13 @@ holdback pair could never go. The emergency path must ignore all of that.
 2. `--include-holdback --spacing-s 2`, signed with `--key op,op2`: all eight
    update, starting SPACING_S apart in the rollout order of docs/protocol.md
    §9.3 (recomputed here), the holdback pair last.
-3. `--targets relay1,relay2`, with every gate hook saying no (the normal
-   rollout cannot move anyone; the emergency path runs no gate): only those
-   two update.
+3. `--targets relay1,relay2 --force`, with every gate hook saying no (the
+   normal rollout cannot move anyone; --force skips the gate): only those
+   two update, and every audit log records the force.
+4. `--spacing health` with the producer's gate saying no (issue 13): the
+   other targets start one at a time, each only once the one before it in
+   the rollout order is healthy on the release; the producer waits for its
+   gate and logs so, and updates once the gate agrees.
 
 usage: /usr/bin/python3 test_emergency_update.py STAGGERD STAGGERCTL   (prints TAP)
 """
@@ -136,15 +140,15 @@ def test(f, tap):
     tap.check(all(f.version_of(n) == "10.5.4" for n in f.order),
               "every service runs 10.5.4, the holdback pair's too")
 
-    # ---- 3: --targets relay1,relay2, with the normal rollout gated off ----
+    # ---- 3: --targets relay1,relay2 --force, with every gate saying no ----
     for n in f.order:
         f.set_update(n, gate_no="test: no normal rollout")
     signed, rid = f.release("10.5.5", stem="rel-c")
     r = eu.emergency(f, "update", ("op2", "op3"), "dark2", "--release", signed,
-                     "--targets", "relay1,relay2")
+                     "--targets", "relay1,relay2", "--force")
     seq3 = eu.out_seq(r.stdout)
-    tap.check(r.returncode == 0 and seq3, "emergency update --targets relay1,relay2: applied",
-              r.stdout + r.stderr)
+    tap.check(r.returncode == 0 and seq3,
+              "emergency update --targets relay1,relay2 --force: applied", r.stdout + r.stderr)
     targets = ["relay1", "relay2"]
     if not f.check_wait("every peer shows relay1 and relay2 done on 10.5.5",
                         lambda: f.rolled_out("10.5.5", names=targets), SOAK_S + 30):
@@ -157,6 +161,40 @@ def test(f, tap):
               "none of the others moved towards 10.5.5", repr(moved))
     bad = eu.applied_everywhere(f, seq3, action="update")
     tap.check(not bad, "yet every peer applied #%d" % seq3, "\n".join(bad))
+    aud = {n: eu.applied_lines(f, n, seq3) for n in f.order}
+    tap.check(all(len(a) == 1 and a[0].get("force") is True for a in aud.values()),
+              "every audit.log records #%d with \"force\": true" % seq3, repr(aud))
+
+    # ---- 4: --spacing health, and the producer's gate ----
+    for n in f.order:
+        f.set_update(n, gate_no=None, restart_ms=800)
+    f.set_update("bp", gate_no="leader slot in 4 minutes")
+    signed, rid = f.release("10.5.6", stem="rel-d")
+    r = eu.emergency(f, "update", ("op", "op3"), "relay4", "--release", signed,
+                     "--spacing", "health")
+    seq4 = eu.out_seq(r.stdout)
+    tap.check(r.returncode == 0 and seq4, "emergency update --spacing health: applied",
+              r.stdout + r.stderr)
+    order = [n for n, _ in f.expected_order(rid) if n not in hold]
+    rest = [n for n in order if n != "bp"]
+    if not f.check_wait("every peer shows the %d targets but bp done on 10.5.6" % len(rest),
+                        lambda: f.rolled_out("10.5.6", names=rest), 6 * (SOAK_S + 10)):
+        return
+    began = {n: eu.started_at(f, n, "10.5.6") for n in order}
+    healthy = {n: [m.t for m in f.moves(n, "10.5.6") if m.new == "soaking"] for n in order}
+    early = ["%s started %d ms before %s was healthy on 10.5.6" % (b, healthy[a][0] - began[b][0], a)
+             for a, b in zip(rest, rest[1:])
+             if not began[b] or not healthy[a] or began[b][0] < healthy[a][0]]
+    tap.check(not early and all(len(began[n]) == 1 for n in rest),
+              "one at a time in the rollout order: each started once, after the one before it "
+              "was healthy on the release", "\n".join(early) + repr(began))
+    tap.check(not began["bp"] and f.version_of("bp") == "10.5.4",
+              "bp has not started: its gate says no", repr(began["bp"]))
+    tap.check("emergency update #%d: waiting for the gate hook" % seq4 in f.log_text("bp"),
+              "bp logs that its emergency update waits for the gate hook")
+    f.set_update("bp", gate_no=None)
+    f.check_wait("once its gate agrees, every peer shows bp done on 10.5.6",
+                 lambda: f.rolled_out("10.5.6", names=["bp"]), 30 + SOAK_S + 20)
 
 
 if __name__ == "__main__":

@@ -161,10 +161,9 @@ static void replay_refused_also_after_restart(void **state) {
     done(&f);
 }
 
-static void emergency_update_skips_slots_not_holdback(void **state) {
-    (void)state;
-    fx_t f = make(8, 33);
-    /* Build the embedded release the way sim_publish signs one. */
+/* The rest of an update command carrying release 10.5.9 (signed the way
+ * sim_publish signs one), then `more` (e.g. ",\"force\":true"). */
+static void update_fields(fx_t *f, const char *more, char *out, size_t cap) {
     char rel[1024];
     snprintf(rel, sizeof rel,
              "{\"component\":\"cardano-node\",\"version\":\"10.5.9\",\"created_at\":1800000050,"
@@ -172,13 +171,98 @@ static void emergency_update_skips_slots_not_holdback(void **state) {
              "\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064d\"}}}",
              0, 0);
     uint8_t renv[4096];
-    size_t rn = sim_seal(f.s, -1, STG_DOC_RELEASE, rel, renv, sizeof renv);
+    size_t rn = sim_seal(f->s, -1, STG_DOC_RELEASE, rel, renv, sizeof renv);
     char b64[6000];
     sodium_bin2base64(b64, sizeof b64, renv, rn, sodium_base64_VARIANT_ORIGINAL);
-    char extra[6200];
-    snprintf(extra, sizeof extra, ",\"release\":\"%s\"", b64);
+    snprintf(out, cap, ",\"release\":\"%s\"%s", b64, more);
+}
+
+/* Every member runs 10.5.9 now but the holdback pair, still on 10.5.1. */
+static void holdback_stays(fx_t *f) {
+    const stg_roster_t *r = stg_core_roster(sim_core(f->s, 0));
+    for (unsigned i = 0; i < sim_nodes(f->s); i++)
+        assert_string_equal(sim_running(f->s, i), r->members[i].holdback ? "10.5.1" : "10.5.9");
+}
+
+/* Send the update command (seq 30) with `more` fields to node 0. */
+static void send_update(fx_t *f, const char *more) {
+    char extra[6300];
+    update_fields(f, more, extra, sizeof extra);
     uint8_t env[16384];
-    command(&f, 0, 30, "update", extra, env, sizeof env);
+    command(f, 0, 30, "update", extra, env, sizeof env);
+}
+
+static int producer_of(fx_t *f) {
+    const stg_roster_t *r = stg_core_roster(sim_core(f->s, 0));
+    for (unsigned i = 0; i < r->nmembers; i++)
+        if (r->members[i].role == STG_ROLE_PRODUCER) return (int)i;
+    fail_msg("no producer");
+    return -1;
+}
+
+static stg_phase_t phase_of(fx_t *f, unsigned i) {
+    stg_exec_view_t x;
+    stg_core_exec(sim_core(f->s, i), &x);
+    return x.phase;
+}
+
+/* Issue 13: an emergency update runs the producer's gate hook (leader
+ * slots, epoch boundary) before it restarts the producer: while the gate
+ * says no, every other target updates and the producer waits; once the
+ * gate agrees it updates too. With force, the gate is not asked. */
+static void emergency_update_waits_for_gate(void **state) {
+    (void)state;
+    for (int force = 0; force <= 1; force++) {
+        fx_t f = make(8, 35);
+        unsigned bp = (unsigned)producer_of(&f);
+        sim_behaviour_t no = {.gate_says_no = true};
+        sim_set_behaviour(f.s, bp, &no);
+        send_update(&f, force ? ",\"force\":true" : "");
+        sim_run_until(f.s, sim_now(f.s) + 120000);
+        if (force) {
+            assert_string_equal(sim_running(f.s, bp), "10.5.9");
+        } else {
+            assert_int_equal(phase_of(&f, bp), STG_PHASE_IDLE);
+            assert_string_equal(sim_running(f.s, bp), "10.5.1");
+            unsigned others = 0;
+            for (unsigned i = 0; i < 8; i++) others += i != bp && strcmp(sim_running(f.s, i), "10.5.9") == 0;
+            assert_int_equal(others, 5); /* all but the producer and the holdback pair */
+            sim_set_behaviour(f.s, bp, &(sim_behaviour_t){0});
+            sim_run_until(f.s, sim_now(f.s) + 60000);
+            assert_string_equal(sim_running(f.s, bp), "10.5.9");
+        }
+        done(&f);
+    }
+}
+
+/* Installing, or installed and not yet healthy on the new version. */
+static unsigned count_restarting(fx_t *f) {
+    return count_phase(f, STG_PHASE_ELECTED, STG_PHASE_VERIFYING);
+}
+
+/* Issue 13: with after_healthy (staggerctl --spacing health) each target
+ * starts only once every target before it runs the release, healthy: one
+ * node restarting at a time, never two, and all of them updated in the
+ * end. Without it (spacing 0) they all restart at once. */
+static void emergency_update_after_healthy(void **state) {
+    (void)state;
+    fx_t f = make(8, 37);
+    send_update(&f, ",\"after_healthy\":true");
+    unsigned most = 0;
+    for (int64_t end = sim_now(f.s) + 120000; sim_now(f.s) < end;) {
+        sim_run_until(f.s, sim_now(f.s) + 20);
+        unsigned n = count_restarting(&f);
+        if (n > most) most = n;
+    }
+    assert_int_equal(most, 1);
+    holdback_stays(&f);
+    done(&f);
+}
+
+static void emergency_update_skips_slots_not_holdback(void **state) {
+    (void)state;
+    fx_t f = make(8, 33);
+    send_update(&f, "");
     sim_run_until(f.s, sim_now(f.s) + 300);
     /* Every non-holdback member started at once: far more than batch (1). */
     const stg_roster_t *r = stg_core_roster(sim_core(f.s, 0));
@@ -198,8 +282,7 @@ static void emergency_update_skips_slots_not_holdback(void **state) {
     assert_int_equal(holdback, 2);
     /* Soak is 600 s; they finish after it, not one wave each. */
     sim_run_until(f.s, sim_now(f.s) + 700000);
-    for (unsigned i = 0; i < 8; i++)
-        assert_string_equal(sim_running(f.s, i), r->members[i].holdback ? "10.5.1" : "10.5.9");
+    holdback_stays(&f);
     done(&f);
 }
 
@@ -418,6 +501,8 @@ int main(void) {
         cmocka_unit_test(halt_stops_new_slots_and_resume_continues),
         cmocka_unit_test(replay_refused_also_after_restart),
         cmocka_unit_test(emergency_update_skips_slots_not_holdback),
+        cmocka_unit_test(emergency_update_waits_for_gate),
+        cmocka_unit_test(emergency_update_after_healthy),
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
         cmocka_unit_test(rollback_during_install_survives_restart),

@@ -137,6 +137,15 @@ static void schema(void **state) {
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"halt\","
          "\"spacing_s\":5}",
          STG_REJECT_BAD_VALUE, "spacing_s"},
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"rollback\","
+         "\"force\":true}",
+         STG_REJECT_BAD_VALUE, "force"},
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"halt\","
+         "\"after_healthy\":true}",
+         STG_REJECT_BAD_VALUE, "after_healthy"},
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"update\","
+         "\"force\":1,\"release\":\"AAAA\"}",
+         STG_REJECT_WRONG_TYPE, "force"},
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":5,\"expires_at\":5,\"action\":\"halt\"}",
          STG_REJECT_OUT_OF_RANGE, "expires_at"},
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":9000000,\"action\":\"halt\"}",
@@ -163,6 +172,16 @@ static void schema(void **state) {
         assert_int_equal(d.reason, bad[i].reason);
         assert_non_null(strstr(d.msg, bad[i].field));
     }
+    /* An update's gate and spacing: absent is false. */
+    static const char upd[] = "{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
+                              "\"action\":\"update\",\"release\":\"AAAA\"%s}";
+    char json[256];
+    snprintf(json, sizeof json, upd, "");
+    assert_int_equal(stg_command_decode((const uint8_t *)json, strlen(json), &c, &d), 0);
+    assert_false(c.force || c.after_healthy);
+    snprintf(json, sizeof json, upd, ",\"force\":true,\"after_healthy\":true");
+    assert_int_equal(stg_command_decode((const uint8_t *)json, strlen(json), &c, &d), 0);
+    assert_true(c.force && c.after_healthy);
 }
 
 static void targets(void **state) {
