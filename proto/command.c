@@ -43,7 +43,8 @@ static int command(json_t *root, void *out, stg_diag_t *d) {
         if (strcmp(action, cmd_names[i]) == 0) c->action = (stg_cmd_action_t)i;
     if (c->action == STG_CMD__COUNT)
         return stg_diag_set(d, STG_REJECT_BAD_VALUE, "action",
-                            "must be update, rollback, halt, resume, abandon or clear-grants");
+                            "must be update, rollback, halt, resume, abandon, clear-grants or "
+                            "promote");
     if (c->expires_at_s - c->issued_at_s > 7 * 86400)
         return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "expires_at",
                             "at most 7 days after issued_at: an emergency command is short-lived");
@@ -66,6 +67,10 @@ static int command(json_t *root, void *out, stg_diag_t *d) {
     if (c->action == STG_CMD_CLEAR_GRANTS && c->ntargets == 0)
         return stg_diag_set(d, targets ? STG_REJECT_BAD_VALUE : STG_REJECT_MISSING_FIELD,
                             "targets", "clear-grants names the members whose grants it clears");
+    if (c->action == STG_CMD_PROMOTE && c->ntargets != 1)
+        return stg_diag_set(d, targets ? STG_REJECT_BAD_VALUE : STG_REJECT_MISSING_FIELD,
+                            "targets", "promote names exactly one member: the standby that "
+                            "becomes the producer");
     bool upd = c->action == STG_CMD_UPDATE;
     if ((rc = stg_json_bool(root, "", "include_holdback", false, &c->include_holdback, d)) < 0 ||
         (rc = stg_json_int(root, "", "spacing_s", false, 0, 3600, &c->spacing_s, d)) < 0 ||

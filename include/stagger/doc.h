@@ -142,7 +142,8 @@ const stg_artifact_t *stg_release_artifact(const stg_release_t *rel, const char 
     X(HALT, "halt")                 \
     X(RESUME, "resume")             \
     X(ABANDON, "abandon")           \
-    X(CLEAR_GRANTS, "clear-grants")
+    X(CLEAR_GRANTS, "clear-grants")  \
+    X(PROMOTE, "promote")
 
 typedef enum {
 #define X(name, text) STG_CMD_##name,

@@ -126,6 +126,7 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
         stg__rollout_emergency_update(c, cmd, targeted && (!me->holdback || cmd->include_holdback));
         break;
     case STG_CMD_CLEAR_GRANTS: stg__clear_grants(c, cmd); break;
+    case STG_CMD_PROMOTE: stg__promote(c, cmd->targets[0], cmd->seq); break;
     default: break;
     }
     stg__rollout_save(c);

@@ -174,6 +174,11 @@ struct stg_core {
     char build[65];               /* the artifact's SHA-256 our service runs, or "" */
     stg_forging_t forging;        /* our service forges, as our health hook said */
     bool two_forgers;             /* the fleet has more than one forger (logged once) */
+    struct {                      /* roles swapped by an operator's promote (members.c) */
+        bool on;                  /* c->roster's producer and standby are swapped */
+        int64_t serial, seq;      /* of the roster they were swapped in, the command */
+        char producer[STG_NAME_MAX + 1], standby[STG_NAME_MAX + 1]; /* after the swap */
+    } promoted;
     stg_tip_t tip;                /* our service's chain tip, as our health hook said */
     bool tips_dirty;              /* a tip or a release arrived: judge the fork again */
     struct {                      /* a version-correlated fork (fork.c) */
@@ -416,6 +421,10 @@ int stg__failed_member(const stg_core_t *c);
 unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap);
 /* fork.c */
 void stg__tip_note(stg_core_t *c, int i);
+/* roles.c: the operator's promote: the standby `name` becomes the
+ * producer, the producer the standby (role, stage and holdback swapped in
+ * c->roster); false when name is not the standby. */
+bool stg__promote(stg_core_t *c, const char *name, int64_t seq);
 void stg__tip_follow(stg_tip_t *now, const stg_tip_t *before);
 void stg__fork_watch(stg_core_t *c);
 void stg__fork_text(const stg_core_t *c, char *buf, size_t cap);

@@ -58,6 +58,11 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                                                      "inc", (json_int_t)c->peers[i].cleared_inc,
                                                      "seq", (json_int_t)c->peers[i].cleared_seq));
     json_object_set_new(j, "cleared", cleared);
+    if (c->promoted.on)
+        json_object_set_new(j, "promoted",
+                            json_pack("{s:I, s:I, s:s, s:s}", "serial", (json_int_t)c->promoted.serial,
+                                      "seq", (json_int_t)c->promoted.seq, "producer",
+                                      c->promoted.producer, "standby", c->promoted.standby));
     if (c->abandoned) {
         char hex[17];
         stg__id_hex(c->abandoned_id, hex);
@@ -177,6 +182,12 @@ stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr) {
 void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_BATCH_MAX]) {
     json_t *j = jr->j;
     c->halted = json_is_true(json_object_get(j, "halted"));
+    /* A promote of this roster swaps its roles again; a newer roster
+     * states the roles itself. */
+    json_t *pr = json_object_get(j, "promoted");
+    const char *prod = json_string_value(json_object_get(pr, "producer"));
+    if (prod && json_integer_value(json_object_get(pr, "serial")) == c->roster->serial)
+        stg__promote(c, prod, json_integer_value(json_object_get(pr, "seq")));
     c->emergency = json_is_true(json_object_get(j, "emergency"));
     const char *ab = json_string_value(json_object_get(j, "abandoned"));
     size_t hn = 0;

@@ -48,6 +48,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
         if (h >= 0 && (unsigned)h < c->roster->nmembers)
             stg__grant_set(c, s, stg_roster_find_key(r, &c->roster->members[h].key), r->nmembers);
     }
+    c->promoted.on = false; /* a roster states its roles; a promote was of the old one */
     free(c->peers);
     free(c->roster_env);
     if (c->roster && c->roster != r) free(c->roster);

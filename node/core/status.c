@@ -224,6 +224,13 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
                      "journal", store, "forgers", forgers);
     if (doc) json_object_set_new(doc, "fork", fork);
+    if (doc)
+        json_object_set_new(doc, "promoted",
+                            c->promoted.on ? json_pack("{s:s, s:s, s:I}", "producer",
+                                                       c->promoted.producer, "standby",
+                                                       c->promoted.standby, "seq",
+                                                       (json_int_t)c->promoted.seq)
+                                           : json_null());
     else json_decref(fork);
     return doc;
 }

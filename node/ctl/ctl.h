@@ -47,7 +47,8 @@ extern const ctl_cmd_t ctl_sign_add_cmd;
 extern const ctl_cmd_t ctl_status_cmd, ctl_roster_publish_cmd, ctl_release_publish_cmd;
 extern const ctl_cmd_t ctl_watch_cmd;
 extern const ctl_cmd_t ctl_emergency_update_cmd, ctl_emergency_rollback_cmd, ctl_emergency_halt_cmd,
-    ctl_emergency_resume_cmd, ctl_emergency_abandon_cmd, ctl_emergency_clear_grants_cmd, ctl_emergency_send_cmd;
+    ctl_emergency_resume_cmd, ctl_emergency_abandon_cmd, ctl_emergency_clear_grants_cmd, ctl_emergency_promote_cmd,
+    ctl_emergency_send_cmd;
 
 /* "staggerctl: " + message + newline, on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

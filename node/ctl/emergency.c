@@ -113,6 +113,11 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
                     : "--release goes with emergency update only");
         return CTL_USAGE;
     }
+    if (strcmp(action, "promote") == 0 && (!targets || strchr(targets, ','))) {
+        ctl_err("emergency promote needs --targets NAME: the one standby that becomes the "
+                "producer (the producer becomes the standby)");
+        return CTL_USAGE;
+    }
     if (strcmp(action, "clear-grants") == 0 && !targets) {
         ctl_err("emergency clear-grants needs --targets NAME[,NAME...]: the members whose "
                 "grants it clears");
@@ -306,6 +311,23 @@ const ctl_cmd_t ctl_emergency_clear_grants_cmd = {
             "options:\n" COMMON_OPTS,
     .example = "staggerctl emergency clear-grants --key ops.key --roster roster.signed "
                "--targets relay4 --reason 'grant leaked after a crash'",
+    .run = run_action,
+};
+
+const ctl_cmd_t ctl_emergency_promote_cmd = {
+    .name = "emergency promote",
+    .summary = "fail over: the standby becomes the producer, the producer the standby",
+    .usage = "emergency promote --key K[,K2] --roster ROSTER --targets STANDBY [--peer X] "
+             "[--reason TEXT] [--out FILE]",
+    .text = "Every member swaps the roles of the producer and the standby named by\n"
+            "--targets, without a new roster: the rollout order (stages) and the\n"
+            "holdback pair follow the new roles, the hooks get the new STAGGER_ROLE, and a\n"
+            "rollout under way goes on. Move the keys first: the old producer must stop\n"
+            "forging before the standby starts (two forgers halt every update). Promote\n"
+            "the other one to swap back; a newer signed roster states the roles itself.\n\n"
+            "options:\n" COMMON_OPTS,
+    .example = "staggerctl emergency promote --key ops.key --roster roster.signed "
+               "--targets standby --reason 'bp host failing'",
     .run = run_action,
 };
 

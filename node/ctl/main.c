@@ -13,7 +13,7 @@ static const ctl_cmd_t *const commands[] = {
     &ctl_release_sign_cmd, &ctl_release_verify_cmd, &ctl_sign_add_cmd,
     &ctl_status_cmd,       &ctl_watch_cmd,          &ctl_roster_publish_cmd, &ctl_release_publish_cmd,
     &ctl_emergency_update_cmd, &ctl_emergency_rollback_cmd, &ctl_emergency_halt_cmd,
-    &ctl_emergency_resume_cmd, &ctl_emergency_abandon_cmd, &ctl_emergency_clear_grants_cmd, &ctl_emergency_send_cmd,
+    &ctl_emergency_resume_cmd, &ctl_emergency_abandon_cmd, &ctl_emergency_clear_grants_cmd, &ctl_emergency_promote_cmd, &ctl_emergency_send_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -36,7 +36,7 @@ plain "$MAN/staggerctl.1" >ctl.txt
 plain "$MAN/staggerd.8" >d.txt
 "$CTL" --help | sed -n '/^commands:/,/^$/p' | grep '^  [a-z]' | grep -v '^  help' |
     sed -E 's/^  ([a-z-]+( [a-z-]+)?)  .*/\1/; s/ +$//' >commands
-check "staggerctl --help lists 17 commands" test "$(wc -l <commands)" = 17
+check "staggerctl --help lists 18 commands" test "$(wc -l <commands)" = 18
 check "staggerctl(1) documents every command" \
     bash -c 'while read -r c; do grep -q "^ *$c " ctl.txt || { echo "# missing: $c"; exit 1; }; done <commands'
 "$CTL" status --help | grep -E '^  [0-9]  ' | sed -E 's/^  [0-9]  //' >codes
@@ -67,8 +67,8 @@ export -f complete_words; export COMP
 check "staggerctl <TAB> offers exactly the command words of --help" \
     bash -c 'diff <(complete_words "$0" "") first' "$CTL"
 complete_words "$CTL" emergency "" >got
-check "staggerctl emergency <TAB> offers its seven sub-commands" \
-    test "$(tr '\n' ' ' <got)" = "abandon clear-grants halt resume rollback send update "
+check "staggerctl emergency <TAB> offers its eight sub-commands" \
+    test "$(tr '\n' ' ' <got)" = "abandon clear-grants halt promote resume rollback send update "
 complete_words "$CTL" roster p >got
 check "staggerctl roster p<TAB> completes publish" test "$(cat got)" = publish
 complete_words "$CTL" status --r >got

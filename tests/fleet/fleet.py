@@ -461,6 +461,8 @@ HOOK = r"""#!/bin/sh
 # every run, counted in "restarts" and reported as restarts=N.
 d='%s'
 [ -d "$d" ] || exit 9
+# The role staggerd says this node has (it follows an operator's promote).
+echo "${STAGGER_ROLE:-}" >"$d/.role-seen.$$" && mv "$d/.role-seen.$$" "$d/role-seen"
 v=
 read -r v <"$d/version" 2>/dev/null
 [ -n "$v" ] && echo "version=$v"

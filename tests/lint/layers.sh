@@ -25,6 +25,7 @@ gossip    3
 peers     2
 status    2
 fork      2
+roles     2
 emit      1
 policy    1
 names     0

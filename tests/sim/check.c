@@ -59,6 +59,7 @@ struct check {
     sim_t *sim;
     unsigned n, batch, majority;
     bool holdback[SIM_NODES_MAX];
+    stg_role_t role[SIM_NODES_MAX]; /* as the roster said, then the promotes */
     shadow_t sh[SIM_NODES_MAX];
     rel_t rel[RELEASES_MAX];
     unsigned nrel;
@@ -491,6 +492,7 @@ check_t *check_new(sim_t *s) {
     c->last_done_at = -1;
     for (unsigned i = 0; i < c->n; i++) {
         c->holdback[i] = r->members[i].holdback;
+        c->role[i] = r->members[i].role;
         read_node(c, i, &c->sh[i]);
     }
     sim_observe(s, observe, c);
@@ -502,6 +504,19 @@ void check_destroy(check_t **cp) {
     sim_observe((*cp)->sim, NULL, NULL);
     free(*cp);
     *cp = NULL;
+}
+
+void check_promote(check_t *c, unsigned standby) {
+    if (standby >= c->n || c->role[standby] != STG_ROLE_STANDBY) return;
+    for (unsigned p = 0; p < c->n; p++) {
+        if (c->role[p] != STG_ROLE_PRODUCER) continue;
+        c->role[p] = STG_ROLE_STANDBY;
+        c->role[standby] = STG_ROLE_PRODUCER;
+        bool h = c->holdback[p];
+        c->holdback[p] = c->holdback[standby];
+        c->holdback[standby] = h;
+        return;
+    }
 }
 
 void check_command(check_t *c, int64_t seq, const char *action, bool include_holdback) {

@@ -67,6 +67,10 @@ void check_step(check_t *c, unsigned node);
 /* The driver sent operator command seq (action "halt", "resume", "rollback",
  * "update", "abandon"): invariant 7 and the end state need to know. */
 void check_command(check_t *c, int64_t seq, const char *action, bool include_holdback);
+/* The driver promoted member `standby` (an operator's promote): from now
+ * on the holdback pair the invariants judge by follows the swapped roles,
+ * as the members' does. A member that is not the standby changes nothing. */
+void check_promote(check_t *c, unsigned standby);
 
 /* The network is healed from now on (starts the clock of invariant 5). */
 void check_healed(check_t *c);

@@ -259,6 +259,66 @@ static void emergency_update_after_healthy(void **state) {
     done(&f);
 }
 
+static int role_of(fx_t *f, unsigned viewer, stg_role_t role) {
+    const stg_roster_t *r = stg_core_roster(sim_core(f->s, viewer));
+    for (unsigned i = 0; i < r->nmembers; i++)
+        if (r->members[i].role == role) return (int)i;
+    return -1;
+}
+
+/* Issue 13, failover: an operator's promote, in the middle of a rollout,
+ * swaps the producer and the standby on every member (also on one that
+ * restarts afterwards, from its journal): roles, stages and the holdback
+ * pair follow, so the new producer updates in the producer's stage and
+ * the old one waits in the holdback pair with the proof; the rollout
+ * goes on to every member. A promote of a member that is not the standby
+ * changes nothing. */
+static void promote_swaps_roles_rollout_goes_on(void **state) {
+    (void)state;
+    fx_t f = make(8, 39);
+    unsigned bp = (unsigned)producer_of(&f);
+    unsigned sb = (unsigned)role_of(&f, 0, STG_ROLE_STANDBY);
+    const stg_roster_t *r0 = stg_core_roster(sim_core(f.s, 0));
+    assert_true(r0->members[sb].holdback && !r0->members[bp].holdback);
+    char json[128];
+    uint8_t env[4096];
+    snprintf(json, sizeof json, ",\"targets\":[\"%s\"]", r0->members[bp].name);
+    command(&f, 0, 40, "promote", json, env, sizeof env); /* the producer: not the standby */
+    sim_publish(f.s, 3, "10.5.2", 1800000100);
+    sim_run_until(f.s, sim_now(f.s) + 5000);
+    assert_int_equal(role_of(&f, 5, STG_ROLE_PRODUCER), (int)bp);
+    snprintf(json, sizeof json, ",\"targets\":[\"%s\"]", r0->members[sb].name);
+    command(&f, 0, 41, "promote", json, env, sizeof env);
+    check_promote(f.check, sb);
+    sim_run_until(f.s, sim_now(f.s) + 5000);
+    sim_crash(f.s, 6);
+    sim_run_until(f.s, sim_now(f.s) + 2000);
+    sim_restart(f.s, 6);
+    sim_run_until(f.s, sim_now(f.s) + 5000);
+    for (unsigned i = 0; i < 8; i++) {
+        const stg_roster_t *r = stg_core_roster(sim_core(f.s, i));
+        assert_int_equal(r->members[sb].role, STG_ROLE_PRODUCER);
+        assert_int_equal(r->members[bp].role, STG_ROLE_STANDBY);
+        assert_true(r->members[bp].holdback && !r->members[sb].holdback);
+        assert_int_equal(r->members[sb].stage, stg_role_default_stage(STG_ROLE_PRODUCER));
+        json_t *st = stg_core_status_json(sim_core(f.s, i), sim_wall_ms(f.s));
+        const char *pp = json_string_value(json_object_get(json_object_get(st, "promoted"), "producer"));
+        assert_non_null(pp);
+        assert_string_equal(pp, r->members[sb].name);
+        json_decref(st);
+    }
+    /* The soak is 600 s a wave; the holdback pair waits for the proof (an
+     * epoch of 3000 s). Everyone ends on the release, the old producer in
+     * the last wave. */
+    sim_run_until(f.s, sim_now(f.s) + 4 * 3600 * 1000LL);
+    for (unsigned i = 0; i < 8; i++) assert_string_equal(sim_running(f.s, i), "10.5.2");
+    assert_true(sim_switched_at(f.s, bp) >= sim_switched_at(f.s, sb));
+    unsigned later = 0;
+    for (unsigned i = 0; i < 8; i++) later += sim_switched_at(f.s, i) > sim_switched_at(f.s, bp);
+    assert_true(later <= 1); /* only the other holdback member may go after it */
+    done(&f);
+}
+
 static void emergency_update_skips_slots_not_holdback(void **state) {
     (void)state;
     fx_t f = make(8, 33);
@@ -503,6 +563,7 @@ int main(void) {
         cmocka_unit_test(emergency_update_skips_slots_not_holdback),
         cmocka_unit_test(emergency_update_waits_for_gate),
         cmocka_unit_test(emergency_update_after_healthy),
+        cmocka_unit_test(promote_swaps_roles_rollout_goes_on),
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
         cmocka_unit_test(rollback_during_install_survives_restart),

@@ -158,6 +158,13 @@ static void schema(void **state) {
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,\"action\":\"halt\","
          "\"sudo\":true}",
          STG_REJECT_UNKNOWN_FIELD, "sudo"},
+        /* promote names the one standby that becomes the producer. */
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
+         "\"action\":\"promote\"}",
+         STG_REJECT_MISSING_FIELD, "targets"},
+        {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
+         "\"action\":\"promote\",\"targets\":[\"a\",\"b\"]}",
+         STG_REJECT_BAD_VALUE, "targets"},
         /* clear-grants names whose grants it clears: never "all". */
         {"{\"fleet\":\"pool\",\"seq\":1,\"issued_at\":1,\"expires_at\":2,"
          "\"action\":\"clear-grants\"}",
