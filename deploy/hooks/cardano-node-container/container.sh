@@ -151,9 +151,11 @@ check_stop_signal() {
 }
 
 # stop_container: SIGINT, then up to STOP_S for the node to close its
-# databases. `stop` (unlike kill) also keeps the restart policy off it.
+# databases. `stop` (unlike kill) also keeps the restart policy off it, so it
+# is called on an exited container too: one that crash-loops is exited
+# between two restarts, and would otherwise come back.
 stop_container() {
-    ctr_running || return 0
+    ctr '{{.Id}}' >/dev/null || return 0
     STEP="stopping container $NAME"
     say "stopping container $NAME (SIGINT, up to ${STOP_S}s; a clean stop can take minutes)"
     _t0=$(date +%s)
@@ -164,10 +166,19 @@ stop_container() {
     say "stopped container $NAME in $(($(date +%s) - _t0))s"
 }
 
+# remove_container: after stop_container. A restart the policy had already
+# begun can still race the stop: then stop again and retry, a few times.
 remove_container() {
-    ctr '{{.Id}}' >/dev/null || return 0
     STEP="removing container $NAME"
-    eng rm "$NAME" >/dev/null || die "$ENGINE_CMD rm $NAME failed"
+    _try=0
+    while ctr '{{.Id}}' >/dev/null; do
+        eng rm "$NAME" >/dev/null && return 0
+        _try=$((_try + 1))
+        [ "$_try" -lt 5 ] || die "$ENGINE_CMD rm $NAME failed $_try times"
+        say "$ENGINE_CMD rm $NAME failed (a restart under way?); stopping it again"
+        sleep 1  # let the engine finish the restart it began
+        stop_container
+    done
 }
 
 # write_run_args ID REF: the arguments of `eng run` into RUN_FILE, one a
