@@ -265,6 +265,16 @@ try:
     t.ok(r.code == 0 and ctr()["Id"] == c["Id"] and "already runs" in r.last,
          "install of the running image again: nothing restarted", r)
 
+    # ---- the container removed by hand, the same release again ----
+    prev = state("image.previous")
+    node.run("rm", "--force", "--time", "0", NAME)
+    r = hook("install", new, "10.5.3")
+    c = ctr()
+    t.ok(r.code == 0 and c and c["State"]["Running"] and c["Image"] == image_id(new) and
+         state("image.previous") == prev,
+         "install again after the container was removed by hand: made anew from the same "
+         "image, image.previous kept", r)
+
     # ---- wrong digests: refused, and nothing changes ----
     keep = ctr()["Id"]
     r = hook("install", new, "10.5.3", STAGGER_ARTIFACT_SHA256=ghc_hex)
