@@ -153,14 +153,23 @@ check_stop_signal() {
 # stop_container: SIGINT, then up to STOP_S for the node to close its
 # databases. `stop` (unlike kill) also keeps the restart policy off it, so it
 # is called on an exited container too: one that crash-loops is exited
-# between two restarts, and would otherwise come back.
+# between two restarts, and would otherwise come back. A restart the engine
+# had already begun can still finish after the stop: then stop again.
 stop_container() {
     ctr '{{.Id}}' >/dev/null || return 0
     STEP="stopping container $NAME"
     say "stopping container $NAME (SIGINT, up to ${STOP_S}s; a clean stop can take minutes)"
     _t0=$(date +%s)
-    eng stop -t "$STOP_S" "$NAME" >/dev/null || die "$ENGINE_CMD stop $NAME failed"
-    ! ctr_running || die "container $NAME still runs after $ENGINE_CMD stop"
+    _try=0
+    while :; do
+        eng stop -t "$STOP_S" "$NAME" >/dev/null || say "WARNING: $ENGINE_CMD stop $NAME failed"
+        ctr_running || break
+        # A restart the policy had begun before the stop ran after it.
+        _try=$((_try + 1))
+        [ "$_try" -lt 5 ] || die "container $NAME still runs after $_try times $ENGINE_CMD stop"
+        say "container $NAME runs again (a restart under way); stopping it again"
+        sleep 1  # for that restart to finish, so that the next stop sees it
+    done
     [ "$(ctr '{{.State.ExitCode}}')" != 137 ] ||
         say "WARNING: $NAME did not stop within ${STOP_S}s and was killed; expect a long ledger replay"
     say "stopped container $NAME in $(($(date +%s) - _t0))s"
