@@ -76,8 +76,8 @@ with open(SHIM, "w") as f:
 first=1
 for a; do
     [ -n "$first" ] && set -- && first=
-    case $skip$a in
-        1*) skip= ;;
+    if [ -n "$skip" ]; then skip=; continue; fi
+    case $a in
         --runtime) skip=1 ;;
         --runtime=*) ;;
         *) set -- "$@" "$a" ;;
