@@ -12,6 +12,10 @@ pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
       chromium  # the status page in a browser (tests/fleet/test_page.py)
       python3 python3-nacl python3-zmq iproute2 procps iptables curl
       faketime libfaketime  # clock skew (tests/fleet/test_clock_skew.py)
+      # real containers, runc (crun fails on these kernels) and a static
+      # busybox for the stand-in images (tests/deploy/test_container_hooks.py,
+      # tests/fleet/test_container_fleet.py)
+      podman runc busybox-static
       groff-base man-db mandoc bsdextrautils  # manual page checks (tests/deploy/test_man.sh)
       nix-bin ansible-core ansible-lint  # deploy/nix and deploy/ansible (tests/deploy/)
       dpkg-dev debhelper lintian systemd util-linux)  # suite package (tests/package/test_deb.sh)

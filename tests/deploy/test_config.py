@@ -102,6 +102,45 @@ rules = open(os.path.join(DEPLOY, "systemd", "stagger-cardano-node.rules")).read
 t.ok('subject.user == "%s"' % svc.get("User") in rules and '"cardano-node.service"' in rules,
      "the polkit rule is for the unit's User and cardano-node.service only", svc.get("User"))
 
+# ---- the container deployment ----------------------------------------------------
+CT = os.path.join(DEPLOY, "hooks", "cardano-node-container")
+ctenv = os.path.join(CT, "cardano-node-container.env.example")
+ctkeys = re.findall(r"^([A-Z_][A-Z0-9_]*)=", open(ctenv).read(), re.M)
+ctsources = sources + "".join(open(os.path.join(CT, f)).read()
+                              for f in ("health", "container.sh", "install", "rollback"))
+unknown = [k for k in ctkeys if not re.search(r"\b%s\b" % k, ctsources)]
+t.ok(len(ctkeys) > 15 and not unknown,
+     "every key of the container env example is read by a hook (%d keys)" % len(ctkeys), unknown)
+CTSHOW = ('. "%s/common.sh"; . "%s/container.sh"; STEP=; printf "%%s|" "$ENGINE" "$ENGINE_CMD" '
+          '"$ENGINE_ARGS" "$NAME" "$OPTIONS" "$STOP_S" "$RESTART" "$IMAGE_DIR" "$DB" "$SNAPSHOTS" '
+          '"$SNAPSHOT_MODE"' % (HOOKS, CT))
+
+
+def ct_settings(envfile):
+    return subprocess.run(["sh", "-c", CTSHOW], env={"PATH": os.environ["PATH"],
+                                                     "STAGGER_CARDANO_ENV": envfile,
+                                                     "STAGGER_STATE_DIR": tmp},
+                          capture_output=True, text=True).stdout
+
+
+a, b = ct_settings(ctenv), ct_settings("/nonexistent")
+t.ok(a == b and a.startswith("podman|podman||cardano-node|/etc/stagger/cardano-node.container|600|"),
+     "the container env example restates container.sh's defaults", "%s\n%s" % (a, b))
+ctsvc = unit(os.path.join(DEPLOY, "systemd", "staggerd.service.d", "containers.conf"))["Service"]
+sock = unit(os.path.join(DEPLOY, "systemd", "podman.socket.d", "stagger.conf"))["Socket"]
+t.ok(ctsvc.get("SupplementaryGroups") == sock.get("SocketGroup") and
+     sock.get("SocketMode") == "0660",
+     "the staggerd drop-in's group owns the podman socket, mode 0660", (dict(ctsvc), dict(sock)))
+t.ok(not any(k in ctsvc for k in ("NoNewPrivileges", "ProtectSystem", "ProtectHome",
+                                  "RestrictNamespaces", "RestrictSUIDSGID", "User")),
+     "the drop-in loosens none of the unit's sandbox (NoNewPrivileges stays yes)", dict(ctsvc))
+rwlines = re.findall(r"^ReadWritePaths=(.*)$", open(os.path.join(
+    DEPLOY, "systemd", "staggerd.service.d", "containers.conf")).read(), re.M)
+t.ok(rwlines and rwlines[0] == "" and "/opt/cardano-node" not in " ".join(rwlines) and
+     any("/var/lib/cardano-node/db".startswith(p) for ln in rwlines for p in ln.split()),
+     "it resets ReadWritePaths (no /opt/cardano-node, which may not exist) and keeps the db",
+     rwlines)
+
 # ---- the hooks run from an installed copy (libexecdir, no source tree) ---------
 inst = os.path.join(tmp, "libexec", "stagger", "hooks", "cardano-node")
 os.makedirs(inst)
@@ -115,5 +154,21 @@ t.ok(r.code == 1 and "unreachable" in (r.value("detail") or ""), "installed heal
 r = run_hook(os.path.join(inst, "rollback"), {"STAGGER_CARDANO_ROOT": os.path.join(tmp, "root"),
                                               "SYSTEMCTL": "/bin/true", "STAGGER_RELEASE_VERSION": "1.0"})
 t.ok(r.code == 0 and "nothing to switch back" in r.last, "installed rollback finds common.sh", r)
-t.ok(not os.path.exists(os.path.join(inst, "__pycache__")), "no bytecode written next to the hooks")
+ctinst = os.path.join(tmp, "libexec", "stagger", "hooks", "cardano-node-container")
+os.makedirs(ctinst)
+for f in ("health", "install", "rollback", "container.sh"):
+    shutil.copy2(os.path.join(CT, f), ctinst)
+os.symlink("../cardano-node/gate", os.path.join(ctinst, "gate"))
+r = run_hook(os.path.join(ctinst, "gate"), {"STAGGER_ROLE": "relay"})
+t.ok(r.code == 0 and "relay" in r.last, "installed container gate (the host gate) runs", r)
+r = run_hook(os.path.join(ctinst, "health"), {"STAGGER_ROLE": "relay", "STAGGER_STATE_DIR": tmp,
+                                              "PODMAN": "/nonexistent/podman"})
+t.ok(r.code == 1 and "cannot ask the container engine" in (r.value("detail") or ""),
+     "installed container health loads the host health and says when the engine is missing", r)
+r = run_hook(os.path.join(ctinst, "rollback"), {"STAGGER_STATE_DIR": tmp,
+                                                "PODMAN": "/nonexistent/podman"})
+t.ok(r.code == 1 and "cannot reach the container engine" in r.last,
+     "installed container rollback finds both common.sh and container.sh", r)
+t.ok(not os.path.exists(os.path.join(inst, "__pycache__")) and
+     not os.path.exists(os.path.join(ctinst, "__pycache__")), "no bytecode written next to the hooks")
 t.done()

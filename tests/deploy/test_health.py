@@ -204,6 +204,10 @@ t.ok(r.code == 0 and r.value("restarts") is None,
      "no restarts line when systemctl cannot tell (another unit, no systemd)", r)
 r = health(new_style(age=5), SYSTEMCTL=os.path.join(stub_dir, "missing"))
 t.ok(r.code == 0 and r.value("restarts") is None, "no restarts line without systemctl", r)
+r = health(url="http://127.0.0.1:9/metrics", SYSTEMCTL=stub)
+t.ok(r.code == 1 and r.value("restarts") == "4" and "unreachable" in (r.value("detail") or ""),
+     "restarts= also when the metrics do not answer (a crash-looping node is down at most "
+     "scrapes)", r)
 
 # ---- build identity: the artifact ROOT/current was installed from (issue 13) ----
 root = os.path.join(state_root, "root")

@@ -1155,14 +1155,16 @@ class Fleet:
 
     # -- releases and rollouts (issue 4)
 
-    def release(self, version=NEW_VERSION, stem="release", created_at=None, builds=None):
+    def release(self, version=NEW_VERSION, stem="release", created_at=None, builds=None,
+                artifacts=None):
         """Sign a release of cardano-node VERSION with an artifact for each
-        flavour, their SHA-256s BUILDS[flavour] (default RELEASE_BUILDS);
-        returns (path of the signed release, its id in hex)."""
+        flavour, their SHA-256s BUILDS[flavour] (default RELEASE_BUILDS), or
+        exactly ARTIFACTS (flavour -> artifact object) when given; returns
+        (path of the signed release, its id in hex)."""
         builds = builds or RELEASE_BUILDS
         doc = {"component": "cardano-node", "version": version,
                "created_at": created_at or int(time.time()),
-               "artifacts": {
+               "artifacts": artifacts or {
                    "debian": {"url": "https://example.org/cardano-node-%s-amd64.deb" % version,
                               "sha256": builds["debian"]},
                    "nix": {"image": "ghcr.io/example/cardano-node@sha256:" + builds["nix"]}}}

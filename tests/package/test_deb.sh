@@ -46,6 +46,11 @@ check "the four cardano-node hooks, executable, where staggerd.json.example poin
     bash -c 'for h in health install rollback gate; do has -rwxr-xr-x "$0/$h" || exit 1; done' "$hooks"
 check "the hooks' sourced helpers, not executable" \
     bash -c 'has -rw-r--r-- "$0/common.sh" && has -rw-r--r-- "$0/cardano_hooklib.py"' "$hooks"
+cthooks=/usr/libexec/stagger/hooks/cardano-node-container
+check "the container hooks: executable, container.sh sourced, gate the host gate" \
+    bash -c 'for h in health install rollback; do has -rwxr-xr-x "$0/$h" || exit 1; done
+             has -rw-r--r-- "$0/container.sh" && grep -q "^lrwxrwxrwx $0/gate\$" contents' \
+    "$cthooks"
 check "the systemd unit" has -rw-r--r-- /usr/lib/systemd/system/staggerd.service
 check "the manual pages" \
     bash -c 'has -rw-r--r-- /usr/share/man/man8/staggerd.8.gz && has -rw-r--r-- /usr/share/man/man1/staggerctl.1.gz'

@@ -155,6 +155,46 @@ copy_tree() {
     cp -a "$1" "$2"
 }
 
+# save_ledger_snapshot DIR LABEL: the newest DB/ledger/<slot> into DIR
+# (replaced whole, via DIR.new, so an interruption leaves the old copy);
+# taken with the node stopped, just before it leaves LABEL.
+save_ledger_snapshot() {
+    STEP="saving the ledger snapshot of $2"
+    _slot=$(newest_ledger "$DB/ledger")
+    if [ -z "$_slot" ]; then
+        say "WARNING: no snapshot in $DB/ledger to save; a rollback would replay the chain"
+        return 0
+    fi
+    rm -rf "$1.new"
+    mkdir -p "$1.new"
+    copy_tree "$DB/ledger/$_slot" "$1.new/$_slot"
+    rm -rf "$1"
+    mv -T "$1.new" "$1"
+    say "saved ledger snapshot $_slot of $2 in $1 ($SNAPSHOT_MODE)"
+}
+
+# restore_ledger_snapshot DIR LABEL BAD: if DB/ledger changed since the
+# snapshot in DIR was taken (BAD wrote newer ones, possibly in a format
+# LABEL cannot read), move it aside to DB/ledger.before-rollback and put the
+# snapshot back: LABEL then replays only the blocks since it, not the chain.
+restore_ledger_snapshot() {
+    STEP="restoring the ledger snapshot of $2"
+    _saved=$(newest_ledger "$1")
+    if [ -z "$_saved" ]; then
+        say "WARNING: no saved ledger snapshot for $2; it starts from what $DB/ledger holds"
+    elif [ "$(newest_ledger "$DB/ledger")" = "$_saved" ]; then
+        say "ledger unchanged since the upgrade (newest snapshot $_saved): kept"
+    else
+        rm -rf "$DB/ledger.restore"
+        mkdir -p "$DB/ledger.restore"
+        copy_tree "$1/$_saved" "$DB/ledger.restore/$_saved"
+        rm -rf "$DB/ledger.before-rollback"
+        if [ -e "$DB/ledger" ]; then mv -T "$DB/ledger" "$DB/ledger.before-rollback"; fi
+        mv -T "$DB/ledger.restore" "$DB/ledger"
+        say "restored ledger snapshot $_saved of $2; $3's ledger moved to $DB/ledger.before-rollback (delete it once $2 runs)"
+    fi
+}
+
 # seconds DURATION: systemd's "1min 30s" / "10min" / "infinity" in seconds.
 seconds() {
     _total=0
