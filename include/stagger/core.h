@@ -177,6 +177,7 @@ typedef struct {
     uint32_t restarts;            /* HEALTH: the hook's restarts= (how often the
                                      service has restarted: systemd's NRestarts,
                                      a container's RestartCount), 0 when none */
+    bool has_restarts;            /* HEALTH: the hook said restarts= this run */
     /* HOOK_DONE: which hook, and whether it succeeded (exit 0 in time). */
     stg_hook_kind_t hook;
     bool ok;

@@ -252,7 +252,9 @@ static bool runs_release(const stg_core_t *c) {
  * is a new baseline. After a restart of staggerd mid-update the baseline
  * is taken again. */
 static bool crash_loop(stg_core_t *c, const stg_event_t *ev) {
-    if (!c->t.crash_restarts) return false;
+    /* A run without the count (the hook could not read it this time) is
+     * no baseline: taken for 0, it would reset the count of a crash loop. */
+    if (!c->t.crash_restarts || !ev->has_restarts) return false;
     if (!c->crash_have_base || ev->restarts < c->crash_base) {
         c->crash_have_base = true;
         c->crash_base = ev->restarts;

@@ -292,8 +292,10 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         else if (strncmp(line, "restarts=", 9) == 0) {
             char *end = NULL;
             unsigned long long n = strtoull(line + 9, &end, 10);
-            if (end != line + 9 && !*end && line[9] != '-')
+            if (end != line + 9 && !*end && line[9] != '-') {
                 ev.restarts = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+                ev.has_restarts = true;
+            }
         }
     }
     if (res->timed_out) {

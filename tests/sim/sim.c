@@ -47,6 +47,7 @@ typedef struct {
     stg_health_t health;
     stg_forging_t forging;        /* what its health hook says (sim_set_forging) */
     uint32_t restarts;            /* its health hook's restarts= */
+    uint64_t health_runs;
     char version[STG_VERSION_MAX + 1];
     char old_version[STG_VERSION_MAX + 1];
     char build[65], old_build[65];  /* the artifact's SHA-256 that runs, ran first */
@@ -653,6 +654,8 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             }
             ev.forging = nd->forging;
             ev.restarts = nd->restarts;
+            ev.has_restarts = !nd->beh.restarts_flaky || (nd->health_runs++ & 1);
+            if (!ev.has_restarts) ev.restarts = 0;
             ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
             step_node(s, e.node, &ev);
             break;

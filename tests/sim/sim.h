@@ -63,6 +63,8 @@ typedef struct {
     bool reports_build;              /* its health hook says build= (the SHA-256
                                         of the artifact its service runs) */
     bool reports_tip;                /* its health hook says tip= (sim_chain_stall) */
+    bool restarts_flaky;             /* its health hook says restarts= every other
+                                        run only (it could not read it) */
     bool forks_on_new;               /* on a version other than its first, its
                                         service follows another chain */
     bool forks_alone;                /* its service follows another chain, whatever

@@ -324,6 +324,13 @@ static void crash_loop_fails_early(void **state) {
     for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &loops);
     halts_on_first(s, &w, 30000, "crash loop: 10.5.2 restarted 3 times");
     finish(&s, &w);
+    /* A hook that cannot read the count every run (it says restarts= every
+     * other run): a run without it is no new baseline. */
+    s = make_with(8, 23, &w, long_deadline);
+    loops.restarts_flaky = true;
+    for (unsigned i = 0; i < 8; i++) sim_set_behaviour(s, i, &loops);
+    halts_on_first(s, &w, 30000, "crash loop: 10.5.2 restarted 4 times within 3s");
+    finish(&s, &w);
 }
 
 /* Does every node's status name a version-correlated fork with `first` on
