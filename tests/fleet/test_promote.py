@@ -6,18 +6,22 @@ staggerd peers; `staggerctl emergency promote --targets standby`:
    standby (roles, stages and the holdback pair swapped) and `promoted`;
    each node's hooks get the new STAGGER_ROLE (the health hook records it);
 2. a peer restarted afterwards keeps the swapped roles (its journal);
-3. a release then rolls out to all eight in the new order: the new
-   producer (standby) in the producer's stage, before the holdback pair,
-   and the old producer (bp) in the holdback pair, last or next to last;
+3. the new producer forges while the old one still does: every peer names
+   both, and a release published then installs nowhere (a bounded watch);
+   once the old producer stops forging, the release rolls out to all eight
+   in the new order: the new producer (standby) in the producer's stage,
+   before the holdback pair, and the old producer (bp) in the holdback
+   pair, last or next to last;
 4. promoting a member that is not the standby changes nothing.
 
 usage: /usr/bin/python3 test_promote.py STAGGERD STAGGERCTL (prints TAP)
 """
 import os
 import sys
+import time
 
 import emergency_util as eu
-from fleet import NEW_VERSION, main, rollout_policy
+from fleet import NEW_VERSION, POLL_S, main, rollout_policy
 
 POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=8)
 
@@ -25,6 +29,13 @@ POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=8)
 def promote(f, name):
     return f.ctl("emergency", "promote", "--key", f.keyfile("op"), "--roster", f.roster,
                  "--targets", name, "--reason", "bp host failing")
+
+
+def set_forging(f, name, yes):
+    path = os.path.join(f.dir, name, "forging")
+    with open(path + ".t", "w") as w:
+        w.write("1\n" if yes else "0\n")
+    os.replace(path + ".t", path)
 
 
 def role_seen(f, name):
@@ -77,9 +88,31 @@ def test(f, tap):
                         lambda: f.problems(swapped, peers=["relay2"]), 20):
         return
 
+    set_forging(f, "standby", True)
+    set_forging(f, "bp", True)
+
+    def both_forge(peer, doc):
+        got = sorted(doc.get("forgers") or [])
+        return [] if got == ["bp", "standby"] else ["%s: forgers %r" % (peer, got)]
+    if not f.check_wait("the new producer forges and the old one still does: every peer names both",
+                        lambda: f.views_problems(both_forge), 15):
+        return
     signed, rid = f.release()
     r = f.publish(signed, "relay3")
     tap.check(r.returncode == 0, "release %s published" % NEW_VERSION, r.stdout + r.stderr)
+    # Without the two forgers the first relay would start within a second
+    # or two: watched for a bounded window.
+    deadline, started = time.time() + 6, []
+    while time.time() < deadline and not started:
+        started = [n for n in f.order if f.installs(n)]
+        time.sleep(POLL_S)  # polling the hooks' logs over a bounded window
+    tap.check(not started, "while both forge, no node installs", repr(started))
+    waiting = {p: st.doc["rollout"]["waiting"] for p, st in f.status_all().items()}
+    tap.check(all(w.startswith("CRITICAL: more than one member forges (bp, standby)")
+                  for w in waiting.values()), "every peer's rollout waits on the two forgers",
+              repr(waiting))
+    set_forging(f, "bp", False)
+    tap.note("the old producer stops forging")
     if not f.check_wait("every peer shows all 8 done on %s" % NEW_VERSION,
                         lambda: f.rolled_out(), 180):
         return
