@@ -322,7 +322,7 @@ void stg_core_destroy(stg_core_t **cp) {
     stg__rollout_free(c);
     stg__command_free(c);
     stg__held_free(c);
-    free(c->peers);
+    stg__peers_free(c);
     free(c->roster_env);
     free(c->roster);
     free(c);

@@ -51,6 +51,7 @@ void stg__tip_follow(stg_tip_t *now, const stg_tip_t *before) {
  * moved to another block at a height it reported before (it switched
  * chains) is read by its latest word. */
 static void seen(peer_t *p, int64_t b, uint64_t h) {
+    if (!p->tips && !(p->tips = calloc(STG_TIP_HIST, sizeof *p->tips))) return;
     for (unsigned k = 0; k < p->ntips; k++)
         if (p->tips[k].block == b) {
             p->tips[k].hash = h;
@@ -59,6 +60,12 @@ static void seen(peer_t *p, int64_t b, uint64_t h) {
     unsigned at = p->ntips < STG_TIP_HIST ? p->ntips++ : p->tip_next;
     p->tips[at] = (tip_seen_t){b, h};
     p->tip_next = (uint8_t)((at + 1) % STG_TIP_HIST);
+}
+
+void stg__peers_free(stg_core_t *c) {
+    for (unsigned i = 0; c->peers && c->roster && i < c->roster->nmembers; i++) free(c->peers[i].tips);
+    free(c->peers);
+    c->peers = NULL;
 }
 
 void stg__tip_note(stg_core_t *c, int i) {

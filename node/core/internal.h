@@ -53,7 +53,9 @@ typedef struct {
     unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
     bool cleared;                 /* clear-grants: its record (cleared_inc, cleared_seq) */
     int64_t cleared_inc, cleared_seq; /* no longer counts as holding a slot */
-    tip_seen_t tips[STG_TIP_HIST]; /* the last distinct heights it reported */
+    tip_seen_t *tips;             /* the last distinct heights it reported (STG_TIP_HIST,
+                                     allocated at its first tip: a fleet whose
+                                     hooks report none pays nothing) */
     uint8_t ntips, tip_next;
 } peer_t;
 
@@ -421,6 +423,7 @@ int stg__failed_member(const stg_core_t *c);
 unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap);
 /* fork.c */
 void stg__tip_note(stg_core_t *c, int i);
+void stg__peers_free(stg_core_t *c); /* c->peers and what each holds */
 /* roles.c: the operator's promote: the standby `name` becomes the
  * producer, the producer the standby (role, stage and holdback swapped in
  * c->roster); false when name is not the standby. */

@@ -36,6 +36,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
         int old = c->roster ? stg_roster_find_key(c->roster, &r->members[i].key) : -1;
         if (old >= 0 && c->peers) {
             peers[i] = c->peers[old];
+            c->peers[old].tips = NULL; /* moved: not freed with the old array */
             peers[i].roster_sent_ms = 0;
             if (strcmp(peers[i].rec.node, r->members[i].name) != 0) peers[i].have = false;
         }
@@ -49,7 +50,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
             stg__grant_set(c, s, stg_roster_find_key(r, &c->roster->members[h].key), r->nmembers);
     }
     c->promoted.on = false; /* a roster states its roles; a promote was of the old one */
-    free(c->peers);
+    stg__peers_free(c);
     free(c->roster_env);
     if (c->roster && c->roster != r) free(c->roster);
     c->peers = peers;
