@@ -70,9 +70,11 @@ rm -f build/plain/meson-logs/testlog*.json build/asan/meson-logs/testlog*.json \
   build/fuzz/meson-logs/testlog*.json
 in_background meson test -C build/plain --num-processes "$jobs" --print-errorlogs \
   --timeout-multiplier "$slow" "$@" || status=1
-# Suite package (build, lint and install the .deb) once, in the plain tree.
+# Suites package (build, lint and install the .deb) and containers (a fleet
+# on real podman) once, in the plain tree.
 in_background meson test -C build/asan --num-processes "$jobs" --print-errorlogs \
-  --timeout-multiplier $((3 * slow)) --no-suite package --no-suite fleet "$@" || status=1
+  --timeout-multiplier $((3 * slow)) --no-suite package --no-suite fleet --no-suite containers \
+  "$@" || status=1
 # The sanitizers' fleets one at a time: eight ASan daemons already fill two
 # cores at start-up, and sixteen starved each other into suspicions (CI
 # failed so). Its own log base, so the count below sees both runs.
