@@ -32,7 +32,9 @@ from fleet import main, rollout_policy
 
 SOAK_S = 8
 POLICY = rollout_policy(batch=1, soak_s=SOAK_S, epoch_s=86400)
-START_SPREAD_MS = 1500   # "at once": the command floods in ms; ticks and CPU add the rest
+# "at once": the command floods in ms; each node's gate hook run (issue 13),
+# ticks and CPU add the rest. Scaled by the load the harness measures.
+START_SPREAD_MS = 1500
 SPACING_S = 2
 SPACING_SLACK_MS = 500
 
@@ -85,8 +87,9 @@ def test(f, tap):
               "each non-holdback node started once, the holdback pair never", repr(starts))
     first = {n: starts[n][0] for n in others if starts[n]}
     spread = max(first.values()) - min(first.values())
-    tap.check(spread <= START_SPREAD_MS, "the 6 targeted nodes started within %d ms of each "
-              "other (bound %d ms)" % (spread, START_SPREAD_MS), repr(first))
+    bound = f.deadline(START_SPREAD_MS / 1000) * 1000
+    tap.check(spread <= bound, "the 6 targeted nodes started within %d ms of each "
+              "other (bound %d ms)" % (spread, bound), repr(first))
     done_at = {n: [m.t for m in f.moves(n, "10.5.3") if m.new == "done"] for n in others}
     last_done = max(t[0] for t in done_at.values() if t)
     tap.check(last_done - min(first.values()) < 2 * SOAK_S * 1000,
@@ -134,9 +137,9 @@ def test(f, tap):
     t0 = starts[order[0]][0]
     off = ["%s: +%d ms, want %d" % (n, starts[n][0] - t0, k * SPACING_S * 1000)
            for k, n in enumerate(order)
-           if abs(starts[n][0] - t0 - k * SPACING_S * 1000) > SPACING_SLACK_MS]
+           if abs(starts[n][0] - t0 - k * SPACING_S * 1000) > f.deadline(SPACING_SLACK_MS)]
     tap.check(not off, "node k of the order started k x %d s after the first (+-%d ms)"
-              % (SPACING_S, SPACING_SLACK_MS), "\n".join(off))
+              % (SPACING_S, f.deadline(SPACING_SLACK_MS)), "\n".join(off))
     tap.check(all(f.version_of(n) == "10.5.4" for n in f.order),
               "every service runs 10.5.4, the holdback pair's too")
 
