@@ -187,24 +187,30 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     return 0;
 }
 
-int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
-                    stg_record_t *r, int *member, stg_diag_t *d) {
-    stg_envelope_t env;
-    int rc = stg_envelope_parse(buf, len, &env, d);
-    if (rc) return rc;
-    if (env.type != STG_DOC_RECORD)
+/* The envelope's one signature, which must be the key of a roster member:
+ * that member's index, or a reject. */
+static int record_signer(const stg_envelope_t *env, const stg_roster_t *roster, stg_diag_t *d) {
+    if (env->type != STG_DOC_RECORD)
         return stg_diag_set(d, STG_REJECT_WRONG_TYPE_DOC, "envelope", "a %s, expected a record",
-                            stg_doc_name(env.type));
-    if (env.nsig != 1)
+                            stg_doc_name(env->type));
+    if (env->nsig != 1)
         return stg_diag_set(d, STG_REJECT_TOO_MANY_SIGNATURES, "envelope",
                             "a record carries exactly one signature");
-    int signer = stg_roster_find_key(roster, &env.sigs[0].key);
+    int signer = stg_roster_find_key(roster, &env->sigs[0].key);
     if (signer < 0)
         return stg_diag_set(d, STG_REJECT_UNKNOWN_SIGNER, "envelope",
                             "record signed by a key that is not a roster member's (only "
                             "the member a record describes signs it)");
-    rc = stg_envelope_verify(&env, &roster->members[signer].key, 1, 1, NULL, d);
+    return signer;
+}
+
+int stg_record_peek(const uint8_t *buf, size_t len, const stg_roster_t *roster,
+                    stg_record_t *r, int *member, stg_diag_t *d) {
+    stg_envelope_t env;
+    int rc = stg_envelope_parse(buf, len, &env, d);
     if (rc) return rc;
+    int signer = record_signer(&env, roster, d);
+    if (signer < 0) return signer;
     rc = stg_record_decode(env.payload, env.payload_len, r, d);
     if (rc) return rc;
     if (strcmp(r->fleet, roster->fleet) != 0)
@@ -215,5 +221,29 @@ int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
                             "signed by member \"%s\" but claims to be \"%s\"",
                             roster->members[signer].name, r->node);
     *member = signer;
+    return 0;
+}
+
+int stg_record_verify(const uint8_t *buf, size_t len, const stg_roster_t *roster, int member,
+                      stg_diag_t *d) {
+    stg_envelope_t env;
+    int rc = stg_envelope_parse(buf, len, &env, d);
+    if (rc) return rc;
+    int signer = record_signer(&env, roster, d);
+    if (signer < 0) return signer;
+    if (signer != member)
+        return stg_diag_set(d, STG_REJECT_IMPERSONATION, "envelope",
+                            "signed by member \"%s\", not \"%s\"", roster->members[signer].name,
+                            roster->members[member].name);
+    return stg_envelope_verify(&env, &roster->members[signer].key, 1, 1, NULL, d);
+}
+
+int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
+                    stg_record_t *r, int *member, stg_diag_t *d) {
+    int idx = -1, rc = stg_record_peek(buf, len, roster, r, &idx, d);
+    if (rc) return rc;
+    rc = stg_record_verify(buf, len, roster, idx, d);
+    if (rc) return rc;
+    *member = idx;
     return 0;
 }

@@ -111,5 +111,14 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
  * index. */
 int stg_record_open(const uint8_t *buf, size_t len, const stg_roster_t *roster,
                     stg_record_t *r, int *member, stg_diag_t *d);
+/* stg_record_open in two steps, for a receiver that holds most records
+ * already: peek checks everything but the signature (a record it holds at
+ * the same or a newer version needs none, since nothing is done with it);
+ * verify checks the signature of member's record. Act on a record only
+ * once both passed. */
+int stg_record_peek(const uint8_t *buf, size_t len, const stg_roster_t *roster,
+                    stg_record_t *r, int *member, stg_diag_t *d);
+int stg_record_verify(const uint8_t *buf, size_t len, const stg_roster_t *roster, int member,
+                      stg_diag_t *d);
 
 #endif

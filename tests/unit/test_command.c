@@ -256,6 +256,44 @@ static void record_by_an_operator(void **state) {
     free(r);
 }
 
+/* stg_record_open in two steps (what gossip does, so that copies it holds
+ * newer cost no signature check): peek reads an altered record, verify
+ * refuses it; open refuses it in one. */
+static void record_peek_then_verify(void **state) {
+    (void)state;
+    stg_roster_t *r = roster(1);
+    stg_seckey_t member = key(1);
+    static const char json[] =
+        "{\"fleet\":\"pool\",\"node\":\"relay1\",\"inc\":1,\"seq\":7,\"time_ms\":0,"
+        "\"component\":\"cardano-node\",\"version\":\"\",\"flavour\":\"debian\","
+        "\"health\":\"unknown\",\"detail\":\"\",\"health_since_ms\":0,\"phase\":\"idle\","
+        "\"release\":\"\",\"phase_since_ms\":0}";
+    uint8_t buf[4096];
+    size_t len = 0;
+    stg_record_t rec;
+    int idx = -1;
+    stg_diag_t d = {0};
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json),
+                                       &member, buf, sizeof buf, &len), 0);
+    assert_int_equal(stg_record_peek(buf, len, r, &rec, &idx, &d), 0);
+    assert_int_equal(idx, 0);
+    assert_int_equal(rec.seq, 7);
+    assert_int_equal(stg_record_verify(buf, len, r, idx, &d), 0);
+    /* seq 7 -> 8 in the signed payload: still readable, no longer verified. */
+    uint8_t *seven = NULL;
+    for (size_t i = 0; i + 7 <= len && !seven; i++)
+        if (memcmp(buf + i, "\"seq\":7", 7) == 0) seven = buf + i;
+    assert_non_null(seven);
+    seven[6] = '8';
+    assert_int_equal(stg_record_peek(buf, len, r, &rec, &idx, &d), 0);
+    assert_int_equal(rec.seq, 8);
+    assert_int_equal(stg_record_verify(buf, len, r, idx, &d), STG_EREJECT);
+    assert_int_equal(d.reason, STG_REJECT_BAD_SIGNATURE);
+    assert_int_equal(stg_record_open(buf, len, r, &rec, &idx, &d), STG_EREJECT);
+    assert_int_equal(d.reason, STG_REJECT_BAD_SIGNATURE);
+    free(r);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -264,6 +302,7 @@ int main(void) {
         cmocka_unit_test(schema),
         cmocka_unit_test(targets),
         cmocka_unit_test(record_by_an_operator),
+        cmocka_unit_test(record_peek_then_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
