@@ -236,7 +236,8 @@ struct stg_core {
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
-    bool liveness_news;           /* a suspicion or death adopted this step: spread it now */
+    bool liveness_news;           /* a suspicion or death adopted, not spread yet */
+    int64_t news_spread_ms;       /* when news was last spread (stg__spread_news); 0: never */
     /* emergency commands (command.c) */
     int64_t cmd_seq;              /* highest applied, persisted */
     int64_t cmd_applied_ms;       /* when we applied it; 0 if loaded from the journal */

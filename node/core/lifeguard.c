@@ -50,13 +50,25 @@ static unsigned confirm_k(const stg_core_t *c) {
 /* 1000 ln(x), for x = 1 .. SUSPECT_CONFIRM_K + 1: the core keeps to integers. */
 static const int64_t ln1000[SUSPECT_CONFIRM_K + 2] = {0, 0, 693, 1099, 1386};
 
+/* The shortest suspicion: suspicion_ms up to 16 members, then a quarter
+ * more per doubling (x2 at 256), as memberlist scales its own with log N:
+ * a larger fleet needs longer for a refutation to reach every member, and
+ * a suspicion that outlives its refutation's flood only by chance declares
+ * live members dead whenever the machines are slow (256 peers on two
+ * cores died and came back by the hundred). */
+static int64_t suspicion_min(const stg_core_t *c) {
+    unsigned lg = 0;
+    while ((1u << lg) < c->roster->nmembers) lg++;
+    return c->t.suspicion_ms * (lg > 4 ? lg : 4) / 4;
+}
+
 /* How long a suspicion lasts from its start: SUSPICION_MAX_MULT times
  * suspicion_ms with no confirmation beyond the first accuser, falling with
  * the logarithm of their number to suspicion_ms at k (memberlist's
  * suspicion.go): one node's bad view alone waits long, a failure many
  * members see is declared fast. */
 int64_t stg__suspicion_timeout(const stg_core_t *c, const peer_t *p) {
-    int64_t min = c->t.suspicion_ms, max = min * SUSPICION_MAX_MULT;
+    int64_t min = suspicion_min(c), max = min * SUSPICION_MAX_MULT;
     unsigned k = confirm_k(c), n = p->naccusers > 0 ? p->naccusers - 1 : 0;
     if (k == 0 || n >= k) return min;
     return max - (max - min) * ln1000[n + 1] / ln1000[k + 1];

@@ -12,6 +12,8 @@
 
 #include "internal.h"
 
+static int64_t news_due(const stg_core_t *c);
+
 static unsigned retransmits(const stg_core_t *c) {
     unsigned n = c->roster->nmembers + 1, lg = 0;
     while ((1u << lg) < n) lg++;
@@ -380,6 +382,7 @@ void stg__swim_tick(stg_core_t *c) {
 
 int64_t stg__swim_wakeup(const stg_core_t *c) {
     int64_t w = c->next_probe_ms;
+    if (c->liveness_news && c->self >= 0 && news_due(c) < w) w = news_due(c);
     if (c->probe.active && !c->probe.acked && !c->probe.indirect_sent) {
         int64_t t = c->probe.sent_ms + stg__probe_timeout(c);
         if (t < w) w = t;
@@ -444,14 +447,25 @@ void stg__on_loop_late(stg_core_t *c, int64_t late_ms) {
     }
 }
 
-/* A suspicion or a death this node just adopted goes out at once to a few
- * random members on a ping that carries it, instead of waiting for the next
+/* When news adopted now may go out: at once, unless news went out less
+ * than a probe period ago (stretched by local health, like the period). */
+static int64_t news_due(const stg_core_t *c) {
+    return c->news_spread_ms ? c->news_spread_ms + stg__probe_interval(c) : c->now;
+}
+
+/* A suspicion or a death this node adopted goes out to a few random
+ * members on a ping that carries it, instead of waiting for the next
  * probes: each of them adopts it and does the same, so the news crosses the
  * fleet in a few network hops rather than in probe periods. Only on news,
- * so an idle fleet pays nothing for it. */
+ * so an idle fleet pays nothing for it; and at most once a probe period,
+ * every claim adopted meanwhile riding on the same pings. Once per claim
+ * made a storm of false suspicions (256 peers on two cores) cost each
+ * member three pings and three acks per claim, the load that starved the
+ * next probes and so fed the storm. */
 void stg__spread_news(stg_core_t *c) {
-    if (!c->liveness_news || c->self < 0) return;
+    if (!c->liveness_news || c->self < 0 || c->now < news_due(c)) return;
     c->liveness_news = false;
+    c->news_spread_ms = c->now;
     int to[STG_MEMBERS_MAX];
     unsigned n = stg__random_peers(c, -1, -1, c->t.fanout + 1, to);
     for (unsigned i = 0; i < n; i++) stg__send_probe_msg(c, to[i], STG_MSG_PING, ++c->next_seq, -1);
