@@ -117,7 +117,12 @@ static void name_sides(stg_core_t *c, const obs_t *o, size_t n, int64_t from) {
 /* The verdict from every live member's tips; false when it cannot be had. */
 static bool judge(stg_core_t *c) {
     if (!c->have_release) return false;
-    size_t cap = (size_t)c->roster->nmembers * STG_TIP_HIST, n = 0;
+    size_t cap = 0, n = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (p->have && p->live != STG_LIVE_DEAD) cap += p->ntips;
+    }
+    if (cap == 0) return false; /* nobody reports tips: the common case, no allocation */
     obs_t *o = malloc(cap * sizeof *o);
     if (!o) return c->fork.on; /* keep what we had */
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
