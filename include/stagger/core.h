@@ -119,6 +119,10 @@ typedef struct {
     size_t commands_len;
     char component[STG_NAME_MAX + 1];
     char stagger[STG_VERSION_MAX + 1]; /* our own version, for our record; "" none */
+    stg_caps_t caps_without;      /* capabilities (caps.h) to leave out of our record,
+                                     as a staggerd older than them would: the
+                                     simulator plays mixed versions with it;
+                                     staggerd leaves it 0 (all of STG_CAPS_OWN) */
     stg_core_tuning_t tuning;
 } stg_core_config_t;
 

@@ -36,6 +36,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
     snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
+    r->caps = c->caps;
     r->forging = c->forging;
     r->attempt = (int64_t)c->slot_attempt;
     if (c->phase != STG_PHASE_IDLE)
@@ -265,8 +266,9 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
     return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
            a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
            a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
-           a->forging == b->forging && strcmp(a->version, b->version) == 0 &&
-           strcmp(a->build, b->build) == 0 && a->tip.have == b->tip.have &&
+           a->forging == b->forging && a->caps == b->caps &&
+           strcmp(a->version, b->version) == 0 && strcmp(a->build, b->build) == 0 &&
+           a->tip.have == b->tip.have &&
            a->tip.block == b->tip.block && strcmp(a->tip.hash, b->tip.hash) == 0 &&
            strcmp(a->detail, b->detail) == 0 &&
            strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&

@@ -146,6 +146,8 @@ struct stg_core {
     const stg_seckey_t *key;
     char component[STG_NAME_MAX + 1];
     char stagger[STG_VERSION_MAX + 1]; /* our staggerd's version (stg_core_config_t) */
+    stg_caps_t caps;              /* ours, for our record: STG_CAPS_OWN less the
+                                     config's caps_without */
     stg_roster_t *roster;
     uint8_t *roster_env;
     size_t roster_len;
