@@ -50,7 +50,10 @@ void stg__sign_own(stg_core_t *c) {
     fill_own(c, &r);
     r.seq = ++c->seq;
     r.time_ms = c->now;
-    uint8_t json[1024];
+    /* As large as a record's envelope: a payload that fits one is one we
+     * must be able to sign (names, two details and a tip at their longest
+     * need some 1.7 KiB of the 1.9 an envelope leaves). */
+    uint8_t json[STG_RECORD_ENV_MAX];
     int n = stg_record_encode(&r, json, sizeof json);
     size_t elen = 0;
     if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,

@@ -3,7 +3,8 @@
  * updating, free slots, majority), update windows, the producer's epoch
  * guard, the proof timed on the voter's clock, the voter's check with
  * one row for each refusal it can give, and the fleet-wide capabilities
- * with the client commands that wait for them. Every row is its own cmocka test,
+ * with the client commands that wait for them; and that our own record is
+ * signed however long its fields. Every row is its own cmocka test,
  * named "table: case".
  *
  * The calendar rules (windows, the epoch guard, boundaries) take only a
@@ -1054,6 +1055,48 @@ static void run_caps(void **state) {
                  r->not_says ? r->not_says : "");
 }
 
+/* ---- our own record (node/core/gossip.c) ------------------------------------------
+ * Every field as large as the hooks and the executor can make it, in plain
+ * text (the roster's names are short here): the record is still signed. It
+ * was encoded into 1 KiB, so such a node logged "cannot sign own record"
+ * and its peers kept its last state: a failed update went unseen. */
+static void own_record_at_its_largest(void **state) {
+    fx_t *f = *state;
+    stg_core_t *c = f->c;
+    const int64_t most = ((int64_t)1 << 53) - 1;
+    memset(c->detail, 'd', STG_DETAIL_MAX);
+    memset(c->exec_detail, 'p', STG_DETAIL_MAX);
+    memset(c->version, 'v', STG_VERSION_MAX);
+    memset(c->stagger, 's', STG_VERSION_MAX);
+    memset(c->build, 'b', 64);
+    c->health = UNHEALTHY;
+    c->phase = STG_PHASE_ROLLING_BACK;
+    c->exec_have = true;
+    c->cmd_seq = most;
+    c->slot_attempt = (uint64_t)most;
+    c->forging = STG_FORGING_YES;
+    c->health_since_ms = c->phase_since_ms = most;
+    c->now = most;
+    c->tip = (stg_tip_t){.have = true, .block = most, .slot = most, .nrecent = STG_TIP_RECENT};
+    memset(c->tip.hash, 'a', 64);
+    for (unsigned k = 0; k < STG_TIP_RECENT; k++) {
+        c->tip.recent[k].block = most - 1 - k;
+        memset(c->tip.recent[k].hash, 'c', 16);
+    }
+    stg__sign_own(c);
+    const peer_t *me = &c->peers[c->self];
+    stg_record_t r;
+    int idx = -1;
+    stg_diag_t d = {0};
+    if (stg_record_open(me->env, me->env_len, c->roster, &r, &idx, &d) != 0)
+        fail_msg("our record: %s", d.msg);
+    assert_string_equal(r.detail, c->detail);
+    assert_string_equal(r.phase_detail, c->exec_detail);
+    assert_int_equal(r.tip.nrecent, STG_TIP_RECENT);
+    assert_int_equal(r.caps, STG_CAPS_OWN);
+    assert_int_equal(r.cmd_seq, most);
+}
+
 /* ---- the tests: one per row ------------------------------------------------------ */
 
 #define ROWS(table) (sizeof table / sizeof table[0])
@@ -1092,5 +1135,6 @@ int main(void) {
     ADD_ROWS("voter", VOTER_ROWS, run_voter);
     add("voter", "every refusal but the gate has a row", every_refusal_has_a_row, NULL);
     ADD_ROWS("capabilities", CAPS_ROWS, run_caps);
+    add("own record", "every field at its longest: still signed", own_record_at_its_largest, NULL);
     return _cmocka_run_group_tests("policy", tests, ntests, NULL, NULL);
 }
