@@ -12,13 +12,23 @@
 #define SKEW_S 300
 
 static const char *const cmd_names[] = {
-#define X(name, text) text,
+#define X(name, text, needs) text,
+    STG_CMD_MAP(X)
+#undef X
+};
+
+static const stg_caps_t cmd_needs[] = {
+#define X(name, text, needs) needs,
     STG_CMD_MAP(X)
 #undef X
 };
 
 const char *stg_cmd_name(stg_cmd_action_t a) {
     return (unsigned)a < STG_CMD__COUNT ? cmd_names[a] : "unknown";
+}
+
+stg_caps_t stg_cmd_needs(stg_cmd_action_t a) {
+    return (unsigned)a < STG_CMD__COUNT ? cmd_needs[a] : 0;
 }
 
 static const char *const CMD_FIELDS[] = {"fleet", "seq", "issued_at", "expires_at", "action",

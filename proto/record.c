@@ -13,24 +13,57 @@ static const char *const health_names[] = {
 #undef X
 };
 
-const char *stg_health_name(stg_health_t h) {
-    return (unsigned)h < STG_HEALTH__COUNT ? health_names[h] : "unknown";
-}
-
 static const char *const phase_names[] = {
 #define X(name, text) text,
     STG_PHASE_MAP(X)
 #undef X
 };
 
-const char *stg_phase_name(stg_phase_t p) {
-    return (unsigned)p < STG_PHASE__COUNT ? phase_names[p] : "unknown";
+static const char *const cap_names[] = {
+#define X(name, text) text,
+    STG_CAP_MAP(X)
+#undef X
+};
+
+/* The name of entry i of names[0..n), or "unknown"; and the position of s
+ * there, or -1. */
+static const char *name_at(const char *const *names, int n, int i) {
+    return i >= 0 && i < n ? names[i] : "unknown";
 }
 
-int stg_phase_from_name(const char *s) {
-    for (int i = 0; i < STG_PHASE__COUNT; i++)
-        if (strcmp(s, phase_names[i]) == 0) return i;
+static int name_index(const char *const *names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
     return -1;
+}
+
+const char *stg_health_name(stg_health_t h) {
+    return name_at(health_names, STG_HEALTH__COUNT, (int)h);
+}
+const char *stg_phase_name(stg_phase_t p) { return name_at(phase_names, STG_PHASE__COUNT, (int)p); }
+int stg_phase_from_name(const char *s) { return name_index(phase_names, STG_PHASE__COUNT, s); }
+const char *stg_cap_name(stg_cap_t c) { return name_at(cap_names, STG_CAP__COUNT, (int)c); }
+int stg_cap_from_name(const char *s) { return name_index(cap_names, STG_CAP__COUNT, s); }
+
+/* caps (§7.3): names, at most STG_CAPS_MAX of them, none twice. Those this
+ * build knows become bits; a newer staggerd's others are checked the same
+ * way, then left out: nothing here can use them. */
+static int caps_decode(json_t *a, stg_caps_t *caps, stg_diag_t *d) {
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        char name[STG_CAP_NAME_MAX + 1];
+        stg_path_t p;
+        stg_path_idx(&p, "record.caps", k);
+        int rc = stg_json_elem_str(a, "record.caps", k, name, sizeof name, d);
+        if (!rc) rc = stg_name_check(p.s, name, d);
+        for (size_t j = 0; !rc && j < k; j++)
+            if (strcmp(json_string_value(json_array_get(a, j)), name) == 0)
+                rc = stg_diag_set(d, STG_REJECT_DUPLICATE_VALUE, p.s, "\"%s\" is listed twice",
+                                  name);
+        if (rc) return rc;
+        int c = stg_cap_from_name(name);
+        if (c >= 0) *caps |= STG_CAPS_OF(c);
+    }
+    return 0;
 }
 
 static bool tip_hash_ok(const char *h) {
@@ -119,6 +152,13 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
         }
         json_object_set_new(o, "tip", t);
     }
+    if (o && r->caps) {
+        json_t *a = json_array();
+        for (int k = 0; k < STG_CAP__COUNT; k++)
+            if (r->caps & STG_CAPS_OF(k))
+                json_array_append_new(a, json_string(stg_cap_name((stg_cap_t)k)));
+        json_object_set_new(o, "caps", a);
+    }
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -163,6 +203,9 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     json_t *tip = NULL;
     if (!rc) rc = stg_json_object(o, "record", "tip", false, &tip, d);
     if (!rc && tip) rc = tip_decode(tip, &r->tip, d);
+    json_t *caps = NULL;
+    if (!rc) rc = stg_json_array(o, "record", "caps", false, STG_CAPS_MAX, &caps, d);
+    if (!rc && caps) rc = caps_decode(caps, &r->caps, d);
     json_t *forging = json_object_get(o, "forging");
     if (!rc && forging) {
         if (!json_is_boolean(forging))

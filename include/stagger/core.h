@@ -119,6 +119,10 @@ typedef struct {
     size_t commands_len;
     char component[STG_NAME_MAX + 1];
     char stagger[STG_VERSION_MAX + 1]; /* our own version, for our record; "" none */
+    stg_caps_t caps_without;      /* capabilities (caps.h) to leave out of our record,
+                                     as a staggerd older than them would: the
+                                     simulator plays mixed versions with it;
+                                     staggerd leaves it 0 (all of STG_CAPS_OWN) */
     stg_core_tuning_t tuning;
 } stg_core_config_t;
 
@@ -339,6 +343,17 @@ int stg_core_grant(const stg_core_t *core, unsigned slot, uint8_t release_id[8],
 
 /* The 8-byte id of a release: BLAKE2b-64 of its envelope payload. */
 void stg_release_id(const uint8_t *payload, size_t len, uint8_t id[8]);
+
+/* The capabilities every roster member has, by the records this node
+ * holds (docs/protocol.md §11): a feature every member must understand is
+ * used only when its capability is in this set. A member whose record has
+ * not reached this node yet counts as having none. */
+stg_caps_t stg_core_fleet_caps(const stg_core_t *core);
+/* Would the core refuse this command from a client because a member lacks
+ * a capability its action needs (stg_cmd_needs)? 0 when not; otherwise
+ * STG_EREJECT with d saying MISSING_CAPABILITY and naming the members, the
+ * text the core logged when it refused it. */
+int stg_core_cmd_capable(const stg_core_t *core, const stg_command_t *cmd, stg_diag_t *d);
 
 /* Status as JSON (schema in docs/protocol.md §8). Caller owns the result. */
 json_t *stg_core_status_json(const stg_core_t *core, int64_t now_ms);

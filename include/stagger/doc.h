@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stagger/caps.h"
 #include "stagger/proto.h"
 
 #define STG_ROLE_MAP(X)                     \
@@ -136,23 +137,30 @@ const stg_artifact_t *stg_release_artifact(const stg_release_t *rel, const char 
  * Operator-signed (the roster's emergency_quorum of distinct operator
  * keys), applied at most once per fleet-wide sequence number. */
 
-#define STG_CMD_MAP(X)              \
-    X(UPDATE, "update")             \
-    X(ROLLBACK, "rollback")         \
-    X(HALT, "halt")                 \
-    X(RESUME, "resume")             \
-    X(ABANDON, "abandon")           \
-    X(CLEAR_GRANTS, "clear-grants")  \
-    X(PROMOTE, "promote")
+/* The third column is the capability (caps.h) every member must have
+ * before a client's command of that action is taken (docs/protocol.md
+ * §10, §11): the actions added after the first version, which an older
+ * member refuses as strict JSON. */
+#define STG_CMD_MAP(X)                                          \
+    X(UPDATE, "update", 0)                                      \
+    X(ROLLBACK, "rollback", 0)                                  \
+    X(HALT, "halt", 0)                                          \
+    X(RESUME, "resume", 0)                                      \
+    X(ABANDON, "abandon", 0)                                    \
+    X(CLEAR_GRANTS, "clear-grants", 0)                          \
+    X(PROMOTE, "promote", STG_CAPS_OF(STG_CAP_PROMOTE))
 
 typedef enum {
-#define X(name, text) STG_CMD_##name,
+#define X(name, text, needs) STG_CMD_##name,
     STG_CMD_MAP(X)
 #undef X
     STG_CMD__COUNT
 } stg_cmd_action_t;
 
 const char *stg_cmd_name(stg_cmd_action_t a);
+/* The capabilities every member must have before a client's command of
+ * this action is taken; 0 for the first version's actions. */
+stg_caps_t stg_cmd_needs(stg_cmd_action_t a);
 
 #define STG_CMD_RELEASE_MAX 16384   /* the embedded release envelope */
 #define STG_CMD_REASON_MAX 255

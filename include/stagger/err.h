@@ -69,7 +69,8 @@ const char *stg_strerror(int code);
     X(UNKNOWN_MEMBER, "sender or subject is not in the roster")              \
     X(IMPERSONATION, "signed by one member, claims to be another")           \
     X(BAD_FRAMES, "wrong number of message frames")                          \
-    X(NOT_ALLOWED, "sender may not send this")
+    X(NOT_ALLOWED, "sender may not send this")                               \
+    X(MISSING_CAPABILITY, "not every member has the capability it needs")
 
 typedef enum {
 #define X(name, text) STG_REJECT_##name,

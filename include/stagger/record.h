@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stagger/caps.h"
 #include "stagger/doc.h"
 
 #define STG_HEALTH_MAP(X)          \
@@ -100,6 +101,10 @@ typedef struct {
     char build[65];                   /* optional: the SHA-256 (hex) of the artifact the
                                        * service runs, as its health hook said; "" */
     stg_tip_t tip;                    /* optional: absent is !have */
+    stg_caps_t caps;                  /* optional: the capabilities of the signer's
+                                       * staggerd that this build knows (names it does
+                                       * not know are checked, then left out); absent
+                                       * is none, as every older staggerd's record */
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

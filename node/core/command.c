@@ -9,7 +9,9 @@
  * it to its partners, and every member that applies it passes it on to its
  * own at once, once (a repeat is below its sequence), all over standing
  * connections. They are kept (the last few) so that a partner whose record
- * shows an older sequence is sent what it missed, if it has not expired. */
+ * shows an older sequence is sent what it missed, if it has not expired.
+ * One a client hands in is taken only when every member has the capability
+ * its action needs (§11): the member a client reached checks that, once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,15 @@ static void remember(stg_core_t *c, const uint8_t *env, size_t len, const stg_co
     cmd_hist_t *h = &c->cmd_hist[c->ncmd_hist++];
     *h = (cmd_hist_t){copy, len, cmd->seq, cmd->action, cmd->expires_at_s, c->now, ""};
     snprintf(h->reason, sizeof h->reason, "%s", cmd->reason);
+}
+
+/* A refused command: counted, and said in status (last_refusal) and the
+ * audit log with the reason's name, so that both say what status counts. */
+static void refuse(stg_core_t *c, const stg_diag_t *d, const stg_command_t *cmd, unsigned nsig,
+                   int from) {
+    stg__reject(c, d, from);
+    snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (%s)", d->msg, stg_reject_name(d->reason));
+    audit(c, "refused", cmd, nsig, from, c->cmd_refusal);
 }
 
 static bool echo(const stg_core_t *c, const uint8_t *env, size_t len) {
@@ -142,23 +153,27 @@ void stg__command_msg(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     stg_diag_t d = {0};
     unsigned nsig = 0;
     if (stg_command_open(env, len, c->roster, c->now, cmd, &nsig, &d) != 0) {
-        stg__reject(c, &d, from);
-        /* The reason's name too, so the audit log says what status counts. */
-        snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (%s)", d.msg,
-                 stg_reject_name(d.reason));
-        audit(c, "refused", cmd->seq ? cmd : NULL, nsig, from, c->cmd_refusal);
+        refuse(c, &d, cmd->seq ? cmd : NULL, nsig, from);
         free(cmd);
         return;
     }
     if (cmd->seq <= c->cmd_seq) {
-        {
-            stg_diag_set(&d, STG_REJECT_REPLAY, "command",
-                         "%s #%lld is not above the last applied #%lld", stg_cmd_name(cmd->action),
-                         (long long)cmd->seq, (long long)c->cmd_seq);
-            stg__reject(c, &d, from);
-            snprintf(c->cmd_refusal, sizeof c->cmd_refusal, "%s (REPLAY)", d.msg);
-            audit(c, "refused", cmd, nsig, from, c->cmd_refusal);
-        }
+        stg_diag_set(&d, STG_REJECT_REPLAY, "command",
+                     "%s #%lld is not above the last applied #%lld", stg_cmd_name(cmd->action),
+                     (long long)cmd->seq, (long long)c->cmd_seq);
+        refuse(c, &d, cmd, nsig, from);
+        free(cmd);
+        return;
+    }
+    /* A command a member that lacks its capability would refuse (an older
+     * staggerd reads an action it does not know as a bad value) is not
+     * taken from a client: the fleet would split into members that applied
+     * it and members that did not (docs/protocol.md §10, §11). Nothing is
+     * applied or flooded; the client hears which members lack it. One
+     * relayed by a member was checked by the member a client reached, and
+     * is applied as before, whatever this node's view of the records. */
+    if (from < 0 && stg__cmd_capable(c, cmd, &d) != 0) {
+        refuse(c, &d, cmd, nsig, from);
         free(cmd);
         return;
     }

@@ -285,6 +285,7 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     c->key = cfg->key;
     snprintf(c->component, sizeof c->component, "%s", cfg->component);
     snprintf(c->stagger, sizeof c->stagger, "%s", cfg->stagger);
+    c->caps = STG_CAPS_OWN & ~cfg->caps_without;
     c->inc = cfg->incarnation > 0 ? cfg->incarnation : 1;
     c->now = now_ms;
     stg__rng_seed(&c->rng, cfg->seed);

@@ -36,6 +36,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
     snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
+    r->caps = c->caps;
     r->forging = c->forging;
     r->attempt = (int64_t)c->slot_attempt;
     if (c->phase != STG_PHASE_IDLE)
@@ -49,7 +50,10 @@ void stg__sign_own(stg_core_t *c) {
     fill_own(c, &r);
     r.seq = ++c->seq;
     r.time_ms = c->now;
-    uint8_t json[1024];
+    /* As large as a record's envelope: a payload that fits one is one we
+     * must be able to sign (names, two details and a tip at their longest
+     * need some 1.7 KiB of the 1.9 an envelope leaves). */
+    uint8_t json[STG_RECORD_ENV_MAX];
     int n = stg_record_encode(&r, json, sizeof json);
     size_t elen = 0;
     if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
@@ -265,8 +269,9 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
     return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
            a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
            a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
-           a->forging == b->forging && strcmp(a->version, b->version) == 0 &&
-           strcmp(a->build, b->build) == 0 && a->tip.have == b->tip.have &&
+           a->forging == b->forging && a->caps == b->caps &&
+           strcmp(a->version, b->version) == 0 && strcmp(a->build, b->build) == 0 &&
+           a->tip.have == b->tip.have &&
            a->tip.block == b->tip.block && strcmp(a->tip.hash, b->tip.hash) == 0 &&
            strcmp(a->detail, b->detail) == 0 &&
            strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&

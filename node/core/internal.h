@@ -146,6 +146,8 @@ struct stg_core {
     const stg_seckey_t *key;
     char component[STG_NAME_MAX + 1];
     char stagger[STG_VERSION_MAX + 1]; /* our staggerd's version (stg_core_config_t) */
+    stg_caps_t caps;              /* ours, for our record: STG_CAPS_OWN less the
+                                     config's caps_without */
     stg_roster_t *roster;
     uint8_t *roster_env;
     size_t roster_len;
@@ -422,6 +424,12 @@ int stg__failed_member(const stg_core_t *c);
 /* The members whose records say they forge (live ones): how many, and
  * up to cap of their indexes in out (may be NULL). */
 unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap);
+/* The capabilities every member's record shows; a member without a
+ * record yet has none (docs/protocol.md §11). */
+stg_caps_t stg__fleet_caps(const stg_core_t *c);
+/* A client's command needs capabilities (stg_cmd_needs) every member
+ * has: 0, or MISSING_CAPABILITY in d naming the members that lack one. */
+int stg__cmd_capable(const stg_core_t *c, const stg_command_t *cmd, stg_diag_t *d);
 /* fork.c */
 void stg__tip_note(stg_core_t *c, int i);
 void stg__peers_free(stg_core_t *c); /* c->peers and what each holds */

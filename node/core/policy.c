@@ -81,6 +81,49 @@ unsigned stg__forgers(const stg_core_t *c, int *out, unsigned cap) {
     return n;
 }
 
+/* Capabilities (docs/protocol.md §11): the ones every roster member's
+ * record shows, ours included. A member whose record has not reached us
+ * counts as having none: it may run a staggerd older than any capability,
+ * and a feature switched on without it would split the fleet; its record,
+ * once here, says. A member that is down counts by its last record: it
+ * comes back on the staggerd that signed it, or on a newer one whose next
+ * record says so. */
+stg_caps_t stg__fleet_caps(const stg_core_t *c) {
+    stg_caps_t all = STG_CAPS_OWN;
+    for (unsigned i = 0; i < c->roster->nmembers; i++)
+        all &= c->peers[i].have ? c->peers[i].rec.caps : 0;
+    return all;
+}
+
+int stg__cmd_capable(const stg_core_t *c, const stg_command_t *cmd, stg_diag_t *d) {
+    stg_caps_t missing = stg_cmd_needs(cmd->action) & ~stg__fleet_caps(c);
+    int cap = 0;
+    if (!missing) return 0;
+    while (!(missing & STG_CAPS_OF(cap))) cap++;
+    char who[160] = "";
+    size_t len = 0;
+    unsigned lacking = 0, named = 0;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *p = &c->peers[i];
+        if (p->have && (p->rec.caps & STG_CAPS_OF(cap))) continue;
+        const char *name = c->roster->members[i].name;
+        /* Names in roster order while they fit, with room left for
+         * " and N more"; once one did not, the rest are counted only. */
+        if (lacking++ == named && len + strlen(name) + 40 < sizeof who) {
+            len += (size_t)snprintf(who + len, sizeof who - len, "%s%s%s", named ? ", " : "",
+                                    name, p->have ? "" : " (no record yet)");
+            named++;
+        }
+    }
+    if (named < lacking)
+        snprintf(who + len, sizeof who - len, " and %u more", lacking - named);
+    return stg_diag_set(d, STG_REJECT_MISSING_CAPABILITY, "command",
+                        "%s needs capability \"%s\" on every member (docs/protocol.md "
+                        "§11), and %s lack%s it: update %s staggerd first",
+                        stg_cmd_name(cmd->action), stg_cap_name((stg_cap_t)cap), who,
+                        lacking == 1 ? "s" : "", lacking == 1 ? "its" : "their");
+}
+
 bool stg__updating(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
     /* The operator's clear-grants: the record it saw holds no slot any more;

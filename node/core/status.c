@@ -61,6 +61,21 @@ bool stg_core_journal_ok(const stg_core_t *c) { return !c->write_failed; }
 
 bool stg_core_halted(const stg_core_t *c) { return c->halted; }
 
+stg_caps_t stg_core_fleet_caps(const stg_core_t *c) { return stg__fleet_caps(c); }
+
+int stg_core_cmd_capable(const stg_core_t *c, const stg_command_t *cmd, stg_diag_t *d) {
+    return stg__cmd_capable(c, cmd, d);
+}
+
+/* A set of capabilities as the names of §7.3, in this build's order. */
+static json_t *caps_json(stg_caps_t set) {
+    json_t *a = json_array();
+    for (int k = 0; k < STG_CAP__COUNT; k++)
+        if (set & STG_CAPS_OF(k))
+            json_array_append_new(a, json_string(stg_cap_name((stg_cap_t)k)));
+    return a;
+}
+
 int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (stg__failed_on(c, (int)i, id)) return (int)i;
@@ -181,6 +196,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                             !p->have || p->rec.forging == STG_FORGING_UNKNOWN
                                 ? json_null()
                                 : json_boolean(p->rec.forging == STG_FORGING_YES));
+        json_object_set_new(o, "caps", caps_json(p->have ? p->rec.caps : 0));
         json_object_set_new(o, "stage", json_integer(m->stage));
         json_object_set_new(o, "holdback", json_boolean(m->holdback));
         /* A clock beyond what the rules allow (docs/operations.md, clocks). */
@@ -224,6 +240,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
                      "journal", store, "forgers", forgers);
     if (doc) json_object_set_new(doc, "fork", fork);
+    if (doc) json_object_set_new(doc, "capabilities", caps_json(stg__fleet_caps(c)));
     if (doc)
         json_object_set_new(doc, "promoted",
                             c->promoted.on ? json_pack("{s:s, s:s, s:I}", "producer",

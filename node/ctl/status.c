@@ -194,6 +194,51 @@ static void print_stagger_versions(FILE *out, json_t *members) {
     fprintf(out, " of %zu\n", json_array_size(members));
 }
 
+static bool lists(json_t *names, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) return true;
+    }
+    return false;
+}
+
+/* One capability some members lack, and which members. */
+static void print_lacking(FILE *out, json_t *members, const char *cap) {
+    fprintf(out, "capability %s: not yet on", cap);
+    unsigned n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        if (!lists(json_object_get(m, "caps"), cap))
+            fprintf(out, "%s %s", n++ ? "," : "", str(m, "name"));
+    }
+    fprintf(out, " (an older staggerd, or no record of it yet): refused until every member has "
+                 "it\n");
+}
+
+/* The capabilities some members have and others lack (status
+ * `capabilities`, the fleet-wide set, against `members[].caps`;
+ * docs/protocol.md §11): while stagger updates itself, what waits for the
+ * last members, and for which. A peer too old to send `capabilities` says
+ * nothing here. */
+static void print_missing_caps(FILE *out, json_t *st) {
+    json_t *fleet = json_object_get(st, "capabilities"), *members = json_object_get(st, "members");
+    if (!json_is_array(fleet)) return;
+    json_t *said = json_array();
+    size_t i, k;
+    json_t *m, *cap;
+    json_array_foreach(members, i, m) {
+        json_array_foreach(json_object_get(m, "caps"), k, cap) {
+            const char *name = json_string_value(cap);
+            if (!name || lists(fleet, name) || lists(said, name)) continue;
+            json_array_append(said, cap);
+            print_lacking(out, members, name);
+        }
+    }
+    json_decref(said);
+}
+
 void ctl_print_status(FILE *out, json_t *st) {
     fprintf(out, "fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
            (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
@@ -232,6 +277,7 @@ void ctl_print_status(FILE *out, json_t *st) {
     if (held_back)
         fprintf(out, "(STAGE: the rollout's order; last: the holdback pair, after the proof)\n");
     print_stagger_versions(out, json_object_get(st, "members"));
+    print_missing_caps(out, st);
     json_t *jr = json_object_get(st, "journal");
     const char *why = json_string_value(json_object_get(json_object_get(st, "rollout"), "waiting"));
     /* Said once: the rollout's waiting line may say it already. */

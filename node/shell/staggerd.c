@@ -819,6 +819,11 @@ static void refusal_text(const daemon_t *d, const stg_msg_t *m, stg_reject_t why
             rc = stg_diag_set(&dg, why, "command", "%s #%lld is not above the last applied #%lld",
                               stg_cmd_name(cmd->action), (long long)cmd->seq,
                               (long long)before->cmd_seq);
+        /* Which members lack what the action needs: the core's own words,
+         * from the records it held when it refused (a refusal changes
+         * nothing, so it holds them still). */
+        if (rc == 0 && cmd && why == STG_REJECT_MISSING_CAPABILITY)
+            rc = stg_core_cmd_capable(d->core, cmd, &dg);
         free(cmd);
     }
     snprintf(out, cap, "%s", rc != 0 && dg.msg[0] ? dg.msg : stg_reject_text(why));

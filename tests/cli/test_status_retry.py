@@ -5,7 +5,9 @@ A stand-in peer (a pyzmq CURVE ROUTER holding a roster member's key) that
 loses the first query must still be answered; one that answers the first
 copy late is still heard; one that never answers ends in exit 2 "no answer"
 only once the deadline has passed, after several copies but no more than
-one per STATUS_RESEND_MS of silence.
+one per STATUS_RESEND_MS of silence. And what its answer makes the text
+output say: a capability some members lack (docs/protocol.md §11) gets a
+line naming them, and none when every member has it.
 
 usage: /usr/bin/python3 test_status_retry.py STAGGERCTL   (prints TAP)
 """
@@ -40,8 +42,9 @@ class FakePeer(threading.Thread):
     """A ROUTER with n1's CURVE key. policy(i) for the i-th query (0-based)
     returns the delay in seconds before answering it, or None to drop it."""
 
-    def __init__(self, ctx, secret, policy):
+    def __init__(self, ctx, secret, policy, doc):
         super().__init__(daemon=True)
+        self.doc = doc
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.linger = 0
         self.sock.curve_server = True
@@ -63,7 +66,7 @@ class FakePeer(threading.Thread):
             now = time.monotonic()
             for t, rid in [d for d in due if d[0] <= now]:
                 due.remove((t, rid))
-                rep = bytes([1, STATUS_REP]) + (1).to_bytes(8, "big") + json.dumps(DOC).encode()
+                rep = bytes([1, STATUS_REP]) + (1).to_bytes(8, "big") + json.dumps(self.doc).encode()
                 self.sock.send_multipart([rid, rep])
         self.sock.close(0)
 
@@ -94,8 +97,8 @@ def main():
         assert crypto_sign_ed25519_pk_to_curve25519(bytes(sk.verify_key)) == \
             crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(pub["n1"]))
 
-        def run(policy, desc):
-            peer = FakePeer(ctx, secret, policy)
+        def run(policy, desc, doc=DOC, text=False):
+            peer = FakePeer(ctx, secret, policy, doc)
             roster = {"fleet": "retry", "serial": 1, "operators": [pub["op"]],
                       "emergency_quorum": 1, "observers": [],
                       # n2 and n3 only make a valid roster (a holdback pair
@@ -114,7 +117,8 @@ def main():
             peer.start()
             t0 = time.monotonic()
             r = subprocess.run([ctl, "status", "--key", "op.key", "--roster", "roster.signed",
-                                "--peer", "n1", "--json", "--timeout-ms", str(TIMEOUT_MS)],
+                                "--peer", "n1", "--timeout-ms", str(TIMEOUT_MS)] +
+                               ([] if text else ["--json"]),
                                cwd=work, capture_output=True, text=True, timeout=60)
             took = time.monotonic() - t0
             peer.stop.set()
@@ -145,6 +149,26 @@ def main():
               "only after the whole --timeout-ms (%.2f s), having asked %d times "
               "(at most %d: one copy per %d ms of silence)" % (took, len(q), most, RESEND_MS),
               "query times %s" % [round(t - q[0], 3) for t in q])
+
+        # status (§8): capabilities, the fleet-wide set; members[].caps, each one's.
+        def caps_doc(fleet, caps):
+            return dict(DOC, capabilities=fleet,
+                        members=[{"name": n, "caps": c} for n, c in zip(("n1", "n2", "n3"), caps)])
+        r, took, q = run(lambda i: 0, "n2 and n3 lack promote", text=True,
+                         doc=caps_doc([], [["promote"], [], ["promote-2"]]))
+        lines = [l for l in r.stdout.splitlines() if l.startswith("capability ")]
+        check(len(lines) == 2 and lines[0].startswith("capability promote: not yet on n2, n3 (")
+              and lines[1].startswith("capability promote-2: not yet on n1, n2 ("),
+              "a capability some members lack: a line naming them, one per capability",
+              r.stdout + r.stderr)
+        r, took, q = run(lambda i: 0, "every member has promote", text=True,
+                         doc=caps_doc(["promote"], [["promote"]] * 3))
+        check("capability" not in r.stdout and "n1" in r.stdout,
+              "every member has it: no capability line", r.stdout + r.stderr)
+        r, took, q = run(lambda i: 0, "a peer before capabilities", text=True,
+                         doc=dict(DOC, members=[{"name": "n1"}]))
+        check("capability" not in r.stdout and "n1" in r.stdout,
+              "a peer too old to send capabilities: no capability line", r.stdout + r.stderr)
     finally:
         ctx.destroy(linger=0)
         shutil.rmtree(work, ignore_errors=True)

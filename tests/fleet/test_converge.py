@@ -34,6 +34,13 @@ def test(f, tap):
     tap.check(set(staggers.values()) == {f.stagger_version},
               "every member's record shows its staggerd version (%s)" % f.stagger_version,
               repr(staggers))
+    # ... and its capabilities (§7.3 caps): all the same, so the fleet-wide
+    # set (§11) is this version's own.
+    caps = {m["name"]: m.get("caps") for m in st["members"]}
+    tap.check(st.get("capabilities") == ["promote"] and
+              all(c == ["promote"] for c in caps.values()),
+              "every member has capability promote, and so the fleet (%r)"
+              % st.get("capabilities"), repr(caps))
 
     # Through a tunnel: NAME@ENDPOINT is that member's key at an address the
     # roster does not list (localhost, not 127.0.0.1); the wrong member's
@@ -79,6 +86,8 @@ def test(f, tap):
               r.out)
     tap.check("stagger: %s on 8 of 8" % f.stagger_version in lines,
               "the table says which staggerd version the fleet runs", r.out)
+    tap.check(not any(l.startswith("capability ") for l in lines),
+              "no capability line: every member has every capability", r.out)
 
     # A version change on one node spreads to every peer.
     f.set_health("relay3", "healthy", version="10.5.3")

@@ -16,6 +16,7 @@ static void check(const stg_record_t *r) {
     fuzz_check_str(r->release, sizeof r->release);
     fuzz_check_str(r->phase_detail, sizeof r->phase_detail);
     FUZZ_ASSERT(r->inc >= 1 && r->seq >= 1 && (unsigned)r->health < STG_HEALTH__COUNT);
+    FUZZ_ASSERT((r->caps & ~STG_CAPS_OWN) == 0); /* only capabilities this build knows */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

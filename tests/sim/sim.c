@@ -238,6 +238,7 @@ static void start_node(sim_t *s, unsigned i) {
     else nd->write_failures++;
     cc.seed = stg__rng_next(&s->rng[ST_CORE]);
     snprintf(cc.component, sizeof cc.component, "cardano-node");
+    cc.caps_without = nd->beh.caps_without;
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
     nd->restarted_stale = nd->journal_stale;

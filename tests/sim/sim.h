@@ -69,6 +69,9 @@ typedef struct {
                                         service follows another chain */
     bool forks_alone;                /* its service follows another chain, whatever
                                         it runs */
+    stg_caps_t caps_without;         /* its staggerd lacks these capabilities, as an
+                                        older version would: its record leaves them
+                                        out from its next start (sim_restart) */
 } sim_behaviour_t;
 
 sim_t *sim_new(const sim_config_t *cfg);

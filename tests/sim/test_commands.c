@@ -75,14 +75,21 @@ static void done(fx_t *f) {
     sim_destroy(&f->s);
 }
 
-static size_t command(fx_t *f, unsigned node, int64_t seq, const char *action, const char *extra,
-                      uint8_t *env, size_t cap) {
-    char json[16384];
+/* A command's JSON: seq, action and the `extra` fields, valid for an hour. */
+static void command_json(fx_t *f, int64_t seq, const char *action, const char *extra, char *json,
+                         size_t cap) {
     int64_t now_s = sim_wall_ms(f->s) / 1000;
-    snprintf(json, sizeof json,
+    snprintf(json, cap,
              "{\"fleet\":\"sim\",\"seq\":%lld,\"issued_at\":%lld,\"expires_at\":%lld,"
              "\"action\":\"%s\"%s}",
              (long long)seq, (long long)now_s, (long long)now_s + 3600, action, extra ? extra : "");
+}
+
+/* The command, signed, handed to node as a client (staggerctl) would. */
+static size_t command(fx_t *f, unsigned node, int64_t seq, const char *action, const char *extra,
+                      uint8_t *env, size_t cap) {
+    char json[16384];
+    command_json(f, seq, action, extra, json, sizeof json);
     return sim_command(f->s, node, json, env, cap);
 }
 
@@ -316,6 +323,118 @@ static void promote_swaps_roles_rollout_goes_on(void **state) {
     unsigned later = 0;
     for (unsigned i = 0; i < 8; i++) later += sim_switched_at(f.s, i) > sim_switched_at(f.s, bp);
     assert_true(later <= 1); /* only the other holdback member may go after it */
+    done(&f);
+}
+
+/* Live members whose fleet-wide set (stg_core_fleet_caps) has promote. */
+static unsigned promote_capable(fx_t *f) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < sim_nodes(f->s); i++)
+        n += sim_alive(f->s, i) &&
+             (stg_core_fleet_caps(sim_core(f->s, i)) & STG_CAPS_OF(STG_CAP_PROMOTE));
+    return n;
+}
+
+/* Members whose roster (promotes applied) names this producer, and whose
+ * last applied command is seq. */
+static unsigned promoted_to(fx_t *f, unsigned producer, int64_t seq) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < sim_nodes(f->s); i++)
+        n += role_of(f, i, STG_ROLE_PRODUCER) == (int)producer &&
+             stg_core_cmd_seq(sim_core(f->s, i)) == seq;
+    return n;
+}
+
+/* COMMAND messages node has sent to anyone. */
+static uint64_t commands_sent(fx_t *f, unsigned node) {
+    uint64_t n = 0;
+    for (unsigned j = 0; j < sim_nodes(f->s); j++)
+        n += sim_link_type_messages(f->s, node, j, STG_MSG_COMMAND);
+    return n;
+}
+
+/* Issue 14: promote is the emergency action added last, and a member on an
+ * older staggerd refuses it (strict JSON), so the roles would split. While
+ * one member's record lacks capability "promote", a client's promote is
+ * refused MISSING_CAPABILITY, naming that member, and starts no flood (the
+ * lacking member refuses it too: its own record says so); one relayed by
+ * a member is applied as before (the member a client reached checked
+ * it). Once that member runs a staggerd with promote (a restart whose
+ * record has it), a client's promote is taken and reaches every member. */
+static void promote_waits_for_every_member_capable(void **state) {
+    (void)state;
+    fx_t f = make(8, 43);
+    const unsigned older = 5, bp = 0, sb = 1, entry = 2;
+    assert_int_equal(producer_of(&f), bp);
+    assert_int_equal(role_of(&f, 0, STG_ROLE_STANDBY), sb);
+    assert_int_equal(promote_capable(&f), 8);
+
+    sim_behaviour_t b = {.caps_without = STG_CAPS_OF(STG_CAP_PROMOTE)};
+    sim_set_behaviour(f.s, older, &b);
+    sim_restart(f.s, older);
+    assert_true(SIM_WAIT_FOR(f.s, 10000, 20, promote_capable(&f) == 0) >= 0);
+    json_t *st = stg_core_status_json(sim_core(f.s, entry), sim_wall_ms(f.s));
+    json_t *members = json_object_get(st, "members");
+    assert_int_equal(json_array_size(json_object_get(st, "capabilities")), 0);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(members, older), "caps")), 0);
+    json_t *caps0 = json_object_get(json_array_get(members, 0), "caps");
+    assert_int_equal(json_array_size(caps0), 1);
+    assert_string_equal(json_string_value(json_array_get(caps0, 0)), "promote");
+    json_decref(st);
+
+    char targets[64], json[512];
+    uint8_t env[4096];
+    snprintf(targets, sizeof targets, ",\"targets\":[\"n%02u\"]", sb);
+    uint64_t sent = commands_sent(&f, entry);
+    command(&f, entry, 50, "promote", targets, env, sizeof env);
+    command(&f, older, 51, "promote", targets, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 3000);
+    assert_int_equal(stg_core_stats(sim_core(f.s, entry))->rejects[STG_REJECT_MISSING_CAPABILITY],
+                     1);
+    assert_int_equal(stg_core_stats(sim_core(f.s, older))->rejects[STG_REJECT_MISSING_CAPABILITY],
+                     1);
+    assert_int_equal(commands_sent(&f, entry), sent);
+    assert_int_equal(promoted_to(&f, bp, 0), 8);
+    for (unsigned i = 0; i < 8; i++) assert_int_equal(sim_audit_applied(f.s, i), 0);
+    st = stg_core_status_json(sim_core(f.s, entry), sim_wall_ms(f.s));
+    const char *why =
+        json_string_value(json_object_get(json_object_get(st, "commands"), "last_refusal"));
+    assert_non_null(why);
+    if (!strstr(why, "promote") || !strstr(why, "n05") || strstr(why, "n04") ||
+        !strstr(why, "(MISSING_CAPABILITY)"))
+        fail_msg("last_refusal: %s", why);
+    json_decref(st);
+
+    /* Relayed by member n03 (as if a client had reached it): applied, and
+     * on to everyone. */
+    command_json(&f, 52, "promote", targets, json, sizeof json);
+    size_t n = sim_seal(f.s, -1, STG_DOC_COMMAND, json, env, sizeof env);
+    stg_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = STG_MSG_COMMAND;
+    m.serial = (uint64_t)stg_core_roster(sim_core(f.s, entry))->serial;
+    m.blob = env;
+    m.blob_len = n;
+    uint8_t frame[4200];
+    int fl = stg_msg_encode(&m, frame, sizeof frame);
+    assert_true(fl > 0);
+    sim_inject(f.s, entry, 3, frame, (size_t)fl);
+    check_promote(f.check, sb);
+    assert_true(SIM_WAIT_FOR(f.s, 20000, 20, promoted_to(&f, sb, 52) == 8) >= 0);
+
+    /* n05's staggerd is updated: its next record has promote, and a
+     * client's promote (back to n00) is taken. */
+    memset(&b, 0, sizeof b);
+    sim_set_behaviour(f.s, older, &b);
+    sim_restart(f.s, older);
+    assert_true(SIM_WAIT_FOR(f.s, 20000, 20, promote_capable(&f) == 8) >= 0);
+    snprintf(targets, sizeof targets, ",\"targets\":[\"n%02u\"]", bp);
+    command(&f, entry, 53, "promote", targets, env, sizeof env);
+    check_promote(f.check, bp);
+    assert_true(SIM_WAIT_FOR(f.s, 5000, 20, promoted_to(&f, bp, 53) == 8) >= 0);
+    assert_int_equal(stg_core_stats(sim_core(f.s, entry))->rejects[STG_REJECT_MISSING_CAPABILITY],
+                     1);
+    for (unsigned i = 0; i < 8; i++) assert_int_equal(sim_audit_applied(f.s, i), 2);
     done(&f);
 }
 
@@ -564,6 +683,7 @@ int main(void) {
         cmocka_unit_test(emergency_update_waits_for_gate),
         cmocka_unit_test(emergency_update_after_healthy),
         cmocka_unit_test(promote_swaps_roles_rollout_goes_on),
+        cmocka_unit_test(promote_waits_for_every_member_capable),
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
         cmocka_unit_test(rollback_during_install_survives_restart),

@@ -1,8 +1,10 @@
 /* test_policy.c: the rollout's pure rules (node/core/policy.c), table by
  * table: the update order, the predicates the rules rest on (done, failed,
  * updating, free slots, majority), update windows, the producer's epoch
- * guard, the proof timed on the voter's clock, and the voter's check with
- * one row for each refusal it can give. Every row is its own cmocka test,
+ * guard, the proof timed on the voter's clock, the voter's check with
+ * one row for each refusal it can give, and the fleet-wide capabilities
+ * with the client commands that wait for them; and that our own record is
+ * signed however long its fields. Every row is its own cmocka test,
  * named "table: case".
  *
  * The calendar rules (windows, the epoch guard, boundaries) take only a
@@ -993,6 +995,108 @@ static void every_refusal_has_a_row(void **state) {
     }
 }
 
+/* ---- capabilities (§11; §10, promote) ---------------------------------------------
+ * The fleet-wide set is what every member's record shows, ours included;
+ * a member with no record counts as having none. A client's command is
+ * refused only for a capability its action needs, naming who lacks it. */
+
+typedef struct {
+    const char *name;
+    stg_cmd_action_t action;
+    const char *lacking[2];       /* records without promote */
+    const char *unheard[2];       /* no record held */
+    bool none_heard;              /* no record of anyone but ourselves */
+    const char *says;             /* in the refusal; NULL: the command is taken */
+    const char *not_says;
+} caps_row_t;
+
+static const caps_row_t CAPS_ROWS[] = {
+    {.name = "every record has promote: taken", .action = STG_CMD_PROMOTE},
+    {.name = "one record lacks it: refused, naming it", .action = STG_CMD_PROMOTE,
+     .lacking = {"n04"}, .says = "and n04 lacks it: update its staggerd", .not_says = "n03"},
+    {.name = "no record yet counts as lacking", .action = STG_CMD_PROMOTE, .unheard = {"n02"},
+     .says = "n02 (no record yet) lacks it"},
+    {.name = "two, in roster order", .action = STG_CMD_PROMOTE, .lacking = {"n05"},
+     .unheard = {"n02"}, .says = "n02 (no record yet), n05 lack it: update their"},
+    {.name = "our own record counts too", .action = STG_CMD_PROMOTE, .lacking = {"n07"},
+     .says = "n07 lacks it"},
+    {.name = "a fresh start: the first six named, the rest counted",
+     .action = STG_CMD_PROMOTE, .none_heard = true,
+     .says = "n05 (no record yet) and 1 more lack it", .not_says = "n06"},
+    {.name = "halt needs nothing: taken while members lack promote", .action = STG_CMD_HALT,
+     .lacking = {"n04"}, .unheard = {"n02"}},
+};
+
+static void run_caps(void **state) {
+    fx_t *f = *state;
+    const caps_row_t *r = f->row;
+    ready(f);
+    for (unsigned i = 0; i < f->c->roster->nmembers; i++) f->c->peers[i].rec.caps = STG_CAPS_OWN;
+    for (unsigned i = 0; i < 2 && r->lacking[i]; i++) peer(f, r->lacking[i])->rec.caps = 0;
+    for (unsigned i = 0; i < 2 && r->unheard[i]; i++) peer(f, r->unheard[i])->have = false;
+    for (unsigned i = 0; r->none_heard && i < f->c->roster->nmembers; i++)
+        if ((int)i != f->c->self) f->c->peers[i].have = false;
+    bool all = !r->lacking[0] && !r->unheard[0] && !r->none_heard;
+    assert_int_equal(stg__fleet_caps(f->c), all ? STG_CAPS_OWN : 0);
+    stg_command_t cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.action = r->action;
+    stg_diag_t d = {0};
+    int rc = stg__cmd_capable(f->c, &cmd, &d);
+    if (!r->says) {
+        if (rc != 0) fail_msg("refused: %s", d.msg);
+        return;
+    }
+    assert_int_equal(rc, STG_EREJECT);
+    assert_int_equal(d.reason, STG_REJECT_MISSING_CAPABILITY);
+    if (!strstr(d.msg, r->says) || !strstr(d.msg, "capability \"promote\"") ||
+        (r->not_says && strstr(d.msg, r->not_says)))
+        fail_msg("\"%s\": want \"%s\"%s%s", d.msg, r->says, r->not_says ? ", not " : "",
+                 r->not_says ? r->not_says : "");
+}
+
+/* ---- our own record (node/core/gossip.c) ------------------------------------------
+ * Every field as large as the hooks and the executor can make it, in plain
+ * text (the roster's names are short here): the record is still signed. It
+ * was encoded into 1 KiB, so such a node logged "cannot sign own record"
+ * and its peers kept its last state: a failed update went unseen. */
+static void own_record_at_its_largest(void **state) {
+    fx_t *f = *state;
+    stg_core_t *c = f->c;
+    const int64_t most = ((int64_t)1 << 53) - 1;
+    memset(c->detail, 'd', STG_DETAIL_MAX);
+    memset(c->exec_detail, 'p', STG_DETAIL_MAX);
+    memset(c->version, 'v', STG_VERSION_MAX);
+    memset(c->stagger, 's', STG_VERSION_MAX);
+    memset(c->build, 'b', 64);
+    c->health = UNHEALTHY;
+    c->phase = STG_PHASE_ROLLING_BACK;
+    c->exec_have = true;
+    c->cmd_seq = most;
+    c->slot_attempt = (uint64_t)most;
+    c->forging = STG_FORGING_YES;
+    c->health_since_ms = c->phase_since_ms = most;
+    c->now = most;
+    c->tip = (stg_tip_t){.have = true, .block = most, .slot = most, .nrecent = STG_TIP_RECENT};
+    memset(c->tip.hash, 'a', 64);
+    for (unsigned k = 0; k < STG_TIP_RECENT; k++) {
+        c->tip.recent[k].block = most - 1 - k;
+        memset(c->tip.recent[k].hash, 'c', 16);
+    }
+    stg__sign_own(c);
+    const peer_t *me = &c->peers[c->self];
+    stg_record_t r;
+    int idx = -1;
+    stg_diag_t d = {0};
+    if (stg_record_open(me->env, me->env_len, c->roster, &r, &idx, &d) != 0)
+        fail_msg("our record: %s", d.msg);
+    assert_string_equal(r.detail, c->detail);
+    assert_string_equal(r.phase_detail, c->exec_detail);
+    assert_int_equal(r.tip.nrecent, STG_TIP_RECENT);
+    assert_int_equal(r.caps, STG_CAPS_OWN);
+    assert_int_equal(r.cmd_seq, most);
+}
+
 /* ---- the tests: one per row ------------------------------------------------------ */
 
 #define ROWS(table) (sizeof table / sizeof table[0])
@@ -1030,5 +1134,7 @@ int main(void) {
         NULL);
     ADD_ROWS("voter", VOTER_ROWS, run_voter);
     add("voter", "every refusal but the gate has a row", every_refusal_has_a_row, NULL);
+    ADD_ROWS("capabilities", CAPS_ROWS, run_caps);
+    add("own record", "every field at its longest: still signed", own_record_at_its_largest, NULL);
     return _cmocka_run_group_tests("policy", tests, ntests, NULL, NULL);
 }

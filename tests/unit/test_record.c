@@ -2,7 +2,8 @@
  * a round trip keeps every field, the optional fields are written only when
  * set, the decoder refuses what §7.3 refuses, each with its reason and
  * field (an unknown phase or health, a missing field, a wrong type), and
- * ignores a key it does not know (a newer version's optional field, §11). */
+ * ignores a key it does not know (a newer version's optional field, §11);
+ * `caps` within its bounds, a capability it does not know left out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@ static void round_trip(void **state) {
     r.tip.block = 12345678;
     r.tip.slot = 170000000;
     snprintf(r.tip.hash, sizeof r.tip.hash, "%s", "4f3a9c1b22d07e6a5b1c");
+    r.caps = STG_CAPS_OWN;
     r.tip.nrecent = 2;
     r.tip.recent[0].block = 12345677;
     snprintf(r.tip.recent[0].hash, sizeof r.tip.recent[0].hash, "0123456789abcdef");
@@ -60,6 +62,7 @@ static void round_trip(void **state) {
     assert_int_equal(stg_record_decode(buf, (size_t)n, &back, &d), 0);
     assert_memory_equal(&r, &back, sizeof r);
     assert_non_null(strstr((const char *)buf, "\"phase\":\"soaking\""));
+    assert_non_null(strstr((const char *)buf, "\"caps\":[\"promote\"]"));
 }
 
 static void optional_fields_only_when_set(void **state) {
@@ -75,6 +78,7 @@ static void optional_fields_only_when_set(void **state) {
     assert_null(strstr((const char *)buf, "stagger"));
     assert_null(strstr((const char *)buf, "build"));
     assert_null(strstr((const char *)buf, "tip"));
+    assert_null(strstr((const char *)buf, "caps"));
 }
 
 /* A health hook's tip= line: BLOCK:SLOT:HASH, the hash 16..64 lowercase
@@ -116,21 +120,92 @@ static void unknown_field_ignored(void **state) {
     assert_memory_equal(&r, &back, sizeof r);
 }
 
-/* Replace the first occurrence of from with to in a sample record's JSON
- * and decode it: the reason and the field named. */
-static void refuse(const char *from, const char *to, stg_reject_t reason, const char *field) {
-    stg_record_t r = sample(), back;
-    char buf[2048], mod[2048];
+/* A sample record's JSON with the first occurrence of from replaced by
+ * to, decoded into back. */
+static int decode_edited(const char *from, const char *to, stg_record_t *back, stg_diag_t *d) {
+    stg_record_t r = sample();
+    char buf[2048], mod[4096];
     int n = stg_record_encode(&r, (uint8_t *)buf, sizeof buf - 1);
     assert_true(n > 0);
     buf[n] = 0;
     char *at = strstr(buf, from);
     assert_non_null(at);
     snprintf(mod, sizeof mod, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    return stg_record_decode((const uint8_t *)mod, strlen(mod), back, d);
+}
+
+/* The edited record is refused: the reason and the field named. */
+static void refuse(const char *from, const char *to, stg_reject_t reason, const char *field) {
+    stg_record_t back;
     stg_diag_t d = {0};
-    assert_int_equal(stg_record_decode((const uint8_t *)mod, strlen(mod), &back, &d), STG_EREJECT);
+    assert_int_equal(decode_edited(from, to, &back, &d), STG_EREJECT);
     assert_int_equal(d.reason, reason);
-    if (!strstr(d.msg, field)) fail_msg("%s: message \"%s\" does not name %s", mod, d.msg, field);
+    if (!strstr(d.msg, field)) fail_msg("%s: message \"%s\" does not name %s", to, d.msg, field);
+}
+
+/* The sample record with `"caps":LIST` decodes: the set it reads. */
+static stg_caps_t caps_of(const char *list) {
+    char to[4096];
+    snprintf(to, sizeof to, "\"phase\":\"soaking\",\"caps\":%s", list);
+    stg_record_t back;
+    stg_diag_t d = {0};
+    if (decode_edited("\"phase\":\"soaking\"", to, &back, &d) != 0)
+        fail_msg("caps %s refused: %s", list, d.msg);
+    return back.caps;
+}
+
+/* `caps` lists the signer's capabilities (§7.3): absent or empty is none
+ * (every older staggerd's record), a name this build does not know is a
+ * newer staggerd's and is left out, and the list is bounded like every
+ * other field: at most STG_CAPS_MAX names of at most STG_CAP_NAME_MAX
+ * characters, each a name, none twice. */
+static void caps_field(void **state) {
+    (void)state;
+    stg_record_t back;
+    stg_diag_t d = {0};
+    assert_int_equal(decode_edited("\"phase\"", "\"phase\"", &back, &d), 0);
+    assert_int_equal(back.caps, 0);
+    assert_int_equal(caps_of("[]"), 0);
+    assert_int_equal(caps_of("[\"promote\"]"), STG_CAPS_OF(STG_CAP_PROMOTE));
+    assert_int_equal(caps_of("[\"a-later-one\",\"promote\",\"x.2\"]"),
+                     STG_CAPS_OF(STG_CAP_PROMOTE));
+    assert_int_equal(caps_of("[\"a-later-one\"]"), 0);
+    assert_int_equal(stg_cap_from_name("promote"), STG_CAP_PROMOTE);
+    assert_int_equal(stg_cap_from_name("Promote"), -1);
+    assert_string_equal(stg_cap_name(STG_CAP_PROMOTE), "promote");
+
+    /* STG_CAPS_MAX names pass, one more is too many. */
+    char list[2048] = "[\"promote\"";
+    for (int k = 1; k < STG_CAPS_MAX; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), ",\"cap%d\"", k);
+    char full[2100], over[2100];
+    snprintf(full, sizeof full, "%s]", list);
+    snprintf(over, sizeof over, "%s,\"one-more\"]", list);
+    assert_int_equal(caps_of(full), STG_CAPS_OF(STG_CAP_PROMOTE));
+    char to[2200];
+    snprintf(to, sizeof to, "\"phase\":\"soaking\",\"caps\":%s", over);
+    refuse("\"phase\":\"soaking\"", to, STG_REJECT_TOO_LONG, "record.caps");
+
+    /* A name of STG_CAP_NAME_MAX characters passes, one more is too long. */
+    char name[STG_CAP_NAME_MAX + 2];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    snprintf(to, sizeof to, "[\"%.*s\"]", STG_CAP_NAME_MAX, name);
+    assert_int_equal(caps_of(to), 0);
+    snprintf(to, sizeof to, "\"phase\":\"soaking\",\"caps\":[\"promote\",\"%s\"]", name);
+    refuse("\"phase\":\"soaking\"", to, STG_REJECT_TOO_LONG, "record.caps[1]");
+
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"caps\":\"promote\"",
+           STG_REJECT_WRONG_TYPE, "record.caps");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"caps\":[\"promote\",7]",
+           STG_REJECT_WRONG_TYPE, "record.caps[1]");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"caps\":[\"Promote\"]",
+           STG_REJECT_BAD_VALUE, "record.caps[0]");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"caps\":[\"\"]",
+           STG_REJECT_BAD_VALUE, "record.caps[0]");
+    refuse("\"phase\":\"soaking\"",
+           "\"phase\":\"soaking\",\"caps\":[\"x\",\"promote\",\"x\"]",
+           STG_REJECT_DUPLICATE_VALUE, "record.caps[2]");
 }
 
 static void refusals(void **state) {
@@ -174,6 +249,7 @@ int main(void) {
         cmocka_unit_test(optional_fields_only_when_set),
         cmocka_unit_test(unknown_field_ignored),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(caps_field),
         cmocka_unit_test(tip_lines),
         cmocka_unit_test(phase_names),
     };

@@ -223,12 +223,13 @@ static void reason_numbers(void **state) {
         {STG_REJECT_UNAUTHENTICATED, 30, "UNAUTHENTICATED"},
         {STG_REJECT_UNKNOWN_MEMBER, 31, "UNKNOWN_MEMBER"},
         {STG_REJECT_NOT_ALLOWED, 34, "NOT_ALLOWED"},
+        {STG_REJECT_MISSING_CAPABILITY, 35, "MISSING_CAPABILITY"},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         assert_int_equal((int)fixed[i].r, fixed[i].code);
         assert_string_equal(stg_reject_name(fixed[i].r), fixed[i].name);
     }
-    assert_int_equal(STG_REJECT__COUNT, 35);
+    assert_int_equal(STG_REJECT__COUNT, 36);
     assert_string_equal(stg_outcome_name(STG_OUTCOME_APPLIED), "applied");
     assert_string_equal(stg_outcome_name(STG_OUTCOME_HELD), "held");
     assert_string_equal(stg_outcome_name(STG_OUTCOME_NOT_HERE), "not-here");
