@@ -230,26 +230,28 @@ static void targets(void **state) {
  * never a node record (UNKNOWN_MEMBER is for names and indices that are not
  * in the roster, like the targets above). Tested here because this file
  * has the roster with operators. */
+/* relay1's record (member 0 of roster(1)), seq 7, unsigned. */
+static const char relay1_json[] =
+    "{\"fleet\":\"pool\",\"node\":\"relay1\",\"inc\":1,\"seq\":7,\"time_ms\":0,"
+    "\"component\":\"cardano-node\",\"version\":\"\",\"flavour\":\"debian\","
+    "\"health\":\"unknown\",\"detail\":\"\",\"health_since_ms\":0,\"phase\":\"idle\","
+    "\"release\":\"\",\"phase_since_ms\":0}";
+
 static void record_by_an_operator(void **state) {
     (void)state;
     stg_roster_t *r = roster(1);
     stg_seckey_t op = key(100), member = key(1);
-    static const char json[] =
-        "{\"fleet\":\"pool\",\"node\":\"relay1\",\"inc\":1,\"seq\":1,\"time_ms\":0,"
-        "\"component\":\"cardano-node\",\"version\":\"\",\"flavour\":\"debian\","
-        "\"health\":\"unknown\",\"detail\":\"\",\"health_since_ms\":0,\"phase\":\"idle\","
-        "\"release\":\"\",\"phase_since_ms\":0}";
     uint8_t buf[4096];
     size_t len = 0;
     stg_record_t rec;
     int idx = -1;
     stg_diag_t d = {0};
-    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json),
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)relay1_json, strlen(relay1_json),
                                        &member, buf, sizeof buf, &len), 0);
     int rc = stg_record_open(buf, len, r, &rec, &idx, &d);
     if (rc) fail_msg("the member's own record: %s", d.msg);
     assert_int_equal(idx, 0);
-    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json), &op,
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)relay1_json, strlen(relay1_json), &op,
                                        buf, sizeof buf, &len), 0);
     assert_int_equal(stg_record_open(buf, len, r, &rec, &idx, &d), STG_EREJECT);
     assert_int_equal(d.reason, STG_REJECT_UNKNOWN_SIGNER);
@@ -263,17 +265,12 @@ static void record_peek_then_verify(void **state) {
     (void)state;
     stg_roster_t *r = roster(1);
     stg_seckey_t member = key(1);
-    static const char json[] =
-        "{\"fleet\":\"pool\",\"node\":\"relay1\",\"inc\":1,\"seq\":7,\"time_ms\":0,"
-        "\"component\":\"cardano-node\",\"version\":\"\",\"flavour\":\"debian\","
-        "\"health\":\"unknown\",\"detail\":\"\",\"health_since_ms\":0,\"phase\":\"idle\","
-        "\"release\":\"\",\"phase_since_ms\":0}";
     uint8_t buf[4096];
     size_t len = 0;
     stg_record_t rec;
     int idx = -1;
     stg_diag_t d = {0};
-    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)json, strlen(json),
+    assert_int_equal(stg_envelope_seal(STG_DOC_RECORD, (const uint8_t *)relay1_json, strlen(relay1_json),
                                        &member, buf, sizeof buf, &len), 0);
     assert_int_equal(stg_record_peek(buf, len, r, &rec, &idx, &d), 0);
     assert_int_equal(idx, 0);
