@@ -46,6 +46,16 @@ int stg_pubkey_from_b64(stg_pubkey_t *k, const char *s) {
     return 0;
 }
 
+int stg_pubkey_lookup_b64(stg_pubkey_t *k, const char *s) {
+    size_t n = 0;
+    if (strlen(s) != STG_KEY_B64_LEN ||
+        sodium_base642bin(k->key, sizeof k->key, s, STG_KEY_B64_LEN, NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n != STG_KEY_BYTES)
+        return STG_EREJECT;
+    return 0;
+}
+
 bool stg_pubkey_eq(const stg_pubkey_t *a, const stg_pubkey_t *b) {
     return memcmp(a->key, b->key, STG_KEY_BYTES) == 0;
 }

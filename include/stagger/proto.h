@@ -72,6 +72,11 @@ void stg_pubkey_to_b64(const stg_pubkey_t *k, char out[STG_KEY_B64_LEN + 1]);
 /* Parse exactly 44 base64 chars; 0 or STG_EREJECT. Also refuses keys that
  * are not valid Ed25519 points of the main subgroup. */
 int stg_pubkey_from_b64(stg_pubkey_t *k, const char *s);
+/* The same 44 characters decoded with none of those checks, for looking a
+ * sender up among keys that were checked when they were loaded (a ZAP
+ * User-Id): a point check on every message cost as much as a signature
+ * check on a flood's members. 0 or STG_EREJECT. */
+int stg_pubkey_lookup_b64(stg_pubkey_t *k, const char *s);
 bool stg_pubkey_eq(const stg_pubkey_t *a, const stg_pubkey_t *b);
 /* Short printable fingerprint (first 8 base64 chars), for logs. */
 void stg_pubkey_short(const stg_pubkey_t *k, char out[9]);

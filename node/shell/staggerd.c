@@ -935,10 +935,12 @@ static void on_msg(void *ctx, const char *user_id, const stg_net_route_t *route,
     daemon_t *d = ctx;
     if (d->stopping) return;
     const stg_roster_t *r = stg_core_roster(d->core);
-    /* ZAP ran at the handshake; the roster may have changed since. */
+    /* ZAP ran at the handshake; the roster may have changed since. The
+     * key is only looked up among the roster's, which were checked when
+     * it was loaded: no point check per message. */
     stg_pubkey_t k;
     int from = -2;
-    if (stg_pubkey_from_b64(&k, user_id) == 0) {
+    if (stg_pubkey_lookup_b64(&k, user_id) == 0) {
         from = stg_roster_find_key(r, &k);
         if (from < 0) {
             for (unsigned i = 0; i < r->noperators; i++)

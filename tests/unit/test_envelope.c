@@ -160,6 +160,18 @@ static void pubkey_text(void **state) {
     assert_int_equal(stg_pubkey_from_b64(&k, "!6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="), STG_EREJECT);
     /* Non-canonical spelling of the last character is refused. */
     assert_int_equal(stg_pubkey_from_b64(&k, "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbh="), STG_EREJECT);
+    /* The lookup spelling (a ZAP User-Id, matched against checked keys):
+     * the same 32 bytes, no point or canonical check, bad text refused. */
+    stg_pubkey_t l;
+    assert_int_equal(stg_pubkey_lookup_b64(&l, GOLDEN_PUB), 0);
+    assert_true(stg_pubkey_eq(&k, &l));
+    assert_int_equal(stg_pubkey_lookup_b64(&l, "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"), STG_EREJECT);
+    assert_int_equal(stg_pubkey_lookup_b64(&l, "!6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="), STG_EREJECT);
+    /* 32 bytes that are no curve point (all 0xff but the sign bit's byte):
+     * fine for a lookup, which only compares them with checked keys. */
+    static const char *const off = "//////////////////////////////////////////8=";
+    assert_int_equal(stg_pubkey_from_b64(&k, off), STG_EREJECT);
+    assert_int_equal(stg_pubkey_lookup_b64(&l, off), 0);
 }
 
 int main(void) {
