@@ -119,20 +119,24 @@ void stg__push_own(stg_core_t *c) {
 
 static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b);
 
-/* The end of a step that changed our record: sign it, and push it unless
+/* The end of a step that changed our record: sign it and push it, unless
  * its only change since the last push is cmd_seq. After an emergency
  * command every member's record changes so at once, and N members each
- * pushing to its partners, who check each signature, is work that competed
- * with the command's own flood on a busy fleet; such a record goes out
- * CMD_SEQ_PUSH_MS later (or with the next real change), and nothing waits
- * on it but the `applied_by` of status (§7.4). */
+ * signing and pushing to its partners, who check each signature, is work
+ * that competed with the command's own flood on a busy fleet: such a
+ * record is signed and sent CMD_SEQ_PUSH_MS later (or with the next real
+ * change), so a burst of commands costs one signature a member, not one
+ * a command. Until then our record says the new cmd_seq (status reads it)
+ * and the copy we serve is the last signed one, whose version vector
+ * entry is unchanged; nothing waits on it but the `applied_by` of status
+ * (§7.4). */
 void stg__flush_own(stg_core_t *c) {
-    stg__sign_own(c);
     if (c->self < 0) return;
     if (c->pushed_have && only_cmd_seq(&c->pushed, &c->peers[c->self].rec)) {
         if (!c->own_push_at_ms) c->own_push_at_ms = c->now + CMD_SEQ_PUSH_MS;
         return;
     }
+    stg__sign_own(c);
     /* News, which every member relays on: along the flood tree, like a
      * command (§7.8). A cmd_seq-only change, never relayed, goes to every
      * partner (stg__push_own): catch-up reads it from their copies. */
@@ -140,9 +144,11 @@ void stg__flush_own(stg_core_t *c) {
     push_to(c, to, stg__flood_targets(c, -1, to));
 }
 
-/* A deferred push whose time has come. */
+/* A deferred cmd_seq-only change whose time has come: signed now. */
 void stg__own_push_tick(stg_core_t *c) {
-    if (c->own_push_at_ms && c->now >= c->own_push_at_ms) stg__push_own(c);
+    if (!c->own_push_at_ms || c->now < c->own_push_at_ms) return;
+    stg__sign_own(c);
+    stg__push_own(c);
 }
 
 static void vv_hash(const stg_core_t *c, uint8_t out[8]) {

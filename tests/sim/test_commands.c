@@ -649,6 +649,49 @@ static void command_rides_the_overlay(void **state) {
     }
 }
 
+/* A burst of commands (an operator's halt, resume, halt within a moment)
+ * changes every member's cmd_seq three times; each member's record is
+ * signed again once for the burst, CMD_SEQ_PUSH_MS after the first, not
+ * once a command: every signature is work for every member that checks
+ * it, and on a busy fleet it competed with the next command's flood.
+ * Status reads the new cmd_seq at once all the same. */
+static void command_burst_signs_each_record_once(void **state) {
+    (void)state;
+    unsigned n = 16;
+    fx_t f = make_overlay(n, 71, 4, 5000);
+    int64_t seq0[16];
+    stg_member_view_t v;
+    for (unsigned i = 0; i < n; i++) {
+        stg_core_member(sim_core(f.s, i), (int)i, &v);
+        seq0[i] = v.rec.seq;
+    }
+    static const char *const acts[] = {"halt", "resume", "halt"};
+    uint8_t env[4096];
+    for (unsigned k = 0; k < 3; k++) {
+        command(&f, (k * 5) % n, 80 + k, acts[k], ",\"reason\":\"burst\"", env, sizeof env);
+        sim_run_until(f.s, sim_now(f.s) + 100);
+    }
+    /* 300 ms after the first: applied everywhere, nothing signed yet. */
+    for (unsigned i = 0; i < n; i++) {
+        stg_core_member(sim_core(f.s, i), (int)i, &v);
+        assert_int_equal(v.rec.cmd_seq, 82);
+        assert_int_equal(v.rec.seq, seq0[i]);
+    }
+    /* Then one signature each, which its partners hold. */
+    sim_run_until(f.s, sim_now(f.s) + 2000);
+    for (unsigned i = 0; i < n; i++) {
+        stg_core_member(sim_core(f.s, i), (int)i, &v);
+        assert_int_equal(v.rec.seq, seq0[i] + 1);
+        for (unsigned j = 0; j < n; j++) {
+            if (!stg_core_partner(sim_core(f.s, j), (int)i)) continue;
+            stg_core_member(sim_core(f.s, j), (int)i, &v);
+            assert_int_equal(v.rec.cmd_seq, 82);
+            assert_int_equal(v.rec.seq, seq0[i] + 1);
+        }
+    }
+    done(&f);
+}
+
 /* The whole first wave is lost (the client's node could send nothing for
  * a moment), so only that node applied the command, and nobody's record
  * changes in a way that calls catch-up: its partners' records, which it
@@ -689,6 +732,7 @@ int main(void) {
         cmocka_unit_test(rollback_during_install_survives_restart),
         cmocka_unit_test(clear_grants_frees_a_dead_holders_slot),
         cmocka_unit_test(command_rides_the_overlay),
+        cmocka_unit_test(command_burst_signs_each_record_once),
         cmocka_unit_test(lost_flood_caught_up_from_the_tick),
     };
     /* CMOCKA_TEST_FILTER=name runs only that test (a wildcard pattern). */
