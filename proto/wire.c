@@ -228,7 +228,10 @@ int stg_msg_decode(const uint8_t *buf, size_t len, stg_msg_t *m, stg_diag_t *d) 
         break;
     case STG_MSG_ERROR_REP:
         m->reason = (uint8_t)rd(&r, 1);
-        if (!r.bad && (m->reason == STG_REJECT_NONE || m->reason >= STG_REJECT__COUNT))
+        /* Any code but 0: a newer peer may refuse for a reason this build
+         * does not know (§11), and its client must still show the
+         * refusal, by number, rather than fail to read it. */
+        if (!r.bad && m->reason == STG_REJECT_NONE)
             return stg_diag_set(d, STG_REJECT_BAD_VALUE, "message", "error-rep reason %u",
                                 m->reason);
         rc = reply_text(&r, m, d);

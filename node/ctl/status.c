@@ -97,9 +97,13 @@ int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key
 }
 
 void ctl_print_refusal(const char *what, const ctl_reply_t *rep) {
-    ctl_err("%s: %s refused it: %s (%s): %s", what, rep->peer,
-            stg_reject_name((stg_reject_t)rep->code), stg_reject_text((stg_reject_t)rep->code),
-            rep->text);
+    if ((unsigned)rep->code >= STG_REJECT__COUNT) /* a newer peer's reason */
+        ctl_err("%s: %s refused it: reason %d (newer than this staggerctl): %s", what,
+                rep->peer, rep->code, rep->text);
+    else
+        ctl_err("%s: %s refused it: %s (%s): %s", what, rep->peer,
+                stg_reject_name((stg_reject_t)rep->code),
+                stg_reject_text((stg_reject_t)rep->code), rep->text);
 }
 
 bool ctl_taken(const ctl_reply_t *rep) {
