@@ -8,6 +8,7 @@ files too. Nothing real is installed or rebooted.
 import atexit
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -382,6 +383,26 @@ os.makedirs(other)
 write(os.path.join(other, "hook.pgid"), "4242\n")
 r = hook("gate", OS_OTHER_STAGGER_DIRS="/nonexistent " + other)
 t.ok(r.code == 1 and "hook.pgid" in r.out, "gate: not while another staggerd runs an install", r)
+
+# ---- the env example: every key read by a hook, every default restated ---------------------
+envex = os.path.join(HOOKS, "os-debian.env.example")
+keys = re.findall(r"^#?([A-Z_][A-Z0-9_]*)=", read(envex), re.M)
+sources = "".join(read(os.path.join(HOOKS, f)) for f in ("common.sh", "health", "install", "rollback", "gate"))
+t.ok(len(keys) >= 16 and all(re.search(r"\b%s\b" % k, sources) for k in keys),
+     "every key of os-debian.env.example is read by a hook", keys)
+SHOW = ('. "%s/common.sh"; STEP=; printf "%%s|" "$STATE" "$SERVICES" "$PENDING_MAX_S" "$REBOOT_CMD" '
+        '"$REBOOT_REQUIRED" "$DEBIAN_VERSION_FILE" "$BOOT_ID_FILE" "$LOCK_TIMEOUT_S" "$NODE_GATE" '
+        '"$OTHER_STAGGER_DIRS" "$APT_GET" "$DPKG_QUERY" "$DPKG" "$SYSTEMCTL" "$CURL" "$SHA256SUM"' % HOOKS)
+
+
+def settings(envfile):
+    return subprocess.run(["sh", "-c", SHOW], env={"PATH": "/usr/bin:/bin", "OS_DEBIAN_ENV": envfile},
+                          capture_output=True, text=True, timeout=10).stdout
+
+
+a, b = settings(envex), settings("/nonexistent")
+t.ok(a == b and a.startswith("/var/lib/stagger/os-debian|cardano-node|86400|systemctl reboot|"),
+     "os-debian.env.example restates the defaults", "%s\n%s" % (a, b))
 
 for h in ("health", "install", "rollback", "gate"):
     t.ok(os.access(os.path.join(HOOKS, h), os.X_OK), "%s is executable" % h)
