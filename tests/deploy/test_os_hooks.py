@@ -401,7 +401,7 @@ def settings(envfile):
 
 
 a, b = settings(envex), settings("/nonexistent")
-t.ok(a == b and a.startswith("/var/lib/stagger/os-debian|cardano-node|86400|systemctl reboot|"),
+t.ok(a == b and a.startswith("/var/lib/stagger-os|cardano-node|86400|systemctl reboot|"),
      "os-debian.env.example restates the defaults", "%s\n%s" % (a, b))
 
 for h in ("health", "install", "rollback", "gate"):

@@ -4,7 +4,7 @@
 # cardano-node release (docs/operations.md, "The operating system as a
 # component").
 #
-# State (OS_STATE_DIR, default /var/lib/stagger/os-debian):
+# State (OS_STATE_DIR, default /var/lib/stagger-os):
 #   version                 the OS release this machine runs, as the fleet
 #                           knows it: written by install, put back by rollback
 #   releases/<v>/           one release's record, kept for the operator:
@@ -52,7 +52,7 @@ os_load_env() {
 }
 os_load_env
 
-STATE=${OS_STATE_DIR:-/var/lib/stagger/os-debian}
+STATE=${OS_STATE_DIR:-/var/lib/stagger-os}
 SERVICES=${OS_SERVICES-cardano-node}
 PENDING_MAX_S=${OS_REBOOT_PENDING_MAX_S:-86400}
 REBOOT_CMD=${OS_REBOOT_CMD:-systemctl reboot}
