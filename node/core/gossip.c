@@ -43,6 +43,13 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
         snprintf(r->phase_detail, sizeof r->phase_detail, "%s", c->exec_detail);
 }
 
+/* Cut s to at most n bytes, at a UTF-8 character boundary. */
+static void cut_utf8(char *s, size_t n) {
+    if (strlen(s) <= n) return;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    s[n] = '\0';
+}
+
 void stg__sign_own(stg_core_t *c) {
     if (c->self < 0) return;
     peer_t *me = &c->peers[c->self];
@@ -52,14 +59,30 @@ void stg__sign_own(stg_core_t *c) {
     r.time_ms = c->now;
     /* As large as a record's envelope: a payload that fits one is one we
      * must be able to sign (names, two details and a tip at their longest
-     * need some 1.7 KiB of the 1.9 an envelope leaves). */
+     * need some 1.7 KiB of the 1.9 an envelope leaves). A hook's detail is
+     * 255 bytes, but one full of quotes or control characters escapes to
+     * two or six bytes a character in JSON: then the longer detail loses a
+     * quarter until the record fits, here and in our state (so the next
+     * record says the same), rather than the node not signing at all. */
     uint8_t json[STG_RECORD_ENV_MAX];
-    int n = stg_record_encode(&r, json, sizeof json);
+    int n = -1;
     size_t elen = 0;
-    if (n < 0 || stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
-                                   sizeof me->env, &elen) != 0) {
-        stg__log(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
-        return;
+    for (unsigned cut = 0;; cut++) {
+        n = stg_record_encode(&r, json, sizeof json);
+        if (n >= 0 && stg_envelope_seal(STG_DOC_RECORD, json, (size_t)n, c->key, me->env,
+                                        sizeof me->env, &elen) == 0)
+            break;
+        if (cut == 16 || (!r.detail[0] && !r.phase_detail[0])) {
+            stg__log(c, STG_LOG_ERROR, "gossip", "cannot sign own record (bug): %d", n);
+            return;
+        }
+        bool first = strlen(r.detail) >= strlen(r.phase_detail);
+        char *d = first ? r.detail : r.phase_detail;
+        cut_utf8(d, strlen(d) * 3 / 4);
+        snprintf(first ? c->detail : c->exec_detail, STG_DETAIL_MAX + 1, "%s", d);
+        if (cut == 0)
+            stg__log(c, STG_LOG_WARNING, "gossip",
+                     "a hook's detail does not fit our record once escaped: shortened");
     }
     me->env_len = elen;
     me->rec = r;

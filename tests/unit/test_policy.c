@@ -1097,6 +1097,37 @@ static void own_record_at_its_largest(void **state) {
     assert_int_equal(r.cmd_seq, most);
 }
 
+/* Details of quotes and control characters escape to 2 and 6 bytes each:
+ * the record is still signed, the longer detail shortened at a character
+ * boundary (and our state with it), everything else intact. */
+static void own_record_escaped_details(void **state) {
+    fx_t *f = *state;
+    stg_core_t *c = f->c;
+    memset(c->version, 'v', STG_VERSION_MAX);
+    memset(c->stagger, 's', STG_VERSION_MAX);
+    c->phase = STG_PHASE_ROLLING_BACK;
+    c->exec_have = true;
+    memset(c->detail, 0x01, STG_DETAIL_MAX);
+    c->detail[STG_DETAIL_MAX] = '\0';
+    /* Two-byte characters (é), so a cut must not split one. */
+    for (unsigned i = 0; i + 2 <= STG_DETAIL_MAX; i += 2) memcpy(c->exec_detail + i, "\xc3\xa9", 2);
+    memset(c->exec_detail, '"', 40);
+    uint64_t seq0 = (uint64_t)c->seq;
+    stg__sign_own(c);
+    const peer_t *me = &c->peers[c->self];
+    assert_int_equal((uint64_t)c->seq, seq0 + 1);
+    stg_record_t r;
+    int idx = -1;
+    stg_diag_t d = {0};
+    if (stg_record_open(me->env, me->env_len, c->roster, &r, &idx, &d) != 0)
+        fail_msg("our record: %s", d.msg);
+    assert_true(strlen(r.detail) < STG_DETAIL_MAX);
+    assert_true(strlen(r.detail) > 0);
+    assert_string_equal(r.detail, c->detail);
+    assert_string_equal(r.phase_detail, c->exec_detail);
+    assert_int_equal(strlen(r.version), STG_VERSION_MAX);
+}
+
 /* ---- the tests: one per row ------------------------------------------------------ */
 
 #define ROWS(table) (sizeof table / sizeof table[0])
@@ -1136,5 +1167,7 @@ int main(void) {
     add("voter", "every refusal but the gate has a row", every_refusal_has_a_row, NULL);
     ADD_ROWS("capabilities", CAPS_ROWS, run_caps);
     add("own record", "every field at its longest: still signed", own_record_at_its_largest, NULL);
+    add("own record", "details that escape to 6 bytes a character: shortened, signed",
+        own_record_escaped_details, NULL);
     return _cmocka_run_group_tests("policy", tests, ntests, NULL, NULL);
 }
