@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stagger/caps.h"
 #include "stagger/wire.h"
 #include "text.h"
 
@@ -250,6 +251,23 @@ static void hooks(text_t *t, const stg_hook_stats_t *h) {
     }
 }
 
+/* The capabilities this build knows, each 1 when every member has it (the
+ * fleet-wide set of docs/protocol.md §11: what waits for it may run). */
+static void capabilities(text_t *t, json_t *st) {
+    json_t *fleet = json_object_get(st, "capabilities");
+    head(t, "stagger_fleet_capability", "gauge",
+         "1 when every fleet member announces the capability (docs/protocol.md section 11), "
+         "so the feature that needs it may run; 0 while some member lacks it.");
+    for (unsigned c = 0; c < STG_CAP__COUNT; c++) {
+        const char *name = stg_cap_name((stg_cap_t)c);
+        bool all = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(fleet, i, v) all |= json_is_string(v) && !strcmp(json_string_value(v), name);
+        put(t, "stagger_fleet_capability{capability=\"%s\"} %d\n", name, all);
+    }
+}
+
 char *stg_metrics_text(json_t *status, const stg_core_stats_t *st, const stg_hook_stats_t *hk,
                        const char *version, size_t *len) {
     text_t t;
@@ -262,6 +280,7 @@ char *stg_metrics_text(json_t *status, const stg_core_stats_t *st, const stg_hoo
     head(&t, "stagger_roster_serial", "gauge", "The serial of the roster this node holds.");
     put(&t, "stagger_roster_serial %lld\n", jint(status, "serial"));
     members(&t, status);
+    capabilities(&t, status);
     rollout(&t, status);
     counters(&t, st);
     hooks(&t, hk);

@@ -145,8 +145,8 @@ static void rollout(text_t *t, json_t *st) {
 
 static void fleet(text_t *t, json_t *st) {
     static const char *const cols[] = {"member", "role", "flavour", "version", "stagger",
-                                       "health", "liveness", "phase", "stage", "holdback",
-                                       "detail"};
+                                       "caps", "health", "liveness", "phase", "stage",
+                                       "holdback", "detail"};
     put(t, "<section><h2>Fleet</h2><table id=\"fleet\"><thead><tr>");
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) put(t, "<th>%s</th>", cols[c]);
     put(t, "</tr></thead><tbody>");
@@ -163,6 +163,15 @@ static void fleet(text_t *t, json_t *st) {
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             put(t, "</td><td>");
             html(t, jstr(m, fields[f]));
+        }
+        /* Its capabilities (docs/protocol.md §11): what waits for every
+         * member shows here who lacks it. */
+        put(t, "</td><td>");
+        size_t k;
+        json_t *cap;
+        json_array_foreach(json_object_get(m, "caps"), k, cap) {
+            if (k) put(t, " ");
+            html(t, json_string_value(cap) ? json_string_value(cap) : "");
         }
         put(t, "</td><td class=\"%s\">%s</td>", !strcmp(health, "healthy") ? "good" : "bad",
             health);

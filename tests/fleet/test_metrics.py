@@ -124,6 +124,9 @@ def body(f, tap):
         if samples(text, "stagger_fleet_forgers").get("") != 0:
             bad.append("%s: forgers %r (no hook says forging=)"
                        % (n, samples(text, "stagger_fleet_forgers")))
+        if samples(text, "stagger_fleet_capability").get('{capability="promote"}') != 1:
+            bad.append("%s: stagger_fleet_capability %r (promote: every member has it)"
+                       % (n, samples(text, "stagger_fleet_capability")))
         if samples(text, "stagger_rollout_halted").get("") != 0:
             bad.append("%s: halted %r" % (n, samples(text, "stagger_rollout_halted")))
         return bad

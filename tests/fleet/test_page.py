@@ -129,14 +129,15 @@ def test(f, tap):
         if not row:
             bad.append("no row for %s" % n)
             continue
-        # member, role, flavour, version, stagger, health, liveness, ...
-        if row[1:7] != [want.get("role"), want.get("flavour"), want.get("version"),
-                        f.stagger_version, "healthy", "alive"]:
+        # member, role, flavour, version, stagger, caps, health, liveness, ...
+        if row[1:8] != [want.get("role"), want.get("flavour"), want.get("version"),
+                        f.stagger_version, " ".join(want.get("caps") or []), "healthy",
+                        "alive"] or "promote" not in row[5].split():
             bad.append("%s: %r, status says %r, staggerd --version %r"
-                       % (n, row[:7], want, f.stagger_version))
+                       % (n, row[:8], want, f.stagger_version))
     tap.check(not bad and len(dom.rows) == len(f.order),
-              "the fleet table has a row per member with role, flavour, version and stagger "
-              "version as status says, each healthy and alive", "\n".join(bad) + "\nrows: %r" % dom.rows)
+              "the fleet table has a row per member with role, flavour, version, stagger "
+              "version and capabilities as status says, each healthy and alive", "\n".join(bad) + "\nrows: %r" % dom.rows)
     tap.check(dom.text.get("waiting", "").strip() == "no release published" and
               "none applied" in dom.text.get("commands", ""),
               "the rollout waits for 'no release published'; no commands",
