@@ -116,6 +116,15 @@ int ctl_request(const stg_roster_t *r, const char *peer, const stg_seckey_t *key
 /* Hand a signed document over in a wire message of type msg_type (roster,
  * release, command): CTL_OK with out an ok-rep or an error-rep, else as
  * ctl_request. */
+/* How long a hand-over (release, roster, command) waits for the peer's
+ * answer: --timeout-ms, default CTL_HANDOVER_TIMEOUT_MS. A peer answers
+ * after it has applied and written what it took, which on a busy machine
+ * (an epoch boundary's ledger work, a full CPU) takes seconds. */
+#define CTL_HANDOVER_TIMEOUT_MS 10000
+extern int ctl_handover_timeout_ms;
+/* Take --timeout-ms TEXT (NULL: keep the default); false after printing
+ * why it is not a positive number of milliseconds. */
+bool ctl_set_handover_timeout(const char *tmo);
 int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                   int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out);
 /* The status JSON a peer answers a status-req with (caller frees); NULL

@@ -83,7 +83,7 @@ static int send_signed(const stg_roster_t *r, const char *peer, const stg_seckey
 static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
     const char *keys = NULL, *roster = NULL, *peer = NULL, *targets = NULL, *spacing = NULL,
                *release = NULL, *seqs = NULL, *expires = NULL, *reason = NULL, *out = NULL,
-               *mode = NULL;
+               *mode = NULL, *tmo = NULL;
     bool holdback = false, force = false;
     const ctl_opt_t opts[] = {{"key", 'k', &keys, NULL},
                               {"roster", 'r', &roster, NULL},
@@ -98,9 +98,11 @@ static int run_action(const ctl_cmd_t *self, int argc, char **argv) {
                               {"expires-in-s", 0, &expires, NULL},
                               {"reason", 0, &reason, NULL},
                               {"out", 'o', &out, NULL},
+                              {"timeout-ms", 0, &tmo, NULL},
                               {0}};
     int rc;
     if (!ctl_parse(self, argc, argv, opts, NULL, 0, &rc)) return rc;
+    if (!ctl_set_handover_timeout(tmo)) return CTL_USAGE;
     const char *action = strchr(self->name, ' ') + 1;
     bool upd = strcmp(action, "update") == 0;
     if (!keys || !roster) {
@@ -245,6 +247,7 @@ static int run_send(const ctl_cmd_t *self, int argc, char **argv) {
     "  --expires-in-s N     validity (default 3600, at most 7 days)\n"                      \
     "  --out FILE           write the signed command instead of sending it (to collect\n"  \
     "                       more signatures with sign-add, then 'emergency send')\n"    \
+    "  --timeout-ms N       how long to wait for the peer's answer (default 10000)\n"    \
     "  -h, --help           show this help"
 
 #define ACTION(var, word, summ, what)                                                      \
@@ -334,7 +337,7 @@ const ctl_cmd_t ctl_emergency_promote_cmd = {
 const ctl_cmd_t ctl_emergency_send_cmd = {
     .name = "emergency send",
     .summary = "hand a signed command file (from --out and sign-add) to a peer",
-    .usage = "emergency send --key KEY --roster ROSTER [--peer X] COMMAND.signed",
+    .usage = "emergency send --key KEY --roster ROSTER [--peer X] [--timeout-ms N] COMMAND.signed",
     .text = "Checks the command as the peers will (quorum, fleet, expiry), then gives it\n"
             "to one peer, which floods it to every reachable member.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
@@ -345,6 +348,7 @@ const ctl_cmd_t ctl_emergency_send_cmd = {
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
             "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
+            "  --timeout-ms N  how long to wait for its answer (default 10000)\n"
             "  -h, --help      show this help",
     .example = "staggerctl emergency send --key ops.key --roster roster.signed halt.signed",
     .run = run_send,

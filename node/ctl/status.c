@@ -133,6 +133,20 @@ char *ctl_ask_status(const stg_roster_t *r, const char *peer, const stg_seckey_t
     return NULL;
 }
 
+int ctl_handover_timeout_ms = CTL_HANDOVER_TIMEOUT_MS;
+
+bool ctl_set_handover_timeout(const char *tmo) {
+    if (!tmo) return true;
+    char *end = NULL;
+    long v = strtol(tmo, &end, 10);
+    if (!*tmo || *end || v <= 0 || v > 600000) {
+        ctl_err("--timeout-ms %s: must be a number of milliseconds from 1 to 600000", tmo);
+        return false;
+    }
+    ctl_handover_timeout_ms = (int)v;
+    return true;
+}
+
 int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *key,
                   int msg_type, const uint8_t *env, size_t elen, ctl_reply_t *out) {
     uint8_t *frame = malloc(STG_WIRE_HEADER + elen);
@@ -145,7 +159,8 @@ int ctl_hand_over(const stg_roster_t *r, const char *peer, const stg_seckey_t *k
     m.blob = env;
     m.blob_len = elen;
     int n = stg_msg_encode(&m, frame, STG_WIRE_HEADER + elen);
-    int rc = n > 0 ? ctl_request(r, peer, key, frame, (size_t)n, 3000, 0, out) : CTL_SYSTEM;
+    int rc = n > 0 ? ctl_request(r, peer, key, frame, (size_t)n, ctl_handover_timeout_ms, 0, out)
+                   : CTL_SYSTEM;
     free(frame);
     if (rc == CTL_OK && out->type == STG_MSG_STATUS_REP) {
         ctl_err("%s: answered with status, not with ok-rep or error-rep: a staggerd older "
@@ -470,14 +485,19 @@ const ctl_cmd_t ctl_status_cmd = {
 /* The start every hand-over command shares: --key, --roster, --peer and
  * one signed file, the roster opened, the file read, the key loaded. */
 bool ctl_handover_open(const ctl_cmd_t *self, int argc, char **argv, ctl_handover_t *h, int *rc) {
-    const char *pos[1];
+    const char *pos[1], *tmo = NULL;
     memset(h, 0, sizeof *h);
     const ctl_opt_t opts[] = {{"key", 'k', &h->key, NULL},
                               {"roster", 'r', &h->roster, NULL},
                               {"peer", 'p', &h->peer, NULL},
+                              {"timeout-ms", 't', &tmo, NULL},
                               {0}};
     if (!ctl_parse(self, argc, argv, opts, pos, 1, rc)) return false;
     h->file = pos[0];
+    if (!ctl_set_handover_timeout(tmo)) {
+        *rc = CTL_USAGE;
+        return false;
+    }
     if (!h->key || !h->roster) {
         ctl_err("%s needs --key and --roster; see 'staggerctl %s --help'", self->name, self->name);
         *rc = CTL_USAGE;
@@ -530,7 +550,7 @@ static int run_publish(const ctl_cmd_t *self, int argc, char **argv) {
 const ctl_cmd_t ctl_roster_publish_cmd = {
     .name = "roster publish",
     .summary = "hand a newer signed roster to a running peer",
-    .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] NEW.signed",
+    .usage = "roster publish --key KEY --roster CURRENT.signed [--peer NAME] [--timeout-ms N] NEW.signed",
     .text = "Checks NEW.signed against the current roster (higher serial, signed by a\n"
             "current operator), then gives it to one peer, which floods it to every member.\n"
             "The peer answers accepted, or refused with the reason it counted (e.g.\n"
@@ -541,6 +561,7 @@ const ctl_cmd_t ctl_roster_publish_cmd = {
             "  --roster FILE   the current signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
             "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
+            "  --timeout-ms N  how long to wait for its answer (default 10000)\n"
             "  -h, --help      show this help",
     .example = "staggerctl roster publish --key ops.key --roster roster.signed roster-v4.signed",
     .run = run_publish,
@@ -575,7 +596,7 @@ static int run_release_publish(const ctl_cmd_t *self, int argc, char **argv) {
 const ctl_cmd_t ctl_release_publish_cmd = {
     .name = "release publish",
     .summary = "hand a signed release to a running peer: the fleet rolls it out",
-    .usage = "release publish --key KEY --roster ROSTER.signed [--peer NAME] RELEASE.signed",
+    .usage = "release publish --key KEY --roster ROSTER.signed [--peer NAME] [--timeout-ms N] RELEASE.signed",
     .text = "Checks RELEASE.signed against the roster (signed by one of its operators), then\n"
             "gives it to one peer. The peer adopts it when it is the newest release of its\n"
             "component, floods it to every member, and the staggered rollout begins: one or\n"
@@ -588,6 +609,7 @@ const ctl_cmd_t ctl_release_publish_cmd = {
             "  --roster FILE   the signed roster\n"
             "  --peer X        member name or endpoint (default: first that answers)\n"
             "                  or NAME@tcp://HOST:PORT: that member through a tunnel\n"
+            "  --timeout-ms N  how long to wait for its answer (default 10000)\n"
             "  -h, --help      show this help",
     .example = "staggerctl release publish --key ops.key --roster roster.signed --peer relay1 "
                "cardano-node-10.5.2.signed",

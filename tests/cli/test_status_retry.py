@@ -7,7 +7,9 @@ copy late is still heard; one that never answers ends in exit 2 "no answer"
 only once the deadline has passed, after several copies but no more than
 one per STATUS_RESEND_MS of silence. And what its answer makes the text
 output say: a capability some members lack (docs/protocol.md §11) gets a
-line naming them, and none when every member has it.
+line naming them, and none when every member has it. And a hand-over
+(`emergency halt`) waits its --timeout-ms, 10 s by default, for the answer,
+sending the command once.
 
 usage: /usr/bin/python3 test_status_retry.py STAGGERCTL   (prints TAP)
 """
@@ -30,7 +32,7 @@ except ImportError as e:  # Debian's python3-zmq and python3-nacl (PITFALLS.md)
     print("1..0 # SKIP %s (install python3-zmq and python3-nacl)" % e)
     sys.exit(0)
 
-STATUS_REQ, STATUS_REP = 20, 21
+STATUS_REQ, STATUS_REP, COMMAND, OK_REP = 20, 21, 16, 23
 TIMEOUT_MS = 3000
 RESEND_MS = 500  # STATUS_RESEND_MS in node/ctl/status.c
 DOC = {"schema": 1, "fleet": "retry", "serial": 1, "self": "n1", "members": [],
@@ -55,19 +57,23 @@ class FakePeer(threading.Thread):
     def run(self):
         due = []  # (time to answer, routing id)
         while not self.stop.is_set():
-            wait = min([t for t, _ in due] + [time.monotonic() + 0.05]) - time.monotonic()
+            wait = min([d[0] for d in due] + [time.monotonic() + 0.05]) - time.monotonic()
             if self.sock.poll(max(wait, 0) * 1000):
                 rid, body = self.sock.recv_multipart()
-                if len(body) >= 2 and body[1] == STATUS_REQ:
+                if len(body) >= 2 and body[1] in (STATUS_REQ, COMMAND):
                     delay = self.policy(len(self.queries))
                     self.queries.append(time.monotonic())
                     if delay is not None:
-                        due.append((time.monotonic() + delay, rid))
+                        due.append((time.monotonic() + delay, rid, body[1]))
             now = time.monotonic()
-            for t, rid in [d for d in due if d[0] <= now]:
-                due.remove((t, rid))
-                rep = bytes([1, STATUS_REP]) + (1).to_bytes(8, "big") + json.dumps(self.doc).encode()
-                self.sock.send_multipart([rid, rep])
+            for d in [d for d in due if d[0] <= now]:
+                due.remove(d)
+                if d[2] == STATUS_REQ:
+                    rep = (bytes([1, STATUS_REP]) + (1).to_bytes(8, "big") +
+                           json.dumps(self.doc).encode())
+                else:  # a command taken: ok-rep, outcome 0 (applied)
+                    rep = bytes([1, OK_REP]) + (1).to_bytes(8, "big") + b"\0command applied"
+                self.sock.send_multipart([d[1], rep])
         self.sock.close(0)
 
 
@@ -99,21 +105,7 @@ def main():
 
         def run(policy, desc, doc=DOC, text=False):
             peer = FakePeer(ctx, secret, policy, doc)
-            roster = {"fleet": "retry", "serial": 1, "operators": [pub["op"]],
-                      "emergency_quorum": 1, "observers": [],
-                      # n2 and n3 only make a valid roster (a holdback pair
-                      # and someone to prove a release); nothing asks them.
-                      "members": [{"name": n, "key": pub[n], "role": role, "flavour": "debian",
-                                   "endpoint": "tcp://127.0.0.1:%d" % port}
-                                  for n, role, port in (("n1", "relay", peer.port),
-                                                        ("n2", "standby", 9),
-                                                        ("n3", "relay", 10))]}
-            with open(os.path.join(work, "roster.json"), "w") as f:
-                json.dump(roster, f)
-            rs = subprocess.run([ctl, "roster", "sign", "--key", "op.key", "-o", "roster.signed",
-                            "roster.json"], cwd=work, capture_output=True, text=True)
-            if rs.returncode != 0:
-                raise RuntimeError("staggerctl roster sign: " + rs.stderr)
+            run_roster(peer.port)
             peer.start()
             t0 = time.monotonic()
             r = subprocess.run([ctl, "status", "--key", "op.key", "--roster", "roster.signed",
@@ -126,6 +118,23 @@ def main():
             print("# %s: exit %d after %.2f s, %d queries" % (desc, r.returncode, took,
                                                             len(peer.queries)))
             return r, took, peer.queries
+
+        def run_roster(port):
+            roster = {"fleet": "retry", "serial": 1, "operators": [pub["op"]],
+                      "emergency_quorum": 1, "observers": [],
+                      # n2 and n3 only make a valid roster (a holdback pair
+                      # and someone to prove a release); nothing asks them.
+                      "members": [{"name": n, "key": pub[n], "role": role, "flavour": "debian",
+                                   "endpoint": "tcp://127.0.0.1:%d" % port}
+                                  for n, role, port in (("n1", "relay", port),
+                                                        ("n2", "standby", 9),
+                                                        ("n3", "relay", 10))]}
+            with open(os.path.join(work, "roster.json"), "w") as f:
+                json.dump(roster, f)
+            rs = subprocess.run([ctl, "roster", "sign", "--key", "op.key", "-o", "roster.signed",
+                            "roster.json"], cwd=work, capture_output=True, text=True)
+            if rs.returncode != 0:
+                raise RuntimeError("staggerctl roster sign: " + rs.stderr)
 
         r, took, q = run(lambda i: None if i == 0 else 0, "first query lost")
         check(r.returncode == 0 and json.loads(r.stdout)["self"] == "n1",
@@ -154,6 +163,41 @@ def main():
         def caps_doc(fleet, caps):
             return dict(DOC, capabilities=fleet,
                         members=[{"name": n, "caps": c} for n, c in zip(("n1", "n2", "n3"), caps)])
+        # A hand-over (here an emergency halt) waits --timeout-ms for the
+        # answer, 10 s by default: a peer answers once it has applied and
+        # written the command, seconds on a busy machine (3 s was too
+        # short for a loaded CI run). Sent once: a second copy would be
+        # refused as a replay of the first.
+        def hand_over(delay, desc, *extra):
+            peer = FakePeer(ctx, secret, lambda i: delay, DOC)
+            run_roster(peer.port)
+            peer.start()
+            t0 = time.monotonic()
+            r = subprocess.run([ctl, "emergency", "halt", "--key", "op.key", "--roster",
+                                "roster.signed", "--peer", "n1", "--reason", "t"] + list(extra),
+                               cwd=work, capture_output=True, text=True, timeout=60)
+            took = time.monotonic() - t0
+            peer.stop.set()
+            peer.join()
+            print("# %s: exit %d after %.2f s, %d copies" % (desc, r.returncode, took,
+                                                           len(peer.queries)))
+            return r, took, peer.queries
+
+        r, took, q = hand_over(4.0, "halt answered after 4 s")
+        check(r.returncode == 0 and "applied by n1" in r.stdout and len(q) == 1,
+              "a halt answered 4 s late is applied by default (one copy sent)",
+              r.stdout + r.stderr)
+        r, took, q = hand_over(4.0, "halt answered after 4 s, --timeout-ms 1500",
+                               "--timeout-ms", "1500")
+        check(r.returncode == 2 and "no answer" in r.stderr and 1.5 <= took < 4.0,
+              "with --timeout-ms 1500 it gives up after 1.5 s: exit 2, \"no answer\"",
+              "%.2f s: %s" % (took, r.stderr))
+        r = subprocess.run([ctl, "emergency", "halt", "--key", "op.key", "--roster",
+                            "roster.signed", "--timeout-ms", "0"], cwd=work,
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2 and "--timeout-ms 0" in r.stderr,
+              "--timeout-ms 0 is refused as a usage error", r.stderr)
+
         r, took, q = run(lambda i: 0, "n2 and n3 lack promote", text=True,
                          doc=caps_doc([], [["promote"], [], ["promote-2"]]))
         lines = [l for l in r.stdout.splitlines() if l.startswith("capability ")]

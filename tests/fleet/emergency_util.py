@@ -41,6 +41,11 @@ def keys(f, names):
 def emergency(f, action, signers=("op", "op2"), peer=None, *extra, timeout=20):
     """staggerctl emergency ACTION --key K1,K2 --roster R [--peer P] EXTRA..."""
     args = ["emergency", action, "--key", keys(f, signers), "--roster", f.roster]
+    if "--out" not in extra:
+        # The peer answers once it has applied and written the command: on
+        # a loaded machine (the ASan tree, burners) that is the deadline
+        # factor times slower, like everything else the tests wait for.
+        args += ["--timeout-ms", str(int(f.deadline(10) * 1000))]
     if peer:
         args += ["--peer", peer]
     return f.ctl(*(args + list(extra)), timeout=timeout)
