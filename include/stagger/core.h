@@ -328,6 +328,10 @@ int stg_core_failed_member(const stg_core_t *core, const uint8_t id[8]);
 /* False while this node's last journal write failed: everything it decided
  * since (votes, starts, floods, hook runs) waits for a write that works. */
 bool stg_core_journal_ok(const stg_core_t *core);
+/* How many sends and hook runs wait behind a journal write not yet
+ * confirmed: a shell that replaces its image (staggerd's re-exec) waits for
+ * 0, so nothing the core decided is lost with the old image. */
+unsigned stg_core_held_actions(const stg_core_t *core);
 
 /* The highest emergency command sequence this node applied (0: none), and
  * whether the operator halted the fleet in its view. */

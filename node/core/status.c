@@ -59,6 +59,8 @@ void stg_core_exec_brief(const stg_core_t *c, stg_exec_brief_t *out) {
 int64_t stg_core_cmd_seq(const stg_core_t *c) { return c->cmd_seq; }
 bool stg_core_journal_ok(const stg_core_t *c) { return !c->write_failed; }
 
+unsigned stg_core_held_actions(const stg_core_t *c) { return c->nheld; }
+
 bool stg_core_halted(const stg_core_t *c) { return c->halted; }
 
 stg_caps_t stg_core_fleet_caps(const stg_core_t *c) { return stg__fleet_caps(c); }

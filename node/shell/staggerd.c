@@ -28,6 +28,14 @@
 #include "stagger/keyfile.h"
 #include "version.h"
 
+/* A test-only build (node/shell/meson.build, staggerd-mute) sends no peer
+ * message at all: it starts, answers status, runs hooks, but cannot rejoin
+ * its fleet (tests/fleet/test_self_update.py's bad build). Never set in a
+ * build that is shipped. */
+#ifndef STG_SELFTEST_MUTE
+#define STG_SELFTEST_MUTE 0
+#endif
+
 typedef struct {
     uint8_t x[32];
     char user_id[STG_KEY_B64_LEN + 1];
@@ -51,9 +59,17 @@ typedef struct {
     stg_actions_t *acts;
     uv_timer_t timer;
     uint64_t due_ns;              /* uv_hrtime() when the core's wake-up is due; 0: none */
-    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
     stg_hook_t *health_running;
     bool stopping;
+    /* Re-exec (SIGUSR2, docs/operations.md "Upgrading stagger itself"):
+     * asked for, and then done once nothing would be lost by it. */
+    bool reexec_pending, reexec;
+    uv_timer_t reexec_timer;      /* 0 ms: checks again from the loop's top level */
+    unsigned update_running;      /* install, rollback or gate hooks running */
+    char reexec_waits[96];        /* what it waited for when last logged */
+    char exe[STG_PATH_MAX + 1];   /* the binary's path at start: what a re-exec runs */
+    char config_abs[STG_PATH_MAX + 1];
     admitted_t *admitted;
     size_t nadmitted;
     char name[STG_NAME_MAX + 1];
@@ -251,10 +267,20 @@ static void count_hook(daemon_t *d, stg_hook_kind_t kind, bool ok, int64_t elaps
     d->hook_stats.elapsed_ms[kind] += elapsed_ms;
 }
 
+static void arm_reexec(daemon_t *d);
+
 static void health_done(void *ctx, const stg_hook_result_t *res) {
     daemon_t *d = ctx;
     d->health_running = NULL;
     if (d->stopping) return;
+    if (d->reexec_pending) {
+        /* Killed for the re-exec (or finished meanwhile): its verdict is
+         * not the service's, and a soaking node must not fail on "killed
+         * by signal 9". The new image runs the hook again at once. */
+        say(STG_LOG_DEBUG, "hook", "health: result dropped, re-exec pending");
+        arm_reexec(d);
+        return;
+    }
     stg_event_t ev;
     memset(&ev, 0, sizeof ev);
     ev.type = STG_EV_HEALTH;
@@ -385,6 +411,7 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     char not_started[sizeof hc->not_started];
     memcpy(not_started, hc->not_started, sizeof not_started);
     free(hc);
+    d->update_running--;
     if (kind != STG_HOOK_GATE) {
         char path[STG_PATH_MAX + 64];
         hook_group_file(d, path, sizeof path);
@@ -471,6 +498,7 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
      * Without the record it does not run at all. */
     bool held = kind != STG_HOOK_GATE;
     int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, held, update_hook_done, hc, &h);
+    if (rc == 0) d->update_running++; /* update_hook_done is called, whatever happens next */
     if (rc == 0 && held) {
         char gfile[STG_PATH_MAX + 64], line[STG_PATH_MAX + 32];
         hook_group_file(d, gfile, sizeof gfile);
@@ -501,6 +529,8 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
 }
 
 static void run_health(daemon_t *d) {
+    /* A re-exec waits for no health run: the new image starts one. */
+    if (d->reexec_pending) return;
     if (d->health_running || !d->cfg.health_hook[0]) {
         if (!d->cfg.health_hook[0]) {
             /* No hook configured: the node is reachable, its service unknown. */
@@ -525,7 +555,7 @@ static void run_health(daemon_t *d) {
 static void make_hook_env(daemon_t *d) {
     const stg_roster_t *r = stg_core_roster(d->core);
     const stg_member_t *m = &r->members[stg_core_self(d->core)];
-    char buf[9][256];
+    char buf[12][STG_PATH_MAX + 32];
     snprintf(buf[0], sizeof buf[0], "STAGGER_NODE=%s", m->name);
     snprintf(buf[1], sizeof buf[1], "STAGGER_FLEET=%s", r->fleet);
     snprintf(buf[2], sizeof buf[2], "STAGGER_ROLE=%s", stg_role_name(m->role));
@@ -539,15 +569,21 @@ static void make_hook_env(daemon_t *d) {
     snprintf(buf[6], sizeof buf[6], "STAGGER_EPOCH_START_S=%lld", (long long)pol->epoch_start_s);
     snprintf(buf[7], sizeof buf[7], "STAGGER_EPOCH_LENGTH_S=%lld", (long long)pol->epoch_length_s);
     snprintf(buf[8], sizeof buf[8], "STAGGER_EPOCH_GUARD_S=%lld", (long long)pol->epoch_guard_s);
+    /* For hooks that manage staggerd itself (deploy/hooks/stagger): whom to
+     * send SIGUSR2, which binary it runs, and its configuration. */
+    snprintf(buf[9], sizeof buf[9], "STAGGER_PID=%ld", (long)getpid());
+    snprintf(buf[10], sizeof buf[10], "STAGGER_EXE=%s", d->exe);
+    snprintf(buf[11], sizeof buf[11], "STAGGER_CONFIG=%s", d->config_abs);
     const char *path = getenv("PATH");
     if (d->hook_env)
         for (char **e = d->hook_env; *e; e++) free(*e);
     free(d->hook_env);
-    d->hook_env = calloc(11, sizeof *d->hook_env);
-    for (int i = 0; i < 9; i++) d->hook_env[i] = strdup(buf[i]);
+    const int nbuf = (int)(sizeof buf / sizeof buf[0]);
+    d->hook_env = calloc((size_t)nbuf + 2, sizeof *d->hook_env);
+    for (int i = 0; i < nbuf; i++) d->hook_env[i] = strdup(buf[i]);
     char p[4096];
     snprintf(p, sizeof p, "PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-    d->hook_env[9] = strdup(p);
+    d->hook_env[nbuf] = strdup(p);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -579,6 +615,7 @@ static void apply_actions(daemon_t *d) {
         const stg_action_t *x = &a->a[i];
         switch (x->type) {
         case STG_ACT_SEND: {
+            if (STG_SELFTEST_MUTE) break;
             int rc = -1;
             if (d->reply_route && x->peer == d->reply_peer)
                 rc = stg_net_reply(d->net, d->reply_route, x->data, x->len);
@@ -669,6 +706,10 @@ static void step(daemon_t *d, const stg_event_t *ev) {
     ndeferred = 0;
     in_step = false;
     if (!d->stopping) arm_timer(d);
+    /* What a pending re-exec waits for may be over now (a hook ended, a
+     * write is on disk): look again from the loop's top level, not from
+     * inside a transport callback, where the sockets cannot be closed. */
+    if (d->reexec_pending && !d->stopping) arm_reexec(d);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -1003,8 +1044,108 @@ static void shutdown_(daemon_t *d, const char *why) {
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+    uv_close((uv_handle_t *)&d->sig_usr2, NULL);
+    uv_close((uv_handle_t *)&d->reexec_timer, NULL);
     stg_net_close(&d->net);
     stg_metrics_stop(&d->metrics);
+}
+
+/* ---- re-exec: replace this image with the binary now at its path ------- */
+
+/* Why SIGUSR2 and not "when the install hook ends": the operator can ask
+ * too (a binary put in place by hand or by a package), and the stagger
+ * hooks ask once the new binary is in place; the daemon alone decides when
+ * it is safe. It waits until (docs/operations.md, "Upgrading stagger
+ * itself"): no install, rollback or gate hook runs (one that asked ends
+ * first, and its result is journaled by the old image: the new one never
+ * has to guess what an interrupted hook did); the core's last journal write
+ * worked and nothing waits behind one (every message and hook run that
+ * depended on it is out); no health hook runs (one is killed, its verdict
+ * dropped). Then the ordinary stop closes the sockets (linger bounded, the
+ * ZeroMQ context terminated), the timers, signals and the metrics server,
+ * and main() executes the binary with the same argv: same pid, same state
+ * directory, and the journal resumes the phase (verifying, after an
+ * install). */
+static void reexec_wait(daemon_t *d, const char *what) {
+    if (strcmp(d->reexec_waits, what) == 0) return;
+    snprintf(d->reexec_waits, sizeof d->reexec_waits, "%s", what);
+    say(STG_LOG_INFO, "shell", "re-exec: waiting until %s", what);
+}
+
+static void try_reexec(daemon_t *d) {
+    if (!d->reexec_pending || d->stopping) return;
+    if (d->update_running) {
+        reexec_wait(d, "the running install, rollback or gate hook ends");
+        return;
+    }
+    if (!stg_core_journal_ok(d->core) || stg_core_held_actions(d->core)) {
+        reexec_wait(d, "the journal is written and nothing waits behind it");
+        return;
+    }
+    if (d->health_running) {
+        reexec_wait(d, "the health hook, killed now, is gone");
+        stg_hook_kill(d->health_running);
+        return;
+    }
+    char version[64];
+    stg_version_string(version, sizeof version);
+    say(STG_LOG_INFO, "shell", "re-exec: journal written, no hook running; closing the sockets "
+        "and executing %s (now running %s, pid %ld)", d->exe, version, (long)getpid());
+    d->reexec = true;
+    shutdown_(d, "re-exec");
+}
+
+static void on_reexec_check(uv_timer_t *t) { try_reexec(t->data); }
+
+static void arm_reexec(daemon_t *d) {
+    if (!d->stopping) uv_timer_start(&d->reexec_timer, on_reexec_check, 0, 0);
+}
+
+static void request_reexec(daemon_t *d, const char *why) {
+    if (d->stopping) return;
+    if (!d->reexec_pending)
+        say(STG_LOG_INFO, "shell", "%s: re-exec of %s requested", why, d->exe);
+    d->reexec_pending = true;
+    arm_reexec(d);
+}
+
+/* After the loop stopped: every fd but stdio is made close-on-exec (what
+ * libuv, ZeroMQ and our files open already is; this catches anything a
+ * library left), the signals a hook or operator may repeat are ignored
+ * until the new image handles them (their default would kill it), and the
+ * new binary runs. Should it not run (gone, not executable, wrong format),
+ * the image we are is executed again from /proc/self/exe, which stays
+ * valid after the file was replaced: the daemon goes on, on its old
+ * version, and says so. Returns only when both failed. */
+static int do_reexec(const daemon_t *d, char **argv) {
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir) {
+        for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+            int fd = atoi(e->d_name);
+            if (fd <= STDERR_FILENO || fd == dirfd(dir)) continue;
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+                say(STG_LOG_DEBUG, "shell", "re-exec: fd %d was not close-on-exec", fd);
+                fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+            }
+        }
+        closedir(dir);
+    }
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    char version[64];
+    stg_version_string(version, sizeof version);
+    setenv("STAGGER_REEXEC_FROM", version, 1);
+    fflush(stderr);
+    execv(d->exe, argv);
+    say(STG_LOG_ERROR, "shell", "re-exec: cannot execute %s: %s; executing this image (%s) again",
+        d->exe, strerror(errno), version);
+    fflush(stderr);
+    execv("/proc/self/exe", argv);
+    say(STG_LOG_ERROR, "shell", "re-exec: cannot execute /proc/self/exe either: %s; exiting, "
+        "the supervisor must start staggerd", strerror(errno));
+    return 3;
 }
 
 static int load_roster_file(const char *path, const stg_roster_t *current, uint8_t **env,
@@ -1072,6 +1213,10 @@ static void reload_config(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
+    if (signum == SIGUSR2) {
+        request_reexec(d, "SIGUSR2");
+        return;
+    }
     if (signum == SIGUSR1) {
         /* "Look now": after a deliberate change of the service, its new
          * version or health reaches the fleet without waiting for the next
@@ -1147,6 +1292,9 @@ static void usage(FILE *f) {
             "                      roster file (adopted when its serial is higher); other\n"
             "                      settings need a restart\n"
             "  SIGUSR1             run the health hook now\n"
+            "  SIGUSR2             re-exec: once no hook runs and the journal is written,\n"
+            "                      run the binary now at this one's path, same pid and\n"
+            "                      arguments (how the stagger hooks upgrade staggerd)\n"
             "\n"
             "exit codes:\n"
             "  0  clean stop, or the configuration checked is good\n"
@@ -1210,6 +1358,28 @@ static int64_t read_incarnation(const daemon_t *d) {
     return strtoll(text, NULL, 10);
 }
 
+/* path made absolute (realpath), or as it is when that fails. */
+static void abs_path(const char *path, char *out, size_t cap) {
+    char *r = realpath(path, NULL);
+    snprintf(out, cap, "%s", r ? r : path);
+    free(r);
+}
+
+/* The path of the binary we run, for a re-exec: /proc/self/exe as it is
+ * at start (a file replaced since shows " (deleted)": that is cut off, the
+ * path is what counts), else argv[0] made absolute. */
+static void find_exe(daemon_t *d, const char *argv0) {
+    ssize_t n = readlink("/proc/self/exe", d->exe, sizeof d->exe - 1);
+    if (n > 0) {
+        d->exe[n] = '\0';
+        static const char deleted[] = " (deleted)";
+        size_t len = (size_t)n, dl = sizeof deleted - 1;
+        if (len > dl && strcmp(d->exe + len - dl, deleted) == 0) d->exe[len - dl] = '\0';
+        return;
+    }
+    abs_path(argv0, d->exe, sizeof d->exe);
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, 'k'},
@@ -1270,6 +1440,8 @@ int main(int argc, char **argv) {
         stg_seckey_destroy(&d->key);
         return bad_hooks ? 1 : 0;
     }
+    find_exe(d, argv[0]);
+    abs_path(config, d->config_abs, sizeof d->config_abs);
     if (mkdir(d->cfg.state_dir, 0700) != 0 && errno != EEXIST)
         return fail("state_dir %s: %s", d->cfg.state_dir, strerror(errno));
 
@@ -1346,15 +1518,27 @@ int main(int argc, char **argv) {
     uv_signal_init(d->loop, &d->sig_int);
     uv_signal_init(d->loop, &d->sig_hup);
     uv_signal_init(d->loop, &d->sig_usr1);
-    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->sig_usr1.data = d;
+    uv_signal_init(d->loop, &d->sig_usr2);
+    uv_timer_init(d->loop, &d->reexec_timer);
+    d->reexec_timer.data = d;
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->sig_usr1.data = d->sig_usr2.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
     uv_signal_start(&d->sig_usr1, on_signal, SIGUSR1);
+    uv_signal_start(&d->sig_usr2, on_signal, SIGUSR2);
     signal(SIGPIPE, SIG_IGN);
 
     say(STG_LOG_INFO, "shell", "node %s of fleet %s listening on %s, incarnation %lld, %u members",
         d->name, r->fleet, stg_net_endpoint(d->net), (long long)inc, r->nmembers);
+    const char *from = getenv("STAGGER_REEXEC_FROM");
+    if (from) {
+        char version[64];
+        stg_version_string(version, sizeof version);
+        say(STG_LOG_INFO, "shell", "re-exec'd from %s to %s (pid %ld, %s)", from, version,
+            (long)getpid(), d->exe);
+        unsetenv("STAGGER_REEXEC_FROM");
+    }
     if (d->cfg.metrics[0]) {
         /* Metrics are for watching, not for running: a port taken by
          * another process is a warning, and the daemon goes on. */
@@ -1379,6 +1563,7 @@ int main(int argc, char **argv) {
         for (char **e = d->hook_env; *e; e++) free(*e);
     free(d->hook_env);
     uv_loop_close(d->loop);
+    if (d->reexec) return do_reexec(d, argv);
     say(STG_LOG_INFO, "shell", "stopped");
     return 0;
 }

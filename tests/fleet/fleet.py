@@ -447,6 +447,7 @@ class Node:
         self.log = os.path.join(self.dir, "staggerd.log")
         self.update_hooks = {h: os.path.join(self.dir, h + ".sh") for h in UPDATE_HOOKS}
         self.proc = None
+        self.exe = None  # this node's own staggerd binary; None: the fleet's
 
 
 HOOK = r"""#!/bin/sh
@@ -930,7 +931,8 @@ class Fleet:
             log = open(node.log, "a")
             log.write("=== fleet.py: start %s\n" % name)
             log.flush()
-            p = subprocess.Popen([self.staggerd, "--config", node.config], stdin=subprocess.DEVNULL,
+            p = subprocess.Popen([node.exe or self.staggerd, "--config", node.config],
+                                 stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=subprocess.STDOUT, cwd=node.dir,
                                  preexec_fn=_die_with_parent,
                                  env=dict(os.environ, **env) if env else None)
@@ -1157,13 +1159,13 @@ class Fleet:
     # -- releases and rollouts (issue 4)
 
     def release(self, version=NEW_VERSION, stem="release", created_at=None, builds=None,
-                artifacts=None):
-        """Sign a release of cardano-node VERSION with an artifact for each
+                artifacts=None, component="cardano-node"):
+        """Sign a release of COMPONENT VERSION with an artifact for each
         flavour, their SHA-256s BUILDS[flavour] (default RELEASE_BUILDS), or
         exactly ARTIFACTS (flavour -> artifact object) when given; returns
         (path of the signed release, its id in hex)."""
         builds = builds or RELEASE_BUILDS
-        doc = {"component": "cardano-node", "version": version,
+        doc = {"component": component, "version": version,
                "created_at": created_at or int(time.time()),
                "artifacts": artifacts or {
                    "debian": {"url": "https://example.org/cardano-node-%s-amd64.deb" % version,

@@ -14,9 +14,10 @@
 # The last line a hook prints is what staggerd shows as its outcome.
 
 # KEY=VALUE lines; a variable already in the environment wins. Keys are
-# checked before eval, values are never evaluated.
+# checked before eval, values are never evaluated. $1: the file (default
+# STAGGER_CARDANO_ENV; the stagger hooks pass their own).
 stg_load_env() {
-    _f=${STAGGER_CARDANO_ENV:-/etc/stagger/cardano-node.env}
+    _f=${1:-${STAGGER_CARDANO_ENV:-/etc/stagger/cardano-node.env}}
     [ -r "$_f" ] || return 0
     while IFS= read -r _line || [ -n "$_line" ]; do
         _line=${_line#"${_line%%[![:space:]]*}"}

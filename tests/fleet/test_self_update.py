@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""test_self_update.py: stagger updates itself through its own election
+(issue 14). Eight real staggerd peers whose component is `stagger`, each
+running its own copy of the build under test, with the shipped hooks of
+deploy/hooks/stagger (install, health, rollback). A signed release of
+staggerd-next (the same source built as "0.1.0+next", node/shell/meson.build)
+rolls out: each install puts the binary in place and sends SIGUSR2, the
+daemon re-execs into it keeping its pid, and the health hook passes once the
+new image runs the release and its peers see it. Checked from status, the
+daemons' logs and the hooks' files: every node ends on the new version, one
+node at a time (batch 1), each went elected, installing, verifying, soaking,
+done exactly once, each logged one "re-exec'd from OLD to NEW" with its own
+pid, kept the old binary for a rollback, and every daemon is the process the
+test started. While versions are mixed an emergency halt reaches every peer
+and `staggerctl status` works against old and new daemons; resume finishes
+the rollout. Then a bad build (staggerd-mute, "0.1.0+mute": starts, sends no
+peer message, so it can never rejoin) goes to the first node of its order:
+its health never passes, the deadline fails it, the rollback hook puts the
+previous binary back and re-execs, and the fleet halts as for any failed
+update, no other node having moved.
+
+usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL (prints TAP);
+staggerd-next and staggerd-mute are taken from STAGGERD's directory.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import emergency_util as eu
+from fleet import HEALTH_TIMEOUT_S, TUNING, busy_spans, main, max_overlap, rollout_policy
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+HOOKS = os.path.join(SRC, "deploy", "hooks", "stagger")
+POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=10, health_deadline_s=60)
+# The stagger health hook asks its own daemon, and while updating one
+# other peer: two staggerctl runs, each a CURVE handshake.
+POLICY["timeouts"]["health_s"] = max(5, 3 * HEALTH_TIMEOUT_S)
+DEADLINE_S = POLICY["health_deadline_s"]
+UPDATING = ("elected", "installing", "verifying", "soaking")
+GOOD_MOVES = ["elected", "installing", "verifying", "soaking", "done"]
+FAIL_MOVES = ["elected", "installing", "verifying", "failed", "rolling-back", "rolled-back"]
+QUIET_S = 3  # "no new node starts while halted": watched this long
+
+
+def version_string(exe):
+    """`staggerd --version` without the program's name: "0.1.0 (git 1a2b3c4)"."""
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+    return out.strip().split(" ", 1)[1]
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def word(v):
+    return (v or "").split(" ", 1)[0]
+
+
+def setup(f):
+    """Each node: its own copy of staggerd in NODE/bin, component stagger,
+    the shipped stagger hooks, and their stagger.env beside the config."""
+    for node in f.nodes.values():
+        os.mkdir(os.path.join(node.dir, "bin"))
+        node.exe = os.path.join(node.dir, "bin", "staggerd")
+        shutil.copy2(f.staggerd, node.exe)
+        cfg = {"key": node.key, "roster": node.roster, "state_dir": os.path.join(node.dir, "state"),
+               "component": "stagger",
+               "hooks": {h: os.path.join(HOOKS, h) for h in ("install", "rollback", "health")},
+               "log_level": "info", "tuning": TUNING, "metrics": ""}
+        with open(node.config, "w") as fh:
+            json.dump(cfg, fh, indent=1)
+        with open(os.path.join(node.dir, "stagger.env"), "w") as fh:
+            fh.write("STAGGER_SELF_CTL=%s\n" % f.ctl_path)
+
+
+def artifact(f, exe, version):
+    """A copy of EXE under the fleet's directory, as a file:// release artifact."""
+    os.makedirs(os.path.join(f.dir, "artifacts"), exist_ok=True)
+    path = os.path.join(f.dir, "artifacts", "staggerd-" + version)
+    shutil.copy2(exe, path)
+    art = {"url": "file://" + path, "sha256": sha256(path)}
+    return {"debian": art, "nix": art}
+
+
+def reexecs(f, name, old, new):
+    return [line for line in f.log_text(name).splitlines()
+            if "re-exec'd from %s to %s (pid %d," % (old, new, f.pid(name)) in line]
+
+
+def test(f, tap):
+    builddir = os.path.dirname(f.staggerd)
+    v0 = version_string(f.staggerd)
+    v1 = version_string(os.path.join(builddir, "staggerd-next"))
+    vbad = version_string(os.path.join(builddir, "staggerd-mute"))
+    tap.note("running %s; release %s; bad build %s" % (v0, v1, vbad))
+    setup(f)
+    f.start_all()
+    pids = {n: f.pid(n) for n in f.order}
+    if not f.check_wait("all 8 peers healthy and alive on stagger %s, component stagger" % word(v0),
+                        lambda: f.problems({n: {"health": "healthy", "liveness": "alive",
+                                                "version": word(v0), "stagger": v0}
+                                            for n in f.order}, rc=0), 30):
+        return
+
+    signed, rid = f.release(version=word(v1), stem="release-next", component="stagger",
+                            artifacts=artifact(f, os.path.join(builddir, "staggerd-next"),
+                                               word(v1)))
+    r = f.publish(signed, "relay2")
+    tap.check(r.returncode == 0 and "adopted by relay2" in r.stdout,
+              "staggerctl release publish --peer relay2: stagger %s adopted" % word(v1),
+              r.stdout + r.stderr)
+
+    # ---- versions mixed: halt, status, resume ----
+    def mixed():
+        st = f.status("relay2")
+        rows = (st.doc or {}).get("members", [])
+        new = [m["name"] for m in rows if m.get("stagger") == v1 and m.get("phase") == "done"]
+        return [] if len(new) >= 2 else ["relay2 sees %d done on %s" % (len(new), v1)]
+
+    if not f.check_wait("two nodes done on %s (versions mixed)" % word(v1), mixed, 90):
+        return
+    r = eu.emergency(f, "halt", ("op",), "relay1", "--reason", "test halt")
+    seq = eu.out_seq(r.stdout)
+    if not tap.check(r.returncode == 0 and seq, "staggerctl emergency halt while versions are "
+                     "mixed: applied", r.stdout + r.stderr):
+        return
+    f.check_wait("every peer, old and new, applied the halt",
+                 lambda: eu.applied_everywhere(f, seq, action="halt"), 15)
+    f.check_wait("no node updating any more (the running one finished)",
+                 lambda: ["%s: %s is %s" % (p, m["name"], m["phase"])
+                          for p, st in f.status_all().items()
+                          for m in (st.doc or {}).get("members", []) if m["phase"] in UPDATING],
+                 60)
+    views = f.status_all()
+    on = {n: word(views["relay2"].row(n)["stagger"]) for n in f.order}
+    old_nodes = [n for n in f.order if on[n] == word(v0)]
+    new_nodes = [n for n in f.order if on[n] == word(v1)]
+    tap.note("while halted, on %s: %s; on %s: %s" % (word(v0), old_nodes, word(v1), new_nodes))
+    tap.check(old_nodes and new_nodes and len(old_nodes) + len(new_nodes) == 8,
+              "versions are mixed: some nodes on each", repr(on))
+    ok = all(st.doc and st.doc["rollout"]["halted"] is True for st in views.values())
+    tap.check(ok, "status --json of every peer answers and shows rollout.halted",
+              repr({p: st for p, st in views.items() if not st.doc}))
+    for n in (old_nodes[:1] + new_nodes[:1]):
+        r = f.status(n, as_json=False)
+        tap.check(r.rc == 4 and "halted by the operator: test halt" in r.out,
+                  "staggerctl status --peer %s (on %s) shows the halt" % (n, on[n]),
+                  r.out + r.err)
+    held, bad = f.hold(lambda: ["%s: %s" % (m["name"], m["phase"])
+                                for m in (f.status("relay3").doc or {}).get("members", [])
+                                if m["phase"] in UPDATING], QUIET_S)
+    tap.check(held, "no node starts in the %d s after the halt" % QUIET_S, "\n".join(bad))
+    r = eu.emergency(f, "resume", ("op",), new_nodes[0], "--reason", "test resume")
+    tap.check(r.returncode == 0 and eu.out_seq(r.stdout),
+              "staggerctl emergency resume --peer %s: applied" % new_nodes[0], r.stdout + r.stderr)
+
+    # ---- the whole fleet on the new build ----
+    if not f.check_wait("every peer shows all 8 done on stagger %s" % word(v1),
+                        lambda: f.problems({n: {"version": word(v1), "phase": "done",
+                                                "health": "healthy", "stagger": v1}
+                                            for n in f.order}), 200):
+        return
+    tap.check(all(f.alive(n) and f.pid(n) == pids[n] for n in f.order),
+              "every daemon is still the process the test started (pid kept)")
+    exe_ok = {n: os.readlink("/proc/%d/exe" % pids[n]) for n in f.order}
+    tap.check(all(exe_ok[n] == f.nodes[n].exe for n in f.order),
+              "each process runs its node's bin/staggerd (the replaced file)", repr(exe_ok))
+    once = {n: len(reexecs(f, n, v0, v1)) for n in f.order}
+    tap.check(set(once.values()) == {1}, "each node logged \"re-exec'd from %s to %s (pid "
+              "<its pid>\" once" % (v0, v1), repr(once))
+    moves = {n: [m.new for m in f.moves(n, word(v1))] for n in f.order}
+    tap.check(all(mv == GOOD_MOVES for mv in moves.values()),
+              "each node went elected, installing, verifying, soaking, done, once, across its "
+              "re-exec", repr(moves))
+    installs = {n: f.log_text(n).count("install: running %s for stagger %s"
+                                       % (os.path.join(HOOKS, "install"), word(v1)))
+                for n in f.order}
+    tap.check(set(installs.values()) == {1}, "the install hook ran once on each node",
+              repr(installs))
+    busy = [s for n in f.order for s in busy_spans(f.moves(n, word(v1)))]
+    most, at = max_overlap(busy)
+    tap.check(most == POLICY["batch"], "never more than batch (%d) node between elected and "
+              "done" % POLICY["batch"], "%d at %s" % (most, at))
+    want_prev = sha256(f.staggerd)
+    kept = {n: os.path.join(f.nodes[n].dir, "state", "stagger-self", "previous")
+            for n in f.order}
+    tap.check(all(os.path.exists(k) and sha256(k) == want_prev for k in kept.values()),
+              "each node kept the old binary for a rollback (state/stagger-self/previous)")
+
+    # ---- a bad build: it starts but never rejoins ----
+    signed, rid2 = f.release(version=word(vbad), stem="release-mute", component="stagger",
+                             artifacts=artifact(f, os.path.join(builddir, "staggerd-mute"),
+                                                word(vbad)))
+    first = f.expected_order(rid2)[0][0]
+    others = [n for n in f.order if n != first]
+    tap.note("bad build goes to %s first" % first)
+    r = f.publish(signed, others[0])
+    tap.check(r.returncode == 0, "release stagger %s published to %s" % (word(vbad), others[0]),
+              r.stdout + r.stderr)
+    if not f.check_wait("every peer shows %s rolled back, healthy on %s again" % (first, word(v1)),
+                        lambda: f.problems({first: {"phase": "rolled-back", "version": word(v1),
+                                                    "health": "healthy", "stagger": v1}}),
+                        DEADLINE_S + 60):
+        return
+    mv = [m.new for m in f.moves(first, word(vbad))]
+    tap.check(mv == FAIL_MOVES, "%s moved %s" % (first, " -> ".join(FAIL_MOVES)), repr(mv))
+    sp = {m.new: m.t for m in f.moves(first, word(vbad))}
+    tap.check(sp["failed"] - sp["verifying"] >= DEADLINE_S * 1000 - 50,
+              "it failed when the health deadline (%d s) ran out: never healthy on the mute build"
+              % DEADLINE_S)
+    tap.check(len(reexecs(f, first, v1, vbad)) == 1 and len(reexecs(f, first, vbad, v1)) == 1,
+              "%s re-exec'd into %s and, after its rollback hook, back to %s" % (first, vbad, v1))
+
+    def halted(peer, doc):
+        ro = doc["rollout"]
+        failed, waiting = ro.get("failed") or {}, ro.get("waiting", "")
+        bad = []
+        if failed.get("node") != first or ("not healthy on %s within %ds" % (word(vbad), DEADLINE_S)
+                                           not in failed.get("detail", "")):
+            bad.append("%s: rollout.failed = %r" % (peer, failed))
+        if not waiting.startswith("halted: stagger %s failed on %s" % (word(vbad), first)):
+            bad.append("%s: rollout.waiting = %r" % (peer, waiting))
+        if ro["release"]["id"] != rid2:
+            bad.append("%s: release %r" % (peer, ro["release"]))
+        return bad
+
+    f.check_wait("status --json on every peer: rollout.failed names %s, waiting \"halted: ...\""
+                 % first, lambda: f.views_problems(halted), 10)
+    still = {n: {"phase": "done", "stagger": v1} for n in others}
+    ok, bad = f.hold(lambda: f.problems(still), 2 * (POLICY["soak_s"] + 1))
+    tap.check(ok, "for %d s after the rollback every other node stays done on %s"
+              % (2 * (POLICY["soak_s"] + 1), word(v1)), "\n".join(bad[:20]))
+    moved = {n: f.moves(n, word(vbad)) for n in others if f.moves(n, word(vbad))}
+    tap.check(not moved, "no other node's log has any move for %s" % word(vbad), repr(moved))
+    tap.check(all(f.alive(n) and f.pid(n) == pids[n] for n in f.order),
+              "after both rollouts every daemon is still the process the test started")
+
+
+if __name__ == "__main__":
+    sys.exit(main(test, policy=POLICY))
