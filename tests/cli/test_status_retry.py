@@ -103,21 +103,25 @@ def main():
         assert crypto_sign_ed25519_pk_to_curve25519(bytes(sk.verify_key)) == \
             crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(pub["n1"]))
 
-        def run(policy, desc, doc=DOC, text=False):
+        def against(policy, doc, desc, argv):
+            """staggerctl ARGV... --roster naming a FakePeer n1 with POLICY."""
             peer = FakePeer(ctx, secret, policy, doc)
             run_roster(peer.port)
             peer.start()
             t0 = time.monotonic()
-            r = subprocess.run([ctl, "status", "--key", "op.key", "--roster", "roster.signed",
-                                "--peer", "n1", "--timeout-ms", str(TIMEOUT_MS)] +
-                               ([] if text else ["--json"]),
-                               cwd=work, capture_output=True, text=True, timeout=60)
+            r = subprocess.run([ctl] + argv, cwd=work, capture_output=True, text=True,
+                               timeout=60)
             took = time.monotonic() - t0
             peer.stop.set()
             peer.join()
             print("# %s: exit %d after %.2f s, %d queries" % (desc, r.returncode, took,
                                                             len(peer.queries)))
             return r, took, peer.queries
+
+        def run(policy, desc, doc=DOC, text=False):
+            return against(policy, doc, desc,
+                           ["status", "--key", "op.key", "--roster", "roster.signed", "--peer",
+                            "n1", "--timeout-ms", str(TIMEOUT_MS)] + ([] if text else ["--json"]))
 
         def run_roster(port):
             roster = {"fleet": "retry", "serial": 1, "operators": [pub["op"]],
@@ -169,19 +173,9 @@ def main():
         # short for a loaded CI run). Sent once: a second copy would be
         # refused as a replay of the first.
         def hand_over(delay, desc, *extra):
-            peer = FakePeer(ctx, secret, lambda i: delay, DOC)
-            run_roster(peer.port)
-            peer.start()
-            t0 = time.monotonic()
-            r = subprocess.run([ctl, "emergency", "halt", "--key", "op.key", "--roster",
-                                "roster.signed", "--peer", "n1", "--reason", "t"] + list(extra),
-                               cwd=work, capture_output=True, text=True, timeout=60)
-            took = time.monotonic() - t0
-            peer.stop.set()
-            peer.join()
-            print("# %s: exit %d after %.2f s, %d copies" % (desc, r.returncode, took,
-                                                           len(peer.queries)))
-            return r, took, peer.queries
+            return against(lambda i: delay, DOC, desc,
+                           ["emergency", "halt", "--key", "op.key", "--roster", "roster.signed",
+                            "--peer", "n1", "--reason", "t"] + list(extra))
 
         r, took, q = hand_over(4.0, "halt answered after 4 s")
         check(r.returncode == 0 and "applied by n1" in r.stdout and len(q) == 1,
