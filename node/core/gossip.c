@@ -79,7 +79,7 @@ void stg__sign_own(stg_core_t *c) {
         bool first = strlen(r.detail) >= strlen(r.phase_detail);
         char *d = first ? r.detail : r.phase_detail;
         cut_utf8(d, strlen(d) * 3 / 4);
-        snprintf(first ? c->detail : c->exec_detail, STG_DETAIL_MAX + 1, "%s", d);
+        memcpy(first ? c->detail : c->exec_detail, d, strlen(d) + 1); /* shorter than before */
         if (cut == 0)
             stg__log(c, STG_LOG_WARNING, "gossip",
                      "a hook's detail does not fit our record once escaped: shortened");
