@@ -107,6 +107,7 @@ out:
 }
 
 static void on_health(stg_core_t *c, const stg_event_t *ev) {
+    c->health_heard = true;
     bool changed = ev->health != c->health;
     bool new_build = ev->build && strcmp(ev->build, c->build) != 0;
     if (new_build) snprintf(c->build, sizeof c->build, "%s", ev->build);

@@ -387,6 +387,17 @@ static void forgive(stg_core_t *c, const exec_in_t *in) {
  * should that fail again, the fleet halts again. */
 static void retry_or_forgive(stg_core_t *c, const exec_in_t *in) {
     if (!c->exec_have) return;
+    /* Just restarted, we do not know yet which version runs: no version
+     * is not "the old one". The first health report decides. */
+    if (!c->health_heard) {
+        c->forgive_seq = in->seq;
+        stg__log(c, STG_LOG_INFO, "exec",
+                 "the operator's resume #%lld waits for the health hook: the version it finds "
+                 "decides between forgiving and running the rollback hook again",
+                 (long long)in->seq);
+        return;
+    }
+    c->forgive_seq = 0;
     if (!stg__self_runs(c, &c->exec_rel)) {
         forgive(c, in);
         return;
@@ -394,6 +405,12 @@ static void retry_or_forgive(stg_core_t *c, const exec_in_t *in) {
     enter(c, STG_EXEC_ROLLING_BACK, "the operator's resume #%lld: running the rollback hook again",
           (long long)in->seq);
     stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);
+}
+
+/* A resume that came before the first health report since our start. */
+static void forgive_when_known(stg_core_t *c, const exec_in_t *in) {
+    (void)in;
+    if (c->forgive_seq) retry_or_forgive(c, &(exec_in_t){.type = EV_FORGIVE, .seq = c->forgive_seq});
 }
 
 /* Restarted during the install: it is verified, then finished, run again
@@ -450,7 +467,7 @@ static exec_fn *const table[STG_EXEC__COUNT][EV__COUNT] = {
         pass,                     pass,              pass,            pass,                    forgive,           pass},
     [STG_EXEC_ROLLBACK_FAILED] = {
         give_back,     pass,             pass,              pass,              pass,         pass,
-        pass,                     pass,              pass,            pass,                    retry_or_forgive,  pass},
+        forgive_when_known,       pass,              pass,            pass,                    retry_or_forgive,  pass},
 };
 
 /* The one transition function. */

@@ -237,6 +237,8 @@ struct stg_core {
     char exec_detail[STG_DETAIL_MAX + 1];
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
+    bool health_heard;            /* a health hook reported since this start */
+    int64_t forgive_seq;          /* a resume that waits for that report (0: none) */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
     bool liveness_news;           /* a suspicion or death adopted, not spread yet */
     int64_t news_spread_ms;       /* when news was last spread (stg__spread_news); 0: never */

@@ -535,6 +535,44 @@ static void rollback_during_install_survives_restart(void **state) {
     done(&f);
 }
 
+/* A resume reaching a node whose rollback failed, right after it restarted:
+ * its health hook has not said yet which version runs, and "no version"
+ * is not "the old one". It must wait for that report and run the rollback
+ * hook again, not go idle on the release it could not roll back (a
+ * simulator seed stalled the fleet so: the proof then waited for it for
+ * good). */
+static void resume_after_restart_waits_for_the_version(void **state) {
+    (void)state;
+    fx_t f = make(6, 37);
+    sim_behaviour_t b = {.health_fails_after_install = true, .rollback_fails = true};
+    for (unsigned i = 0; i < 6; i++) sim_set_behaviour(f.s, i, &b);
+    sim_publish(f.s, 0, "10.5.2", 1800000100);
+    int who = -1;
+    for (int t = 0; t < 4000 && who < 0; t++) {
+        sim_run_until(f.s, sim_now(f.s) + 50);
+        for (unsigned i = 0; i < 6 && who < 0; i++) {
+            stg_exec_view_t x;
+            stg_core_exec(sim_core(f.s, i), &x);
+            if (x.phase == STG_PHASE_FAILED) who = (int)i;
+        }
+    }
+    assert_true(who >= 0);
+    assert_string_equal(sim_running(f.s, (unsigned)who), "10.5.2");
+    sim_crash(f.s, (unsigned)who);
+    sim_run_until(f.s, sim_now(f.s) + 3000);
+    sim_restart(f.s, (unsigned)who);
+    uint8_t env[4096];
+    command(&f, (unsigned)who, 70, "resume", NULL, env, sizeof env);
+    sim_run_until(f.s, sim_now(f.s) + 30000);
+    stg_exec_view_t x;
+    stg_core_exec(sim_core(f.s, (unsigned)who), &x);
+    assert_string_equal(sim_running(f.s, (unsigned)who), "10.5.2");
+    /* The rollback ran again, failed again: the release stays failed. */
+    assert_int_equal(x.phase, STG_PHASE_FAILED);
+    assert_int_equal(count_phase(&f, STG_PHASE_ELECTED, STG_PHASE_SOAKING), 0);
+    done(&f);
+}
+
 static int updating_node(fx_t *f) {
     for (unsigned i = 0; i < sim_nodes(f->s); i++) {
         if (!sim_alive(f->s, i)) continue;
@@ -730,6 +768,7 @@ int main(void) {
         cmocka_unit_test(cut_off_member_applies_once_on_return),
         cmocka_unit_test(lost_first_wave_is_relayed),
         cmocka_unit_test(rollback_during_install_survives_restart),
+        cmocka_unit_test(resume_after_restart_waits_for_the_version),
         cmocka_unit_test(clear_grants_frees_a_dead_holders_slot),
         cmocka_unit_test(command_rides_the_overlay),
         cmocka_unit_test(command_burst_signs_each_record_once),
