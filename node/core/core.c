@@ -251,7 +251,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
 }
 
 void stg_core_tuning_default(stg_core_tuning_t *t) {
-    t->probe_interval_ms = 1000;
+    t->probe_interval_ms = 1200;
     t->probe_timeout_ms = 400;
     t->indirect_checks = 3;
     t->suspicion_ms = 3000;

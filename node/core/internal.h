@@ -73,6 +73,8 @@ typedef struct {
     int64_t sent_ms;              /* the ping left (or the wait began again, after our
                                      own loop ran late) */
     unsigned nacks_expected, nacks; /* from the ping-req helpers */
+    int64_t verdict_ms;           /* once ping-reqs went out: judged then, even
+                                     before the period ends (§7.5) */
 } probe_t;
 
 typedef struct {

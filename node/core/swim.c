@@ -297,9 +297,9 @@ static void suspect_by_probe(stg_core_t *c, int i) {
     if (t->live == STG_LIVE_SUSPECT && stg__confirm(c, i, c->self)) send_suspect(c, i);
 }
 
-static void probe_round(stg_core_t *c) {
+/* Judge the current probe: answered, or its target suspect. */
+static void end_probe(stg_core_t *c) {
     probe_t *p = &c->probe;
-    ping_the_dead(c);
     if (p->active) {
         if (p->acked) {
             stg__local_health(c, -1, "a probe was answered");
@@ -318,6 +318,12 @@ static void probe_round(stg_core_t *c) {
         }
     }
     p->active = false;
+}
+
+static void probe_round(stg_core_t *c) {
+    probe_t *p = &c->probe;
+    ping_the_dead(c);
+    end_probe(c);
     int t = next_probe_target(c);
     if (t < 0) return;
     *p = (probe_t){.active = true, .target = t, .seq = ++c->next_seq, .sent_ms = c->now};
@@ -358,7 +364,12 @@ void stg__swim_tick(stg_core_t *c) {
          * loop-late event's business (stg__on_loop_late). */
         int64_t nacks_due = p->sent_ms + stg__probe_timeout(c) + c->t.probe_timeout_ms * 3 / 2;
         if (n && c->next_probe_ms < nacks_due) c->next_probe_ms = nacks_due;
+        /* The verdict comes 2.5 timeouts after the ping (stretched by local
+         * health like them), not at the period's end: how soon a dead member
+         * is found depends on the timeout, not on how often we probe. */
+        p->verdict_ms = p->sent_ms + stg__probe_timeout(c) * 5 / 2;
     }
+    if (p->active && !p->acked && p->indirect_sent && c->now >= p->verdict_ms) end_probe(c);
     for (int i = 0; i < RELAYS_MAX; i++) {
         relay_t *r = &c->relays[i];
         if (r->used && !r->nack_sent && r->expires_ms > c->now && c->now >= r->nack_ms) {
@@ -387,6 +398,8 @@ int64_t stg__swim_wakeup(const stg_core_t *c) {
         int64_t t = c->probe.sent_ms + stg__probe_timeout(c);
         if (t < w) w = t;
     }
+    if (c->probe.active && !c->probe.acked && c->probe.indirect_sent && c->probe.verdict_ms < w)
+        w = c->probe.verdict_ms;
     for (int i = 0; i < RELAYS_MAX; i++) {
         const relay_t *r = &c->relays[i];
         if (r->used && !r->nack_sent && r->expires_ms > c->now && r->nack_ms < w) w = r->nack_ms;
@@ -423,6 +436,7 @@ void stg__on_loop_late(stg_core_t *c, int64_t late_ms) {
     int64_t timeout_at = p->sent_ms + stg__probe_timeout(c);
     bool excuse = p->active && !p->acked &&
                   ((timeout_at >= gap_start && timeout_at <= c->now) ||
+                   (p->indirect_sent && p->verdict_ms >= gap_start && p->verdict_ms <= c->now) ||
                    (c->next_probe_ms >= gap_start && c->next_probe_ms <= c->now));
     stg__local_health(c, 1, "our own loop ran late");
     if (excuse) {
@@ -467,6 +481,7 @@ void stg__spread_news(stg_core_t *c) {
     c->liveness_news = false;
     c->news_spread_ms = c->now;
     int to[STG_MEMBERS_MAX];
-    unsigned n = stg__random_peers(c, -1, -1, c->t.fanout + 1, to);
+    unsigned n = c->have_tree ? stg__flood_targets(c, -1, to)
+                              : stg__random_peers(c, -1, -1, c->t.fanout + 1, to);
     for (unsigned i = 0; i < n; i++) stg__send_probe_msg(c, to[i], STG_MSG_PING, ++c->next_seq, -1);
 }
