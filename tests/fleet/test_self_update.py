@@ -296,6 +296,7 @@ def test(f, tap):
                         "and reads every member's note" % (word(v1), CAP), flowing, 15):
         return
     via = {n: st.doc["selftest"]["notes_via_old"] for n, st in f.status_all().items()}
+    tap.note("notes relayed by old peers, per new peer since its re-exec: %r" % via)
     tap.check(sum(via.values()) > 0, "an old peer relayed a new peer's record, its note intact, "
               "to another new peer (selftest.notes_via_old)", repr(via))
     tap.check(all(f.alive(n) and f.pid(n) == pids[n] for n in f.order),
