@@ -159,6 +159,10 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
                 json_array_append_new(a, json_string(stg_cap_name((stg_cap_t)k)));
         json_object_set_new(o, "caps", a);
     }
+#if STG_SELFTEST_NEXT
+    if (o && r->selftest_note[0])
+        json_object_set_new(o, "selftest_note", json_string(r->selftest_note));
+#endif
     if (!o) return STG_EINVAL;
     size_t n = json_dumpb(o, (char *)out, cap, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -206,6 +210,11 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     json_t *caps = NULL;
     if (!rc) rc = stg_json_array(o, "record", "caps", false, STG_CAPS_MAX, &caps, d);
     if (!rc && caps) rc = caps_decode(caps, &r->caps, d);
+#if STG_SELFTEST_NEXT
+    if (!rc)
+        rc = stg_json_str(o, "record", "selftest_note", false, r->selftest_note,
+                          sizeof r->selftest_note, d);
+#endif
     json_t *forging = json_object_get(o, "forging");
     if (!rc && forging) {
         if (!json_is_boolean(forging))

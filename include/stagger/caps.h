@@ -13,8 +13,11 @@
 
 #include <stdint.h>
 
+#include "stagger/selftest.h"
+
 #define STG_CAP_MAP(X)                 \
-    X(PROMOTE, "promote") /* the emergency command promote (§10) */
+    X(PROMOTE, "promote") /* the emergency command promote (§10) */ \
+    STG_SELFTEST_CAP_MAP(X) /* staggerd-next only (selftest.h) */
 
 typedef enum {
 #define X(name, text) STG_CAP_##name,

@@ -105,6 +105,10 @@ typedef struct {
                                        * staggerd that this build knows (names it does
                                        * not know are checked, then left out); absent
                                        * is none, as every older staggerd's record */
+#if STG_SELFTEST_NEXT
+    char selftest_note[STG_SELFTEST_NOTE_MAX + 1]; /* optional, "": the field only
+                                       * staggerd-next knows (selftest.h) */
+#endif
 } stg_record_t;
 
 /* JSON payload for r; returns length or a negative code. */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "stagger/err.h"
+#include "stagger/selftest.h"
 
 #define STG_WIRE_HEADER 10u
 #define STG_WIRE_MAX (256u * 1024u)
@@ -45,7 +46,8 @@
     X(STATUS_REQ, 20, "status-req") \
     X(STATUS_REP, 21, "status-rep") \
     X(ERROR_REP, 22, "error-rep")   \
-    X(OK_REP, 23, "ok-rep")
+    X(OK_REP, 23, "ok-rep")         \
+    STG_SELFTEST_MSG_MAP(X) /* staggerd-next only (selftest.h) */
 
 typedef enum {
 #define X(name, val, text) STG_MSG_##name = (val),

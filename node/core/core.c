@@ -19,18 +19,28 @@
  * and what was new is relayed once at the end. */
 static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
     stg_relay_t relay = {.n = 0};
+#if STG_SELFTEST_NEXT
+    int fresh[STG_RECORDS_MAX];
+    unsigned nfresh = 0;
+#endif
     for (unsigned i = 0; i < m->nrec; i++) {
         stg_record_news_t n;
         switch (stg__record_take(c, m, i, from, &relay, &n)) {
         case STG_NEWS_NONE: break;
         case STG_NEWS_REFUTE: stg__refute(c, n.inc); break;
         case STG_NEWS_RECORD:
+#if STG_SELFTEST_NEXT
+            fresh[nfresh++] = n.idx;
+#endif
             if (n.alive) stg__set_live(c, n.idx, STG_LIVE_ALIVE, n.inc);
             stg__rollout_record(c, n.idx);
             stg__command_catch_up(c, n.idx, n.cmd_seq);
             break;
         }
     }
+#if STG_SELFTEST_NEXT
+    stg__selftest_relayed(c, from, fresh, nfresh);
+#endif
     stg__records_relay(c, &relay, from);
 }
 
@@ -92,6 +102,9 @@ static void on_message(stg_core_t *c, const stg_event_t *ev) {
     case STG_MSG_ROSTER_WANT: stg__send_roster(c, from); break;
     case STG_MSG_RELEASE: stg__rollout_release(c, m->blob, m->blob_len, from); break;
     case STG_MSG_COMMAND: stg__command_msg(c, m->blob, m->blob_len, from); break;
+#if STG_SELFTEST_NEXT
+    case STG_MSG_SELFTEST_HELLO: stg__selftest_hello(c, from); break;
+#endif
     default: {
         elect_t e = stg__rollout_msg(c, m, from);
         if (e == ELECT_WON) stg__start_update(c);

@@ -41,6 +41,9 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->attempt = (int64_t)c->slot_attempt;
     if (c->phase != STG_PHASE_IDLE)
         snprintf(r->phase_detail, sizeof r->phase_detail, "%s", c->exec_detail);
+#if STG_SELFTEST_NEXT
+    stg__selftest_note(c, r);
+#endif
 }
 
 /* Cut s to at most n bytes, at a UTF-8 character boundary. */

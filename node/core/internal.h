@@ -197,6 +197,13 @@ struct stg_core {
     int64_t health_since_ms;
     bool started;
     stg_core_stats_t stats;
+#if STG_SELFTEST_NEXT
+    struct {                      /* staggerd-next's additions (selftest.c) */
+        int64_t hello_next_ms;    /* no hello before this */
+        uint64_t hello_sent, hello_received;
+        uint64_t notes_via_old;   /* notes relayed to us by a member without one */
+    } selftest;
+#endif
     int64_t reject_log_ms[STG_REJECT__COUNT];
     uint64_t reject_unlogged[STG_REJECT__COUNT];
     /* rollout: the adopted release */
@@ -555,6 +562,15 @@ void stg__command_free(stg_core_t *c);
 void stg__rollout_free(stg_core_t *c);
 void stg__rollout_tick(stg_core_t *c);
 int64_t stg__rollout_wakeup(const stg_core_t *c);
+
+#if STG_SELFTEST_NEXT
+/* selftest.c: staggerd-next's record field, capability and message
+ * (stagger/selftest.h); compiled into its core only. */
+void stg__selftest_note(const stg_core_t *c, stg_record_t *r);
+void stg__selftest_probe(stg_core_t *c, int target);
+void stg__selftest_hello(stg_core_t *c, int from);
+void stg__selftest_relayed(stg_core_t *c, int from, const int *idx, unsigned n);
+#endif
 
 /* status.c */
 json_t *stg__command_status(const stg_core_t *c);

@@ -201,6 +201,9 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
         json_object_set_new(o, "caps", caps_json(p->have ? p->rec.caps : 0));
         json_object_set_new(o, "stage", json_integer(m->stage));
         json_object_set_new(o, "holdback", json_boolean(m->holdback));
+#if STG_SELFTEST_NEXT
+        json_object_set_new(o, "selftest_note", json_string(p->have ? p->rec.selftest_note : ""));
+#endif
         /* A clock beyond what the rules allow (docs/operations.md, clocks). */
         if ((int)i != c->self && p->skew_over >= 2)
             json_object_set_new(o, "clock_skew_ms", json_integer((json_int_t)p->skew_ms));
@@ -243,6 +246,14 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      "journal", store, "forgers", forgers);
     if (doc) json_object_set_new(doc, "fork", fork);
     if (doc) json_object_set_new(doc, "capabilities", caps_json(stg__fleet_caps(c)));
+#if STG_SELFTEST_NEXT
+    if (doc)
+        json_object_set_new(doc, "selftest",
+                            json_pack("{s:I, s:I, s:I}", "hello_sent",
+                                      (json_int_t)c->selftest.hello_sent, "hello_received",
+                                      (json_int_t)c->selftest.hello_received, "notes_via_old",
+                                      (json_int_t)c->selftest.notes_via_old));
+#endif
     if (doc)
         json_object_set_new(doc, "promoted",
                             c->promoted.on ? json_pack("{s:s, s:s, s:I}", "producer",

@@ -328,6 +328,9 @@ static void probe_round(stg_core_t *c) {
     if (t < 0) return;
     *p = (probe_t){.active = true, .target = t, .seq = ++c->next_seq, .sent_ms = c->now};
     stg__send_probe_msg(c, t, STG_MSG_PING, p->seq, -1);
+#if STG_SELFTEST_NEXT
+    stg__selftest_probe(c, t);
+#endif
 }
 
 /* A connection to member i ended: when a process dies its kernel resets

@@ -19,6 +19,22 @@ its health never passes, the deadline fails it, the rollback hook puts the
 previous binary back and re-execs, and the fleet halts as for any failed
 update, no other node having moved.
 
+The next build is a newer minor version in the sense of docs/protocol.md
+§11 (include/stagger/selftest.h): its records carry a field older builds do
+not know (`selftest_note`), list a capability they do not know
+(`selftest-hello`), and it sends a message type they do not know (240)
+only while that capability is fleet-wide. Throughout the mixed period, at
+every poll of every peer: no old peer counted a BAD_TYPE the test did not
+send it, and no new peer sent a hello while the capability was missing
+from its fleet-wide set. While halted: the old peers hold the new peers'
+records (field and all, no reject), the new peers read each other's field;
+the test's own client sends type 240 to an old peer and gets `error-rep`
+BAD_TYPE, counted once, on a connection that still answers status (and
+to a new peer, which knows the type, NOT_ALLOWED: members only). Once all
+8 run the new build the capability is fleet-wide, hellos flow, every peer
+reads every field, and some field reached a new peer relayed unchanged
+by an old one.
+
 usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL (prints TAP);
 staggerd-next and staggerd-mute are taken from STAGGERD's directory.
 """
@@ -30,7 +46,8 @@ import subprocess
 import sys
 
 import emergency_util as eu
-from fleet import HEALTH_TIMEOUT_S, TUNING, busy_spans, main, max_overlap, rollout_policy
+from fleet import (HEALTH_TIMEOUT_S, TUNING, busy_spans, frame, main, max_overlap,
+                   rollout_policy, verdict)
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 HOOKS = os.path.join(SRC, "deploy", "hooks", "stagger")
@@ -43,6 +60,12 @@ UPDATING = ("elected", "installing", "verifying", "soaking")
 GOOD_MOVES = ["elected", "installing", "verifying", "soaking", "done"]
 FAIL_MOVES = ["elected", "installing", "verifying", "failed", "rolling-back", "rolled-back"]
 QUIET_S = 3  # "no new node starts while halted": watched this long
+# What the next build adds (include/stagger/selftest.h, docs/protocol.md §11).
+CAP, HELLO_TYPE = "selftest-hello", 240
+
+
+def note_of(name):
+    return "hello from %s" % name
 
 
 def version_string(exe):
@@ -90,12 +113,98 @@ def reexecs(f, name, old, new):
             if "re-exec'd from %s to %s (pid %d," % (old, new, f.pid(name)) in line]
 
 
+class Mixed:
+    """§11's rules watched at every poll of the rollout: an old peer (its
+    own row's stagger is the old version) counts no BAD_TYPE beyond the
+    test's own injections; a new peer whose fleet-wide set lacks the
+    capability has sent no hello. Violations are kept for one check."""
+
+    def __init__(self, v0):
+        self.v0, self.injected, self.bad, self.polls = v0, {}, [], 0
+
+    def look(self, views):
+        for peer, st in views.items():
+            doc = st.doc
+            if not doc:
+                continue
+            self.polls += 1
+            me = st.row(peer) or {}
+            if me.get("stagger") == self.v0:
+                if st.rejects("BAD_TYPE") > self.injected.get(peer, 0):
+                    self.bad.append("%s (old) counted BAD_TYPE %d: %r" % (
+                        peer, st.rejects("BAD_TYPE"), doc.get("rejects")))
+            elif CAP not in doc.get("capabilities", []) and \
+                    (doc.get("selftest") or {}).get("hello_sent", 0):
+                self.bad.append("%s sent %d hellos, capabilities %r" % (
+                    peer, doc["selftest"]["hello_sent"], doc.get("capabilities")))
+
+    def problems(self, f, expect):
+        bad = f.problems(expect)
+        self.look(f.last_views)
+        return bad
+
+
+def inject_hello(f, to, serial):
+    """A frame of the next build's type from the test's operator client to
+    TO, then a status-req on the same connection: (handshake, verdict of
+    each)."""
+    sock, outcome = f.client(to, "op")
+    try:
+        hello = verdict(f.request(sock, frame(HELLO_TYPE, serial)))
+        status = verdict(f.request(sock, frame("status-req", serial)))
+    finally:
+        sock.close(0)
+    return outcome, hello, status
+
+
+def mixed_checks(f, tap, views, old_nodes, new_nodes, v1, watch):
+    """While halted with versions mixed: the old peers hold the new peers'
+    records, the new peers read each other's field, and type 240 to an old
+    peer is refused BAD_TYPE, counted, on a connection that stays up."""
+    sent = {n: (views[n].doc.get("selftest") or {}).get("hello_sent") for n in new_nodes}
+    tap.check(set(sent.values()) == {0} and
+              all(CAP not in views[n].doc["capabilities"] and
+                  CAP in views[n].row(n)["caps"] for n in new_nodes),
+              "new peers list %s in their records, the fleet-wide set lacks it, and they sent "
+              "no hello" % CAP, repr(sent))
+    held = ["%s sees %s on %r" % (o, n, views[o].row(n)["stagger"])
+            for o in old_nodes for n in new_nodes if views[o].row(n)["stagger"] != v1]
+    rej = {o: views[o].doc["rejects"] for o in old_nodes if views[o].doc["rejects"]}
+    tap.check(not held and not rej, "old peers hold every new peer's record (unknown field "
+              "and capability included) and refused nothing", "\n".join(held) + repr(rej))
+    notes = ["%s sees %s's note %r" % (a, b, views[a].row(b).get("selftest_note"))
+             for a in new_nodes for b in f.order
+             if views[a].row(b).get("selftest_note") != (note_of(b) if b in new_nodes else "")]
+    tap.check(not notes, "new peers read each new peer's selftest_note from its record, and "
+              "none from an old peer's", "\n".join(notes))
+    old, new = old_nodes[0], new_nodes[0]
+    serial = views[old].doc["serial"]
+    before = f.status(old).doc["rejects"]
+    watch.injected[old] = watch.injected.get(old, 0) + 1
+    shake, hello, status = inject_hello(f, old, serial)
+    after = f.status(old).doc["rejects"]
+    tap.check(shake == "ok" and hello and hello[:2] == ("refused", "BAD_TYPE"),
+              "type %d from a client to %s (old): error-rep BAD_TYPE" % (HELLO_TYPE, old),
+              "%s %r" % (shake, hello))
+    tap.check(status and status[0] == "status" and json.loads(status[2])["self"] == old,
+              "%s answers a status-req on the same connection" % old, repr(status))
+    want = dict(before, BAD_TYPE=before.get("BAD_TYPE", 0) + 1)
+    tap.check(after == want, "%s counted it once, under BAD_TYPE, and nothing else" % old,
+              "%r -> %r" % (before, after))
+    shake, hello, status = inject_hello(f, new, serial)
+    tap.check(hello and hello[:2] == ("refused", "NOT_ALLOWED") and status and
+              status[0] == "status", "type %d from a client to %s (new, knows it): "
+              "NOT_ALLOWED (members only), status still answered" % (HELLO_TYPE, new),
+              "%s %r %r" % (shake, hello, status and status[:2]))
+
+
 def test(f, tap):
     builddir = os.path.dirname(f.staggerd)
     v0 = version_string(f.staggerd)
     v1 = version_string(os.path.join(builddir, "staggerd-next"))
     vbad = version_string(os.path.join(builddir, "staggerd-mute"))
     tap.note("running %s; release %s; bad build %s" % (v0, v1, vbad))
+    watch = Mixed(v0)
     setup(f)
     f.start_all()
     pids = {n: f.pid(n) for n in f.order}
@@ -116,6 +225,7 @@ def test(f, tap):
     # ---- versions mixed: halt, status, resume ----
     def mixed():
         st = f.status("relay2")
+        watch.look({"relay2": st})
         rows = (st.doc or {}).get("members", [])
         new = [m["name"] for m in rows if m.get("stagger") == v1 and m.get("phase") == "done"]
         return [] if len(new) >= 2 else ["relay2 sees %d done on %s" % (len(new), v1)]
@@ -149,6 +259,8 @@ def test(f, tap):
         tap.check(r.rc == 4 and "halted by the operator: test halt" in r.out,
                   "staggerctl status --peer %s (on %s) shows the halt" % (n, on[n]),
                   r.out + r.err)
+    watch.look(views)
+    mixed_checks(f, tap, views, old_nodes, new_nodes, v1, watch)
     held, bad = f.hold(lambda: ["%s: %s" % (m["name"], m["phase"])
                                 for m in (f.status("relay3").doc or {}).get("members", [])
                                 if m["phase"] in UPDATING], QUIET_S)
@@ -159,10 +271,34 @@ def test(f, tap):
 
     # ---- the whole fleet on the new build ----
     if not f.check_wait("every peer shows all 8 done on stagger %s" % word(v1),
-                        lambda: f.problems({n: {"version": word(v1), "phase": "done",
-                                                "health": "healthy", "stagger": v1}
-                                            for n in f.order}), 200):
+                        lambda: watch.problems(f, {n: {"version": word(v1), "phase": "done",
+                                                       "health": "healthy", "stagger": v1}
+                                                   for n in f.order}), 200):
         return
+    tap.check(watch.polls > 0 and not watch.bad, "in %d status answers while versions were "
+              "mixed, no old peer counted a BAD_TYPE it was not sent by the test, and no new "
+              "peer sent a hello without %s fleet-wide" % (watch.polls, CAP),
+              "\n".join(watch.bad[:20]))
+
+    def flowing():
+        bad = []
+        for p, st in f.status_all().items():
+            doc = st.doc or {}
+            s = doc.get("selftest") or {}
+            if CAP not in doc.get("capabilities", []) or not s.get("hello_sent") or \
+                    not s.get("hello_received"):
+                bad.append("%s: capabilities %r, selftest %r" % (p, doc.get("capabilities"), s))
+            bad += ["%s sees %s's note %r" % (p, m["name"], m.get("selftest_note"))
+                    for m in doc.get("members", []) if m.get("selftest_note") != note_of(m["name"])]
+        return bad
+
+    if not f.check_wait("all on %s: %s fleet-wide on every peer, each sent and received hellos "
+                        "and reads every member's note" % (word(v1), CAP), flowing, 15):
+        return
+    via = {n: st.doc["selftest"]["notes_via_old"] for n, st in f.status_all().items()}
+    tap.note("notes relayed by old peers, per new peer since its re-exec: %r" % via)
+    tap.check(sum(via.values()) > 0, "an old peer relayed a new peer's record, its note intact, "
+              "to another new peer (selftest.notes_via_old)", repr(via))
     tap.check(all(f.alive(n) and f.pid(n) == pids[n] for n in f.order),
               "every daemon is still the process the test started (pid kept)")
     exe_ok = {n: os.readlink("/proc/%d/exe" % pids[n]) for n in f.order}

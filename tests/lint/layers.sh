@@ -26,6 +26,7 @@ peers     2
 status    2
 fork      2
 roles     2
+selftest  2
 emit      1
 policy    1
 names     0

@@ -49,6 +49,9 @@ static void peek_type(void **state) {
         {"01 12 0000000000000003", STG_MSG_NACK, 0},
         {"01 13 0000000000000003", STG_MSG_SUSPECT, 0},
         {"01 18 0000000000000003", -1, STG_REJECT_BAD_TYPE},   /* 24: past the last */
+        /* 240: reserved for the test build staggerd-next (protocol.md
+         * §11.1); unknown to every other build, this one included. */
+        {"01 f0 0000000000000003", -1, STG_REJECT_BAD_TYPE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t buf[64];
