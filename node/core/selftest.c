@@ -8,6 +8,10 @@
 
 #include "internal.h"
 
+/* Empty in every other build, so whatever compiles node/core/ whole (the
+ * simulator's mutants) needs no list of what to leave out. */
+#if STG_SELFTEST_NEXT
+
 /* The field no other build knows: older members ignore it, store it and
  * relay it with the record, which is signed with it. */
 void stg__selftest_note(const stg_core_t *c, stg_record_t *r) {
@@ -40,3 +44,5 @@ void stg__selftest_relayed(stg_core_t *c, int from, const int *idx, unsigned n) 
     for (unsigned k = 0; k < n; k++)
         if (idx[k] != from && c->peers[idx[k]].rec.selftest_note[0]) c->selftest.notes_via_old++;
 }
+
+#endif /* STG_SELFTEST_NEXT */
