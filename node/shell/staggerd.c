@@ -462,6 +462,16 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
         unlink(path);
     }
     if (d->stopping) return;
+    if (kind != STG_HOOK_GATE && res->term_signal && stg_core_away_left(d->core) > 0) {
+        /* The reboot it announced is under way: systemd signals the whole
+         * unit at once, and the hook may die before our own SIGTERM is
+         * read. Not a failure: the journal says the install asked for the
+         * reboot, and the restart resumes from it. */
+        say(STG_LOG_WARNING, "hook", "%s: killed by signal %d during the absence it announced "
+                                     "(the reboot under way): left to the restart",
+            stg_hook_name(kind), res->term_signal);
+        return;
+    }
     char tail[200], detail[STG_DETAIL_MAX + 1];
     last_line(res->output, tail, sizeof tail);
     bool ok = !res->cancelled && !res->timed_out && !res->term_signal && res->exit_status == 0;

@@ -12,7 +12,7 @@ later with the same state directory.
   rollback), ends done, and the rollout goes on.
 - The second announces 4 s and stays away longer: rebooting first, then,
   its window over on the peers' clocks, suspect and dead as any crash;
-  back, it finishes too, and every member is done.
+  back, it finishes too.
 
 usage: /usr/bin/python3 test_reboot.py STAGGERD STAGGERCTL (prints TAP)
 """
@@ -36,14 +36,31 @@ def reboot(f, tap, name):
                         lambda: [] if os.path.exists(now) else ["no reboot-now yet"], 30):
         return None
     note = [h[3] for h in f.hooks_log(name) if h[1] == "install" and h[3].startswith("away")]
-    f.stop(name)
+    # systemd stops the whole unit at once: the daemon and its hook.
+    os.kill(f.pid(name), signal.SIGTERM)
     pid = int([h for h in f.installs(name)][-1][3].split()[-1])
     try:
-        os.killpg(pid, signal.SIGKILL)  # its own session: the pid is the group
+        os.killpg(pid, signal.SIGTERM)  # its own session: the pid is the group
     except ProcessLookupError:
         pass
     os.unlink(now)
+    f.stop(name)
     return note[-1] if note else ""
+
+
+def flapped(f, name, peers):
+    """The peers whose log, from NAME's announcement to its return, says
+    it was suspected or dead (a busy machine's false suspicions before or
+    after are not the reboot's)."""
+    bad = []
+    for n in peers:
+        log = f.log_text(n)
+        start = log.find("%s announces a planned absence" % name)
+        end = log.find("%s: rebooting -> alive" % name, max(start, 0))
+        span = log[start:end if end >= 0 else len(log)] if start >= 0 else ""
+        if start < 0 or "%s: alive -> suspect" % name in span or "%s: suspect -> dead" % name in span:
+            bad.append(n)
+    return bad
 
 
 def liveness(f, name, want, peers):
@@ -82,17 +99,16 @@ def test(f, tap):
     f.check_wait("back, %s ends done on %s in every peer's view" % (first, NEW_VERSION),
                  lambda: f.problems({first: {"version": NEW_VERSION, "phase": "done",
                                              "liveness": "alive"}}), 30)
-    log = f.log_text(first)
-    tap.check("installing -> verifying" in log and "back from the reboot the install hook "
-              "announced" in log, "it resumed from its journal in verifying, with the health "
-              "check of the new version", log[-1500:])
+    after = [(m.old, m.new) for m in f.moves(first, NEW_VERSION) if m.run == 2]
+    tap.check(after == [("verifying", "soaking"), ("soaking", "done")],
+              "it resumed from its journal in verifying, with the health check of the new "
+              "version (%s)" % after, f.log_text(first)[-1500:])
     hooks = [(h[1], h[3].split()[0]) for h in f.hooks_log(first) if h[1] != "gate"]
     tap.check(hooks.count(("install", "begin")) == 1 and not any(h[0] == "rollback" for h in hooks),
               "its install ran once, no rollback", repr(hooks))
-    flap = [n for n in f.order
-            if "%s: alive -> suspect" % first in f.log_text(n) or
-            "%s: suspect -> dead" % first in f.log_text(n)]
-    tap.check(not flap, "no peer ever suspected %s or declared it dead" % first, repr(flap))
+    tap.check(not flapped(f, first, peers),
+              "no peer suspected %s or declared it dead from its announcement to its return"
+              % first, repr(flapped(f, first, peers)))
 
     # ---- not back within the window ---------------------------------------------------
     t0 = time.monotonic()
@@ -108,12 +124,15 @@ def test(f, tap):
     took = time.monotonic() - down
     said = [n for n in peers if "%s did not come back within its announced absence" % late
             in f.log_text(n)]
-    tap.check(took >= 3 and len(said) == len(peers),
-              "dead only after its window ended (%.1f s after it went; %d peers logged it)"
-              % (took, len(said)), repr(said))
+    # A peer that had not probed it inside the window (no failed probe:
+    # still alive to it) learns of it from the others' claims afterwards.
+    tap.check(took >= 3 and said,
+              "dead only after its window ended (%.1f s after it went; %d of %d peers found "
+              "it gone in the window and logged that it did not come back)"
+              % (took, len(said), len(peers)), repr(said))
     f.start(late)
-    f.check_wait("back, every peer shows all 8 members done on %s" % NEW_VERSION,
-                 lambda: f.rolled_out(), 60)
+    f.check_wait("back, every peer shows both done on %s (the others ran it already)"
+                 % NEW_VERSION, lambda: f.rolled_out(names=list(UPDATING)), 60)
     tap.note("the late reboot took %.1f s from the announcement to done" % (time.monotonic() - t0))
 
 
