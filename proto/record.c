@@ -152,6 +152,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
         }
         json_object_set_new(o, "tip", t);
     }
+    if (o && r->away_ms) json_object_set_new(o, "away_ms", json_integer((json_int_t)r->away_ms));
     if (o && r->caps) {
         json_t *a = json_array();
         for (int k = 0; k < STG_CAP__COUNT; k++)
@@ -200,6 +201,7 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc) rc = stg_json_int(o, "record", "cmd_seq", false, 0, INT53, &r->cmd_seq, d);
     if (!rc) rc = stg_json_int(o, "record", "attempt", false, 0, INT53, &r->attempt, d);
     if (!rc) rc = stg_json_str(o, "record", "stagger", false, r->stagger, sizeof r->stagger, d);
+    if (!rc) rc = stg_json_int(o, "record", "away_ms", false, 0, STG_AWAY_MAX_MS, &r->away_ms, d);
     if (!rc) rc = stg_json_str(o, "record", "build", false, r->build, sizeof r->build, d);
     if (!rc && r->build[0] && !stg_sha256_hex_ok(r->build))
         rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.build",

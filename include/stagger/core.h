@@ -151,7 +151,8 @@ const char *stg_store_name(stg_store_t s);
     X(RELEASE, "release")           \
     X(LINK_LOST, "link-lost")       \
     X(PERSISTED, "persisted")      \
-    X(LOOP_LATE, "loop-late")
+    X(LOOP_LATE, "loop-late")      \
+    X(AWAY, "away")
 
 typedef enum {
 #define X(name, text) STG_EV_##name,
@@ -197,6 +198,11 @@ typedef struct {
      * that noticed it. The core does not blame peers for answers it could
      * not read in that gap (docs/protocol.md §7.5). */
     int64_t late_ms;
+    /* AWAY: the running install or rollback hook (hook) announced that the
+     * machine is about to be away for up to this long (its away=S line, ms):
+     * a planned reboot. 1..STG_AWAY_MAX_MS; the core signs it into our
+     * record and pushes it at once (stg_core_away_sent says when it left). */
+    int64_t away_ms;
 } stg_event_t;
 
 #define STG_ACT_MAP(X)              \
@@ -265,10 +271,19 @@ typedef struct {
     stg_record_t rec;
     stg_live_t live;
     bool known;                   /* ever heard of (record received) */
+    bool rebooting;               /* announced a planned absence and stopped
+                                     answering inside it: not suspect, not dead */
+    int64_t away_left_ms;         /* what is left of its announced window on our
+                                     clock, 0: none */
     int64_t last_heard_ms;        /* 0 = never */
 } stg_member_view_t;
 
 void stg_core_member(const stg_core_t *core, int idx, stg_member_view_t *out);
+/* Member idx's liveness alone, what is left of its announced absence (0:
+ * none) and whether it is rebooting in it (may be NULL), without copying
+ * its record: cheap enough for the simulator's checks after every step. */
+stg_live_t stg_core_member_live(const stg_core_t *core, int idx, int64_t *away_left_ms,
+                                bool *rebooting);
 /* What the status shows: healthy/unhealthy only for live members with a
  * record; otherwise unknown. */
 stg_health_t stg_core_shown_health(const stg_core_t *core, int idx);
@@ -290,6 +305,13 @@ typedef struct {
     uint64_t confirmations;       /* independent accusers counted on suspicions */
 } stg_core_stats_t;
 const stg_core_stats_t *stg_core_stats(const stg_core_t *core);
+/* A planned absence of ours (STG_EV_AWAY): how long our record still
+ * announces, 0 when none; and whether the record announcing it has left for
+ * every partner (signed, its journal write done, nothing held behind it):
+ * the hook that reboots may go on then. */
+int64_t stg_core_away_left(const stg_core_t *core);
+bool stg_core_away_sent(const stg_core_t *core);
+
 /* Lifeguard's local health score, 0 (healthy) .. tuning.local_health_max:
  * how much this node distrusts its own timing (docs/protocol.md §7.5). */
 int stg_core_local_health(const stg_core_t *core);

@@ -105,11 +105,19 @@ typedef struct {
                                        * staggerd that this build knows (names it does
                                        * not know are checked, then left out); absent
                                        * is none, as every older staggerd's record */
+    int64_t away_ms;                  /* optional (0): the signer is about to be away
+                                       * (a planned reboot) for up to this long,
+                                       * 1..STG_AWAY_MAX_MS; each receiver times it on
+                                       * its own clock from when it got the record */
 #if STG_SELFTEST_NEXT
     char selftest_note[STG_SELFTEST_NOTE_MAX + 1]; /* optional, "": the field only
                                        * staggerd-next knows (selftest.h) */
 #endif
 } stg_record_t;
+
+/* The longest planned absence a record may announce (away_ms): a reboot
+ * and the daemon's start, with room for a slow firmware. */
+#define STG_AWAY_MAX_MS 3600000
 
 /* JSON payload for r; returns length or a negative code. */
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap);

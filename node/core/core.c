@@ -33,6 +33,7 @@ static void on_records(stg_core_t *c, const stg_msg_t *m, int from) {
             fresh[nfresh++] = n.idx;
 #endif
             if (n.alive) stg__set_live(c, n.idx, STG_LIVE_ALIVE, n.inc);
+            stg__away_note(c, n.idx);
             stg__rollout_record(c, n.idx);
             stg__command_catch_up(c, n.idx, n.cmd_seq);
             break;
@@ -184,6 +185,15 @@ static void on_tick(stg_core_t *c) {
         c->next_health_ms = c->now + c->t.health_interval_ms;
     }
     stg__swim_tick(c);
+    if (c->away_until_ms && c->now >= c->away_until_ms) {
+        /* Still here when our announced absence ended: the reboot did not
+         * happen (or not yet). The record says so; peers judge us as ever. */
+        c->away_until_ms = 0;
+        stg__log(c, STG_LOG_WARNING, "exec",
+                 "our announced absence ended and we are still up: the record no longer "
+                 "announces it");
+        stg__own_changed(c);
+    }
     stg__own_push_tick(c);
     stg__command_tick(c);
     /* A journal write that failed, or that the shell never reported, is
@@ -255,6 +265,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     case STG_EV_LINK_LOST: stg__on_link_lost(c, ev->from); break;
     case STG_EV_PERSISTED: stg__on_persisted(c, ev); break;
     case STG_EV_LOOP_LATE: stg__on_loop_late(c, ev->late_ms); break;
+    case STG_EV_AWAY: stg__exec_away(c, ev); break;
     }
     /* Timers are checked on every event, so a busy node never starves them. */
     on_tick(c);
@@ -350,6 +361,7 @@ int64_t stg_core_next_wakeup(const stg_core_t *c) {
     if (c->next_health_ms < w) w = c->next_health_ms;
     if (c->write_failed && c->write_retry_ms < w) w = c->write_retry_ms;
     if (c->own_push_at_ms && c->own_push_at_ms < w) w = c->own_push_at_ms;
+    if (c->away_until_ms && c->away_until_ms < w) w = c->away_until_ms;
     if (c->jgen_done < c->jgen && c->jgen_sent_ms + WRITE_ANSWER_MS < w)
         w = c->jgen_sent_ms + WRITE_ANSWER_MS;
     int64_t r = stg__rollout_wakeup(c);

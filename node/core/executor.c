@@ -417,6 +417,24 @@ static void forgive_when_known(stg_core_t *c, const exec_in_t *in) {
  * or rolled back. */
 static void cut_short(stg_core_t *c, const exec_in_t *in) {
     (void)in;
+    bool away = c->install_away;
+    c->install_away = false;
+    if (away && c->exec_state == STG_EXEC_INSTALLING) {
+        /* The install announced this reboot (away=): its work was done and
+         * the reboot finishes it. Its health check decides, as after an
+         * install that exits; running it again would reboot again. */
+        move(c, STG_EXEC_VERIFYING);
+        c->crash_have_base = false;
+        c->crash_since_ms = c->now;
+        c->last_progress[0] = '\0';
+        c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
+        snprintf(c->exec_detail, sizeof c->exec_detail,
+                 "back from the reboot the install hook announced: verifying %s",
+                 c->exec_rel.version);
+        stg__log(c, STG_LOG_INFO, "exec", "installing -> verifying (%s %s): %s",
+                 c->exec_rel.component, c->exec_rel.version, c->exec_detail);
+        return;
+    }
     move(c, c->exec_state == STG_EXEC_INSTALLING ? STG_EXEC_VERIFYING_AFTER_CUT_SHORT
                                                  : STG_EXEC_VERIFYING_THEN_ROLLBACK);
     c->deadline_ms = c->now + c->roster->policy.health_deadline_s * 1000;
@@ -499,6 +517,7 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         return;
     }
     c->hook_running = false;
+    if (ev->hook == STG_HOOK_INSTALL) c->install_away = false; /* it ended: no reboot cut it */
     if (ev->hook == STG_HOOK_INSTALL)
         exec_event(c, &(exec_in_t){.type = ev->ok ? EV_INSTALL_OK : EV_INSTALL_FAILED, .ev = ev});
     else if (ev->hook == STG_HOOK_ROLLBACK)
@@ -562,7 +581,7 @@ static bool emergency_may_start(stg_core_t *c) {
     for (unsigned k = 0; c->emergency_after_healthy && k < c->emergency_nahead && !why[0]; k++) {
         int m = c->emergency_ahead[k];
         const peer_t *p = &c->peers[m];
-        if (!p->have || p->live != STG_LIVE_ALIVE || p->rec.health != STG_HEALTH_HEALTHY ||
+        if (!p->have || stg__shown_health(c, m) != STG_HEALTH_HEALTHY ||
             !stg__runs(&c->release, c->roster->members[m].flavour, p->rec.version, p->rec.build))
             snprintf(why, sizeof why, "waiting for %s to be healthy on %s", stg__mname(c, m),
                      c->release.version);
@@ -600,6 +619,31 @@ void stg__exec_tick(stg_core_t *c) {
     exec_event(c, &(exec_in_t){.type = EV_TICK});
     if (c->emergency_pending && c->now >= c->emergency_at_ms && emergency_may_start(c))
         exec_event(c, &(exec_in_t){.type = EV_EMERGENCY_DUE});
+}
+
+void stg__exec_away(stg_core_t *c, const stg_event_t *ev) {
+    bool install = ev->hook == STG_HOOK_INSTALL &&
+                   (c->exec_state == STG_EXEC_INSTALLING ||
+                    c->exec_state == STG_EXEC_INSTALLING_THEN_ROLLBACK);
+    bool rollback = ev->hook == STG_HOOK_ROLLBACK && c->exec_state == STG_EXEC_ROLLING_BACK;
+    if (c->self < 0 || !c->hook_running || !(install || rollback) || ev->away_ms < 1 ||
+        ev->away_ms > STG_AWAY_MAX_MS) {
+        stg__log(c, STG_LOG_WARNING, "exec",
+                 "ignoring away=%lld ms from the %s hook: only a running install or rollback "
+                 "hook may announce an absence, of 1 ms to %d s",
+                 (long long)ev->away_ms, stg_hook_name(ev->hook), STG_AWAY_MAX_MS / 1000);
+        return;
+    }
+    c->away_until_ms = c->now + ev->away_ms;
+    c->install_away = install;
+    stg__log(c, STG_LOG_INFO, "exec",
+             "the %s hook announces an absence of up to %llds (a reboot): peers show this node "
+             "rebooting, not dead, while it lasts",
+             stg_hook_name(ev->hook), (long long)((ev->away_ms + 999) / 1000));
+    /* On disk before the record leaves (writes are barriers): after the
+     * reboot the journal says the install asked for it. */
+    stg__journal_save(c);
+    stg__own_changed(c);
 }
 
 void stg__exec_restart(stg_core_t *c, stg_exec_state_t s) {

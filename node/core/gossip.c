@@ -39,6 +39,9 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     r->caps = c->caps;
     r->forging = c->forging;
     r->attempt = (int64_t)c->slot_attempt;
+    /* What is left of our announced absence: a record signed later in the
+     * window does not stretch it on the peers, which time it from receipt. */
+    r->away_ms = c->away_until_ms > c->now ? c->away_until_ms - c->now : 0;
     if (c->phase != STG_PHASE_IDLE)
         snprintf(r->phase_detail, sizeof r->phase_detail, "%s", c->exec_detail);
 #if STG_SELFTEST_NEXT
@@ -162,7 +165,14 @@ void stg__flush_own(stg_core_t *c) {
         if (!c->own_push_at_ms) c->own_push_at_ms = c->now + CMD_SEQ_PUSH_MS;
         return;
     }
+    bool announces = c->peers[c->self].rec.away_ms > 0 && !(c->pushed_have && c->pushed.away_ms > 0);
     stg__sign_own(c);
+    /* A planned absence goes to every partner, the members that probe us:
+     * each must hold it before we go (§7.5). */
+    if (announces) {
+        stg__push_own(c);
+        return;
+    }
     /* News, which every member relays on: along the flood tree, like a
      * command (§7.8). A cmd_seq-only change, never relayed, goes to every
      * partner (stg__push_own): catch-up reads it from their copies. */
@@ -299,6 +309,7 @@ static void observe_clock(stg_core_t *c, int idx, int64_t signed_ms) {
  * is N x N x partners messages, seconds of work at 64 members. */
 static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
     return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
+           (a->away_ms > 0) == (b->away_ms > 0) &&
            a->phase == b->phase && a->health_since_ms == b->health_since_ms &&
            a->phase_since_ms == b->phase_since_ms && a->attempt == b->attempt &&
            a->forging == b->forging && a->caps == b->caps &&

@@ -53,6 +53,12 @@ typedef struct {
     unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
     bool cleared;                 /* clear-grants: its record (cleared_inc, cleared_seq) */
     int64_t cleared_inc, cleared_seq; /* no longer counts as holding a slot */
+    int64_t away_until_ms;        /* its record announces a planned absence (away_ms):
+                                     until then, on our clock from when we got that
+                                     record, a failed probe makes it rebooting, not
+                                     suspect (swim.c); 0: none */
+    bool away_down;               /* inside that window a probe of it failed: it is
+                                     rebooting */
     tip_seen_t *tips;             /* the last distinct heights it reported (STG_TIP_HIST,
                                      allocated at its first tip: a fleet whose
                                      hooks report none pays nothing) */
@@ -75,6 +81,8 @@ typedef struct {
     unsigned nacks_expected, nacks; /* from the ping-req helpers */
     int64_t verdict_ms;           /* once ping-reqs went out: judged then, even
                                      before the period ends (§7.5) */
+    uint64_t away_inc;            /* sent inside the target's announced absence: the
+                                     incarnation that announced it, else 0 */
 } probe_t;
 
 typedef struct {
@@ -250,6 +258,12 @@ struct stg_core {
     int64_t forgive_seq;          /* a resume that waits for that report (0: none) */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
     bool liveness_news;           /* a suspicion or death adopted, not spread yet */
+    /* A planned absence of ours (an install or rollback hook said away=S,
+     * before it reboots the machine): our record says away_ms until then,
+     * on our clock; 0: none. install_away: the install hook running now
+     * announced it (journaled: a restart resumes with its health check). */
+    int64_t away_until_ms;
+    bool install_away;
     int64_t news_spread_ms;       /* when news was last spread (stg__spread_news); 0: never */
     /* emergency commands (command.c) */
     int64_t cmd_seq;              /* highest applied, persisted */
@@ -369,6 +383,9 @@ void stg__on_suspect(stg_core_t *c, const stg_msg_t *m, int from);
 void stg__on_loop_late(stg_core_t *c, int64_t late_ms);
 void stg__spread_news(stg_core_t *c);
 void stg__swim_tick(stg_core_t *c);
+/* A new record of member i is stored: start or end its announced absence
+ * (core.c routes it here from gossip.c's news). */
+void stg__away_note(stg_core_t *c, int i);
 /* The earliest SWIM timer: probe timeout, next round, nacks, suspicions. */
 int64_t stg__swim_wakeup(const stg_core_t *c);
 
@@ -452,6 +469,11 @@ void stg__tip_follow(stg_tip_t *now, const stg_tip_t *before);
 void stg__fork_watch(stg_core_t *c);
 void stg__fork_text(const stg_core_t *c, char *buf, size_t cap);
 bool stg__updating(const stg_core_t *c, int i);
+/* Member i announced a planned absence that has not ended on our clock
+ * (swim.c keeps the window); rebooting: and stopped answering inside it,
+ * shown so, never suspect or dead until it ends (docs/protocol.md §7.5). */
+bool stg__away(const stg_core_t *c, int i);
+bool stg__rebooting(const stg_core_t *c, int i);
 /* Member i's health as this node shows it: unknown unless its record is
  * held and it is alive (stg_core_shown_health). */
 stg_health_t stg__shown_health(const stg_core_t *c, int i);
@@ -517,6 +539,9 @@ void stg__exec_restart(stg_core_t *c, stg_exec_state_t s);
  * old version runs) goes idle; a failed one still on the release runs the
  * rollback hook again. */
 void stg__exec_forgive(stg_core_t *c, int64_t seq);
+/* The running install or rollback hook announced a planned absence of
+ * away_ms (STG_EV_AWAY): into our record at once, and journaled. */
+void stg__exec_away(stg_core_t *c, const stg_event_t *ev);
 
 /* journal.c */
 void stg__rollout_save(stg_core_t *c);

@@ -51,6 +51,9 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                         json_boolean(c->exec_state == STG_EXEC_INSTALLING_THEN_ROLLBACK ||
                                      c->exec_state == STG_EXEC_VERIFYING_THEN_ROLLBACK));
     json_object_set_new(j, "slot_attempt", json_integer((json_int_t)c->slot_attempt));
+    /* The running install announced a reboot: a restart resumes with its
+     * health check (executor.c's cut_short). */
+    if (c->install_away) json_object_set_new(j, "install_away", json_true());
     json_t *cleared = json_array();
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (c->peers[i].cleared)
@@ -168,6 +171,7 @@ stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr) {
     c->slot = (int)json_integer_value(json_object_get(j, "slot"));
     c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
     c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
+    c->install_away = json_is_true(json_object_get(j, "install_away"));
     const char *det = json_string_value(json_object_get(j, "detail"));
     snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
     /* A journal before the state was written, or one naming a state no

@@ -10,7 +10,10 @@
 #include "internal.h"
 
 bool stg__usable(const stg_core_t *c, int i) {
-    return i != c->self && c->peers[i].live != STG_LIVE_DEAD;
+    /* A member rebooting as it announced is down: no probes, helpers'
+     * requests or floods for it until it is back (its first record) or its
+     * window ends (suspect, then usable again like any suspect). */
+    return i != c->self && c->peers[i].live != STG_LIVE_DEAD && !stg__rebooting(c, i);
 }
 
 /* Where random choices draw from: the usable partners, other than the

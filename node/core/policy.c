@@ -138,9 +138,23 @@ static bool holds_grant(const stg_core_t *c, int i) {
     return false;
 }
 
+/* A planned absence (docs/protocol.md §7.5), as swim.c keeps it: the
+ * window is about the life that announced it, so a claim about a newer
+ * life (it came back, and went again, before its new record reached us)
+ * is judged as usual. */
+bool stg__away(const stg_core_t *c, int i) {
+    const peer_t *p = &c->peers[i];
+    return i != c->self && p->have && p->away_until_ms > c->now &&
+           p->live_inc <= (uint64_t)p->rec.inc;
+}
+
+bool stg__rebooting(const stg_core_t *c, int i) {
+    return stg__away(c, i) && (c->peers[i].away_down || c->peers[i].live == STG_LIVE_SUSPECT);
+}
+
 stg_health_t stg__shown_health(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
-    if (!p->have || p->live != STG_LIVE_ALIVE) return STG_HEALTH_UNKNOWN;
+    if (!p->have || p->live != STG_LIVE_ALIVE || stg__rebooting(c, i)) return STG_HEALTH_UNKNOWN;
     return p->rec.health;
 }
 

@@ -23,7 +23,18 @@ void stg_core_member(const stg_core_t *c, int idx, stg_member_view_t *out) {
     if (p->have) out->rec = p->rec;
     out->live = p->live;
     out->known = p->have;
+    stg_core_member_live(c, idx, &out->away_left_ms, &out->rebooting);
     out->last_heard_ms = idx == c->self ? c->now : p->last_heard_ms;
+}
+
+stg_live_t stg_core_member_live(const stg_core_t *c, int idx, int64_t *away_left_ms,
+                                bool *rebooting) {
+    *away_left_ms = 0;
+    if (rebooting) *rebooting = false;
+    if (idx < 0 || (unsigned)idx >= c->roster->nmembers) return STG_LIVE_ALIVE;
+    if (stg__away(c, idx)) *away_left_ms = c->peers[idx].away_until_ms - c->now;
+    if (rebooting) *rebooting = stg__rebooting(c, idx);
+    return c->peers[idx].live;
 }
 
 stg_health_t stg_core_shown_health(const stg_core_t *c, int idx) {
@@ -57,6 +68,15 @@ void stg_core_exec_brief(const stg_core_t *c, stg_exec_brief_t *out) {
 }
 
 int64_t stg_core_cmd_seq(const stg_core_t *c) { return c->cmd_seq; }
+
+int64_t stg_core_away_left(const stg_core_t *c) {
+    return c->away_until_ms > c->now ? c->away_until_ms - c->now : 0;
+}
+
+bool stg_core_away_sent(const stg_core_t *c) {
+    return stg_core_away_left(c) > 0 && c->pushed_have && c->pushed.away_ms > 0 &&
+           !c->own_dirty && c->nheld == 0;
+}
 bool stg_core_journal_ok(const stg_core_t *c) { return !c->write_failed; }
 
 unsigned stg_core_held_actions(const stg_core_t *c) { return c->nheld; }
@@ -182,7 +202,11 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             p->have ? p->rec.detail : "", "phase", p->have ? stg_phase_name(p->rec.phase) : "",
             "phase_detail", p->have ? p->rec.phase_detail : "", "cmd_seq",
             (json_int_t)((int)i == c->self ? c->cmd_seq : (p->have ? p->rec.cmd_seq : 0)),
-            "liveness", p->have || (int)i == c->self ? live_names[p->live] : "unknown", "self",
+            "liveness",
+            stg__rebooting(c, (int)i)          ? "rebooting"
+            : p->have || (int)i == c->self ? live_names[p->live]
+                                           : "unknown",
+            "self",
             (int)i == c->self, "heard_ago_ms",
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
@@ -199,6 +223,11 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                                 ? json_null()
                                 : json_boolean(p->rec.forging == STG_FORGING_YES));
         json_object_set_new(o, "caps", caps_json(p->have ? p->rec.caps : 0));
+        /* An announced absence (a planned reboot), what is left of it on our
+         * clock; ours, what our record still announces. */
+        int64_t away = (int)i == c->self ? stg_core_away_left(c)
+                       : stg__away(c, (int)i) ? p->away_until_ms - c->now : 0;
+        if (away > 0) json_object_set_new(o, "away_left_ms", json_integer((json_int_t)away));
         json_object_set_new(o, "stage", json_integer(m->stage));
         json_object_set_new(o, "holdback", json_boolean(m->holdback));
 #if STG_SELFTEST_NEXT

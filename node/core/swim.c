@@ -138,6 +138,11 @@ void stg__on_claim(stg_core_t *c, const stg_piggy_t *pg, int from) {
     peer_t *p = &c->peers[pg->member];
     uint64_t rec_inc = p->have ? (uint64_t)p->rec.inc : 0;
     if (pg->inc < rec_inc) return; /* about an older life: stale */
+    /* Its announced absence (a planned reboot) is no death: a member that
+     * did not hear of it (an older staggerd, a lost push) suspects it, and
+     * we do not follow until the window ends on our clock. A claim about a
+     * newer life is about its return, and counts. */
+    if (pg->inc == rec_inc && stg__away(c, pg->member)) return;
     /* SWIM's order: a claim about a newer life wins; about the same life,
      * dead beats suspect beats alive; about an older life it is stale. A
      * dead claim about life 5 must not undo a suspicion of life 6, or two
@@ -284,6 +289,15 @@ static void ping_the_dead(stg_core_t *c) {
 /* Our own probe of member i went unanswered, helpers included. */
 static void suspect_by_probe(stg_core_t *c, int i) {
     peer_t *t = &c->peers[i];
+    if (stg__away(c, i)) {
+        /* Gone as it said it would be: rebooting until its window ends. */
+        if (!t->away_down && t->live == STG_LIVE_ALIVE)
+            stg__log(c, STG_LOG_INFO, "swim",
+                     "%s: alive -> rebooting (its announced absence, up to %llds more)",
+                     stg__mname(c, i), (long long)((t->away_until_ms - c->now + 999) / 1000));
+        t->away_down = true;
+        return;
+    }
     if (t->live == STG_LIVE_ALIVE) {
         stg__set_live(c, i, STG_LIVE_SUSPECT, (uint64_t)t->rec.inc);
         claim(c, i, STG_LIVE_SUSPECT, (uint64_t)t->rec.inc);
@@ -303,6 +317,10 @@ static void end_probe(stg_core_t *c) {
     if (p->active) {
         if (p->acked) {
             stg__local_health(c, -1, "a probe was answered");
+            c->peers[p->target].away_down = false; /* not gone yet */
+        } else if (p->away_inc && c->peers[p->target].rec.inc > (int64_t)p->away_inc) {
+            /* Sent to the life that announced its reboot; the next one has
+             * spoken since (its record): the silence was the reboot. */
         } else if (c->peers[p->target].have) {
             /* A member we hold no record of is shown unknown already, and
              * during a fleet's start most are not up yet: suspecting them
@@ -326,7 +344,8 @@ static void probe_round(stg_core_t *c) {
     end_probe(c);
     int t = next_probe_target(c);
     if (t < 0) return;
-    *p = (probe_t){.active = true, .target = t, .seq = ++c->next_seq, .sent_ms = c->now};
+    *p = (probe_t){.active = true, .target = t, .seq = ++c->next_seq, .sent_ms = c->now,
+                   .away_inc = stg__away(c, t) ? (uint64_t)c->peers[t].rec.inc : 0};
     stg__send_probe_msg(c, t, STG_MSG_PING, p->seq, -1);
 #if STG_SELFTEST_NEXT
     stg__selftest_probe(c, t);
@@ -347,6 +366,48 @@ void stg__on_link_lost(stg_core_t *c, int i) {
     if (p->active && p->target == i) return; /* being probed already */
     c->urgent = i;
     if (!p->active || p->acked) c->next_probe_ms = c->now;
+}
+
+/* A new record of member i is stored: its away_ms (re)starts the window on
+ * our clock, from now (never from its signing time: clocks differ); a
+ * record without it ends the window (it is back, on a new incarnation, or
+ * did not go). A member we hold dead at that life already stays dead: the
+ * news came too late for us, and only its return revives it. */
+void stg__away_note(stg_core_t *c, int i) {
+    peer_t *p = &c->peers[i];
+    bool had = p->away_until_ms > 0, down = p->away_down;
+    if (p->rec.away_ms > 0 && !(p->live == STG_LIVE_DEAD && p->live_inc >= (uint64_t)p->rec.inc)) {
+        if (!had)
+            stg__log(c, STG_LOG_INFO, "swim",
+                     "%s announces a planned absence of up to %llds (a reboot): rebooting, not "
+                     "dead, if it stops answering",
+                     stg__mname(c, i), (long long)((p->rec.away_ms + 999) / 1000));
+        p->away_until_ms = c->now + p->rec.away_ms;
+        return;
+    }
+    p->away_until_ms = 0;
+    p->away_down = false;
+    if (had && down)
+        stg__log(c, STG_LOG_INFO, "swim", "%s: rebooting -> alive (back, incarnation %lld)",
+                 stg__mname(c, i), (long long)p->rec.inc);
+}
+
+/* Member i's window ended on our clock. Gone and not back: our probe
+ * failed in it, so it is suspect now, as after any failed probe; a
+ * suspicion held through the window starts its time again from now. */
+static void away_ended(stg_core_t *c, int i) {
+    peer_t *q = &c->peers[i];
+    bool down = q->away_down;
+    q->away_until_ms = 0;
+    q->away_down = false;
+    if (q->live == STG_LIVE_SUSPECT) {
+        q->suspect_since_ms = c->now;
+        q->suspect_deadline_ms = c->now + stg__suspicion_timeout(c, q);
+    } else if (down && q->live == STG_LIVE_ALIVE) {
+        stg__log(c, STG_LOG_WARNING, "swim", "%s did not come back within its announced absence",
+                 stg__mname(c, i));
+        suspect_by_probe(c, i);
+    }
 }
 
 /* SWIM's timers: the indirect probe after the timeout, the helpers'
@@ -386,7 +447,8 @@ void stg__swim_tick(stg_core_t *c) {
     }
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         peer_t *q = &c->peers[i];
-        if (q->live == STG_LIVE_SUSPECT && c->now >= q->suspect_deadline_ms) {
+        if (q->away_until_ms && c->now >= q->away_until_ms) away_ended(c, (int)i);
+        if (q->live == STG_LIVE_SUSPECT && c->now >= q->suspect_deadline_ms && !stg__away(c, (int)i)) {
             stg__set_live(c, (int)i, STG_LIVE_DEAD, q->live_inc);
             claim(c, (int)i, STG_LIVE_DEAD, q->live_inc);
             c->liveness_news = true;
@@ -407,9 +469,14 @@ int64_t stg__swim_wakeup(const stg_core_t *c) {
         const relay_t *r = &c->relays[i];
         if (r->used && !r->nack_sent && r->expires_ms > c->now && r->nack_ms < w) w = r->nack_ms;
     }
-    for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (c->peers[i].live == STG_LIVE_SUSPECT && c->peers[i].suspect_deadline_ms < w)
-            w = c->peers[i].suspect_deadline_ms;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        const peer_t *q = &c->peers[i];
+        if (stg__away(c, (int)i)) {
+            if (q->away_until_ms < w) w = q->away_until_ms; /* no verdict before it */
+        } else if (q->live == STG_LIVE_SUSPECT && q->suspect_deadline_ms < w) {
+            w = q->suspect_deadline_ms;
+        }
+    }
     return w;
 }
 

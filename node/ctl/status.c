@@ -285,6 +285,15 @@ void ctl_print_status(FILE *out, json_t *st) {
         if (detail && *detail &&
             (strcmp(str(m, "health"), "healthy") != 0 || strstr(detail, "WARN")))
             fprintf(out, "%-14s   %s\n", "", detail);
+        /* Away on purpose (a planned reboot it announced). */
+        const char *live = str(m, "liveness");
+        json_t *away = json_object_get(m, "away_left_ms");
+        if (strcmp(live, "rebooting") == 0)
+            fprintf(out, "%-14s   rebooting (announced), back within %llds or suspected\n", "",
+                    (long long)((json_integer_value(away) + 999) / 1000));
+        else if (json_is_integer(away) && json_is_true(json_object_get(m, "self")))
+            fprintf(out, "%-14s   announced an absence of up to %llds more (a reboot)\n", "",
+                    (long long)((json_integer_value(away) + 999) / 1000));
         json_t *skew = json_object_get(m, "clock_skew_ms");
         if (json_is_integer(skew))
             fprintf(out, "%-14s   clock %+.1fs off %s's: check NTP on both\n", "",
@@ -461,7 +470,8 @@ const ctl_cmd_t ctl_status_cmd = {
             "until one answers) with an operator or observer key of the roster, and prints\n"
             "its view: one row per member with role, flavour, running version, health,\n"
             "update phase, time since last heard and incarnation, then a summary.\n"
-            "Members that are suspected or dead show health \"unknown\".\n\n"
+            "Members that are suspected, dead or rebooting (a planned reboot they\n"
+            "announced: a line says so) show health \"unknown\".\n\n"
             "options:\n"
             "  --key FILE        an operator or observer secret key of the roster\n"
             "  --roster FILE     the signed roster (to find the peer and its key)\n"

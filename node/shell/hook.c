@@ -20,7 +20,11 @@ struct stg_hook {
     uint64_t start;
     int open_handles;
     int exited;
-    int gate_fd; /* a held hook's gate: the write end, or -1 */
+    int gate_fd; /* a held hook's gate, then its answers (fd 3): the write end, or -1 */
+    stg_hook_line_cb line_cb; /* each line of output as it comes (stg_hook_on_line) */
+    void *line_ctx;
+    char line[256];           /* the line being read; a longer one is cut */
+    size_t line_len;
     char buf[1024];
 };
 
@@ -43,8 +47,23 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     *b = uv_buf_init(hk->buf, sizeof hk->buf);
 }
 
+/* Whole lines to the line callback as they arrive: a hook that reboots
+ * the machine says away= before it goes, and never exits. */
+static void feed_lines(stg_hook_t *hk, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '\n') {
+            if (hk->line_len + 1 < sizeof hk->line) hk->line[hk->line_len++] = p[i];
+            continue;
+        }
+        hk->line[hk->line_len] = '\0';
+        hk->line_len = 0;
+        hk->line_cb(hk->line_ctx, hk->line);
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     stg_hook_t *hk = s->data;
+    if (n > 0 && hk->line_cb) feed_lines(hk, b->base, (size_t)n);
     if (n > 0) {
         /* Keep the last STG_HOOK_OUTPUT_MAX-1 bytes: the end says why. */
         size_t cap = sizeof hk->res.output - 1, add = (size_t)n;
@@ -98,15 +117,32 @@ static void on_exit_(uv_process_t *p, int64_t status, int sig) {
 
 int stg_hook_pid(const stg_hook_t *hk) { return hk->proc.pid; }
 
-int stg_hook_release(stg_hook_t *hk) {
+/* One line to the hook's fd 3; never blocks the loop (the write end is
+ * non-blocking, and a line is far below a pipe's buffer). */
+static int gate_write(stg_hook_t *hk, const char *text) {
     if (hk->gate_fd < 0) return -EINVAL;
+    size_t len = strlen(text);
     ssize_t w;
-    do w = write(hk->gate_fd, "go\n", 3);
+    do w = write(hk->gate_fd, text, len);
     while (w < 0 && errno == EINTR);
-    int rc = w == 3 ? 0 : w < 0 ? -errno : -EIO;
-    close(hk->gate_fd);
-    hk->gate_fd = -1;
+    return w == (ssize_t)len ? 0 : w < 0 ? -errno : -EIO;
+}
+
+int stg_hook_release(stg_hook_t *hk) {
+    /* The gate stays open: the hook reads the daemon's answers on it. */
+    int rc = gate_write(hk, "go\n");
+    if (rc < 0) {
+        close(hk->gate_fd);
+        hk->gate_fd = -1;
+    }
     return rc;
+}
+
+int stg_hook_answer(stg_hook_t *hk, const char *line) { return gate_write(hk, line); }
+
+void stg_hook_on_line(stg_hook_t *hk, stg_hook_line_cb cb, void *ctx) {
+    hk->line_cb = cb;
+    hk->line_ctx = ctx;
 }
 
 void stg_hook_cancel(stg_hook_t *hk) {
@@ -132,7 +168,8 @@ void stg_hook_kill(stg_hook_t *hk) {
  * forks, so setting the flag after pipe() leaves no gap. */
 static int gate_pipe(int fds[2]) {
     if (pipe(fds) != 0) return -errno;
-    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
         int e = -errno;
         close(fds[0]);
         close(fds[1]);
@@ -166,11 +203,12 @@ int stg_hook_run(uv_loop_t *loop, const char *path, char **env, int64_t timeout_
      * libuv cannot point stderr at a pipe it has not created yet, so the
      * shell does the join; "$0" keeps the path out of shell parsing. A
      * held hook's shell first waits on the gate at fd 3: "go" runs the
-     * hook (without the fd), end of file exits 125 and the hook never
-     * runs. libuv offers no step between fork and exec, so the wait is in
-     * the shell we start anyway. */
+     * hook, end of file exits 125 and the hook never runs. libuv offers no
+     * step between fork and exec, so the wait is in the shell we start
+     * anyway. The hook keeps fd 3: the daemon's answers (an announced
+     * absence confirmed, stg_hook_answer) come on it. */
     char *args[] = {"/bin/sh", "-c",
-                    held ? "read -r go <&3 || exit 125; exec \"$0\" 2>&1 3<&-"
+                    held ? "read -r go <&3 || exit 125; exec \"$0\" 2>&1"
                          : "exec \"$0\" 2>&1",
                     (char *)path, NULL};
     uv_stdio_container_t stdio[4];

@@ -47,6 +47,16 @@ int stg_hook_release(stg_hook_t *h);
  * done is still called, with result->cancelled set. */
 void stg_hook_cancel(stg_hook_t *h);
 
+/* A held hook (install, rollback) keeps the gate's pipe as its fd 3 after
+ * the release: send it one line ("away ok\n"). 0, or -errno. */
+int stg_hook_answer(stg_hook_t *h, const char *line);
+
+/* Call cb with each line of the hook's output (without its newline, cut to
+ * 255 bytes) as it arrives, before the hook ends; set it right after
+ * stg_hook_run, before the loop runs again. line is borrowed for the call. */
+typedef void (*stg_hook_line_cb)(void *ctx, const char *line);
+void stg_hook_on_line(stg_hook_t *h, stg_hook_line_cb cb, void *ctx);
+
 /* The hook's process id, which is also its process group id. */
 int stg_hook_pid(const stg_hook_t *h);
 

@@ -74,6 +74,10 @@ static bool up(json_t *m, double *v) {
     *v = strcmp(jstr(m, "liveness"), "alive") == 0;
     return true;
 }
+static bool rebooting(json_t *m, double *v) {
+    *v = strcmp(jstr(m, "liveness"), "rebooting") == 0;
+    return true;
+}
 static bool healthy(json_t *m, double *v) {
     *v = strcmp(jstr(m, "health"), "healthy") == 0;
     return true;
@@ -98,6 +102,10 @@ static void members(text_t *t, json_t *st) {
         esc(jstr(m, "flavour"), e[2], sizeof e[2]), esc(jstr(m, "version"), e[3], sizeof e[3]),
         esc(jstr(m, "stagger"), e[4], sizeof e[4]));
     per_member(t, ms, "stagger_member_up", "1 when the member is alive (SWIM), else 0.", up);
+    per_member(t, ms, "stagger_member_rebooting",
+               "1 while the member is away on a planned reboot it announced (not suspect, "
+               "not dead), else 0.",
+               rebooting);
     per_member(t, ms, "stagger_member_warning",
                "1 when the member's health hook detail carries a warning (WARN ..., e.g. a "
                "producer's KES periods running out), healthy or not.",

@@ -80,6 +80,7 @@ typedef struct {
     int reply_peer;
     const stg_net_route_t *reply_route;
     store_err_t store_err[STG_STORE__COUNT];
+    struct hook_ctx *away_hook;   /* the hook that said away= and waits for our answer */
     stg_metrics_t *metrics;       /* NULL: off, or it could not listen */
     stg_hook_stats_t hook_stats;
 } daemon_t;
@@ -351,11 +352,53 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
 
 /* ---- update hooks (install, rollback, gate) ---------------------------- */
 
-typedef struct {
+typedef struct hook_ctx {
     daemon_t *d;
     stg_hook_kind_t kind;
+    stg_hook_t *h;
     char not_started[160]; /* why a held hook was cancelled, or "" */
 } hook_ctx_t;
+
+/* The hook that announced an absence hears "away ok" on its fd 3 once our
+ * record saying so has left for every partner (its journal write done):
+ * then it may reboot. Called after every step. */
+static void away_answer(daemon_t *d) {
+    hook_ctx_t *hc = d->away_hook;
+    if (!hc || !stg_core_away_sent(d->core)) return;
+    d->away_hook = NULL;
+    int rc = stg_hook_answer(hc->h, "away ok\n");
+    say(rc == 0 ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
+        "%s: our record announcing the absence has left for every partner%s%s",
+        stg_hook_name(hc->kind), rc == 0 ? "; told the hook" : ": cannot tell the hook: ",
+        rc == 0 ? "" : strerror(-rc));
+}
+
+/* A line of an install or rollback hook's output, as it comes: away=S (S
+ * seconds, a whole number) announces that the machine is about to be away,
+ * a planned reboot (docs/operations.md §11). The core signs it into our
+ * record; the hook's answer comes when that record has left. */
+static void on_hook_line(void *ctx, const char *line) {
+    hook_ctx_t *hc = ctx;
+    daemon_t *d = hc->d;
+    if (strncmp(line, "away=", 5) != 0 || d->stopping) return;
+    char *end = NULL;
+    long long s = strtoll(line + 5, &end, 10);
+    if (end == line + 5 || *end || s < 1 || s > STG_AWAY_MAX_MS / 1000) {
+        say(STG_LOG_WARNING, "hook", "%s: ignoring \"%.40s\": away= takes whole seconds, 1 to %d",
+            stg_hook_name(hc->kind), line, STG_AWAY_MAX_MS / 1000);
+        stg_hook_answer(hc->h, "away refused\n");
+        return;
+    }
+    stg_event_t ev = {.type = STG_EV_AWAY, .now_ms = wall_ms(), .hook = hc->kind,
+                      .away_ms = (int64_t)s * 1000};
+    step(d, &ev);
+    if (stg_core_away_left(d->core) <= 0) {
+        stg_hook_answer(hc->h, "away refused\n");
+        return;
+    }
+    d->away_hook = hc;
+    away_answer(d);
+}
 
 /* The last non-empty line of a hook's output: what it said last is why. */
 static void last_line(const char *out, char *dst, size_t cap) {
@@ -410,6 +453,7 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     stg_hook_kind_t kind = hc->kind;
     char not_started[sizeof hc->not_started];
     memcpy(not_started, hc->not_started, sizeof not_started);
+    if (d->away_hook == hc) d->away_hook = NULL;
     free(hc);
     d->update_running--;
     if (kind != STG_HOOK_GATE) {
@@ -418,6 +462,16 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
         unlink(path);
     }
     if (d->stopping) return;
+    if (kind != STG_HOOK_GATE && res->term_signal && stg_core_away_left(d->core) > 0) {
+        /* The reboot it announced is under way: systemd signals the whole
+         * unit at once, and the hook may die before our own SIGTERM is
+         * read. Not a failure: the journal says the install asked for the
+         * reboot, and the restart resumes from it. */
+        say(STG_LOG_WARNING, "hook", "%s: killed by signal %d during the absence it announced "
+                                     "(the reboot under way): left to the restart",
+            stg_hook_name(kind), res->term_signal);
+        return;
+    }
     char tail[200], detail[STG_DETAIL_MAX + 1];
     last_line(res->output, tail, sizeof tail);
     bool ok = !res->cancelled && !res->timed_out && !res->term_signal && res->exit_status == 0;
@@ -472,6 +526,8 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_SHA256=%s", art ? art->sha256 : "");
     snprintf(extra[n++], sizeof extra[0], "STAGGER_ARTIFACT_KIND=%s",
              art ? (art->image[0] ? "image" : "url") : "none");
+    /* Install and rollback: the daemon's answers (to away=) on fd 3. */
+    if (kind != STG_HOOK_GATE) snprintf(extra[n++], sizeof extra[0], "STAGGER_ANSWER_FD=3");
     /* The base (make_hook_env: PATH, the roster's, the epoch schedule) and
      * the extras, with room to spare: none may be cut off silently. */
     char *env[40];
@@ -499,6 +555,10 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     bool held = kind != STG_HOOK_GATE;
     int rc = stg_hook_run(d->loop, path, env, timeout_s * 1000, held, update_hook_done, hc, &h);
     if (rc == 0) d->update_running++; /* update_hook_done is called, whatever happens next */
+    if (rc == 0) {
+        hc->h = h;
+        if (kind != STG_HOOK_GATE) stg_hook_on_line(h, on_hook_line, hc);
+    }
     if (rc == 0 && held) {
         char gfile[STG_PATH_MAX + 64], line[STG_PATH_MAX + 32];
         hook_group_file(d, gfile, sizeof gfile);
@@ -705,6 +765,7 @@ static void step(daemon_t *d, const stg_event_t *ev) {
     }
     ndeferred = 0;
     in_step = false;
+    away_answer(d);
     if (!d->stopping) arm_timer(d);
     /* What a pending re-exec waits for may be over now (a hook ended, a
      * write is on disk): look again from the loop's top level, not from

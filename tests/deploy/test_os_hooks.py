@@ -88,6 +88,7 @@ echo "$s"
 [ "$s" = active ]
 """)
 REBOOT = script("reboot-standin", r"""echo "reboot $*" >>%(log)s
+echo "reboot-standin: the machine goes down"
 """)
 
 
@@ -128,7 +129,9 @@ class Run:
         return "exit %s\nstdout:\n%sstderr:\n%s" % (self.code, self.out, self.err)
 
 
-def hook(name, version="", art="", sha="", kind=None, **extra):
+def hook(name, version="", art="", sha="", kind=None, answer=None, **extra):
+    """answer: None, or what staggerd writes on the hook's fd 3 (STAGGER_ANSWER_FD):
+    b"" keeps it open and silent."""
     env = {"PATH": BIN + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
            "OS_DEBIAN_ENV": "/nonexistent/os-debian.env", "OS_STATE_DIR": STATE,
            "OS_REBOOT_REQUIRED_FILE": RR, "OS_DEBIAN_VERSION_FILE": DEBVER,
@@ -139,8 +142,20 @@ def hook(name, version="", art="", sha="", kind=None, **extra):
            "STAGGER_ARTIFACT_KIND": kind or ("url" if art else "none")}
     env.update(extra)
     write(LOG, "")
-    p = subprocess.run([os.path.join(HOOKS, name)], env=env, stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=30)
+    if answer is None:
+        p = subprocess.run([os.path.join(HOOKS, name)], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        return Run(p)
+    rfd, wfd = os.pipe()
+    os.write(wfd, answer)
+    env["STAGGER_ANSWER_FD"] = "3"
+    try:
+        p = subprocess.run(["/bin/sh", "-c", 'exec "$0" 3<&%d' % rfd, os.path.join(HOOKS, name)],
+                           env=env, stdin=subprocess.DEVNULL, pass_fds=(rfd,),
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        os.close(rfd)
+        os.close(wfd)
     return Run(p)
 
 
@@ -276,6 +291,9 @@ t.ok(r.code == 0 and calls("reboot") == ["reboot"], "install: the reboot-require
 t.ok(read(os.path.join(rel2, "reboot")) == "boot-1\n", "install: the reboot marker holds the boot id")
 t.ok(r.out.index("rebooting") > r.out.index("changed or removed"),
      "install: records everything before it reboots", r)
+t.ok(r.value("away") == "900" and r.out.index("away=900") < r.out.index("reboot-standin"),
+     "install: announces the absence (away=900, OS_AWAY_S) before it reboots", r)
+t.ok("did not confirm" in r.out, "install: no staggerd answer (no STAGGER_ANSWER_FD): says so, reboots", r)
 r = hook("health")
 t.ok(r.code == 1 and r.value("version") == R2 and "not happened yet" in (r.value("detail") or ""),
      "health before the reboot happened: unhealthy", r)
@@ -293,6 +311,38 @@ write(RR, "")
 r = hook("install", R2, OS_REBOOT_CMD="false")
 t.ok(r.code == 0 and calls("reboot") == [], "a reboot-required file after the asked reboot: not asked again", r)
 os.unlink(RR)
+
+# ---- the announcement: staggerd's answer, none, off -------------------------------------------
+for rv, answer, extra, expect in (
+        ("2025-06-c", b"away ok\n", {}, "announced the absence"),
+        ("2025-06-d", b"", {"OS_AWAY_WAIT_S": "1"}, "did not confirm the absence (no answer in 1s)"),
+        ("2025-06-e", b"away refused\n", {}, "did not confirm the absence (away refused)"),
+        ("2025-06-f", None, {"OS_AWAY_S": "0"}, None)):
+    write(os.path.join(FAKE, "db"), "\n".join(sorted(DB0)) + "\n")
+    write(os.path.join(FAKE, "needs-reboot"), "")
+    started = time.monotonic()
+    r = hook("install", rv, answer=answer, **extra)
+    took = time.monotonic() - started
+    if expect is None:
+        t.ok(r.code == 0 and r.value("away") is None and calls("reboot") == ["reboot"],
+             "install with OS_AWAY_S=0: no announcement, reboots", r)
+    else:
+        t.ok(r.code == 0 and expect in r.out and calls("reboot") == ["reboot"] and
+             r.out.index("away=") < r.out.index(expect) < r.out.index("reboot-standin"),
+             "install, staggerd answers %r: %s, then reboots" % (answer, expect), r)
+    if answer == b"":
+        t.ok(1 <= took < 5, "install: waits OS_AWAY_WAIT_S (1 s) for a silent staggerd, no more (%.1f s)" % took)
+    if os.path.exists(RR):
+        os.unlink(RR)
+write(os.path.join(FAKE, "db"), "\n".join(sorted(DB0)) + "\n")
+r = hook("install", "2025-06-g", OS_AWAY_S="7200")
+t.ok(one_error_line(r, "OS_AWAY_S=7200", "3600") and calls("reboot") == [] and
+     not os.path.exists(os.path.join(STATE, "releases", "2025-06-g", "reboot")),
+     "install: an OS_AWAY_S over an hour is refused before the reboot is marked asked", r)
+os.unlink(os.path.join(FAKE, "needs-reboot"))
+if os.path.exists(RR):
+    os.unlink(RR)
+write(os.path.join(FAKE, "db"), "\n".join(sorted(DB0)) + "\n")
 
 # ---- a package set ---------------------------------------------------------------------------
 write(os.path.join(FAKE, "db"), "\n".join(sorted(DB0)) + "\n")
@@ -392,7 +442,7 @@ t.ok(len(keys) >= 16 and all(re.search(r"\b%s\b" % k, sources) for k in keys),
      "every key of os-debian.env.example is read by a hook", keys)
 SHOW = ('. "%s/common.sh"; STEP=; printf "%%s|" "$STATE" "$SERVICES" "$PENDING_MAX_S" "$REBOOT_CMD" '
         '"$REBOOT_REQUIRED" "$DEBIAN_VERSION_FILE" "$BOOT_ID_FILE" "$LOCK_TIMEOUT_S" "$NODE_GATE" '
-        '"$OTHER_STAGGER_DIRS" "$APT_GET" "$DPKG_QUERY" "$DPKG" "$SYSTEMCTL" "$CURL" "$SHA256SUM"' % HOOKS)
+        '"$OTHER_STAGGER_DIRS" "$APT_GET" "$DPKG_QUERY" "$DPKG" "$SYSTEMCTL" "$CURL" "$SHA256SUM" "$AWAY_S" "$AWAY_WAIT_S"' % HOOKS)
 
 
 def settings(envfile):

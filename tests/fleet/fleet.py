@@ -541,7 +541,7 @@ UPDATE_HOOKS = {
     # healthy on the epoch grid), "restart-ms" (the service then restarts:
     # unhealthy that long), "sick" (the new version never turns healthy),
     # "crashloop" (the new version crashes and is restarted again and again:
-    # unhealthy, with a restart count that climbs).
+    # unhealthy, with a restart count that climbs), "reboot-away" (below).
     "install": r"""note "begin pid $$"
 if [ -e "$d/fail-install" ]; then
     note fail
@@ -584,6 +584,26 @@ read -r r 2>/dev/null <"$d/restart-ms"
 [ "$r" -gt 0 ] && put restart-until $(($(date +%s%3N) + r))
 put version "$STAGGER_RELEASE_VERSION"
 put build "$STAGGER_ARTIFACT_SHA256"
+# "reboot-away" (seconds): the install needs a reboot, as the os-debian hook
+# does: it announces the absence (away=), waits for staggerd's answer on
+# STAGGER_ANSWER_FD, writes "reboot-now" and waits for the test to "reboot"
+# (stop the daemon, kill this hook); bounded, it ends when the file goes.
+if [ -e "$d/reboot-away" ]; then
+    read -r s <"$d/reboot-away"
+    echo "away=$s"
+    a=
+    case ${STAGGER_ANSWER_FD:-} in
+        [0-9]) a=$(timeout 10 sh -c "read -r x <&$STAGGER_ANSWER_FD && echo \"\$x\"") ;;
+    esac
+    note "away $s answered ${a:-nothing}"
+    : >"$d/reboot-now"
+    n=0
+    while [ -e "$d/reboot-now" ] && [ $n -lt 600 ] && [ -d "$d" ]; do
+        sleep 0.1  # the reboot under way: the test kills it; bounded
+        n=$((n + 1))
+    done
+    exit 0
+fi
 note end
 echo "installed $STAGGER_RELEASE_VERSION ($STAGGER_FLAVOUR) from $STAGGER_ARTIFACT"
 """,

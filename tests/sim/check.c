@@ -449,13 +449,31 @@ void check_step(check_t *c, unsigned i) {
     if (sim_installers(c->sim, i) > 1)
         violate(c, "installer: n%02u runs %u install or rollback hooks at once", i,
                 sim_installers(c->sim, i));
-    /* 1 and 2: over the whole fleet's true executors. */
+    /* 10: a planned absence is no death. The node that stepped holds no
+     * member dead while that member's announced window runs on its clock. */
+    stg_core_t *core = sim_core(c->sim, i);
+    for (unsigned m = 0; m < c->n; m++) {
+        int64_t left = 0;
+        if (m != i && stg_core_member_live(core, (int)m, &left, NULL) == STG_LIVE_DEAD && left > 0)
+            violate(c, "rebooting: n%02u holds n%02u dead inside its announced absence (%lld ms "
+                       "left)",
+                    i, m, (long long)left);
+    }
+    /* 1 and 2: over the whole fleet's true executors. A machine down in a
+     * reboot its install announced is disrupted too (by its journal it is
+     * installing: the same slot). */
     unsigned busy = 0;
     int holder_of[2] = {-1, -1};
     for (unsigned j = 0; j < c->n; j++) {
         const stg_exec_brief_t *x = &c->sh[j].x;
-        if (!updating(x->phase) || x->emergency || c->op_rollback[j])
+        if (x->emergency || c->op_rollback[j])
             continue; /* the operator's paths: see on_elected and check_step */
+        if (!updating(x->phase)) {
+            if (sim_rebooting(c->sim, j))
+                violate(c, "batch: n%02u reboots for an update while its journal says %s", j,
+                        stg_phase_name(x->phase));
+            continue;
+        }
         busy++;
         if (x->slot < 0 || (unsigned)x->slot >= c->batch) {
             violate(c, "slot: n%02u is %s holding slot %d, batch %u", j,

@@ -5,7 +5,8 @@
  * The invariants (docs/testing.md, "Simulator" has the same list):
  *  1 batch      at most `batch` executors hold a slot (elected, installing,
  *               verifying, soaking, failed or rolling back), crashed ones
- *               counted by their journal.
+ *               counted by their journal; a machine down in a reboot its
+ *               install announced is one of them (its journal says so).
  *  2 slot       no two of those executors hold the same slot number, and
  *               none holds a slot >= batch.
  *  3 majority   a node that enters elected has acks > n/2, and more than n/2
@@ -34,6 +35,8 @@
  *  9 journal    a voter that acknowledged a holder's start still holds
  *               that started grant after a restart (the acknowledgement
  *               leaves only after the grant is on disk).
+ * 10 rebooting  no node holds a member dead while that member's announced
+ *               absence (record away_ms) runs on the node's own clock.
  *  emergency    an emergency update needs an applied command, and on a
  *               holdback node one whose update included the holdback nodes.
  * Every predicate here is written from the phases and the simulator's own

@@ -12,7 +12,8 @@
 #include "sim.h"
 #include "rng.h"
 
-enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK, EV_LINK_LOST, EV_PERSISTED };
+enum { EV_DELIVER, EV_WAKE, EV_HEALTH, EV_HOOK, EV_LINK_LOST, EV_PERSISTED, EV_AWAY, EV_REBOOT,
+       EV_BOOT };
 
 /* The random streams: one per component, each seeded from the run's seed
  * and its own number, so drawing more from one never shifts another. */
@@ -74,6 +75,9 @@ typedef struct {
     uint64_t starts;
     int64_t stall_until;          /* its loop gets no CPU before this (virtual ms) */
     int64_t stall_next_ms;        /* stall this long right after its next wake-up */
+    bool rebooting;               /* down in a reboot its install announced (EV_BOOT ends it) */
+    int64_t away_at;              /* when its install announced it (EV_REBOOT waits from it) */
+    bool away_answered;           /* the daemon answered: the reboot is under way */
 } snode_t;
 
 struct sim {
@@ -257,6 +261,7 @@ static void start_node(sim_t *s, unsigned i) {
     nd->wake_at = INT64_MAX;
     nd->stall_until = 0;
     nd->stall_next_ms = 0;
+    nd->rebooting = false;
     schedule_wake(s, i);
 }
 
@@ -495,6 +500,14 @@ static void apply(sim_t *s, unsigned i) {
             } else if (a->hook == STG_HOOK_GATE) {
                 ok = !nd->beh.gate_says_no;
             }
+            if (a->hook == STG_HOOK_INSTALL && ok && nd->beh.away_ms > 0) {
+                /* An install that reboots the machine (the os-debian
+                 * hook): halfway it announces the absence, then reboots
+                 * (EV_AWAY, EV_REBOOT); it never exits on its own. */
+                push(s, (sev_t){.at = s->now + took / 2, .kind = EV_AWAY, .node = i,
+                                .gen = nd->gen});
+                break;
+            }
             sev_t e = {.at = s->now + took, .kind = EV_HOOK, .node = i, .from = (int)a->hook,
                        .gen = nd->gen, .len = ok};
             if (a->hook == STG_HOOK_INSTALL && ok) {
@@ -565,6 +578,15 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
         sev_t e = pop(s);
         s->now = e.at;
         snode_t *nd = &s->nodes[e.node];
+        if (e.kind == EV_BOOT) {
+            /* The planned reboot is over: the daemon starts again from the
+             * same state directory, unless something restarted it already. */
+            if (!nd->up && nd->rebooting && e.gen == nd->gen) {
+                sim_note(s, "n%02u is back from its reboot", e.node);
+                start_node(s, e.node);
+            }
+            continue;
+        }
         if (!nd->up || (e.kind != EV_DELIVER && e.gen != nd->gen)) {
             /* Moot: the node crashed (sim_crash decided what a hook cut
              * short left on disk). */
@@ -661,6 +683,50 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             step_node(s, e.node, &ev);
             break;
         }
+        case EV_AWAY:
+            ev.type = STG_EV_AWAY;
+            ev.hook = STG_HOOK_INSTALL;
+            ev.away_ms = nd->beh.away_ms;
+            nd->away_at = s->now;
+            nd->away_answered = false;
+            sim_note(s, "n%02u: its install hook says away=%lld ms", e.node,
+                     (long long)nd->beh.away_ms);
+            step_node(s, e.node, &ev);
+            push(s, (sev_t){.at = s->now + 1, .kind = EV_REBOOT, .node = e.node, .gen = nd->gen});
+            break;
+        case EV_REBOOT:
+            /* The hook waits for the daemon's answer (its record left), at
+             * most AWAY_WAIT_MS as the os-debian hook does, then reboots:
+             * what it installed is on disk, the hook and the daemon die. */
+            if (!nd->away_answered) {
+                bool sent = stg_core_away_sent(nd->core);
+                if (!sent && s->now - nd->away_at < SIM_AWAY_WAIT_MS) {
+                    push(s, (sev_t){.at = s->now + 5, .kind = EV_REBOOT, .node = e.node,
+                                    .gen = nd->gen});
+                    break;
+                }
+                /* systemd stops the daemon: its sockets close with their
+                 * linger, so what it sent leaves before it dies. */
+                nd->away_answered = true;
+                push(s, (sev_t){.at = s->now + SIM_AWAY_LINGER_MS, .kind = EV_REBOOT,
+                                .node = e.node, .gen = nd->gen});
+                break;
+            }
+            if (!nd->beh.reboot_keeps_old && nd->hook_version[0]) {
+                memcpy(nd->version, nd->hook_version, sizeof nd->version);
+                if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
+                nd->switched_at = s->now + nd->beh.reboot_ms;
+            }
+            nd->unhealthy_until = s->now + nd->beh.reboot_ms + sim_restart_ms(s);
+            nd->hook = -1;
+            nd->installers = 0;
+            sim_note(s, "n%02u reboots for %lld ms (%s on disk)", e.node,
+                     (long long)nd->beh.reboot_ms, nd->version);
+            sim_crash(s, e.node);
+            nd->rebooting = true;
+            push(s, (sev_t){.at = s->now + nd->beh.reboot_ms, .kind = EV_BOOT, .node = e.node,
+                            .gen = nd->gen});
+            break;
         case EV_HOOK:
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
@@ -899,6 +965,9 @@ bool sim_acked(const sim_t *s, unsigned node, unsigned slot, int holder, const u
            memcmp(s->nodes[node].acked[slot].release, id, 8) == 0;
 }
 unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].installers; }
+bool sim_rebooting(const sim_t *s, unsigned node) {
+    return !s->nodes[node].up && s->nodes[node].rebooting;
+}
 int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
 void sim_stall(sim_t *s, unsigned node, int64_t until_ms) {

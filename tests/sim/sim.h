@@ -69,6 +69,14 @@ typedef struct {
                                         service follows another chain */
     bool forks_alone;                /* its service follows another chain, whatever
                                         it runs */
+    int64_t away_ms;                 /* its install hook reboots the machine: halfway
+                                        it says away= this (ms), waits for the daemon's
+                                        answer (SIM_AWAY_WAIT_MS at most), and reboots;
+                                        0: an install that exits */
+    int64_t reboot_ms;               /* that reboot lasts this long: then staggerd
+                                        starts again from the same state directory */
+    bool reboot_keeps_old;           /* after it the old version runs (the install
+                                        did not take: a kernel that fell back) */
     stg_caps_t caps_without;         /* its staggerd lacks these capabilities, as an
                                         older version would: its record leaves them
                                         out from its next start (sim_restart) */
@@ -167,6 +175,11 @@ bool sim_acked(const sim_t *s, unsigned node, unsigned slot, int holder, const u
  * but when the disk refused writes as the hook started, that file was never
  * written: the hook outlives the crash and runs to its end. */
 unsigned sim_installers(const sim_t *s, unsigned node);
+/* Is node down in a reboot its install hook announced (sim_behaviour_t
+ * away_ms), until the reboot's end starts it again? */
+bool sim_rebooting(const sim_t *s, unsigned node);
+#define SIM_AWAY_WAIT_MS 2000
+#define SIM_AWAY_LINGER_MS 100
 /* When node's service last switched version (virtual ms; -1: never), and how
  * long it is unhealthy after a switch: it cannot be seen healthy on the new
  * version before switched_at + restart_ms. */
@@ -219,6 +232,16 @@ uint64_t sim_steps(const sim_t *s);
         }                                                                 \
         r_;                                                               \
     })
+
+/* In a cmocka scenario: pred holds within deadline_ms of virtual time (50 ms
+ * slices); else the trace is printed and the test fails (cmocka's fail_msg). */
+#define SIM_MUST_WITHIN(s, deadline_ms, pred)                                 \
+    do {                                                                      \
+        if (SIM_WAIT_FOR(s, deadline_ms, 50, pred) < 0) {                     \
+            sim_dump_trace(s);                                                \
+            fail_msg("not within %d ms: %s", (int)(deadline_ms), #pred);      \
+        }                                                                     \
+    } while (0)
 
 /* A BLAKE2b-128 hash of every action every core produced so far, in order,
  * with each step's node, time and next wake-up: equal hashes over a seed

@@ -32,7 +32,7 @@ enum { FAULTS_NONE, FAULTS_NET, FAULTS_ALL };
  * kinds get streams of their own at the end, so a run without them draws
  * exactly what it drew before they existed. */
 enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS_COMMAND, DS_WRITE,
-       DS__COUNT };
+       DS_REBOOT, DS__COUNT };
 
 typedef struct {
     unsigned nodes, batch;        /* 0: from the seed */
@@ -43,6 +43,7 @@ typedef struct {
     bool commands;                /* emergency commands in the fault plan */
     int64_t skew_s;               /* per-node clock offsets up to +-this (0: the default) */
     bool write_faults;            /* disks that refuse writes for a while */
+    bool reboots;                 /* installs that announce a reboot, then reboot */
     bool stop;                    /* stop at the first violating seed */
 } opts_t;
 
@@ -227,6 +228,22 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             gate_no[i] = b;
         }
     }
+    if (o->reboots) {
+        /* Planned reboots (the os-debian install): half the nodes' installs
+         * announce an absence and reboot; most come back within it, some
+         * too late (then suspect and dead, as any crash), a few on the old
+         * version (the install did not take). */
+        for (unsigned i = 0; i < n; i++) {
+            if (!chance(DS_REBOOT, 50)) continue;
+            gate_no[i].away_ms = range(DS_REBOOT, 3000, 40000);
+            gate_no[i].reboot_ms = chance(DS_REBOOT, 85)
+                                       ? range(DS_REBOOT, 300, gate_no[i].away_ms * 3 / 4)
+                                       : range(DS_REBOOT, gate_no[i].away_ms + 1000,
+                                               gate_no[i].away_ms + 30000);
+            gate_no[i].reboot_keeps_old = chance(DS_REBOOT, 3);
+            sim_set_behaviour(s, i, &gate_no[i]);
+        }
+    }
 
     /* The fault plan. */
     int64_t publish_at = range(DS_SHAPE, 2000, 6000);
@@ -398,7 +415,7 @@ static void usage(FILE *f) {
             "usage: stagger-sim [--seed N | --seeds A..B | --count K [--first A]]\n"
             "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
             "                   [--partners K] [--trace] [--quiet] [--trace-hash]\n"
-            "                   [--commands] [--skew-s S] [--write-faults]\n"
+            "                   [--commands] [--skew-s S] [--write-faults] [--reboots]\n"
             "Runs rollouts of real stagger cores on a simulated network, checking the\n"
             "invariants after every step. Exit status 1 when any seed violates one.\n"
             "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
@@ -415,6 +432,9 @@ static void usage(FILE *f) {
             "               of seeds +-0.2 s)\n"
             "  --write-faults  disks that refuse writes (journal, incarnation, roster,\n"
             "               audit) for 1..30 s: a restart resumes from the older files\n"
+            "  --reboots    planned reboots: half the nodes' install hooks announce an\n"
+            "               absence of 3..40 s (away=), then reboot for a while (most\n"
+            "               back within it, some later, a few on the old version)\n"
             "  --stop       end the range at the first violating seed\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
@@ -488,6 +508,8 @@ int main(int argc, char **argv) {
             o.stop = true;
         } else if (strcmp(a, "--write-faults") == 0) {
             o.write_faults = true;
+        } else if (strcmp(a, "--reboots") == 0) {
+            o.reboots = true;
         } else if (strcmp(a, "--skew-s") == 0 && v) {
             o.skew_s = atoll(v);
             if (o.skew_s < 0 || o.skew_s > 86400) {
@@ -536,7 +558,9 @@ int main(int argc, char **argv) {
             printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s%s%s%s\n",
                    (unsigned long long)seed, r.verdict, (unsigned long long)seed,
                    o.faults == FAULTS_NONE ? " --faults none" : o.faults == FAULTS_NET ? " --faults net" : "",
-                   o.commands ? " --commands" : "", skew, o.write_faults ? " --write-faults" : "",
+                   o.commands ? " --commands" : "", skew,
+                   o.write_faults ? (o.reboots ? " --write-faults --reboots" : " --write-faults")
+                                  : (o.reboots ? " --reboots" : ""),
                    o.nodes || o.batch ? " (with the same --nodes/--batch)" : "");
             if (o.stop) {
                 last = seed;

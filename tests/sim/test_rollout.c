@@ -119,14 +119,7 @@ static bool all_done(sim_t *s, const char *version) {
 
 /* Step in 50 ms slices: the time it took for pred to hold, or -1. */
 #define WAIT_FOR(s, deadline_ms, pred) SIM_WAIT_FOR(s, deadline_ms, 50, pred)
-/* pred holds within deadline_ms; else the trace is printed and the test fails. */
-#define MUST_WITHIN(s, deadline_ms, pred)              \
-    do {                                               \
-        if (WAIT_FOR(s, deadline_ms, pred) < 0) {      \
-            sim_dump_trace(s);                         \
-            fail_msg("not within %d ms: %s", (int)(deadline_ms), #pred); \
-        }                                              \
-    } while (0)
+#define MUST_WITHIN SIM_MUST_WITHIN
 
 /* Does node i's status say its rollout waits for an epoch boundary? Keeps
  * the line in out. */

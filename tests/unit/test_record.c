@@ -3,7 +3,8 @@
  * set, the decoder refuses what §7.3 refuses, each with its reason and
  * field (an unknown phase or health, a missing field, a wrong type), and
  * ignores a key it does not know (a newer version's optional field, §11);
- * `caps` within its bounds, a capability it does not know left out. */
+ * `caps` within its bounds, a capability it does not know left out;
+ * `away_ms` (a planned absence) within 1..STG_AWAY_MAX_MS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ static void round_trip(void **state) {
     r.tip.slot = 170000000;
     snprintf(r.tip.hash, sizeof r.tip.hash, "%s", "4f3a9c1b22d07e6a5b1c");
     r.caps = STG_CAPS_OWN;
+    r.away_ms = 300000;
     r.tip.nrecent = 2;
     r.tip.recent[0].block = 12345677;
     snprintf(r.tip.recent[0].hash, sizeof r.tip.recent[0].hash, "0123456789abcdef");
@@ -63,6 +65,7 @@ static void round_trip(void **state) {
     assert_memory_equal(&r, &back, sizeof r);
     assert_non_null(strstr((const char *)buf, "\"phase\":\"soaking\""));
     assert_non_null(strstr((const char *)buf, "\"caps\":[\"promote\"]"));
+    assert_non_null(strstr((const char *)buf, "\"away_ms\":300000"));
 }
 
 static void optional_fields_only_when_set(void **state) {
@@ -79,7 +82,9 @@ static void optional_fields_only_when_set(void **state) {
     assert_null(strstr((const char *)buf, "build"));
     assert_null(strstr((const char *)buf, "tip"));
     assert_null(strstr((const char *)buf, "caps"));
+    assert_null(strstr((const char *)buf, "away"));
 }
+
 
 /* A health hook's tip= line: BLOCK:SLOT:HASH, the hash 16..64 lowercase
  * hex digits; anything else is not a tip. */
@@ -236,6 +241,25 @@ static void refusals(void **state) {
            "tip");
 }
 
+/* away_ms (§7.3): a planned absence of at most an hour; 0 is none. */
+static void away_field(void **state) {
+    (void)state;
+    stg_record_t back;
+    stg_diag_t d = {0};
+    assert_int_equal(decode_edited("\"phase\":\"soaking\"",
+                                   "\"phase\":\"soaking\",\"away_ms\":3600000", &back, &d), 0);
+    assert_int_equal(back.away_ms, STG_AWAY_MAX_MS);
+    assert_int_equal(decode_edited("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"away_ms\":0",
+                                   &back, &d), 0);
+    assert_int_equal(back.away_ms, 0);
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"away_ms\":3600001",
+           STG_REJECT_OUT_OF_RANGE, "record.away_ms");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"away_ms\":-1",
+           STG_REJECT_OUT_OF_RANGE, "record.away_ms");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"away_ms\":\"300\"",
+           STG_REJECT_WRONG_TYPE, "record.away_ms");
+}
+
 static void phase_names(void **state) {
     (void)state;
     for (int p = 0; p < STG_PHASE__COUNT; p++)
@@ -250,6 +274,7 @@ int main(void) {
         cmocka_unit_test(unknown_field_ignored),
         cmocka_unit_test(refusals),
         cmocka_unit_test(caps_field),
+        cmocka_unit_test(away_field),
         cmocka_unit_test(tip_lines),
         cmocka_unit_test(phase_names),
     };

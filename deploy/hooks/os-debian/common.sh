@@ -57,6 +57,8 @@ SERVICES=${OS_SERVICES-cardano-node}
 PENDING_MAX_S=${OS_REBOOT_PENDING_MAX_S:-86400}
 REBOOT_CMD=${OS_REBOOT_CMD:-systemctl reboot}
 REBOOT_REQUIRED=${OS_REBOOT_REQUIRED_FILE:-/run/reboot-required}
+AWAY_S=${OS_AWAY_S:-900}
+AWAY_WAIT_S=${OS_AWAY_WAIT_S:-10}
 DEBIAN_VERSION_FILE=${OS_DEBIAN_VERSION_FILE:-/etc/debian_version}
 BOOT_ID_FILE=${OS_BOOT_ID_FILE:-/proc/sys/kernel/random/boot_id}
 LOCK_TIMEOUT_S=${OS_APT_LOCK_TIMEOUT_S:-600}
@@ -157,6 +159,29 @@ dpkg_recover() {
         >>"$1" 2>&1 </dev/null || die "dpkg --configure -a failed: see $1, repair dpkg by hand"
 }
 
+# announce_away: tell staggerd that this machine is about to be away for up
+# to AWAY_S (a planned reboot: the line away=S), and wait, at most
+# AWAY_WAIT_S, for its answer on the descriptor STAGGER_ANSWER_FD: "away
+# ok" once its record saying so has left for every peer, which then show
+# this node rebooting, not dead, for that long (docs/operations.md §11).
+# Without the answer (an older staggerd, a journal it cannot write) the
+# reboot goes ahead all the same: the fleet sees a crash, as it used to.
+announce_away() {
+    [ "$AWAY_S" -gt 0 ] || return 0
+    printf 'away=%s\n' "$AWAY_S"
+    case ${STAGGER_ANSWER_FD:-} in
+        [0-9]) _ans=$(timeout "$AWAY_WAIT_S" sh -c \
+                   "read -r a <&$STAGGER_ANSWER_FD && printf '%s' \"\$a\"" 2>/dev/null) || _ans=
+               [ -n "$_ans" ] || _ans="no answer in ${AWAY_WAIT_S}s" ;;
+        *) _ans="no STAGGER_ANSWER_FD: an older staggerd" ;;
+    esac
+    if [ "$_ans" = "away ok" ]; then
+        say "staggerd announced the absence (up to ${AWAY_S}s) to the fleet"
+    else
+        say "staggerd did not confirm the absence ($_ans): the fleet may see a crash"
+    fi
+}
+
 # maybe_reboot MARKER WHAT: reboot through OS_REBOOT_CMD when the packages
 # asked for it (REBOOT_REQUIRED exists), at most once per MARKER: a rerun
 # after the reboot, or while it is under way, does not ask again. The
@@ -171,8 +196,14 @@ maybe_reboot() {
         say "a reboot for $2 was already asked (boot $(cat "$1")); not asking again"
         return 0
     fi
+    case $AWAY_S in
+        '' | *[!0-9]*) die "OS_AWAY_S=$AWAY_S: whole seconds, 0 to 3600; fix /etc/stagger/os-debian.env" ;;
+    esac
+    [ "$AWAY_S" -le 3600 ] || die "OS_AWAY_S=$AWAY_S: at most 3600 (an hour); fix /etc/stagger/os-debian.env"
     _pkgs=$(tr '\n' ' ' <"$REBOOT_REQUIRED.pkgs" 2>/dev/null) || _pkgs=
     put "$1" "$(boot_id)"
+    STEP="announcing the reboot to staggerd"
+    announce_away
     STEP="asking for a reboot with $REBOOT_CMD"
     say "rebooting for $2 with '$REBOOT_CMD' ($REBOOT_REQUIRED exists${_pkgs:+; packages: $_pkgs})"
     if ! sh -c "$REBOOT_CMD" </dev/null; then
