@@ -77,9 +77,11 @@ in_background meson test -C build/asan --num-processes "$jobs" --print-errorlogs
   "$@" || status=1
 # The sanitizers' fleets one at a time: eight ASan daemons already fill two
 # cores at start-up, and sixteen starved each other into suspicions (CI
-# failed so). Its own log base, so the count below sees both runs.
+# failed so). Suite fleet-asan: the fleet tests whose daemon and CLI paths no
+# other one drives (docs/testing.md, "The ASan fleet"); the plain tree ran
+# all of them. Its own log base, so the count below sees both runs.
 in_background meson test -C build/asan --num-processes 1 --print-errorlogs \
-  --timeout-multiplier $((3 * slow)) --suite fleet --logbase testlog-fleet "$@" || status=1
+  --timeout-multiplier $((3 * slow)) --suite fleet-asan --logbase testlog-fleet "$@" || status=1
 # libFuzzer runs: each target fuzzes briefly over a copy of its corpus.
 in_background meson test -C build/fuzz --num-processes "$jobs" --print-errorlogs "$@" || status=1
 
