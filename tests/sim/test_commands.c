@@ -503,6 +503,20 @@ static void lost_first_wave_is_relayed(void **state) {
     done(&f);
 }
 
+/* Run in 50 ms steps until a node's executor is in phase ph (at most
+ * within_ms): that node, or -1. */
+static int first_in_phase(fx_t *f, stg_phase_t ph, int64_t within_ms) {
+    for (int64_t t = 0; t < within_ms; t += 50) {
+        sim_run_until(f->s, sim_now(f->s) + 50);
+        for (unsigned i = 0; i < sim_nodes(f->s); i++) {
+            stg_exec_view_t x;
+            stg_core_exec(sim_core(f->s, i), &x);
+            if (x.phase == ph) return (int)i;
+        }
+    }
+    return -1;
+}
+
 /* A rollback that arrives while the install runs is kept for when it ends;
  * the daemon restarting in between must not forget it (the command itself
  * is applied and will not come again). */
@@ -510,15 +524,7 @@ static void rollback_during_install_survives_restart(void **state) {
     (void)state;
     fx_t f = make(6, 36);
     sim_publish(f.s, 0, "10.5.2", 1800000100);
-    int who = -1;
-    for (int t = 0; t < 1200 && who < 0; t++) {
-        sim_run_until(f.s, sim_now(f.s) + 50);
-        for (unsigned i = 0; i < 6 && who < 0; i++) {
-            stg_exec_view_t x;
-            stg_core_exec(sim_core(f.s, i), &x);
-            if (x.phase == STG_PHASE_INSTALLING) who = (int)i;
-        }
-    }
+    int who = first_in_phase(&f, STG_PHASE_INSTALLING, 60000);
     assert_true(who >= 0);
     uint8_t env[4096];
     command(&f, (unsigned)who, 60, "rollback", NULL, env, sizeof env);
@@ -547,15 +553,7 @@ static void resume_after_restart_waits_for_the_version(void **state) {
     sim_behaviour_t b = {.health_fails_after_install = true, .rollback_fails = true};
     for (unsigned i = 0; i < 6; i++) sim_set_behaviour(f.s, i, &b);
     sim_publish(f.s, 0, "10.5.2", 1800000100);
-    int who = -1;
-    for (int t = 0; t < 4000 && who < 0; t++) {
-        sim_run_until(f.s, sim_now(f.s) + 50);
-        for (unsigned i = 0; i < 6 && who < 0; i++) {
-            stg_exec_view_t x;
-            stg_core_exec(sim_core(f.s, i), &x);
-            if (x.phase == STG_PHASE_FAILED) who = (int)i;
-        }
-    }
+    int who = first_in_phase(&f, STG_PHASE_FAILED, 200000);
     assert_true(who >= 0);
     assert_string_equal(sim_running(f.s, (unsigned)who), "10.5.2");
     sim_crash(f.s, (unsigned)who);

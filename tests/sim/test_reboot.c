@@ -167,6 +167,18 @@ static void announced_reboots_are_not_deaths(void **state) {
     }
 }
 
+/* Every node of s reboots at its install (reboots()), then 10.5.2 is
+ * published: the first node found in phase a or b. */
+static int all_reboot_first_in(sim_t *s, int64_t away_ms, int64_t reboot_ms, bool keeps_old,
+                               stg_phase_t a, stg_phase_t b) {
+    for (unsigned i = 0; i < sim_nodes(s); i++) reboots(s, i, away_ms, reboot_ms, keeps_old);
+    sim_run_until(s, 5000);
+    sim_publish(s, 0, "10.5.2", 1800000100);
+    int victim = -1;
+    MUST_WITHIN(s, 60000, (victim = first_in(s, a, b)) >= 0);
+    return victim;
+}
+
 /* Nodes that announce 5 s and stay away 40 s: the first is rebooting while
  * the window runs (never dead in it, check.c 10), then suspect and dead as
  * any crash, on each peer's clock from when it got the record; back, it is
@@ -175,12 +187,8 @@ static void late_return_is_suspected_then_dead(void **state) {
     (void)state;
     watch_t w;
     sim_t *s = make(5, 1, 81, &w);
-    for (unsigned i = 0; i < 5; i++) reboots(s, i, 5000, 40000, false);
-    sim_run_until(s, 5000);
-    sim_publish(s, 0, "10.5.2", 1800000100);
     /* The first node to install is the late one. */
-    int victim = -1;
-    MUST_WITHIN(s, 60000, (victim = first_in(s, STG_PHASE_ELECTED, STG_PHASE_INSTALLING)) >= 0);
+    int victim = all_reboot_first_in(s, 5000, 40000, false, STG_PHASE_ELECTED, STG_PHASE_INSTALLING);
     /* It announced and went: from the reboot, the window runs ~5 s. */
     MUST_WITHIN(s, 10000, sim_rebooting(s, (unsigned)victim));
     int64_t down_at = sim_now(s);
@@ -204,11 +212,7 @@ static void old_version_after_reboot_fails_without_reinstall(void **state) {
     (void)state;
     watch_t w;
     sim_t *s = make(5, 1, 91, &w);
-    for (unsigned i = 0; i < 5; i++) reboots(s, i, 20000, 3000, true);
-    sim_run_until(s, 5000);
-    sim_publish(s, 0, "10.5.2", 1800000100);
-    int victim = -1;
-    MUST_WITHIN(s, 60000, (victim = first_in(s, STG_PHASE_INSTALLING, STG_PHASE_INSTALLING)) >= 0);
+    int victim = all_reboot_first_in(s, 20000, 3000, true, STG_PHASE_INSTALLING, STG_PHASE_INSTALLING);
     MUST_WITHIN(s, 120000, phase_of(s, (unsigned)victim) == STG_PHASE_ROLLED_BACK);
     sim_run_until(s, sim_now(s) + 30000);
     assert_clean(s, &w);
