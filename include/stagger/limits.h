@@ -25,6 +25,8 @@
 #define STG_OPERATORS_MAX 8
 #define STG_OBSERVERS_MAX 16
 #define STG_NAME_MAX 63           /* member, fleet, flavour, component names */
+#define STG_COMPONENTS_MAX 3      /* components one staggerd manages (the primary
+                                     and two more: e.g. cardano-node, os, stagger) */
 #define STG_ENDPOINT_MAX 127
 #define STG_TAGS_MAX 8
 #define STG_WINDOWS_MAX 8

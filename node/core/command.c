@@ -119,15 +119,15 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
         stg__exec_forgive(c, cmd->seq);
         break;
     case STG_CMD_ABANDON:
-        if (c->have_release) {
-            c->abandoned = true;
-            memcpy(c->abandoned_id, c->release_id, 8);
+        if (c->R->have_release) {
+            c->R->abandoned = true;
+            memcpy(c->R->abandoned_id, c->R->release_id, 8);
         }
         break;
     case STG_CMD_ROLLBACK:
-        if (c->have_release) {
-            c->abandoned = true;
-            memcpy(c->abandoned_id, c->release_id, 8);
+        if (c->R->have_release) {
+            c->R->abandoned = true;
+            memcpy(c->R->abandoned_id, c->R->release_id, 8);
         }
         if (targeted) stg__rollout_emergency_rollback(c, cmd->seq);
         break;

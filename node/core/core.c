@@ -121,17 +121,17 @@ out:
 }
 
 static void on_health(stg_core_t *c, const stg_event_t *ev) {
-    c->health_heard = true;
-    bool changed = ev->health != c->health;
-    bool new_build = ev->build && strcmp(ev->build, c->build) != 0;
-    if (new_build) snprintf(c->build, sizeof c->build, "%s", ev->build);
-    if ((ev->version && strcmp(ev->version, c->version) != 0) || new_build) {
-        if (ev->version) snprintf(c->version, sizeof c->version, "%s", ev->version);
+    c->R->health_heard = true;
+    bool changed = ev->health != c->R->health;
+    bool new_build = ev->build && strcmp(ev->build, c->R->build) != 0;
+    if (new_build) snprintf(c->R->build, sizeof c->R->build, "%s", ev->build);
+    if ((ev->version && strcmp(ev->version, c->R->version) != 0) || new_build) {
+        if (ev->version) snprintf(c->R->version, sizeof c->R->version, "%s", ev->version);
         changed = true;
         /* Healthy on a new version is a new health: the proof measures from
          * it (a node that stays healthy through its update must not carry
          * the old version's time into the holdback pair's epoch wait). */
-        if (ev->health == c->health) c->health_since_ms = ev->now_ms;
+        if (ev->health == c->R->health) c->R->health_since_ms = ev->now_ms;
     }
     if (ev->forging != c->forging) {
         c->forging = ev->forging;
@@ -149,20 +149,20 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
             c->now - c->detail_signed_ms >= c->t.refresh_ms)
             changed = true;
     }
-    if (ev->health != c->health) {
+    if (ev->health != c->R->health) {
         stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
-              "health: %s -> %s%s%s", stg_health_name(c->health), stg_health_name(ev->health),
+              "health: %s -> %s%s%s", stg_health_name(c->R->health), stg_health_name(ev->health),
               ev->detail && *ev->detail ? ": " : "", ev->detail ? ev->detail : "");
-        c->health = ev->health;
-        c->health_since_ms = ev->now_ms;
+        c->R->health = ev->health;
+        c->R->health_since_ms = ev->now_ms;
     }
     /* A new reason for the same state (a hook that now times out instead of
      * failing) is news too: the record is what status shows fleet-wide. A
      * healthy node's detail changes at every run ("tip age 12s"), so while
      * healthy it is refreshed at most once a minute: otherwise every node
      * would push to every peer every health interval. */
-    if (ev->detail && strcmp(ev->detail, c->detail) != 0) {
-        snprintf(c->detail, sizeof c->detail, "%s", ev->detail);
+    if (ev->detail && strcmp(ev->detail, c->R->detail) != 0) {
+        snprintf(c->R->detail, sizeof c->R->detail, "%s", ev->detail);
         if (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= c->t.refresh_ms)
             changed = true;
     }
@@ -308,7 +308,9 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     }
     c->t = cfg->tuning;
     c->key = cfg->key;
-    snprintf(c->component, sizeof c->component, "%s", cfg->component);
+    c->ncomps = 1;
+    c->R = &c->comps[0];
+    snprintf(c->comps[0].name, sizeof c->comps[0].name, "%s", cfg->component);
     snprintf(c->stagger, sizeof c->stagger, "%s", cfg->stagger);
     c->caps = STG_CAPS_OWN & ~cfg->caps_without;
     c->inc = cfg->incarnation > 0 ? cfg->incarnation : 1;
@@ -328,8 +330,8 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
         stg_core_destroy(&c);
         return NULL;
     }
-    c->health = STG_HEALTH_UNKNOWN;
-    c->health_since_ms = now_ms;
+    c->R->health = STG_HEALTH_UNKNOWN;
+    c->R->health_since_ms = now_ms;
     /* Spread the first probes of a fleet started together over a period. */
     c->next_probe_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.probe_interval_ms);
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);

@@ -169,7 +169,7 @@ static bool on_start(stg_core_t *c, const stg_msg_t *m, int from) {
      * release it now knows failed, or in a fleet the operator halted. */
     if (ok && !g->started &&
         (c->halted || stg__abandoned(c, m->release) ||
-         (c->have_release && memcmp(m->release, c->release_id, 8) == 0 && stg__failed_member(c) >= 0))) {
+         (c->R->have_release && memcmp(m->release, c->R->release_id, 8) == 0 && stg__failed_member(c) >= 0))) {
         ok = false;
         free_grant(c, m->slot, "the fleet halted or the release failed before it started");
     }
@@ -277,12 +277,12 @@ elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
         return ELECT_NONE;
     }
     case STG_MSG_RELEASE_WANT:
-        if (c->have_release && memcmp(m->release, c->release_id, 8) == 0) {
+        if (c->R->have_release && memcmp(m->release, c->R->release_id, 8) == 0) {
             stg_msg_t r;
             memset(&r, 0, sizeof r);
             r.type = STG_MSG_RELEASE;
-            r.blob = c->release_env;
-            r.blob_len = c->release_len;
+            r.blob = c->R->release_env;
+            r.blob_len = c->R->release_len;
             stg__send(c, from, &r);
         }
         return ELECT_NONE;
@@ -344,9 +344,9 @@ elect_t stg__campaign(stg_core_t *c) {
     if (c->phase != STG_PHASE_IDLE && c->phase != STG_PHASE_DONE &&
         c->phase != STG_PHASE_ROLLED_BACK)
         return ELECT_NONE;
-    if (!c->have_release || c->att.active || c->now < c->backoff_until_ms) return ELECT_NONE;
-    if (stg__done_on(c, c->self) || stg__failed_on(c, c->self, c->release_id) ||
-        stg__abandoned(c, c->release_id) || c->emergency_pending)
+    if (!c->R->have_release || c->att.active || c->now < c->backoff_until_ms) return ELECT_NONE;
+    if (stg__done_on(c, c->self) || stg__failed_on(c, c->self, c->R->release_id) ||
+        stg__abandoned(c, c->R->release_id) || c->emergency_pending)
         return ELECT_NONE;
     /* Ask only when our own rule says we are next: voters apply the same. */
     /* The lowest slot free in our view, but not the one a majority just said
@@ -359,7 +359,7 @@ elect_t stg__campaign(stg_core_t *c) {
             if (slot != c->avoid_slot) break;
         }
     if (slot < 0) return ELECT_NONE;
-    if (stg__voter_check(c, c->self, (unsigned)slot, c->release_id) != STG_DENY_NONE)
+    if (stg__voter_check(c, c->self, (unsigned)slot, c->R->release_id) != STG_DENY_NONE)
         return ELECT_NONE;
     if (c->now >= c->gate_ok_until_ms) {
         if (c->gate_running) return ELECT_NONE;
@@ -371,16 +371,16 @@ elect_t stg__campaign(stg_core_t *c) {
     a->active = true;
     a->id = ((uint64_t)c->inc << 24) + (++c->attempts & 0xffffff);
     a->slot = slot;
-    memcpy(a->release, c->release_id, 8);
+    memcpy(a->release, c->R->release_id, 8);
     a->began_ms = c->now;
     stg__log(c, STG_LOG_INFO, "elect", "slot %d: asking the fleet to update to %s", slot,
-             c->release.version);
+             c->R->release.version);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_VOTE_REQ;
     m.slot = (uint8_t)slot;
     m.attempt = a->id;
-    memcpy(m.release, c->release_id, 8);
+    memcpy(m.release, c->R->release_id, 8);
     stg_deny_t self = on_vote_req(c, &m, c->self);
     if (count_vote(c, c->self, self == STG_DENY_NONE, self)) return ELECT_WON;
     if (!a->active) return ELECT_NONE;

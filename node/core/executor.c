@@ -156,7 +156,7 @@ static void start_update(stg_core_t *c, const exec_in_t *in) {
     (void)in;
     c->avoid_slot = -1;
     c->gate_ok_until_ms = 0; /* a gate's yes is for one restart: this one */
-    stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
+    stg__set_exec_release(c, &c->R->release, c->R->release_id, c->R->release_env, c->R->release_len);
     c->slot = c->att.slot;
     c->slot_attempt = c->att.id;
     c->acks = c->att.nacked;
@@ -241,7 +241,7 @@ static void rerun_rollback(stg_core_t *c, const exec_in_t *in) {
 
 /* Does the service run the release we install (or say no version)? */
 static bool runs_release(const stg_core_t *c) {
-    return !c->version[0] || stg__self_runs(c, &c->exec_rel);
+    return !c->R->version[0] || stg__self_runs(c, &c->exec_rel);
 }
 
 /* A new version that keeps crashing fails at once, not at the end of
@@ -366,10 +366,10 @@ static void operator_fail(stg_core_t *c, const exec_in_t *in) {
 
 /* At rest, done on the release or running its version: put the old one back. */
 static void roll_back_release(stg_core_t *c, const exec_in_t *in) {
-    if (!c->have_release || !stg__self_runs(c, &c->release)) return;
+    if (!c->R->have_release || !stg__self_runs(c, &c->R->release)) return;
     if (c->exec_state == STG_EXEC_IDLE || !c->exec_have ||
-        memcmp(c->exec_id, c->release_id, 8) != 0)
-        stg__set_exec_release(c, &c->release, c->release_id, c->release_env, c->release_len);
+        memcmp(c->exec_id, c->R->release_id, 8) != 0)
+        stg__set_exec_release(c, &c->R->release, c->R->release_id, c->R->release_env, c->R->release_len);
     char why[96];
     snprintf(why, sizeof why, "operator rollback (command #%lld)", (long long)in->seq);
     snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
@@ -389,7 +389,7 @@ static void retry_or_forgive(stg_core_t *c, const exec_in_t *in) {
     if (!c->exec_have) return;
     /* Just restarted, we do not know yet which version runs: no version
      * is not "the old one". The first health report decides. */
-    if (!c->health_heard) {
+    if (!c->R->health_heard) {
         c->forgive_seq = in->seq;
         stg__log(c, STG_LOG_INFO, "exec",
                  "the operator's resume #%lld waits for the health hook: the version it finds "
@@ -511,7 +511,7 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         if (ev->ok) c->gate_ok_until_ms = c->now + GATE_VALID_MS;
         else {
             c->backoff_until_ms = c->now + GATE_RETRY_MS;
-            snprintf(c->waiting, sizeof c->waiting, "gate hook said no: %s", d);
+            snprintf(c->R->waiting, sizeof c->R->waiting, "gate hook said no: %s", d);
             stg__log(c, STG_LOG_WARNING, "hook", "gate: not now: %s", d);
         }
         return;
@@ -532,7 +532,7 @@ void stg__rollout_emergency_update(stg_core_t *c, const stg_command_t *cmd, bool
     uint8_t id[8];
     if (!stg__open_release(c, env, len, &rel, id)) return;
     /* The operator's word wins over created_at: an emergency downgrade is an update too. */
-    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) {
+    if (!c->R->have_release || memcmp(id, c->R->release_id, 8) != 0) {
         stg__adopt(c, env, len, &rel, id);
         char hex[17];
         stg__id_hex(id, hex);
@@ -582,16 +582,16 @@ static bool emergency_may_start(stg_core_t *c) {
         int m = c->emergency_ahead[k];
         const peer_t *p = &c->peers[m];
         if (!p->have || stg__shown_health(c, m) != STG_HEALTH_HEALTHY ||
-            !stg__runs(&c->release, c->roster->members[m].flavour, p->rec.version, p->rec.build))
+            !stg__runs(&c->R->release, c->roster->members[m].flavour, p->rec.version, p->rec.build))
             snprintf(why, sizeof why, "waiting for %s to be healthy on %s", stg__mname(c, m),
-                     c->release.version);
+                     c->R->release.version);
     }
     bool gate = !why[0] && !c->emergency_force && c->now >= c->gate_ok_until_ms;
     if (gate) {
         snprintf(why, sizeof why, "waiting for the gate hook");
         if (!c->gate_running && c->now >= c->backoff_until_ms) {
             c->gate_running = true;
-            stg__run_hook(c, STG_HOOK_GATE, &c->release);
+            stg__run_hook(c, STG_HOOK_GATE, &c->R->release);
         }
     }
     if (strcmp(why, c->emergency_waits) != 0 && why[0])

@@ -116,7 +116,7 @@ static void name_sides(stg_core_t *c, const obs_t *o, size_t n, int64_t from) {
 
 /* The verdict from every live member's tips; false when it cannot be had. */
 static bool judge(stg_core_t *c) {
-    if (!c->have_release) return false;
+    if (!c->R->have_release) return false;
     size_t cap = 0, n = 0;
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         const peer_t *p = &c->peers[i];
@@ -128,7 +128,7 @@ static bool judge(stg_core_t *c) {
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         const peer_t *p = &c->peers[i];
         if (!p->have || !p->ntips || p->live == STG_LIVE_DEAD) continue;
-        bool side = stg__runs(&c->release, c->roster->members[i].flavour, p->rec.version,
+        bool side = stg__runs(&c->R->release, c->roster->members[i].flavour, p->rec.version,
                               p->rec.build);
         for (unsigned k = 0; k < p->ntips; k++)
             o[n++] = (obs_t){p->tips[k].block, p->tips[k].hash, (int)i, side};
@@ -172,7 +172,7 @@ void stg__fork_text(const stg_core_t *c, char *buf, size_t cap) {
     side_names(c, c->fork.new_m, c->fork.nnew, a, sizeof a);
     side_names(c, c->fork.old_m, c->fork.nold, b, sizeof b);
     snprintf(buf, cap, "version-correlated fork: %s on %s %s follow%s another chain than %s "
-             "since block %lld (%lld blocks)", a, c->release.component, c->release.version,
+             "since block %lld (%lld blocks)", a, c->R->release.component, c->R->release.version,
              c->fork.nnew == 1 ? "s" : "", b, (long long)c->fork.since_block,
              (long long)(c->fork.last_block - c->fork.since_block));
 }
@@ -190,7 +190,7 @@ void stg__fork_watch(stg_core_t *c) {
                  "(roll the release back: staggerctl emergency rollback)", text);
     } else {
         stg__log(c, STG_LOG_WARNING, "fleet", "the fork is over: members on %s %s and the "
-                 "others agree on the chain again; updates may start", c->release.component,
-                 c->release.version);
+                 "others agree on the chain again; updates may start", c->R->release.component,
+                 c->R->release.version);
     }
 }

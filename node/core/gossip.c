@@ -18,21 +18,21 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
     snprintf(r->fleet, sizeof r->fleet, "%s", c->roster->fleet);
     snprintf(r->node, sizeof r->node, "%s", m->name);
     r->inc = c->inc;
-    snprintf(r->component, sizeof r->component, "%s", c->component);
-    snprintf(r->version, sizeof r->version, "%s", c->version);
-    snprintf(r->build, sizeof r->build, "%s", c->build);
+    snprintf(r->component, sizeof r->component, "%s", c->comps[0].name);
+    snprintf(r->version, sizeof r->version, "%s", c->R->version);
+    snprintf(r->build, sizeof r->build, "%s", c->R->build);
     r->tip = c->tip;
     snprintf(r->flavour, sizeof r->flavour, "%s", m->flavour);
-    r->health = c->health;
-    snprintf(r->detail, sizeof r->detail, "%s", c->detail);
-    r->health_since_ms = c->health_since_ms;
+    r->health = c->R->health;
+    snprintf(r->detail, sizeof r->detail, "%s", c->R->detail);
+    r->health_since_ms = c->R->health_since_ms;
     r->phase = c->phase;
     if (c->exec_have)
         sodium_bin2hex(r->release, sizeof r->release, c->exec_id, sizeof c->exec_id);
-    else if (c->have_release)
+    else if (c->R->have_release)
         /* Idle: name the release we wait for, so a peer that missed its
          * flood (lost, or down at the time) asks for it (release-want). */
-        sodium_bin2hex(r->release, sizeof r->release, c->release_id, sizeof c->release_id);
+        sodium_bin2hex(r->release, sizeof r->release, c->R->release_id, sizeof c->R->release_id);
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
     snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
@@ -85,7 +85,7 @@ void stg__sign_own(stg_core_t *c) {
         bool first = strlen(r.detail) >= strlen(r.phase_detail);
         char *d = first ? r.detail : r.phase_detail;
         cut_utf8(d, strlen(d) * 3 / 4);
-        memcpy(first ? c->detail : c->exec_detail, d, strlen(d) + 1); /* shorter than before */
+        memcpy(first ? c->R->detail : c->exec_detail, d, strlen(d) + 1); /* shorter than before */
         if (cut == 0)
             stg__log(c, STG_LOG_WARNING, "gossip",
                      "a hook's detail does not fit our record once escaped: shortened");

@@ -151,10 +151,41 @@ typedef struct {
     char reason[STG_CMD_REASON_MAX + 1]; /* the operator's --reason, for status */
 } cmd_hist_t;
 
+/* One component this node manages (docs/operations.md, "Components"):
+ * its service's health as its own health hook says, and the release of it
+ * the node adopted. comps[0] is the primary: its health and version are
+ * the top level of our record; the others ride the record's "components".
+ * The machine has one executor and one slot, whatever the component. */
+typedef struct {
+    char name[STG_NAME_MAX + 1];
+    stg_health_t health;
+    char version[STG_VERSION_MAX + 1];
+    char build[65];               /* the artifact's SHA-256 our service runs, or "" */
+    char detail[STG_DETAIL_MAX + 1];
+    int64_t health_since_ms;
+    bool health_heard;            /* a health hook reported since this start */
+    /* the adopted release */
+    bool have_release;
+    stg_release_t release;
+    uint8_t release_id[8];
+    uint8_t *release_env;
+    size_t release_len;
+    bool rank_valid;              /* cache of the update order for rank_id */
+    uint8_t rank_id[8];
+    int rank[STG_MEMBERS_MAX];
+    unsigned rank_n;
+    bool abandoned;               /* the operator gave up on abandoned_id */
+    uint8_t abandoned_id[8];
+    char waiting[256];            /* why its rollout waits, for status */
+} comp_t;
+
 struct stg_core {
     stg_core_tuning_t t;
     const stg_seckey_t *key;
-    char component[STG_NAME_MAX + 1];
+    comp_t comps[STG_COMPONENTS_MAX];
+    unsigned ncomps;
+    comp_t *R;                    /* the component the rules are judged for now
+                                     (stg__judge); &comps[0] between steps */
     char stagger[STG_VERSION_MAX + 1]; /* our staggerd's version (stg_core_config_t) */
     stg_caps_t caps;              /* ours, for our record: STG_CAPS_OWN less the
                                      config's caps_without */
@@ -183,9 +214,6 @@ struct stg_core {
     int64_t late_worst_ms;
     int64_t next_probe_ms, next_sync_ms, next_health_ms;
     int64_t summary_repair_ms;    /* when a ping's summary last started a digest exchange */
-    stg_health_t health;
-    char version[STG_VERSION_MAX + 1];
-    char build[65];               /* the artifact's SHA-256 our service runs, or "" */
     stg_forging_t forging;        /* our service forges, as our health hook said */
     bool two_forgers;             /* the fleet has more than one forger (logged once) */
     struct {                      /* roles swapped by an operator's promote (members.c) */
@@ -201,8 +229,6 @@ struct stg_core {
         unsigned nnew, nold;
         int new_m[STG_MEMBERS_MAX], old_m[STG_MEMBERS_MAX];
     } fork;
-    char detail[STG_DETAIL_MAX + 1];
-    int64_t health_since_ms;
     bool started;
     stg_core_stats_t stats;
 #if STG_SELFTEST_NEXT
@@ -214,21 +240,11 @@ struct stg_core {
 #endif
     int64_t reject_log_ms[STG_REJECT__COUNT];
     uint64_t reject_unlogged[STG_REJECT__COUNT];
-    /* rollout: the adopted release */
-    bool have_release;
-    stg_release_t release;
-    uint8_t release_id[8];
-    uint8_t *release_env;
-    size_t release_len;
     int64_t release_want_ms;      /* last release-want sent, 0: none wanted */
     int64_t want_backoff_ms;      /* until the next one */
     unsigned want_rr;             /* the member asked last */
     uint8_t want_skip[WANT_SKIP_MAX][8]; /* fetched, not for us: not asked again */
     unsigned want_skip_next;
-    bool rank_valid;              /* cache of the update order for rank_id */
-    uint8_t rank_id[8];
-    int rank[STG_MEMBERS_MAX];
-    unsigned rank_n;
     /* rollout: this node as a voter */
     grant_t grants[STG_BATCH_MAX];
     /* rollout: this node as a candidate */
@@ -254,7 +270,6 @@ struct stg_core {
     char exec_detail[STG_DETAIL_MAX + 1];
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
-    bool health_heard;            /* a health hook reported since this start */
     int64_t forgive_seq;          /* a resume that waits for that report (0: none) */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
     bool liveness_news;           /* a suspicion or death adopted, not spread yet */
@@ -271,8 +286,6 @@ struct stg_core {
     cmd_hist_t cmd_hist[STG_CMD_HISTORY];
     unsigned ncmd_hist;
     char cmd_refusal[320];
-    bool abandoned;               /* the operator gave up on abandoned_id */
-    uint8_t abandoned_id[8];
     bool emergency_pending;       /* an emergency update waits for emergency_at_ms */
     int64_t emergency_at_ms;
     bool emergency_force;         /* the pending one skips the gate hook */
@@ -292,7 +305,6 @@ struct stg_core {
     size_t pending_len;
     bool hook_running;
     bool halted;
-    char waiting[256];            /* why the rollout waits, for status */
     /* writes are barriers (emit.c): one journal write at the end of a step,
      * and what depends on it held until the shell says it is on disk */
     bool journal_dirty;           /* write the journal at the end of this step */

@@ -35,7 +35,7 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                                                 (json_int_t)g->attempt));
     }
     json_t *j = json_pack("{s:i, s:o, s:s, s:I, s:i, s:i, s:I, s:s, s:b, s:o, s:s, s:s}", "v", 1,
-                          "release", b64_json(c->release_env, c->release_len), "phase",
+                          "release", b64_json(c->R->release_env, c->R->release_len), "phase",
                           stg_phase_name(c->phase), "since_ms", (json_int_t)c->phase_since_ms,
                           "slot", c->slot, "acks", (int)c->acks, "deadline_ms",
                           (json_int_t)c->deadline_ms, "detail", c->exec_detail, "halted",
@@ -66,9 +66,9 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                             json_pack("{s:I, s:I, s:s, s:s}", "serial", (json_int_t)c->promoted.serial,
                                       "seq", (json_int_t)c->promoted.seq, "producer",
                                       c->promoted.producer, "standby", c->promoted.standby));
-    if (c->abandoned) {
+    if (c->R->abandoned) {
         char hex[17];
-        stg__id_hex(c->abandoned_id, hex);
+        stg__id_hex(c->R->abandoned_id, hex);
         json_object_set_new(j, "abandoned", json_string(hex));
     }
     if (c->emergency_pending) {
@@ -195,8 +195,8 @@ void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_B
     c->emergency = json_is_true(json_object_get(j, "emergency"));
     const char *ab = json_string_value(json_object_get(j, "abandoned"));
     size_t hn = 0;
-    if (ab && sodium_hex2bin(c->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)
-        c->abandoned = true;
+    if (ab && sodium_hex2bin(c->R->abandoned_id, 8, ab, strlen(ab), NULL, &hn, NULL) == 0 && hn == 8)
+        c->R->abandoned = true;
     /* "forgive" of journals before 0.2 is ignored: a resume now clears the
      * failure on the node that failed, which its journal's phase shows. */
     size_t ci;

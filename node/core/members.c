@@ -64,7 +64,7 @@ int stg__install_roster(stg_core_t *c, stg_roster_t *r, const uint8_t *env, size
     stg__find_partners(c);
     stg__reshuffle(c);
     c->urgent = -1;
-    c->rank_valid = false;
+    c->R->rank_valid = false;
     /* A campaign in flight counted votes by index, so it starts over, its
      * grants freed (the grants themselves were carried across above). */
     stg__attempt_end(c, false, "the roster changed");

@@ -35,17 +35,17 @@ bool stg__runs(const stg_release_t *rel, const char *flavour, const char *versio
 
 bool stg__self_runs(const stg_core_t *c, const stg_release_t *rel) {
     return c->self >= 0 &&
-           stg__runs(rel, c->roster->members[c->self].flavour, c->version, c->build);
+           stg__runs(rel, c->roster->members[c->self].flavour, c->R->version, c->R->build);
 }
 
 /* Runs the release: finished an update to it, or already ran it. */
 bool stg__done_on(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
-    if (!p->have || !c->have_release) return false;
+    if (!p->have || !c->R->have_release) return false;
     stg_phase_t ph = stg__rec_phase(c, i);
-    if (stg__rec_about(c, i, c->release_id) && ph == STG_PHASE_DONE) return true;
+    if (stg__rec_about(c, i, c->R->release_id) && ph == STG_PHASE_DONE) return true;
     return (ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
-           stg__runs(&c->release, c->roster->members[i].flavour, p->rec.version, p->rec.build);
+           stg__runs(&c->R->release, c->roster->members[i].flavour, p->rec.version, p->rec.build);
 }
 
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
@@ -57,13 +57,13 @@ bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
 }
 
 bool stg__abandoned(const stg_core_t *c, const uint8_t id[8]) {
-    return c->abandoned && memcmp(id, c->abandoned_id, 8) == 0;
+    return c->R->abandoned && memcmp(id, c->R->abandoned_id, 8) == 0;
 }
 
 int stg__failed_member(const stg_core_t *c) {
-    if (!c->have_release) return -1;
+    if (!c->R->have_release) return -1;
     for (unsigned i = 0; i < c->roster->nmembers; i++)
-        if (stg__failed_on(c, (int)i, c->release_id)) return (int)i;
+        if (stg__failed_on(c, (int)i, c->R->release_id)) return (int)i;
     return -1;
 }
 
@@ -202,8 +202,8 @@ static unsigned compute_order(const stg_core_t *c, int *out) {
     for (unsigned i = 0; i < n; i++) {
         k[i].idx = (int)i;
         k[i].stage = stage_of(&r->members[i]);
-        k[i].key = h64(c->release_id, r->members[i].name);
-        k[i].flav_key = h64(c->release_id, r->members[i].flavour);
+        k[i].key = h64(c->R->release_id, r->members[i].name);
+        k[i].flav_key = h64(c->R->release_id, r->members[i].flavour);
     }
     /* rank = how many of the same stage and flavour hash lower */
     for (unsigned i = 0; i < n; i++) {
@@ -223,13 +223,13 @@ static unsigned compute_order(const stg_core_t *c, int *out) {
  * pair (every tick consults it). */
 unsigned stg__order(const stg_core_t *c, int *out) {
     stg_core_t *w = (stg_core_t *)c; /* a cache, not state */
-    if (!w->rank_valid || memcmp(w->rank_id, c->release_id, 8) != 0) {
-        w->rank_n = compute_order(c, w->rank);
-        memcpy(w->rank_id, c->release_id, 8);
-        w->rank_valid = true;
+    if (!w->R->rank_valid || memcmp(w->R->rank_id, c->R->release_id, 8) != 0) {
+        w->R->rank_n = compute_order(c, w->R->rank);
+        memcpy(w->R->rank_id, c->R->release_id, 8);
+        w->R->rank_valid = true;
     }
-    memcpy(out, w->rank, w->rank_n * sizeof *out);
-    return w->rank_n;
+    memcpy(out, w->R->rank, w->R->rank_n * sizeof *out);
+    return w->R->rank_n;
 }
 
 /* Members still to update, in order, that could start now (available,
@@ -239,7 +239,7 @@ unsigned stg__eligible(const stg_core_t *c, int *out) {
     unsigned n = stg__order(c, ord), m = 0;
     for (unsigned i = 0; i < n; i++) {
         int x = ord[i];
-        if (stg__done_on(c, x) || stg__failed_on(c, x, c->release_id) || stg__updating(c, x) ||
+        if (stg__done_on(c, x) || stg__failed_on(c, x, c->R->release_id) || stg__updating(c, x) ||
             holds_grant(c, x) || !available(c, x))
             continue;
         out[m++] = x;
@@ -348,8 +348,8 @@ unsigned stg__free_slots(const stg_core_t *c, int except_slot) {
 
 stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const uint8_t id[8]) {
     const stg_policy_t *pol = &c->roster->policy;
-    if (!c->have_release || memcmp(id, c->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
-    if (c->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
+    if (!c->R->have_release || memcmp(id, c->R->release_id, 8) != 0) return STG_DENY_NO_RELEASE;
+    if (c->R->release.not_before_s * 1000 > c->now) return STG_DENY_NOT_YET;
     if (c->halted) return STG_DENY_HALTED;
     if (stg__forgers(c, NULL, 0) > 1) return STG_DENY_TWO_FORGERS;
     if (c->fork.on) return STG_DENY_FORK;

@@ -43,7 +43,7 @@ static bool lacks(const stg_core_t *c, int idx, uint8_t id[8]) {
         sodium_hex2bin(id, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
         n != 8)
         return false;
-    if (c->have_release && memcmp(id, c->release_id, 8) == 0) return false;
+    if (c->R->have_release && memcmp(id, c->R->release_id, 8) == 0) return false;
     if (c->exec_have && memcmp(id, c->exec_id, 8) == 0) return false;
     return !unwanted(c, id);
 }
@@ -69,17 +69,17 @@ static bool newer(const stg_release_t *a, const uint8_t ida[8], const stg_releas
 
 int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_t *rel,
                  const uint8_t id[8]) {
-    if (!stg__keep_copy(&c->release_env, &c->release_len, env, len)) return STG_ENOSPACE;
-    c->release = *rel;
-    memcpy(c->release_id, id, 8);
-    c->have_release = true;
+    if (!stg__keep_copy(&c->R->release_env, &c->R->release_len, env, len)) return STG_ENOSPACE;
+    c->R->release = *rel;
+    memcpy(c->R->release_id, id, 8);
+    c->R->have_release = true;
     c->tips_dirty = true; /* other sides for the fork check */
     return 0;
 }
 
 void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     /* The flood's repeats are byte-identical: drop them before any crypto. */
-    if (c->have_release && len == c->release_len && memcmp(env, c->release_env, len) == 0) return;
+    if (c->R->have_release && len == c->R->release_len && memcmp(env, c->R->release_env, len) == 0) return;
     stg_release_t rel;
     stg_diag_t d = {0};
     if (stg_release_open(env, len, c->roster, &rel, &d) != 0) {
@@ -90,15 +90,15 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg_envelope_parse(env, len, &e, NULL);
     uint8_t id[8];
     stg_release_id(e.payload, e.payload_len, id);
-    if (strcmp(rel.component, c->component) != 0) { /* another component's business */
+    if (strcmp(rel.component, c->comps[0].name) != 0) { /* another component's business */
         skip(c, id);
         return;
     }
-    if (c->have_release && memcmp(id, c->release_id, 8) == 0) return; /* flood echo */
-    if (c->have_release && !newer(&rel, id, &c->release, c->release_id)) {
+    if (c->R->have_release && memcmp(id, c->R->release_id, 8) == 0) return; /* flood echo */
+    if (c->R->have_release && !newer(&rel, id, &c->R->release, c->R->release_id)) {
         skip(c, id);
         stg_diag_set(&d, STG_REJECT_STALE, "release", "%s %s is older than the adopted %s",
-                     rel.component, rel.version, c->release.version);
+                     rel.component, rel.version, c->R->release.version);
         stg__reject(c, &d, from);
         return;
     }
@@ -112,8 +112,8 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
-    m.blob = c->release_env;
-    m.blob_len = c->release_len;
+    m.blob = c->R->release_env;
+    m.blob_len = c->R->release_len;
     /* Records name the release, so a member the flood missed asks for it. */
     stg__flood(c, from, &m);
 }

@@ -30,7 +30,7 @@ bool stg__promote(stg_core_t *c, const char *name, int64_t seq) {
         return false;
     }
     swap_roles(&r->members[s], &r->members[p]);
-    c->rank_valid = false; /* the order follows the stages */
+    c->R->rank_valid = false; /* the order follows the stages */
     c->promoted.on = !(c->promoted.on && strcmp(c->promoted.standby, name) == 0);
     c->promoted.serial = r->serial;
     c->promoted.seq = seq;

@@ -12,7 +12,7 @@
 /* Time each member's healthy period on the release from when we first see
  * it: the proof measures on our clock only (docs/protocol.md §9.6). */
 static void observe_proof(stg_core_t *c) {
-    if (!c->have_release) return;
+    if (!c->R->have_release) return;
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         peer_t *p = &c->peers[i];
         int64_t key = stg__proof_key(c, (int)i);
@@ -50,9 +50,9 @@ static void watch_forgers(stg_core_t *c) {
 }
 
 static void explain(stg_core_t *c) {
-    char *w = c->waiting;
-    size_t cap = sizeof c->waiting;
-    if (!c->have_release) {
+    char *w = c->R->waiting;
+    size_t cap = sizeof c->R->waiting;
+    if (!c->R->have_release) {
         snprintf(w, cap, "no release published");
         return;
     }
@@ -81,16 +81,16 @@ static void explain(stg_core_t *c) {
         stg__fork_text(c, text, sizeof text);
         snprintf(w, cap, "CRITICAL: %.300s: no update starts until they agree", text);
     }
-    else if (stg__abandoned(c, c->release_id))
+    else if (stg__abandoned(c, c->R->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
-                 c->release.component, c->release.version);
+                 c->R->release.component, c->R->release.version);
     else if (f >= 0)
         snprintf(w, cap, "halted: %s %s failed on %s: %s; resume or abandon it",
-                 c->release.component, c->release.version, stg__mname(c, f),
+                 c->R->release.component, c->R->release.version, stg__mname(c, f),
                  c->peers[f].rec.phase_detail);
     else if (stg__pending_count(c) == 0)
-        snprintf(w, cap, "done: every member runs %s %s", c->release.component,
-                 c->release.version);
+        snprintf(w, cap, "done: every member runs %s %s", c->R->release.component,
+                 c->R->release.version);
     else {
         int el[STG_MEMBERS_MAX];
         unsigned n = stg__eligible(c, el);
@@ -102,7 +102,7 @@ static void explain(stg_core_t *c) {
         } else if (n == 0) {
             snprintf(w, cap, "waiting: the members still to update are busy or unavailable");
         } else {
-            stg_deny_t why = stg__voter_check(c, el[0], 0, c->release_id);
+            stg_deny_t why = stg__voter_check(c, el[0], 0, c->R->release_id);
             if (why == STG_DENY_PROOF) {
                 proof_t pf = stg__proof(c, c->now);
                 if (pf.blocker >= 0)
@@ -133,7 +133,7 @@ void stg__rollout_tick(stg_core_t *c) {
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__attempt_end(c, false, "no majority in time");
     elect_t e = stg__campaign(c);
-    if (e == ELECT_RUN_GATE) stg__run_hook(c, STG_HOOK_GATE, &c->release);
+    if (e == ELECT_RUN_GATE) stg__run_hook(c, STG_HOOK_GATE, &c->R->release);
     else if (e == ELECT_WON) stg__start_update(c);
     explain(c);
 }
@@ -148,17 +148,17 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
         if (c->grants[s].holder >= 0 && !c->grants[s].started &&
             c->grants[s].at_ms + c->t.start_bound_ms + 1 < w)
             w = c->grants[s].at_ms + c->t.start_bound_ms + 1;
-    if (c->have_release && c->phase == STG_PHASE_IDLE && c->backoff_until_ms > c->now &&
+    if (c->R->have_release && c->phase == STG_PHASE_IDLE && c->backoff_until_ms > c->now &&
         c->backoff_until_ms < w)
         w = c->backoff_until_ms;
     /* Waiting on time-based rules (soak, epochs, windows): look again each second. */
-    if (c->have_release && c->now + 1000 < w) w = c->now + 1000;
+    if (c->R->have_release && c->now + 1000 < w) w = c->now + 1000;
     return w;
 }
 
 void stg__rollout_free(stg_core_t *c) {
-    free(c->release_env);
+    free(c->R->release_env);
     free(c->exec_env);
     free(c->pending_env);
-    c->release_env = c->exec_env = c->pending_env = NULL;
+    c->R->release_env = c->exec_env = c->pending_env = NULL;
 }

@@ -105,9 +105,9 @@ int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
 }
 
 const stg_release_t *stg_core_release(const stg_core_t *c, uint8_t id[8]) {
-    if (!c->have_release) return NULL;
-    if (id) memcpy(id, c->release_id, 8);
-    return &c->release;
+    if (!c->R->have_release) return NULL;
+    if (id) memcpy(id, c->R->release_id, 8);
+    return &c->R->release;
 }
 
 int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bool *started) {
@@ -120,18 +120,18 @@ int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bo
 
 json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
     json_t *o = json_object();
-    json_object_set_new(o, "waiting", json_string(c->waiting));
+    json_object_set_new(o, "waiting", json_string(c->R->waiting));
     json_object_set_new(o, "halted", json_boolean(c->halted));
-    if (!c->have_release) {
+    if (!c->R->have_release) {
         json_object_set_new(o, "release", json_null());
         return o;
     }
     char hex[17];
-    stg__id_hex(c->release_id, hex);
+    stg__id_hex(c->R->release_id, hex);
     json_object_set_new(o, "release",
-                        json_pack("{s:s, s:s, s:s, s:I}", "component", c->release.component,
-                                  "version", c->release.version, "id", hex, "created_at",
-                                  (json_int_t)c->release.created_at_s));
+                        json_pack("{s:s, s:s, s:s, s:I}", "component", c->R->release.component,
+                                  "version", c->R->release.version, "id", hex, "created_at",
+                                  (json_int_t)c->R->release.created_at_s));
     json_t *wave = json_array();
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         if (!stg__updating(c, (int)i)) continue;
@@ -259,7 +259,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             json_array_append_new(nw, json_string(stg__mname(c, c->fork.new_m[k])));
         for (unsigned k = 0; k < c->fork.nold; k++)
             json_array_append_new(old, json_string(stg__mname(c, c->fork.old_m[k])));
-        fork = json_pack("{s:s, s:I, s:I, s:o, s:o}", "version", c->release.version,
+        fork = json_pack("{s:s, s:I, s:I, s:o, s:o}", "version", c->R->release.version,
                          "since_block", (json_int_t)c->fork.since_block, "last_block",
                          (json_int_t)c->fork.last_block, "new", nw, "old", old);
     }

@@ -163,11 +163,11 @@ static void grant(fx_t *f, unsigned slot, const char *holder, const uint8_t *id)
 
 static void ready(fx_t *f) {
     stg_core_t *c = f->c;
-    c->have_release = true;
-    memset(&c->release, 0, sizeof c->release);
-    snprintf(c->release.component, sizeof c->release.component, "cardano-node");
-    snprintf(c->release.version, sizeof c->release.version, "2.0");
-    memcpy(c->release_id, ID_A, 8);
+    c->R->have_release = true;
+    memset(&c->R->release, 0, sizeof c->R->release);
+    snprintf(c->R->release.component, sizeof c->R->release.component, "cardano-node");
+    snprintf(c->R->release.version, sizeof c->R->release.version, "2.0");
+    memcpy(c->R->release_id, ID_A, 8);
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         set_rec(f, c->roster->members[i].name, "idle", ID_A, "1.0", HEALTHY);
     c->now = T0;
@@ -224,7 +224,7 @@ static const order_row_t ORDER_ROWS[] = {
 static void run_order(void **state) {
     fx_t *f = *state;
     const order_row_t *r = f->row;
-    memcpy(f->c->release_id, r->id, 8);
+    memcpy(f->c->R->release_id, r->id, 8);
     int ord[STG_MEMBERS_MAX];
     unsigned n = stg__order(f->c, ord);
     assert_int_equal(n, NMEMBERS);
@@ -239,7 +239,7 @@ static void order_shape(void **state) {
     fx_t *f = *state;
     for (unsigned k = 0; k < 256; k++) {
         uint8_t id[8] = {(uint8_t)k, (uint8_t)(k * 7), 0x5a};
-        memcpy(f->c->release_id, id, 8);
+        memcpy(f->c->R->release_id, id, 8);
         int ord[STG_MEMBERS_MAX];
         unsigned n = stg__order(f->c, ord);
         assert_int_equal(n, NMEMBERS);
@@ -314,7 +314,7 @@ static void run_state(void **state) {
     set_rec(f, "n03", r->phase, r->about, r->version, HEALTHY);
     peer_t *p = peer(f, "n03");
     p->have = !r->no_record;
-    f->c->have_release = !r->no_release;
+    f->c->R->have_release = !r->no_release;
     if (r->cleared) {
         p->cleared = true;
         p->cleared_inc = p->rec.inc;
@@ -786,22 +786,22 @@ typedef struct {
     stg_deny_t want;
 } voter_row_t;
 
-static void no_release(fx_t *f) { f->c->have_release = false; }
-static void not_before_ahead(fx_t *f) { f->c->release.not_before_s = T0 / 1000 + 1; }
-static void not_before_now(fx_t *f) { f->c->release.not_before_s = T0 / 1000; }
+static void no_release(fx_t *f) { f->c->R->have_release = false; }
+static void not_before_ahead(fx_t *f) { f->c->R->release.not_before_s = T0 / 1000 + 1; }
+static void not_before_now(fx_t *f) { f->c->R->release.not_before_s = T0 / 1000; }
 static void not_before_in_1ms(fx_t *f) {
-    f->c->release.not_before_s = T0 / 1000;
+    f->c->R->release.not_before_s = T0 / 1000;
     f->c->now = T0 - 1;
 }
 static void halted(fx_t *f) { f->c->halted = true; }
 static void write_failed(fx_t *f) { f->c->write_failed = true; }
 static void abandoned(fx_t *f) {
-    f->c->abandoned = true;
-    memcpy(f->c->abandoned_id, ID_A, 8);
+    f->c->R->abandoned = true;
+    memcpy(f->c->R->abandoned_id, ID_A, 8);
 }
 static void other_abandoned(fx_t *f) {
-    f->c->abandoned = true;
-    memcpy(f->c->abandoned_id, ID_B, 8);
+    f->c->R->abandoned = true;
+    memcpy(f->c->R->abandoned_id, ID_B, 8);
 }
 static void n00_failed(fx_t *f) { set_rec(f, "n00", "failed", ID_A, "2.0", UNHEALTHY); }
 static void n00_rolling_back(fx_t *f) { set_rec(f, "n00", "rolling-back", ID_A, "2.0", UNHEALTHY); }
@@ -1064,18 +1064,18 @@ static void own_record_at_its_largest(void **state) {
     fx_t *f = *state;
     stg_core_t *c = f->c;
     const int64_t most = ((int64_t)1 << 53) - 1;
-    memset(c->detail, 'd', STG_DETAIL_MAX);
+    memset(c->R->detail, 'd', STG_DETAIL_MAX);
     memset(c->exec_detail, 'p', STG_DETAIL_MAX);
-    memset(c->version, 'v', STG_VERSION_MAX);
+    memset(c->R->version, 'v', STG_VERSION_MAX);
     memset(c->stagger, 's', STG_VERSION_MAX);
-    memset(c->build, 'b', 64);
-    c->health = UNHEALTHY;
+    memset(c->R->build, 'b', 64);
+    c->R->health = UNHEALTHY;
     c->phase = STG_PHASE_ROLLING_BACK;
     c->exec_have = true;
     c->cmd_seq = most;
     c->slot_attempt = (uint64_t)most;
     c->forging = STG_FORGING_YES;
-    c->health_since_ms = c->phase_since_ms = most;
+    c->R->health_since_ms = c->phase_since_ms = most;
     c->now = most;
     c->tip = (stg_tip_t){.have = true, .block = most, .slot = most, .nrecent = STG_TIP_RECENT};
     memset(c->tip.hash, 'a', 64);
@@ -1090,7 +1090,7 @@ static void own_record_at_its_largest(void **state) {
     stg_diag_t d = {0};
     if (stg_record_open(me->env, me->env_len, c->roster, &r, &idx, &d) != 0)
         fail_msg("our record: %s", d.msg);
-    assert_string_equal(r.detail, c->detail);
+    assert_string_equal(r.detail, c->R->detail);
     assert_string_equal(r.phase_detail, c->exec_detail);
     assert_int_equal(r.tip.nrecent, STG_TIP_RECENT);
     assert_int_equal(r.caps, STG_CAPS_OWN);
@@ -1103,12 +1103,12 @@ static void own_record_at_its_largest(void **state) {
 static void own_record_escaped_details(void **state) {
     fx_t *f = *state;
     stg_core_t *c = f->c;
-    memset(c->version, 'v', STG_VERSION_MAX);
+    memset(c->R->version, 'v', STG_VERSION_MAX);
     memset(c->stagger, 's', STG_VERSION_MAX);
     c->phase = STG_PHASE_ROLLING_BACK;
     c->exec_have = true;
-    memset(c->detail, 0x01, STG_DETAIL_MAX);
-    c->detail[STG_DETAIL_MAX] = '\0';
+    memset(c->R->detail, 0x01, STG_DETAIL_MAX);
+    c->R->detail[STG_DETAIL_MAX] = '\0';
     /* Two-byte characters (é), so a cut must not split one. */
     for (unsigned i = 0; i + 2 <= STG_DETAIL_MAX; i += 2) memcpy(c->exec_detail + i, "\xc3\xa9", 2);
     memset(c->exec_detail, '"', 40);
@@ -1123,7 +1123,7 @@ static void own_record_escaped_details(void **state) {
         fail_msg("our record: %s", d.msg);
     assert_true(strlen(r.detail) < STG_DETAIL_MAX);
     assert_true(strlen(r.detail) > 0);
-    assert_string_equal(r.detail, c->detail);
+    assert_string_equal(r.detail, c->R->detail);
     assert_string_equal(r.phase_detail, c->exec_detail);
     assert_int_equal(strlen(r.version), STG_VERSION_MAX);
 }
