@@ -121,6 +121,83 @@ static int tip_decode(json_t *o, stg_tip_t *t, stg_diag_t *d) {
     return rc;
 }
 
+const stg_comp_rec_t *stg_record_comp(const stg_record_t *r, const char *name, stg_comp_rec_t *tmp) {
+    if (strcmp(r->component, name) == 0) {
+        memset(tmp, 0, sizeof *tmp);
+        snprintf(tmp->component, sizeof tmp->component, "%s", r->component);
+        snprintf(tmp->version, sizeof tmp->version, "%s", r->version);
+        snprintf(tmp->build, sizeof tmp->build, "%s", r->build);
+        tmp->health = r->health;
+        tmp->health_since_ms = r->health_since_ms;
+        return tmp;
+    }
+    for (unsigned k = 0; k < r->ncomps && k < STG_COMPONENTS_MAX - 1; k++)
+        if (strcmp(r->comps[k].component, name) == 0) return &r->comps[k];
+    return NULL;
+}
+
+static json_t *comps_encode(const stg_record_t *r) {
+    json_t *a = json_array();
+    for (unsigned k = 0; a && k < r->ncomps && k < STG_COMPONENTS_MAX - 1; k++) {
+        const stg_comp_rec_t *e = &r->comps[k];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "component", e->component, "version",
+                              e->version, "health", stg_health_name(e->health), "health_since_ms",
+                              (json_int_t)e->health_since_ms);
+        if (o && e->build[0]) json_object_set_new(o, "build", json_string(e->build));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static int health_from(const char *s, stg_health_t *h) {
+    for (int k = 0; k < STG_HEALTH__COUNT; k++)
+        if (strcmp(s, health_names[k]) == 0) {
+            *h = (stg_health_t)k;
+            return 0;
+        }
+    return -1;
+}
+
+static int comps_decode(json_t *a, stg_record_t *r, stg_diag_t *d) {
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        json_t *o = json_array_get(a, k);
+        stg_comp_rec_t *e = &r->comps[k];
+        char health[16] = "";
+        if (!json_is_object(o))
+            return stg_diag_set(d, STG_REJECT_WRONG_TYPE, "record.components",
+                                "entry %zu must be an object", k);
+        int rc = stg_json_str(o, "record.components", "component", true, e->component,
+                              sizeof e->component, d);
+        if (!rc)
+            rc = stg_json_str(o, "record.components", "version", true, e->version,
+                              sizeof e->version, d);
+        if (!rc)
+            rc = stg_json_str(o, "record.components", "health", true, health, sizeof health, d);
+        if (!rc)
+            rc = stg_json_int(o, "record.components", "health_since_ms", true, 0, INT53,
+                              &e->health_since_ms, d);
+        if (!rc)
+            rc = stg_json_str(o, "record.components", "build", false, e->build, sizeof e->build, d);
+        if (rc) return rc;
+        if (!stg_name_ok(e->component) || strcmp(e->component, r->component) == 0)
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.components",
+                                "entry %zu: \"%s\" is not a valid name, or repeats the "
+                                "record's own component", k, e->component);
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(r->comps[j].component, e->component) == 0)
+                return stg_diag_set(d, STG_REJECT_DUPLICATE_VALUE, "record.components",
+                                    "component \"%s\" is listed twice", e->component);
+        if (e->build[0] && !stg_sha256_hex_ok(e->build))
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.components.build",
+                                "must be 64 lowercase hex digits (an artifact's SHA-256)");
+        if (health_from(health, &e->health) != 0)
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.components.health",
+                                "must be healthy, unhealthy or unknown");
+        r->ncomps++;
+    }
+    return 0;
+}
+
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
                           "fleet", r->fleet, "node", r->node, "inc", (json_int_t)r->inc,
@@ -152,6 +229,7 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
         }
         json_object_set_new(o, "tip", t);
     }
+    if (o && r->ncomps) json_object_set_new(o, "components", comps_encode(r));
     if (o && r->away_ms) json_object_set_new(o, "away_ms", json_integer((json_int_t)r->away_ms));
     if (o && r->caps) {
         json_t *a = json_array();
@@ -209,6 +287,10 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     json_t *tip = NULL;
     if (!rc) rc = stg_json_object(o, "record", "tip", false, &tip, d);
     if (!rc && tip) rc = tip_decode(tip, &r->tip, d);
+    json_t *comps = NULL;
+    if (!rc)
+        rc = stg_json_array(o, "record", "components", false, STG_COMPONENTS_MAX - 1, &comps, d);
+    if (!rc && comps) rc = comps_decode(comps, r, d);
     json_t *caps = NULL;
     if (!rc) rc = stg_json_array(o, "record", "caps", false, STG_CAPS_MAX, &caps, d);
     if (!rc && caps) rc = caps_decode(caps, &r->caps, d);

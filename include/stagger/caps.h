@@ -17,6 +17,7 @@
 
 #define STG_CAP_MAP(X)                 \
     X(PROMOTE, "promote") /* the emergency command promote (§10) */ \
+    X(COMPONENTS, "components") /* releases of a member's other components (§9.8) */ \
     STG_SELFTEST_CAP_MAP(X) /* staggerd-next only (selftest.h) */
 
 typedef enum {

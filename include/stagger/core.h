@@ -117,7 +117,13 @@ typedef struct {
     const uint8_t *commands;      /* commands.json of versions before 0.1 kept
                                    * commands apart from the journal, or NULL */
     size_t commands_len;
-    char component[STG_NAME_MAX + 1];
+    char component[STG_NAME_MAX + 1]; /* the primary component: our record's top level */
+    /* The other components this node manages, each with its own hooks in
+     * the shell and its own releases (docs/operations.md, "Components"):
+     * one executor and one slot serve them all. Component k > 0 of the
+     * core is extra_components[k - 1]. */
+    unsigned nextra;
+    char extra_components[STG_COMPONENTS_MAX - 1][STG_NAME_MAX + 1];
     char stagger[STG_VERSION_MAX + 1]; /* our own version, for our record; "" none */
     stg_caps_t caps_without;      /* capabilities (caps.h) to leave out of our record,
                                      as a staggerd older than them would: the
@@ -170,7 +176,9 @@ typedef struct {
     int from;
     const uint8_t *data;          /* MESSAGE frame, ROSTER envelope; borrowed */
     size_t len;
-    /* HEALTH: result of the health hook. */
+    /* HEALTH: result of the health hook of our component `component` (0: the
+     * primary; k: the config's extra_components[k - 1]). */
+    unsigned component;
     stg_health_t health;
     const char *version;          /* may be NULL: unchanged */
     const char *build;            /* HEALTH: the hook's build=, the SHA-256 (64 hex)
@@ -232,6 +240,9 @@ typedef struct {
                                    * as a PERSISTED event with this gen */
     uint8_t msg_type;             /* SEND: the message type (stg_msg_type_t) */
     stg_hook_kind_t hook;         /* RUN_HOOK */
+    unsigned component;           /* RUN_HEALTH, RUN_HOOK: which of our components
+                                     (stg_event_t.component); a RUN_HOOK's release
+                                     is that component's */
     const stg_release_t *release; /* RUN_HOOK: borrowed, valid until the next step */
     const uint8_t *data;          /* borrowed from the action list */
     size_t len;
@@ -363,6 +374,12 @@ bool stg_core_halted(const stg_core_t *core);
 /* The release this node has adopted (newest valid for its component), or
  * NULL. Borrowed, valid until the next step. */
 const stg_release_t *stg_core_release(const stg_core_t *core, uint8_t id[8]);
+/* Our components: how many (1 + the config's nextra), the name of
+ * component k, and the release of it we adopted (NULL: none) and why its
+ * rollout waits (status's rollout.waiting for component 0). */
+unsigned stg_core_ncomponents(const stg_core_t *core);
+const char *stg_core_component(const stg_core_t *core, unsigned k);
+const stg_release_t *stg_core_release_of(const stg_core_t *core, unsigned k, uint8_t id[8]);
 
 /* This voter's grant of slot s: holder index, or -1. */
 int stg_core_grant(const stg_core_t *core, unsigned slot, uint8_t release_id[8], bool *started);

@@ -77,6 +77,17 @@ typedef struct {
 /* "BLOCK:SLOT:HASH" (a health hook's tip= line) into t; false when malformed. */
 bool stg_tip_parse(const char *s, stg_tip_t *t);
 
+/* One more component the signer manages (docs/operations.md, "Components"):
+ * what its own health hook said. The record's top level is the signer's
+ * primary component; these are the others (record "components"). */
+typedef struct {
+    char component[STG_NAME_MAX + 1];
+    char version[STG_VERSION_MAX + 1];/* "" when unknown */
+    char build[65];                   /* optional: the artifact's SHA-256 (hex), "" */
+    stg_health_t health;
+    int64_t health_since_ms;
+} stg_comp_rec_t;
+
 typedef struct {
     char fleet[STG_NAME_MAX + 1];
     char node[STG_NAME_MAX + 1];
@@ -105,6 +116,8 @@ typedef struct {
                                        * staggerd that this build knows (names it does
                                        * not know are checked, then left out); absent
                                        * is none, as every older staggerd's record */
+    unsigned ncomps;                  /* optional: the signer's other components */
+    stg_comp_rec_t comps[STG_COMPONENTS_MAX - 1];
     int64_t away_ms;                  /* optional (0): the signer is about to be away
                                        * (a planned reboot) for up to this long,
                                        * 1..STG_AWAY_MAX_MS; each receiver times it on
@@ -120,6 +133,12 @@ typedef struct {
 #define STG_AWAY_MAX_MS 3600000
 
 /* JSON payload for r; returns length or a negative code. */
+/* The version, build and health member i's record says for component
+ * name: its top level when that is the record's component, else its
+ * "components" entry. NULL when the record does not manage it. The
+ * returned entry is a copy in *tmp, or points into r. */
+const stg_comp_rec_t *stg_record_comp(const stg_record_t *r, const char *name, stg_comp_rec_t *tmp);
+
 int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap);
 /* Strict decode of the payload. */
 int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag_t *d);

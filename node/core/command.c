@@ -105,6 +105,21 @@ static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, 
     else stg__flood(c, from, &m);
 }
 
+/* Abandon and rollback give up on the primary component's release, and on
+ * every other component's release that failed somewhere (the one that
+ * halted the fleet); docs/protocol.md §10. */
+static void abandon(stg_core_t *c) {
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        comp_t *x = &c->comps[k];
+        comp_t *was = stg__judge(c, x);
+        if (x->have_release && (k == 0 || stg__failed_member(c) >= 0)) {
+            x->abandoned = true;
+            memcpy(x->abandoned_id, x->release_id, 8);
+        }
+        c->R = was;
+    }
+}
+
 static void apply(stg_core_t *c, const stg_command_t *cmd) {
     const stg_member_t *me = &c->roster->members[c->self];
     bool targeted = stg_command_targets(cmd, me->name);
@@ -118,17 +133,9 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
          * applies this command too. */
         stg__exec_forgive(c, cmd->seq);
         break;
-    case STG_CMD_ABANDON:
-        if (c->R->have_release) {
-            c->R->abandoned = true;
-            memcpy(c->R->abandoned_id, c->R->release_id, 8);
-        }
-        break;
+    case STG_CMD_ABANDON: abandon(c); break;
     case STG_CMD_ROLLBACK:
-        if (c->R->have_release) {
-            c->R->abandoned = true;
-            memcpy(c->R->abandoned_id, c->R->release_id, 8);
-        }
+        abandon(c);
         if (targeted) stg__rollout_emergency_rollback(c, cmd->seq);
         break;
     case STG_CMD_UPDATE:

@@ -120,7 +120,22 @@ out:
     free(m);
 }
 
+/* The component whose health drives the executor: the one it updates,
+ * else the primary. */
+static comp_t *exec_comp(const stg_core_t *c) {
+    comp_t *k = c->exec_have ? stg__comp_named(c, c->exec_rel.component) : NULL;
+    return k ? k : (comp_t *)&c->comps[0];
+}
+
 static void on_health(stg_core_t *c, const stg_event_t *ev) {
+    if (ev->component >= c->ncomps) {
+        stg__log(c, STG_LOG_WARNING, "hook", "a health report for component %u, of %u: ignored",
+                 ev->component, c->ncomps);
+        return;
+    }
+    comp_t *k = &c->comps[ev->component];
+    bool primary = ev->component == 0;
+    stg__judge(c, k);
     c->R->health_heard = true;
     bool changed = ev->health != c->R->health;
     bool new_build = ev->build && strcmp(ev->build, c->R->build) != 0;
@@ -133,7 +148,7 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
          * the old version's time into the holdback pair's epoch wait). */
         if (ev->health == c->R->health) c->R->health_since_ms = ev->now_ms;
     }
-    if (ev->forging != c->forging) {
+    if (primary && ev->forging != c->forging) {
         c->forging = ev->forging;
         changed = true;
     }
@@ -141,7 +156,7 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
      * detail, at most once a minute while healthy (fork.c samples it). */
     stg_tip_t tip = {0};
     if (ev->tip) tip = *ev->tip;
-    if (tip.have != c->tip.have || tip.block != c->tip.block || strcmp(tip.hash, c->tip.hash)) {
+    if (primary && (tip.have != c->tip.have || tip.block != c->tip.block || strcmp(tip.hash, c->tip.hash))) {
         bool gone = !tip.have;
         if (tip.have) stg__tip_follow(&tip, &c->tip);
         c->tip = tip;
@@ -151,7 +166,8 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
     }
     if (ev->health != c->R->health) {
         stg__log(c, ev->health == STG_HEALTH_HEALTHY ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
-              "health: %s -> %s%s%s", stg_health_name(c->R->health), stg_health_name(ev->health),
+              "health%s%s: %s -> %s%s%s", primary ? "" : " of ", primary ? "" : k->name,
+              stg_health_name(c->R->health), stg_health_name(ev->health),
               ev->detail && *ev->detail ? ": " : "", ev->detail ? ev->detail : "");
         c->R->health = ev->health;
         c->R->health_since_ms = ev->now_ms;
@@ -163,14 +179,17 @@ static void on_health(stg_core_t *c, const stg_event_t *ev) {
      * would push to every peer every health interval. */
     if (ev->detail && strcmp(ev->detail, c->R->detail) != 0) {
         snprintf(c->R->detail, sizeof c->R->detail, "%s", ev->detail);
-        if (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= c->t.refresh_ms)
+        /* Another component's detail is not in our record: status only. */
+        if (primary &&
+            (ev->health != STG_HEALTH_HEALTHY || c->now - c->detail_signed_ms >= c->t.refresh_ms))
             changed = true;
     }
     if (changed && c->self >= 0) {
         c->detail_signed_ms = c->now;
         stg__own_changed(c);
     }
-    stg__rollout_health(c, ev);
+    if (k == exec_comp(c)) stg__rollout_health(c, ev);
+    stg__judge(c, NULL);
 }
 
 static void on_tick(stg_core_t *c) {
@@ -181,7 +200,10 @@ static void on_tick(stg_core_t *c) {
         stg__send_sync(c);
     }
     if (c->now >= c->next_health_ms) {
-        stg__act(c, STG_ACT_RUN_HEALTH);
+        for (unsigned k = 0; k < c->ncomps; k++) {
+            stg_action_t *a = stg__act(c, STG_ACT_RUN_HEALTH);
+            if (a) a->component = k;
+        }
         c->next_health_ms = c->now + c->t.health_interval_ms;
     }
     stg__swim_tick(c);
@@ -222,6 +244,15 @@ static void load_journal(stg_core_t *c, const uint8_t *journal, size_t len) {
     stg_journal_t jr;
     if (stg__journal_open(c, journal, len, &jr) == 0) {
         if (jr.have_rel) stg__adopt(c, jr.rel_env, jr.rel_len, &jr.rel, jr.rel_id);
+        for (unsigned k = 0; k < jr.nmore; k++) {
+            comp_t *x = stg__comp_named(c, jr.more_rel[k].component);
+            if (!x || x == &c->comps[0]) continue; /* a component no longer configured */
+            comp_t *was = stg__judge(c, x);
+            stg__adopt(c, jr.more_env[k], jr.more_len[k], &jr.more_rel[k], jr.more_id[k]);
+            x->abandoned = jr.more_abandoned[k];
+            memcpy(x->abandoned_id, jr.more_ab_id[k], 8);
+            c->R = was;
+        }
         if (jr.have_exec) {
             stg__set_exec_release(c, &jr.exec_rel, jr.exec_id, jr.exec_env, jr.exec_len);
             stg__exec_restart(c, stg__journal_exec(c, &jr));
@@ -255,6 +286,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     c->acts = acts;
     c->acts_exempt = 0;
     c->now = ev->now_ms;
+    stg__judge(c, NULL);
     switch (ev->type) {
     case STG_EV_TICK: break;
     case STG_EV_MESSAGE: on_message(c, ev); break;
@@ -272,6 +304,7 @@ void stg_core_step(stg_core_t *c, const stg_event_t *ev, stg_actions_t *acts) {
     stg__spread_news(c);
     flush(c);
     c->acts = NULL;
+    assert(c->R == &c->comps[0]); /* what the public readers (status.c) judge */
 }
 
 void stg_core_tuning_default(stg_core_tuning_t *t) {
@@ -308,8 +341,10 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     }
     c->t = cfg->tuning;
     c->key = cfg->key;
-    c->ncomps = 1;
+    c->ncomps = 1 + (cfg->nextra < STG_COMPONENTS_MAX ? cfg->nextra : STG_COMPONENTS_MAX - 1);
     c->R = &c->comps[0];
+    for (unsigned k = 1; k < c->ncomps; k++)
+        snprintf(c->comps[k].name, sizeof c->comps[k].name, "%s", cfg->extra_components[k - 1]);
     snprintf(c->comps[0].name, sizeof c->comps[0].name, "%s", cfg->component);
     snprintf(c->stagger, sizeof c->stagger, "%s", cfg->stagger);
     c->caps = STG_CAPS_OWN & ~cfg->caps_without;
@@ -330,8 +365,10 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
         stg_core_destroy(&c);
         return NULL;
     }
-    c->R->health = STG_HEALTH_UNKNOWN;
-    c->R->health_since_ms = now_ms;
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        c->comps[k].health = STG_HEALTH_UNKNOWN;
+        c->comps[k].health_since_ms = now_ms;
+    }
     /* Spread the first probes of a fleet started together over a period. */
     c->next_probe_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.probe_interval_ms);
     c->next_sync_ms = now_ms + (int64_t)stg__rng_below(&c->rng, (uint32_t)c->t.sync_interval_ms);

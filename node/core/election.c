@@ -243,7 +243,7 @@ static bool count_vote(stg_core_t *c, int from, bool ok, stg_deny_t why) {
     return false;
 }
 
-elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
+static elect_t rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
     attempt_t *a = &c->att;
     /* Answers count only for the attempt they answer: a late vote or ack from
      * an attempt given up on may come from a voter that has since granted
@@ -288,6 +288,15 @@ elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
         return ELECT_NONE;
     default: return ELECT_NOT_MINE;
     }
+}
+
+/* Every rollout message names a release: it is judged for the component
+ * whose release that is (the primary's rules when none of ours is). */
+elect_t stg__rollout_msg(stg_core_t *c, const stg_msg_t *m, int from) {
+    comp_t *was = stg__judge(c, stg__comp_by_id(c, m->release));
+    elect_t e = rollout_msg(c, m, from);
+    c->R = was;
+    return e;
 }
 
 void stg__expire_grants(stg_core_t *c) {
@@ -361,9 +370,11 @@ elect_t stg__campaign(stg_core_t *c) {
     if (slot < 0) return ELECT_NONE;
     if (stg__voter_check(c, c->self, (unsigned)slot, c->R->release_id) != STG_DENY_NONE)
         return ELECT_NONE;
-    if (c->now >= c->gate_ok_until_ms) {
+    if (c->now >= c->gate_ok_until_ms || memcmp(c->gate_for, c->R->release_id, 8) != 0) {
         if (c->gate_running) return ELECT_NONE;
         c->gate_running = true;
+        c->gate_ok_until_ms = 0; /* a yes for another component's release is not this one's */
+        memcpy(c->gate_for, c->R->release_id, 8);
         return ELECT_RUN_GATE;
     }
     attempt_t *a = &c->att;

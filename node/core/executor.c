@@ -489,16 +489,35 @@ static exec_fn *const table[STG_EXEC__COUNT][EV__COUNT] = {
 };
 
 /* The one transition function. */
+/* The component an event is judged for (c->R: its version, its health):
+ * the one the executor updates; a queued emergency update's own; for a
+ * start, what the caller chose (the won release's), and for the
+ * operator's rollback the caller's too (the primary: at rest it rolls back
+ * the primary's release, docs/protocol.md §10). */
+static comp_t *event_comp(stg_core_t *c, const exec_in_t *in) {
+    if (in->type == EV_START || in->type == EV_ROLLBACK_CMD) return c->R;
+    if (in->type == EV_EMERGENCY_DUE) return &c->comps[c->emergency_comp];
+    comp_t *k = c->exec_have ? stg__comp_named(c, c->exec_rel.component) : NULL;
+    return k ? k : c->R;
+}
+
 static void exec_event(stg_core_t *c, const exec_in_t *in) {
     assert(c->exec_state < STG_EXEC__COUNT && in->type < EV__COUNT);
     exec_fn *cell = table[c->exec_state][in->type];
     assert(cell != NULL);
+    comp_t *was = stg__judge(c, event_comp(c, in));
     cell(c, in);
+    c->R = was;
 }
 
 /* ---- the executor's entry points ------------------------------------------ */
 
-void stg__start_update(stg_core_t *c) { exec_event(c, &(exec_in_t){.type = EV_START}); }
+/* The won attempt's release is one of our components': the executor takes it. */
+void stg__start_update(stg_core_t *c) {
+    comp_t *was = stg__judge(c, stg__comp_by_id(c, c->att.release));
+    exec_event(c, &(exec_in_t){.type = EV_START});
+    c->R = was;
+}
 
 void stg__rollout_health(stg_core_t *c, const stg_event_t *ev) {
     exec_event(c, &(exec_in_t){.type = EV_HEALTH, .ev = ev});
@@ -524,13 +543,33 @@ void stg__rollout_hook_done(stg_core_t *c, const stg_event_t *ev) {
         exec_event(c, &(exec_in_t){.type = ev->ok ? EV_ROLLBACK_OK : EV_ROLLBACK_FAILED, .ev = ev});
 }
 
+static void emergency_queue(stg_core_t *c, const stg_command_t *cmd, const uint8_t *env,
+                            size_t len, const stg_release_t *rel_in, const uint8_t id[8],
+                            bool start);
+
 void stg__rollout_emergency_update(stg_core_t *c, const stg_command_t *cmd, bool start) {
     const uint8_t *env = cmd->release;
     size_t len = cmd->release_len;
-    int64_t spacing_s = cmd->spacing_s, seq = cmd->seq;
+    int64_t seq = cmd->seq;
     stg_release_t rel;
     uint8_t id[8];
     if (!stg__open_release(c, env, len, &rel, id)) return;
+    comp_t *k = stg__comp_named(c, rel.component);
+    if (!k) {
+        stg__log(c, STG_LOG_INFO, "exec", "emergency update #%lld is for %s, which this node "
+                 "does not manage", (long long)seq, rel.component);
+        return;
+    }
+    comp_t *was = stg__judge(c, k);
+    emergency_queue(c, cmd, env, len, &rel, id, start);
+    c->R = was;
+}
+
+static void emergency_queue(stg_core_t *c, const stg_command_t *cmd, const uint8_t *env,
+                            size_t len, const stg_release_t *rel_in, const uint8_t id[8],
+                            bool start) {
+    int64_t spacing_s = cmd->spacing_s, seq = cmd->seq;
+    stg_release_t rel = *rel_in;
     /* The operator's word wins over created_at: an emergency downgrade is an update too. */
     if (!c->R->have_release || memcmp(id, c->R->release_id, 8) != 0) {
         stg__adopt(c, env, len, &rel, id);
@@ -559,6 +598,7 @@ void stg__rollout_emergency_update(stg_core_t *c, const stg_command_t *cmd, bool
             c->emergency_ahead[c->emergency_nahead++] = ord[i];
     }
     c->emergency_pending = true;
+    c->emergency_comp = stg__comp_index(c, c->R);
     c->emergency_seq = seq;
     c->emergency_at_ms = c->now + (int64_t)k * spacing_s * 1000;
     c->emergency_force = cmd->force;
@@ -586,11 +626,14 @@ static bool emergency_may_start(stg_core_t *c) {
             snprintf(why, sizeof why, "waiting for %s to be healthy on %s", stg__mname(c, m),
                      c->R->release.version);
     }
-    bool gate = !why[0] && !c->emergency_force && c->now >= c->gate_ok_until_ms;
+    bool gate = !why[0] && !c->emergency_force &&
+                (c->now >= c->gate_ok_until_ms || memcmp(c->gate_for, c->R->release_id, 8) != 0);
     if (gate) {
         snprintf(why, sizeof why, "waiting for the gate hook");
         if (!c->gate_running && c->now >= c->backoff_until_ms) {
             c->gate_running = true;
+            c->gate_ok_until_ms = 0;
+            memcpy(c->gate_for, c->R->release_id, 8);
             stg__run_hook(c, STG_HOOK_GATE, &c->R->release);
         }
     }
@@ -617,8 +660,11 @@ void stg__exec_forgive(stg_core_t *c, int64_t seq) {
 void stg__exec_tick(stg_core_t *c) {
     if (!c->hook_running) exec_event(c, &(exec_in_t){.type = EV_NO_HOOK});
     exec_event(c, &(exec_in_t){.type = EV_TICK});
-    if (c->emergency_pending && c->now >= c->emergency_at_ms && emergency_may_start(c))
-        exec_event(c, &(exec_in_t){.type = EV_EMERGENCY_DUE});
+    if (!c->emergency_pending || c->now < c->emergency_at_ms) return;
+    comp_t *was = stg__judge(c, &c->comps[c->emergency_comp]);
+    bool due = emergency_may_start(c);
+    c->R = was;
+    if (due) exec_event(c, &(exec_in_t){.type = EV_EMERGENCY_DUE});
 }
 
 void stg__exec_away(stg_core_t *c, const stg_event_t *ev) {

@@ -12,27 +12,53 @@
 
 /* Our record as our state says it is now, unsigned (seq and time are the
  * signer's). */
+/* The release our record names while the executor is idle: the primary's,
+ * unless we run it already and another component's we do not, so that a
+ * peer that missed that one's flood asks for it too. */
+static const comp_t *named_release(const stg_core_t *c, const char *flavour) {
+    const comp_t *pick = c->comps[0].have_release ? &c->comps[0] : NULL;
+    for (unsigned k = 1; k < c->ncomps; k++) {
+        const comp_t *x = &c->comps[k];
+        bool pick_done = pick && stg__runs(&pick->release, flavour, pick->version, pick->build);
+        if (x->have_release && (!pick || pick_done) &&
+            !stg__runs(&x->release, flavour, x->version, x->build))
+            pick = x;
+    }
+    return pick;
+}
+
 static void fill_own(const stg_core_t *c, stg_record_t *r) {
     const stg_member_t *m = &c->roster->members[c->self];
+    const comp_t *p = &c->comps[0]; /* the primary: the record's top level */
     memset(r, 0, sizeof *r);
     snprintf(r->fleet, sizeof r->fleet, "%s", c->roster->fleet);
     snprintf(r->node, sizeof r->node, "%s", m->name);
     r->inc = c->inc;
     snprintf(r->component, sizeof r->component, "%s", c->comps[0].name);
-    snprintf(r->version, sizeof r->version, "%s", c->R->version);
-    snprintf(r->build, sizeof r->build, "%s", c->R->build);
+    snprintf(r->version, sizeof r->version, "%s", p->version);
+    snprintf(r->build, sizeof r->build, "%s", p->build);
     r->tip = c->tip;
     snprintf(r->flavour, sizeof r->flavour, "%s", m->flavour);
-    r->health = c->R->health;
-    snprintf(r->detail, sizeof r->detail, "%s", c->R->detail);
-    r->health_since_ms = c->R->health_since_ms;
+    r->health = p->health;
+    snprintf(r->detail, sizeof r->detail, "%s", p->detail);
+    r->health_since_ms = p->health_since_ms;
+    for (unsigned k = 1; k < c->ncomps; k++) {
+        stg_comp_rec_t *e = &r->comps[r->ncomps++];
+        const comp_t *x = &c->comps[k];
+        snprintf(e->component, sizeof e->component, "%s", x->name);
+        snprintf(e->version, sizeof e->version, "%s", x->version);
+        snprintf(e->build, sizeof e->build, "%s", x->build);
+        e->health = x->health;
+        e->health_since_ms = x->health_since_ms;
+    }
     r->phase = c->phase;
+    const comp_t *named = named_release(c, m->flavour);
     if (c->exec_have)
         sodium_bin2hex(r->release, sizeof r->release, c->exec_id, sizeof c->exec_id);
-    else if (c->R->have_release)
+    else if (named)
         /* Idle: name the release we wait for, so a peer that missed its
          * flood (lost, or down at the time) asks for it (release-want). */
-        sodium_bin2hex(r->release, sizeof r->release, c->R->release_id, sizeof c->R->release_id);
+        sodium_bin2hex(r->release, sizeof r->release, named->release_id, sizeof named->release_id);
     r->phase_since_ms = c->phase_since_ms;
     r->cmd_seq = c->cmd_seq;
     snprintf(r->stagger, sizeof r->stagger, "%s", c->stagger);
@@ -85,7 +111,7 @@ void stg__sign_own(stg_core_t *c) {
         bool first = strlen(r.detail) >= strlen(r.phase_detail);
         char *d = first ? r.detail : r.phase_detail;
         cut_utf8(d, strlen(d) * 3 / 4);
-        memcpy(first ? c->R->detail : c->exec_detail, d, strlen(d) + 1); /* shorter than before */
+        memcpy(first ? c->comps[0].detail : c->exec_detail, d, strlen(d) + 1); /* shorter than before */
         if (cut == 0)
             stg__log(c, STG_LOG_WARNING, "gossip",
                      "a hook's detail does not fit our record once escaped: shortened");

@@ -47,8 +47,9 @@ typedef struct {
     int64_t last_heard_ms;
     int64_t roster_sent_ms;       /* rate limit for roster pushes to it */
     int64_t cmd_sent_ms;          /* rate limit for command catch-up to it */
-    int64_t proof_key;            /* the healthy period the proof times (stg__proof_key) */
-    int64_t proof_seen_ms;        /* when we first saw it, on our clock */
+    /* per component of ours (comps[k]): */
+    int64_t proof_key[STG_COMPONENTS_MAX]; /* the healthy period the proof times (stg__proof_key) */
+    int64_t proof_seen_ms[STG_COMPONENTS_MAX]; /* when we first saw it, on our clock */
     int64_t skew_ms;              /* its clock minus ours, from its last direct push */
     unsigned skew_over;           /* consecutive pushes beyond STG_CLOCK_SKEW_MAX_MS */
     bool cleared;                 /* clear-grants: its record (cleared_inc, cleared_seq) */
@@ -253,6 +254,7 @@ struct stg_core {
     int avoid_slot;               /* a majority said this slot is taken: try another */
     bool gate_running;
     int64_t gate_ok_until_ms;
+    uint8_t gate_for[8];          /* the release the gate hook ran (runs) for */
     /* rollout: this node's executor */
     stg_exec_state_t exec_state;  /* executor.c's machine; only it moves it */
     stg_phase_t phase;            /* what our record shows: exec_state's phase */
@@ -295,6 +297,7 @@ struct stg_core {
     char emergency_waits[160];    /* what it waits for, "" when nothing (logged once) */
     bool emergency;               /* the executor runs an emergency update */
     int64_t emergency_seq;
+    unsigned emergency_comp;      /* the component (comps[]) it updates */
     int64_t soak_bad_since_ms;    /* unhealthy while soaking since, or 0 */
     /* crash loop (executor.c): the service's restart count at the first
      * health report after the install, and when the install ended */
@@ -451,6 +454,19 @@ bool stg__open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_
                        uint8_t id[8]);
 
 /* policy.c */
+/* Our components (comp_t): the one of this name, or whose adopted release
+ * is id; NULL when none. stg__judge points c->R at k (comps[0] for NULL)
+ * and returns what it pointed at before: the rules below read c->R. */
+comp_t *stg__comp_named(const stg_core_t *c, const char *name);
+comp_t *stg__comp_by_id(const stg_core_t *c, const uint8_t id[8]);
+comp_t *stg__judge(stg_core_t *c, comp_t *k);
+unsigned stg__comp_index(const stg_core_t *c, const comp_t *k);
+/* Member i's entry for c->R's component in its record (stg_record_comp):
+ * NULL when it has no record or does not manage the component. */
+const stg_comp_rec_t *stg__rec_comp(const stg_core_t *c, int i, stg_comp_rec_t *tmp);
+/* A member failed on the adopted release of any of our components: every
+ * component's rollout halts (one failure halts the fleet, §9.5). */
+int stg__failed_any(const stg_core_t *c);
 int stg__majority(const stg_core_t *c);
 bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]);
 stg_phase_t stg__rec_phase(const stg_core_t *c, int i);
@@ -571,6 +587,14 @@ typedef struct {
     stg_release_t rel, exec_rel;
     uint8_t rel_id[8], exec_id[8];
     int phase, state; /* as written; -1 when absent */
+    /* the other components' adopted releases, each opened against the roster */
+    unsigned nmore;
+    uint8_t *more_env[STG_COMPONENTS_MAX - 1];
+    size_t more_len[STG_COMPONENTS_MAX - 1];
+    stg_release_t more_rel[STG_COMPONENTS_MAX - 1];
+    uint8_t more_id[STG_COMPONENTS_MAX - 1][8];
+    bool more_abandoned[STG_COMPONENTS_MAX - 1];
+    uint8_t more_ab_id[STG_COMPONENTS_MAX - 1][8];
 } stg_journal_t;
 /* The state before any journal: idle, no slot. */
 void stg__journal_reset(stg_core_t *c);

@@ -35,7 +35,7 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                                                 (json_int_t)g->attempt));
     }
     json_t *j = json_pack("{s:i, s:o, s:s, s:I, s:i, s:i, s:I, s:s, s:b, s:o, s:s, s:s}", "v", 1,
-                          "release", b64_json(c->R->release_env, c->R->release_len), "phase",
+                          "release", b64_json(c->comps[0].release_env, c->comps[0].release_len), "phase",
                           stg_phase_name(c->phase), "since_ms", (json_int_t)c->phase_since_ms,
                           "slot", c->slot, "acks", (int)c->acks, "deadline_ms",
                           (json_int_t)c->deadline_ms, "detail", c->exec_detail, "halted",
@@ -66,10 +66,27 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
                             json_pack("{s:I, s:I, s:s, s:s}", "serial", (json_int_t)c->promoted.serial,
                                       "seq", (json_int_t)c->promoted.seq, "producer",
                                       c->promoted.producer, "standby", c->promoted.standby));
-    if (c->R->abandoned) {
+    if (c->comps[0].abandoned) {
         char hex[17];
-        stg__id_hex(c->R->abandoned_id, hex);
+        stg__id_hex(c->comps[0].abandoned_id, hex);
         json_object_set_new(j, "abandoned", json_string(hex));
+    }
+    /* The other components' adopted releases (and what was abandoned of
+     * them); each release names its component. */
+    if (c->ncomps > 1) {
+        json_t *more = json_array();
+        for (unsigned k = 1; k < c->ncomps; k++) {
+            const comp_t *x = &c->comps[k];
+            if (!x->have_release) continue;
+            json_t *e = json_pack("{s:o}", "release", b64_json(x->release_env, x->release_len));
+            if (x->abandoned) {
+                char hex[17];
+                stg__id_hex(x->abandoned_id, hex);
+                json_object_set_new(e, "abandoned", json_string(hex));
+            }
+            json_array_append_new(more, e);
+        }
+        json_object_set_new(j, "components", more);
     }
     if (c->emergency_pending) {
         json_t *ahead = json_array();
@@ -160,6 +177,25 @@ int stg__journal_open(const stg_core_t *c, const uint8_t *journal, size_t len, s
     if (jr->state >= 0) ph = (int)stg__exec_state_phase((stg_exec_state_t)jr->state);
     jr->phase = ph;
     b64_load(json_object_get(jr->j, "exec_env"), &jr->exec_env, &jr->exec_len);
+    json_t *more = json_object_get(jr->j, "components");
+    for (size_t k = 0; k < json_array_size(more) && jr->nmore < STG_COMPONENTS_MAX - 1; k++) {
+        json_t *e = json_array_get(more, k);
+        unsigned n = jr->nmore;
+        b64_load(json_object_get(e, "release"), &jr->more_env[n], &jr->more_len[n]);
+        if (!jr->more_env[n]) continue;
+        if (!stg__open_release(c, jr->more_env[n], jr->more_len[n], &jr->more_rel[n],
+                               jr->more_id[n])) {
+            free(jr->more_env[n]);
+            jr->more_env[n] = NULL;
+            continue;
+        }
+        const char *ab = json_string_value(json_object_get(e, "abandoned"));
+        size_t hn = 0;
+        jr->more_abandoned[n] = ab &&
+                                sodium_hex2bin(jr->more_ab_id[n], 8, ab, strlen(ab), NULL, &hn,
+                                               NULL) == 0 && hn == 8;
+        jr->nmore++;
+    }
     jr->have_exec = ph > 0 && jr->exec_env &&
                     stg__open_release(c, jr->exec_env, jr->exec_len, &jr->exec_rel, jr->exec_id);
     return 0;
@@ -213,6 +249,11 @@ void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_B
     b64_load(json_object_get(ep, "env"), &c->pending_env, &c->pending_len);
     if (c->pending_env) {
         c->emergency_pending = true;
+        stg_release_t prel;
+        uint8_t pid[8];
+        comp_t *pk = stg__open_release(c, c->pending_env, c->pending_len, &prel, pid)
+                         ? stg__comp_named(c, prel.component) : NULL;
+        c->emergency_comp = pk ? stg__comp_index(c, pk) : 0;
         c->emergency_at_ms = json_integer_value(json_object_get(ep, "at_ms"));
         /* Journals before these were written: no gate, no waiting, as then. */
         c->emergency_force = !json_object_get(ep, "force") || json_is_true(json_object_get(ep, "force"));
@@ -247,6 +288,7 @@ void stg__journal_rest(stg_core_t *c, const stg_journal_t *jr, int holders[STG_B
 void stg__journal_close(stg_journal_t *jr) {
     free(jr->rel_env);
     free(jr->exec_env);
+    for (unsigned k = 0; k < jr->nmore; k++) free(jr->more_env[k]);
     json_decref(jr->j);
     memset(jr, 0, sizeof *jr);
 }

@@ -10,6 +10,44 @@
 
 #include "internal.h"
 
+comp_t *stg__comp_named(const stg_core_t *c, const char *name) {
+    for (unsigned k = 0; k < c->ncomps; k++)
+        if (strcmp(c->comps[k].name, name) == 0) return (comp_t *)&c->comps[k];
+    return NULL;
+}
+
+comp_t *stg__comp_by_id(const stg_core_t *c, const uint8_t id[8]) {
+    for (unsigned k = 0; k < c->ncomps; k++)
+        if (c->comps[k].have_release && memcmp(c->comps[k].release_id, id, 8) == 0)
+            return (comp_t *)&c->comps[k];
+    return NULL;
+}
+
+comp_t *stg__judge(stg_core_t *c, comp_t *k) {
+    comp_t *was = c->R;
+    c->R = k ? k : &c->comps[0];
+    return was;
+}
+
+unsigned stg__comp_index(const stg_core_t *c, const comp_t *k) {
+    return (unsigned)(k - c->comps);
+}
+
+const stg_comp_rec_t *stg__rec_comp(const stg_core_t *c, int i, stg_comp_rec_t *tmp) {
+    const peer_t *p = &c->peers[i];
+    return p->have ? stg_record_comp(&p->rec, c->R->name, tmp) : NULL;
+}
+
+int stg__failed_any(const stg_core_t *c) {
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        const comp_t *x = &c->comps[k];
+        if (!x->have_release) continue;
+        for (unsigned i = 0; i < c->roster->nmembers; i++)
+            if (stg__failed_on(c, (int)i, x->release_id)) return (int)i;
+    }
+    return -1;
+}
+
 int stg__majority(const stg_core_t *c) { return (int)c->roster->nmembers / 2 + 1; }
 
 bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]) {
@@ -38,14 +76,35 @@ bool stg__self_runs(const stg_core_t *c, const stg_release_t *rel) {
            stg__runs(rel, c->roster->members[c->self].flavour, c->R->version, c->R->build);
 }
 
+/* hex names the adopted release of one of our components other than c->R's. */
+static bool other_comp_release(const stg_core_t *c, const char *hex) {
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        const comp_t *x = &c->comps[k];
+        char h[17];
+        if (x == c->R || !x->have_release) continue;
+        stg__id_hex(x->release_id, h);
+        if (strcmp(h, hex) == 0) return true;
+    }
+    return false;
+}
+
 /* Runs the release: finished an update to it, or already ran it. */
 bool stg__done_on(const stg_core_t *c, int i) {
     const peer_t *p = &c->peers[i];
     if (!p->have || !c->R->have_release) return false;
+    stg_comp_rec_t tmp;
+    const stg_comp_rec_t *e = stg__rec_comp(c, i, &tmp);
+    /* A member that does not manage this component has nothing to update:
+     * it is neither next nor holds the proof back. */
+    if (!e) return true;
     stg_phase_t ph = stg__rec_phase(c, i);
     if (stg__rec_about(c, i, c->R->release_id) && ph == STG_PHASE_DONE) return true;
-    return (ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
-           stg__runs(&c->R->release, c->roster->members[i].flavour, p->rec.version, p->rec.build);
+    /* Its executor busy with another of our components' releases says
+     * nothing about this one: the version does. */
+    bool other = !stg__rec_about(c, i, c->R->release_id) && p->rec.release[0] && c->ncomps > 1 &&
+                 other_comp_release(c, p->rec.release);
+    return (other || ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
+           stg__runs(&c->R->release, c->roster->members[i].flavour, e->version, e->build);
 }
 
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
@@ -160,6 +219,14 @@ stg_health_t stg__shown_health(const stg_core_t *c, int i) {
 
 static bool available(const stg_core_t *c, int i) {
     return stg__shown_health(c, i) == STG_HEALTH_HEALTHY;
+}
+
+/* Member i is up and its service of c->R's component healthy (entry e). */
+static bool comp_available(const stg_core_t *c, int i, const stg_comp_rec_t *e) {
+    if (c->R == &c->comps[0]) return available(c, i);
+    const peer_t *p = &c->peers[i];
+    return e && p->have && p->live == STG_LIVE_ALIVE && !stg__rebooting(c, i) &&
+           e->health == STG_HEALTH_HEALTHY;
 }
 
 /* Deterministic order: stage (holdback last), then inside a stage a hash
@@ -302,9 +369,10 @@ bool stg__window_open(const stg_policy_t *p, int64_t now_ms) {
  * member's clock, never compared with ours); -1 when it is not done and
  * healthy on the release. */
 int64_t stg__proof_key(const stg_core_t *c, int i) {
-    const peer_t *p = &c->peers[i];
-    if (!stg__done_on(c, i) || p->rec.health != STG_HEALTH_HEALTHY) return -1;
-    return p->rec.health_since_ms;
+    stg_comp_rec_t tmp;
+    const stg_comp_rec_t *e = stg__rec_comp(c, i, &tmp);
+    if (!e || !stg__done_on(c, i) || e->health != STG_HEALTH_HEALTHY) return -1;
+    return e->health_since_ms;
 }
 
 /* The proof, judged on this node's clock alone: each member's healthy
@@ -314,15 +382,19 @@ proof_t stg__proof(const stg_core_t *c, int64_t now) {
     proof_t pf = {false, 0, 0, 0, -1};
     const stg_policy_t *pol = &c->roster->policy;
     int64_t th = 0;
+    unsigned k = stg__comp_index(c, c->R);
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         if (c->roster->members[i].holdback) continue;
-        if (!stg__done_on(c, (int)i) || !available(c, (int)i)) {
+        const peer_t *p = &c->peers[i];
+        stg_comp_rec_t tmp;
+        const stg_comp_rec_t *e = stg__rec_comp(c, (int)i, &tmp);
+        if (p->have && !e) continue; /* does not manage this component */
+        if (!stg__done_on(c, (int)i) || !comp_available(c, (int)i, e)) {
             pf.blocker = (int)i;
             return pf;
         }
-        const peer_t *p = &c->peers[i];
-        int64_t seen = p->proof_key == stg__proof_key(c, (int)i) && p->proof_key >= 0
-                           ? p->proof_seen_ms : now; /* not observed yet: from now */
+        int64_t seen = p->proof_key[k] == stg__proof_key(c, (int)i) && p->proof_key[k] >= 0
+                           ? p->proof_seen_ms[k] : now; /* not observed yet: from now */
         if (seen > th) th = seen;
     }
     int64_t soak_end = th + pol->soak_s * 1000;
@@ -357,7 +429,7 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
      * write grants nothing (and its answers wait for the disk anyway). */
     if (c->write_failed) return STG_DENY_NO_DISK;
     if (stg__abandoned(c, id)) return STG_DENY_ABANDONED;
-    if (stg__failed_member(c) >= 0) return STG_DENY_FAILED_RELEASE;
+    if (stg__failed_any(c) >= 0) return STG_DENY_FAILED_RELEASE;
     if (stg__done_on(c, cand)) return STG_DENY_ALREADY_DONE;
     const grant_t *g = &c->grants[slot];
     if (g->holder >= 0 && (g->holder != cand || memcmp(g->release, id, 8) != 0))

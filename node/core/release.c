@@ -43,7 +43,7 @@ static bool lacks(const stg_core_t *c, int idx, uint8_t id[8]) {
         sodium_hex2bin(id, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
         n != 8)
         return false;
-    if (c->R->have_release && memcmp(id, c->R->release_id, 8) == 0) return false;
+    if (stg__comp_by_id(c, id)) return false;
     if (c->exec_have && memcmp(id, c->exec_id, 8) == 0) return false;
     return !unwanted(c, id);
 }
@@ -77,9 +77,15 @@ int stg__adopt(stg_core_t *c, const uint8_t *env, size_t len, const stg_release_
     return 0;
 }
 
+static void take_release(stg_core_t *c, const uint8_t *env, size_t len, int from,
+                         const stg_release_t *relp, const uint8_t id[8]);
+
 void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     /* The flood's repeats are byte-identical: drop them before any crypto. */
-    if (c->R->have_release && len == c->R->release_len && memcmp(env, c->R->release_env, len) == 0) return;
+    for (unsigned k = 0; k < c->ncomps; k++)
+        if (c->comps[k].have_release && len == c->comps[k].release_len &&
+            memcmp(env, c->comps[k].release_env, len) == 0)
+            return;
     stg_release_t rel;
     stg_diag_t d = {0};
     if (stg_release_open(env, len, c->roster, &rel, &d) != 0) {
@@ -90,10 +96,21 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg_envelope_parse(env, len, &e, NULL);
     uint8_t id[8];
     stg_release_id(e.payload, e.payload_len, id);
-    if (strcmp(rel.component, c->comps[0].name) != 0) { /* another component's business */
+    comp_t *k = stg__comp_named(c, rel.component);
+    if (!k) { /* a component this node does not manage */
         skip(c, id);
         return;
     }
+    comp_t *was = stg__judge(c, k);
+    take_release(c, env, len, from, &rel, id);
+    c->R = was;
+}
+
+/* A verified release of c->R's component: adopted when newer, and flooded on. */
+static void take_release(stg_core_t *c, const uint8_t *env, size_t len, int from,
+                         const stg_release_t *relp, const uint8_t id[8]) {
+    stg_release_t rel = *relp;
+    stg_diag_t d = {0};
     if (c->R->have_release && memcmp(id, c->R->release_id, 8) == 0) return; /* flood echo */
     if (c->R->have_release && !newer(&rel, id, &c->R->release, c->R->release_id)) {
         skip(c, id);

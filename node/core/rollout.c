@@ -15,10 +15,11 @@ static void observe_proof(stg_core_t *c) {
     if (!c->R->have_release) return;
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
         peer_t *p = &c->peers[i];
+        unsigned k = stg__comp_index(c, c->R);
         int64_t key = stg__proof_key(c, (int)i);
-        if (key != p->proof_key) {
-            p->proof_key = key;
-            p->proof_seen_ms = c->now;
+        if (key != p->proof_key[k]) {
+            p->proof_key[k] = key;
+            p->proof_seen_ms[k] = c->now;
         }
     }
 }
@@ -56,7 +57,7 @@ static void explain(stg_core_t *c) {
         snprintf(w, cap, "no release published");
         return;
     }
-    int f = stg__failed_member(c);
+    int f = stg__failed_any(c);
     if (c->write_failed)
         snprintf(w, cap, "this node cannot write its journal (%s): it neither votes nor starts "
                  "until it can", c->write_error);
@@ -84,10 +85,13 @@ static void explain(stg_core_t *c) {
     else if (stg__abandoned(c, c->R->release_id))
         snprintf(w, cap, "abandoned: the operator gave up on %s %s; publish a newer release",
                  c->R->release.component, c->R->release.version);
-    else if (f >= 0)
+    else if (f >= 0 && stg__failed_member(c) == f)
         snprintf(w, cap, "halted: %s %s failed on %s: %s; resume or abandon it",
                  c->R->release.component, c->R->release.version, stg__mname(c, f),
                  c->peers[f].rec.phase_detail);
+    else if (f >= 0)
+        snprintf(w, cap, "halted: another component's update failed on %s: %s; resume or "
+                 "abandon it", stg__mname(c, f), c->peers[f].rec.phase_detail);
     else if (stg__pending_count(c) == 0)
         snprintf(w, cap, "done: every member runs %s %s", c->R->release.component,
                  c->R->release.version);
@@ -122,20 +126,47 @@ static void explain(stg_core_t *c) {
     }
 }
 
+/* A component beyond the primary rolls out only once every member's
+ * staggerd knows components (§11): an older voter would not hold its
+ * release, and could never grant it. */
+static bool comps_capable(const stg_core_t *c) {
+    return c->R == &c->comps[0] || (stg__fleet_caps(c) & STG_CAPS_OF(STG_CAP_COMPONENTS));
+}
+
 void stg__rollout_tick(stg_core_t *c) {
     if (c->self < 0) return;
     stg__exec_tick(c);
+    stg__judge(c, NULL);
     stg__release_tick(c);
-    observe_proof(c);
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        stg__judge(c, &c->comps[k]);
+        observe_proof(c);
+    }
+    stg__judge(c, NULL);
     stg__expire_grants(c);
     watch_forgers(c);
     stg__fork_watch(c);
     if (c->att.active && c->now - c->att.began_ms > c->t.start_bound_ms / 2)
         stg__attempt_end(c, false, "no majority in time");
-    elect_t e = stg__campaign(c);
-    if (e == ELECT_RUN_GATE) stg__run_hook(c, STG_HOOK_GATE, &c->R->release);
-    else if (e == ELECT_WON) stg__start_update(c);
-    explain(c);
+    /* One executor, one slot: the components take turns, the primary
+     * first; the first that campaigns (or runs its gate) ends the round. */
+    for (unsigned k = 0; k < c->ncomps && !c->att.active && !c->gate_running; k++) {
+        stg__judge(c, &c->comps[k]);
+        if (!comps_capable(c)) continue;
+        elect_t e = stg__campaign(c);
+        if (e == ELECT_RUN_GATE) stg__run_hook(c, STG_HOOK_GATE, &c->R->release);
+        else if (e == ELECT_WON) stg__start_update(c);
+        if (e != ELECT_NONE) break;
+    }
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        stg__judge(c, &c->comps[k]);
+        explain(c);
+        if (!comps_capable(c) && c->R->have_release && strncmp(c->R->waiting, "done", 4) != 0)
+            snprintf(c->R->waiting, sizeof c->R->waiting,
+                     "waiting: every member's staggerd must know components (capability "
+                     "\"components\") before %s rolls out", c->R->name);
+    }
+    stg__judge(c, NULL);
 }
 
 int64_t stg__rollout_wakeup(const stg_core_t *c) {
@@ -148,17 +179,22 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
         if (c->grants[s].holder >= 0 && !c->grants[s].started &&
             c->grants[s].at_ms + c->t.start_bound_ms + 1 < w)
             w = c->grants[s].at_ms + c->t.start_bound_ms + 1;
-    if (c->R->have_release && c->phase == STG_PHASE_IDLE && c->backoff_until_ms > c->now &&
+    bool any = false;
+    for (unsigned k = 0; k < c->ncomps; k++) any |= c->comps[k].have_release;
+    if (any && c->phase == STG_PHASE_IDLE && c->backoff_until_ms > c->now &&
         c->backoff_until_ms < w)
         w = c->backoff_until_ms;
     /* Waiting on time-based rules (soak, epochs, windows): look again each second. */
-    if (c->R->have_release && c->now + 1000 < w) w = c->now + 1000;
+    if (any && c->now + 1000 < w) w = c->now + 1000;
     return w;
 }
 
 void stg__rollout_free(stg_core_t *c) {
-    free(c->R->release_env);
+    for (unsigned k = 0; k < c->ncomps; k++) {
+        free(c->comps[k].release_env);
+        c->comps[k].release_env = NULL;
+    }
     free(c->exec_env);
     free(c->pending_env);
-    c->R->release_env = c->exec_env = c->pending_env = NULL;
+    c->exec_env = c->pending_env = NULL;
 }

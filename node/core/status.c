@@ -105,9 +105,19 @@ int stg_core_failed_member(const stg_core_t *c, const uint8_t id[8]) {
 }
 
 const stg_release_t *stg_core_release(const stg_core_t *c, uint8_t id[8]) {
-    if (!c->R->have_release) return NULL;
-    if (id) memcpy(id, c->R->release_id, 8);
-    return &c->R->release;
+    return stg_core_release_of(c, 0, id);
+}
+
+unsigned stg_core_ncomponents(const stg_core_t *c) { return c->ncomps; }
+
+const char *stg_core_component(const stg_core_t *c, unsigned k) {
+    return k < c->ncomps ? c->comps[k].name : NULL;
+}
+
+const stg_release_t *stg_core_release_of(const stg_core_t *c, unsigned k, uint8_t id[8]) {
+    if (k >= c->ncomps || !c->comps[k].have_release) return NULL;
+    if (id) memcpy(id, c->comps[k].release_id, 8);
+    return &c->comps[k].release;
 }
 
 int stg_core_grant(const stg_core_t *c, unsigned slot, uint8_t release_id[8], bool *started) {
@@ -223,6 +233,15 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                                 ? json_null()
                                 : json_boolean(p->rec.forging == STG_FORGING_YES));
         json_object_set_new(o, "caps", caps_json(p->have ? p->rec.caps : 0));
+        json_t *comps = json_array();
+        for (unsigned k = 0; p->have && k < p->rec.ncomps; k++) {
+            const stg_comp_rec_t *e = &p->rec.comps[k];
+            json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s}", "component",
+                                                   e->component, "version", e->version,
+                                                   "health", stg_health_name(e->health), "build",
+                                                   e->build));
+        }
+        json_object_set_new(o, "components", comps);
         /* An announced absence (a planned reboot), what is left of it on our
          * clock; ours, what our record still announces. */
         int64_t away = (int)i == c->self ? stg_core_away_left(c)
@@ -274,6 +293,19 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
                      stg__rollout_status(c, now_ms), "commands", stg__command_status(c),
                      "journal", store, "forgers", forgers);
     if (doc) json_object_set_new(doc, "fork", fork);
+    if (doc) {
+        /* The other components' rollouts, each judged as the primary's is. */
+        stg_core_t *w = (stg_core_t *)c; /* c->R: a cursor, not state */
+        json_t *more = json_array();
+        for (unsigned k = 1; k < c->ncomps; k++) {
+            comp_t *was = stg__judge(w, &w->comps[k]);
+            json_t *ro = stg__rollout_status(c, now_ms);
+            json_object_set_new(ro, "component", json_string(c->comps[k].name));
+            json_array_append_new(more, ro);
+            w->R = was;
+        }
+        json_object_set_new(json_object_get(doc, "rollout"), "components", more);
+    }
     if (doc) json_object_set_new(doc, "capabilities", caps_json(stg__fleet_caps(c)));
 #if STG_SELFTEST_NEXT
     if (doc)

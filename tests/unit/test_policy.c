@@ -147,6 +147,7 @@ static void set_rec(fx_t *f, const char *name, const char *phase, const uint8_t 
     p->rec.release[0] = '\0';
     if (about) stg__id_hex(about, p->rec.release);
     snprintf(p->rec.version, sizeof p->rec.version, "%s", version);
+    snprintf(p->rec.component, sizeof p->rec.component, "%s", f->c->comps[0].name);
     p->rec.health = health;
 }
 
@@ -629,19 +630,19 @@ typedef struct {
 
 static void n05_seen_later(fx_t *f, int64_t now) {
     (void)now;
-    peer(f, "n05")->proof_seen_ms = B10 + 50000;
+    peer(f, "n05")->proof_seen_ms[0] = B10 + 50000;
 }
 
 /* n03 says its healthy period began long ago, on its clock; we first saw
  * it 10 s ago. */
 static void n03_old_period_seen_lately(fx_t *f, int64_t now) {
-    peer(f, "n03")->proof_seen_ms = now - 10000;
+    peer(f, "n03")->proof_seen_ms[0] = now - 10000;
 }
 
 /* n03's clock is a day ahead: its periods are named by future times. */
 static void n03_clock_ahead(fx_t *f, int64_t now) {
     peer_t *p = peer(f, "n03");
-    p->rec.health_since_ms = p->proof_key = now + 86400000;
+    p->rec.health_since_ms = p->proof_key[0] = now + 86400000;
 }
 
 /* n03's record names a healthy period this voter has not observed yet. */
@@ -712,8 +713,8 @@ static void proven_so_far(fx_t *f, int64_t seen_ms) {
         done(f, r->members[i].name);
         peer_t *p = &f->c->peers[i];
         p->rec.health_since_ms = OLD;
-        p->proof_key = OLD;
-        p->proof_seen_ms = seen_ms;
+        p->proof_key[0] = OLD;
+        p->proof_seen_ms[0] = seen_ms;
     }
 }
 
@@ -741,7 +742,7 @@ static void proof_timed_from_first_sight(void **state) {
     fx_t *f = *state;
     ready(f);
     proven_so_far(f, 0);
-    for (unsigned i = 0; i < NMEMBERS; i++) f->c->peers[i].proof_key = -1; /* never observed */
+    for (unsigned i = 0; i < NMEMBERS; i++) f->c->peers[i].proof_key[0] = -1; /* never observed */
     stg_actions_t *acts = malloc(sizeof *acts);
     assert_non_null(acts);
     int64_t t1 = B10 - SOAK_S * 1000; /* the soak ends at a boundary */

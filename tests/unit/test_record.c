@@ -64,7 +64,7 @@ static void round_trip(void **state) {
     assert_int_equal(stg_record_decode(buf, (size_t)n, &back, &d), 0);
     assert_memory_equal(&r, &back, sizeof r);
     assert_non_null(strstr((const char *)buf, "\"phase\":\"soaking\""));
-    assert_non_null(strstr((const char *)buf, "\"caps\":[\"promote\"]"));
+    assert_non_null(strstr((const char *)buf, "\"caps\":[\"promote\",\"components\"]"));
     assert_non_null(strstr((const char *)buf, "\"away_ms\":300000"));
 }
 

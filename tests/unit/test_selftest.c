@@ -34,7 +34,7 @@ static void record_field(void **state) {
     int n = stg_record_encode(&r, buf, sizeof buf - 1);
     assert_true(n > 0);
     buf[n] = 0;
-    assert_non_null(strstr((char *)buf, "\"caps\":[\"promote\",\"selftest-hello\"]"));
+    assert_non_null(strstr((char *)buf, "\"caps\":[\"promote\",\"components\",\"selftest-hello\"]"));
     assert_non_null(strstr((char *)buf, "\"selftest_note\":\"hello from relay1\""));
     stg_diag_t d = {0};
     assert_int_equal(stg_record_decode(buf, (size_t)n, &back, &d), 0);
