@@ -334,7 +334,9 @@ static int members(json_t *root, stg_roster_t *r, stg_diag_t *d) {
 
 static const char *const POLICY_FIELDS[] = {"batch",    "soak_s",   "unavailable_max",
                                             "epoch",    "windows",  "timeouts",
-                                            "health_deadline_s",    "fork_blocks", NULL};
+                                            "health_deadline_s",    "fork_blocks",
+                                            "components", NULL};
+static const char *const COMPONENT_FIELDS[] = {"soak_s", "proof_epochs", "holdback", NULL};
 static const char *const EPOCH_FIELDS[] = {"start_s", "length_s", "proof_epochs", "guard_s",
                                            NULL};
 static const char *const TIMEOUT_FIELDS[] = {"install_s", "health_s", "rollback_s", "gate_s",
@@ -446,6 +448,42 @@ static int timeouts(json_t *pol, stg_policy_t *p, stg_diag_t *d) {
     return 0;
 }
 
+/* policy.components: {"os": {"soak_s": 600, "proof_epochs": 0, "holdback": true}}.
+ * Each field defaults to the policy's own (holdback: true). */
+static int components(json_t *pol, stg_policy_t *p, stg_diag_t *d) {
+    json_t *o;
+    int rc = stg_json_object(pol, "policy", "components", false, &o, d);
+    if (rc < 0 || !o) return rc;
+    if (json_object_size(o) > STG_COMPONENTS_MAX)
+        return stg_diag_set(d, STG_REJECT_OUT_OF_RANGE, "policy.components",
+                            "at most %d components", STG_COMPONENTS_MAX);
+    const char *name;
+    json_t *e;
+    json_object_foreach(o, name, e) {
+        stg_path_t cp;
+        stg_path_key(&cp, "policy.components", name);
+        if (!stg_name_ok(name))
+            return stg_diag_set(d, STG_REJECT_BAD_VALUE, cp.s,
+                                "not a valid component name (letters, digits, '-', '_', '.')");
+        if (!json_is_object(e))
+            return stg_diag_set(d, STG_REJECT_WRONG_TYPE, cp.s, "must be an object");
+        if ((rc = stg_json_only(e, cp.s, COMPONENT_FIELDS, d)) < 0) return rc;
+        unsigned k = p->ncomponents;
+        int64_t proof = p->proof_epochs;
+        snprintf(p->components[k].name, sizeof p->components[k].name, "%s", name);
+        p->components[k].soak_s = p->soak_s;
+        p->components[k].holdback = true;
+        if ((rc = stg_json_int(e, cp.s, "soak_s", false, 1, 2592000, &p->components[k].soak_s,
+                               d)) < 0 ||
+            (rc = stg_json_int(e, cp.s, "proof_epochs", false, 0, 10, &proof, d)) < 0 ||
+            (rc = stg_json_bool(e, cp.s, "holdback", false, &p->components[k].holdback, d)) < 0)
+            return rc;
+        p->components[k].proof_epochs = (unsigned)proof;
+        p->ncomponents++;
+    }
+    return 0;
+}
+
 static int policy(json_t *root, stg_roster_t *r, stg_diag_t *d) {
     stg_policy_t *p = &r->policy;
     stg_policy_default(p);
@@ -461,6 +499,7 @@ static int policy(json_t *root, stg_roster_t *r, stg_diag_t *d) {
                            &p->health_deadline_s, d)) < 0 ||
         (rc = stg_json_int(pol, "policy", "fork_blocks", false, 2, 2160, &fork, d)) < 0 ||
         (rc = epoch(pol, p, d)) < 0 || (rc = timeouts(pol, p, d)) < 0 ||
+        (rc = components(pol, p, d)) < 0 ||
         (rc = stg_json_array(pol, "policy", "windows", false, STG_WINDOWS_MAX, &wins, d)) < 0)
         return rc;
     p->batch = (unsigned)batch;

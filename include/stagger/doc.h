@@ -67,6 +67,16 @@ typedef struct {
     int64_t rollback_timeout_s;
     int64_t gate_timeout_s;
     unsigned fork_blocks;        /* new and old versions on two chains this long: halt */
+    /* policy.components: what differs for a component's releases
+     * (docs/protocol.md §4.4); a component not listed follows the above. */
+    unsigned ncomponents;
+    struct {
+        char name[STG_NAME_MAX + 1];
+        int64_t soak_s;          /* each wave of it stays healthy this long */
+        unsigned proof_epochs;   /* boundaries its proof must cross (0: none) */
+        bool holdback;           /* the holdback pair waits for its proof; false:
+                                    they update it in their stage, as the others */
+    } components[STG_COMPONENTS_MAX];
 } stg_policy_t;
 
 /* The policy a roster gets when it says nothing: values for cardano-node,

@@ -277,7 +277,7 @@ static void verify_health(stg_core_t *c, const exec_in_t *in) {
     if (crash_loop(c, ev)) return;
     if (ev->health == STG_HEALTH_HEALTHY && runs_release(c)) {
         enter(c, STG_EXEC_SOAKING, "healthy on %s; soaking %llds", c->exec_rel.version,
-              (long long)c->roster->policy.soak_s);
+              (long long)stg__soak_s(c, c->exec_rel.component));
         return;
     }
     if (ev->progress && strcmp(ev->progress, c->last_progress) != 0) {
@@ -343,9 +343,9 @@ static void check_deadline(stg_core_t *c, const exec_in_t *in) {
 
 static void check_soak(stg_core_t *c, const exec_in_t *in) {
     (void)in;
-    if (c->now < c->phase_since_ms + c->roster->policy.soak_s * 1000) return;
+    if (c->now < c->phase_since_ms + stg__soak_s(c, c->exec_rel.component) * 1000) return;
     enter(c, STG_EXEC_DONE, "healthy on %s for %llds", c->exec_rel.version,
-          (long long)c->roster->policy.soak_s);
+          (long long)stg__soak_s(c, c->exec_rel.component));
     stg__release_slot(c);
     c->emergency = false;
 }

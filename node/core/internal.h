@@ -468,6 +468,12 @@ const stg_comp_rec_t *stg__rec_comp(const stg_core_t *c, int i, stg_comp_rec_t *
  * component's rollout halts (one failure halts the fleet, §9.5). */
 int stg__failed_any(const stg_core_t *c);
 int stg__majority(const stg_core_t *c);
+/* The roster's policy for a component (policy.components, else the
+ * policy's own): its soak, the epochs its proof crosses, and whether
+ * member i is held back for c->R's component until its proof holds. */
+int64_t stg__soak_s(const stg_core_t *c, const char *component);
+unsigned stg__proof_epochs(const stg_core_t *c);
+bool stg__held_back(const stg_core_t *c, int i);
 bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]);
 stg_phase_t stg__rec_phase(const stg_core_t *c, int i);
 bool stg__runs(const stg_release_t *rel, const char *flavour, const char *version,

@@ -48,6 +48,28 @@ int stg__failed_any(const stg_core_t *c) {
     return -1;
 }
 
+static int comp_policy(const stg_core_t *c, const char *component) {
+    const stg_policy_t *p = &c->roster->policy;
+    for (unsigned k = 0; k < p->ncomponents; k++)
+        if (strcmp(p->components[k].name, component) == 0) return (int)k;
+    return -1;
+}
+
+int64_t stg__soak_s(const stg_core_t *c, const char *component) {
+    int k = comp_policy(c, component);
+    return k < 0 ? c->roster->policy.soak_s : c->roster->policy.components[k].soak_s;
+}
+
+unsigned stg__proof_epochs(const stg_core_t *c) {
+    int k = comp_policy(c, c->R->name);
+    return k < 0 ? c->roster->policy.proof_epochs : c->roster->policy.components[k].proof_epochs;
+}
+
+bool stg__held_back(const stg_core_t *c, int i) {
+    int k = comp_policy(c, c->R->name);
+    return c->roster->members[i].holdback && (k < 0 || c->roster->policy.components[k].holdback);
+}
+
 int stg__majority(const stg_core_t *c) { return (int)c->roster->nmembers / 2 + 1; }
 
 bool stg__rec_about(const stg_core_t *c, int i, const uint8_t id[8]) {
@@ -260,7 +282,6 @@ static int okey_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : 1;
 }
 
-static int stage_of(const stg_member_t *m) { return m->holdback ? 100 : m->stage; }
 
 static unsigned compute_order(const stg_core_t *c, int *out) {
     const stg_roster_t *r = c->roster;
@@ -268,7 +289,7 @@ static unsigned compute_order(const stg_core_t *c, int *out) {
     unsigned n = r->nmembers;
     for (unsigned i = 0; i < n; i++) {
         k[i].idx = (int)i;
-        k[i].stage = stage_of(&r->members[i]);
+        k[i].stage = stg__held_back(c, (int)i) ? 100 : r->members[i].stage;
         k[i].key = h64(c->R->release_id, r->members[i].name);
         k[i].flav_key = h64(c->R->release_id, r->members[i].flavour);
     }
@@ -384,7 +405,7 @@ proof_t stg__proof(const stg_core_t *c, int64_t now) {
     int64_t th = 0;
     unsigned k = stg__comp_index(c, c->R);
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
-        if (c->roster->members[i].holdback) continue;
+        if (stg__held_back(c, (int)i)) continue;
         const peer_t *p = &c->peers[i];
         stg_comp_rec_t tmp;
         const stg_comp_rec_t *e = stg__rec_comp(c, (int)i, &tmp);
@@ -397,10 +418,11 @@ proof_t stg__proof(const stg_core_t *c, int64_t now) {
                            ? p->proof_seen_ms[k] : now; /* not observed yet: from now */
         if (seen > th) th = seen;
     }
-    int64_t soak_end = th + pol->soak_s * 1000;
+    int64_t soak_end = th + stg__soak_s(c, c->R->name) * 1000;
     pf.soak_left_ms = soak_end > now ? soak_end - now : 0;
     int64_t crossed = stg__boundaries_between(pol, th, now);
-    pf.epochs_left = crossed >= (int64_t)pol->proof_epochs ? 0 : (int64_t)pol->proof_epochs - crossed;
+    int64_t need = stg__proof_epochs(c);
+    pf.epochs_left = crossed >= need ? 0 : need - crossed;
     pf.next_boundary_ms = stg__next_boundary(pol, now);
     pf.holds = pf.soak_left_ms == 0 && pf.epochs_left == 0;
     return pf;
@@ -445,7 +467,7 @@ stg_deny_t stg__voter_check(const stg_core_t *c, int cand, unsigned slot, const 
     if (!stg__window_open(pol, c->now)) return STG_DENY_WINDOW;
     if (c->roster->members[cand].role == STG_ROLE_PRODUCER && stg__near_boundary(pol, c->now))
         return STG_DENY_EPOCH_GUARD;
-    if (c->roster->members[cand].holdback && !stg__proof(c, c->now).holds) return STG_DENY_PROOF;
+    if (stg__held_back(c, cand) && !stg__proof(c, c->now).holds) return STG_DENY_PROOF;
     int el[STG_MEMBERS_MAX];
     unsigned n = stg__eligible(c, el), k = stg__free_slots(c, (int)slot);
     for (unsigned i = 0; i < n && i < k; i++)

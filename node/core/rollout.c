@@ -171,7 +171,8 @@ void stg__rollout_tick(stg_core_t *c) {
 
 int64_t stg__rollout_wakeup(const stg_core_t *c) {
     int64_t w = INT64_MAX;
-    if (c->phase == STG_PHASE_SOAKING) w = c->phase_since_ms + c->roster->policy.soak_s * 1000;
+    if (c->phase == STG_PHASE_SOAKING)
+        w = c->phase_since_ms + stg__soak_s(c, c->exec_rel.component) * 1000;
     if (c->phase == STG_PHASE_VERIFYING && c->deadline_ms + 1 < w) w = c->deadline_ms + 1;
     if (c->att.active && c->att.began_ms + c->t.start_bound_ms / 2 + 1 < w)
         w = c->att.began_ms + c->t.start_bound_ms / 2 + 1;

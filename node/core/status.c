@@ -149,7 +149,7 @@ json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
         json_t *w = json_pack("{s:s, s:s, s:I}", "name", stg__mname(c, (int)i), "phase",
                               stg_phase_name(p->rec.phase), "since_ms", (json_int_t)p->rec.phase_since_ms);
         if (stg__rec_phase(c, (int)i) == STG_PHASE_SOAKING) {
-            int64_t left = p->rec.phase_since_ms + c->roster->policy.soak_s * 1000 - now;
+            int64_t left = p->rec.phase_since_ms + stg__soak_s(c, c->R->release.component) * 1000 - now;
             json_object_set_new(w, "soak_left_ms", json_integer(left > 0 ? left : 0));
         }
         json_array_append_new(wave, w);

@@ -81,7 +81,12 @@ static stg_seckey_t seed_key(uint8_t tag) {
 
 /* The first n members of FLEET; below eight the holdback is n01 alone,
  * marked, since the default pair needs a standby and a relay. */
-static fx_t *fx_new(unsigned n) {
+static fx_t *fx_new_with(unsigned n, const char *policy, const char *extra1, const char *extra2);
+
+static fx_t *fx_new(unsigned n) { return fx_new_with(n, POLICY, NULL, NULL); }
+
+/* fx_new with this policy and up to two more components of ours. */
+static fx_t *fx_new_with(unsigned n, const char *policy, const char *extra1, const char *extra2) {
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->op = seed_key(0xff);
@@ -99,7 +104,7 @@ static fx_t *fx_new(unsigned n) {
     char opk[STG_KEY_B64_LEN + 1];
     stg_pubkey_to_b64(&f->op.pub, opk);
     json_t *r = json_pack("{s:s, s:i, s:[s], s:o, s:o}", "fleet", "test", "serial", 1, "operators",
-                          opk, "members", members, "policy", json_loads(POLICY, 0, NULL));
+                          opk, "members", members, "policy", json_loads(policy, 0, NULL));
     char *text = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     assert_non_null(text);
@@ -111,6 +116,9 @@ static fx_t *fx_new(unsigned n) {
     stg_core_config_t cfg = {.key = &f->keys[n < NMEMBERS ? 0 : 7], .roster_env = env,
                              .roster_len = len, .incarnation = 1, .seed = 1};
     snprintf(cfg.component, sizeof cfg.component, "cardano-node");
+    const char *extra[] = {extra1, extra2};
+    for (unsigned k = 0; k < 2 && extra[k]; k++)
+        snprintf(cfg.extra_components[cfg.nextra++], sizeof cfg.extra_components[0], "%s", extra[k]);
     stg_core_tuning_default(&cfg.tuning);
     stg_diag_t d = {0};
     f->c = stg_core_new(&cfg, BOUNDARY_MS(5), &d);
@@ -1148,6 +1156,101 @@ static void add(const char *table, const char *name, CMUnitTestFunction fn, cons
 #define ADD_ROWS(label, table, fn)                                         \
     for (size_t i = 0; i < ROWS(table); i++) add(label, table[i].name, fn, &table[i])
 
+/* ---- components (issue 14) ----------------------------------------------------
+ * A roster's policy.components: the OS opts out of the epoch proof and
+ * soaks a minute; "agent" does not hold the holdback pair back. The
+ * primary keeps the policy's own rules. Everyone is done and healthy on
+ * each component's release, seen long ago; now is inside epoch 10, no
+ * boundary crossed since the periods were seen. */
+#define COMP_POLICY                                                                   \
+    "{\"batch\":1,\"soak_s\":100,\"unavailable_max\":1,\"epoch\":{\"start_s\":1000," \
+    "\"length_s\":1000,\"proof_epochs\":1,\"guard_s\":100},\"components\":{"        \
+    "\"os\":{\"proof_epochs\":0,\"soak_s\":60},\"agent\":{\"holdback\":false}}}"
+
+static void all_done_on(fx_t *f, comp_t *k, const uint8_t id[8], const char *version) {
+    stg_core_t *c = f->c;
+    stg__judge(c, k);
+    k->have_release = true;
+    memset(&k->release, 0, sizeof k->release);
+    snprintf(k->release.component, sizeof k->release.component, "%s", k->name);
+    snprintf(k->release.version, sizeof k->release.version, "%s", version);
+    memcpy(k->release_id, id, 8);
+    k->rank_valid = false;
+    for (unsigned i = 0; i < c->roster->nmembers; i++) {
+        peer_t *p = &c->peers[i];
+        if (k == &c->comps[0]) set_rec(f, c->roster->members[i].name, "idle", NULL, "1.0", HEALTHY);
+        stg_comp_rec_t *e = NULL;
+        for (unsigned j = 0; j < p->rec.ncomps; j++)
+            if (strcmp(p->rec.comps[j].component, k->name) == 0) e = &p->rec.comps[j];
+        if (k != &c->comps[0] && !e) e = &p->rec.comps[p->rec.ncomps++];
+        if (e) {
+            snprintf(e->component, sizeof e->component, "%s", k->name);
+            snprintf(e->version, sizeof e->version, "%s", version);
+            e->health = HEALTHY;
+            e->health_since_ms = OLD;
+        } else {
+            snprintf(p->rec.version, sizeof p->rec.version, "%s", version);
+            p->rec.health_since_ms = OLD;
+        }
+        unsigned x = stg__comp_index(c, k);
+        p->proof_key[x] = OLD;
+        p->proof_seen_ms[x] = B10;
+    }
+}
+
+static void component_policy(void **state) {
+    (void)state;
+    fx_t *f = fx_new_with(NMEMBERS, COMP_POLICY, "os", "agent");
+    stg_core_t *c = f->c;
+    assert_int_equal(stg_core_ncomponents(c), 3);
+    int hb = member(f, "n01"); /* of the holdback pair */
+    assert_true(c->roster->members[hb].holdback);
+    all_done_on(f, &c->comps[0], ID_A, "2.0");
+    all_done_on(f, &c->comps[1], ID_B, "os-2");
+    static const uint8_t ID_C[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+    all_done_on(f, &c->comps[2], ID_C, "agent-2");
+    c->now = B10 + 200000; /* 200 s after the periods were seen, no boundary since */
+
+    stg__judge(c, &c->comps[0]); /* the policy's own: an epoch boundary to cross */
+    assert_int_equal(stg__soak_s(c, "cardano-node"), 100);
+    assert_int_equal(stg__proof_epochs(c), 1);
+    assert_true(stg__held_back(c, hb));
+    proof_t pf = stg__proof(c, c->now);
+    if (pf.blocker >= 0) fail_msg("blocked by %s", stg__mname(c, pf.blocker));
+    assert_false(pf.holds);
+    assert_int_equal(pf.epochs_left, 1);
+
+    stg__judge(c, &c->comps[1]); /* os: no epoch wait, its own soak, long over */
+    assert_int_equal(stg__soak_s(c, "os"), 60);
+    assert_int_equal(stg__proof_epochs(c), 0);
+    assert_true(stg__held_back(c, hb));
+    pf = stg__proof(c, c->now);
+    assert_true(pf.holds);
+    assert_int_equal(pf.epochs_left, 0);
+
+    /* The pair's relay (n06) goes last for the primary, with the relays
+     * (stage 2, a dark relay) for agent. */
+    int hr = member(f, "n06");
+    assert_true(c->roster->members[hr].holdback);
+    int ord[STG_MEMBERS_MAX];
+    stg__judge(c, &c->comps[2]); /* agent: the pair is not held back */
+    assert_false(stg__held_back(c, hb));
+    unsigned n = stg__order(c, ord), pos = 0;
+    assert_int_equal(n, NMEMBERS);
+    while (ord[pos] != hr) pos++;
+    assert_true(pos < NMEMBERS - 2);
+    stg__judge(c, &c->comps[0]);
+    n = stg__order(c, ord);
+    assert_true(ord[n - 1] == hr || ord[n - 2] == hr); /* the primary: last */
+    /* A member whose record lacks a component is not waited for. */
+    stg__judge(c, &c->comps[1]);
+    peer_t *p = &c->peers[member(f, "n03")];
+    p->rec.ncomps = 0;
+    assert_true(stg__done_on(c, member(f, "n03")));
+    stg__judge(c, NULL);
+    fx_destroy(&f);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     ADD_ROWS("order", ORDER_ROWS, run_order);
@@ -1168,6 +1271,8 @@ int main(void) {
     add("voter", "every refusal but the gate has a row", every_refusal_has_a_row, NULL);
     ADD_ROWS("capabilities", CAPS_ROWS, run_caps);
     add("own record", "every field at its longest: still signed", own_record_at_its_largest, NULL);
+    tests[ntests++] = (struct CMUnitTest){"components: each its own soak, proof and holdback",
+                                          component_policy, NULL, NULL, NULL};
     add("own record", "details that escape to 6 bytes a character: shortened, signed",
         own_record_escaped_details, NULL);
     return _cmocka_run_group_tests("policy", tests, ntests, NULL, NULL);

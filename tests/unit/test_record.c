@@ -260,6 +260,47 @@ static void away_field(void **state) {
            STG_REJECT_WRONG_TYPE, "record.away_ms");
 }
 
+/* Issue 14: the signer's other components, and stg_record_comp's view. */
+static void components_field(void **state) {
+    (void)state;
+    static const char OS[] = "{\"component\":\"os\",\"version\":\"2026-12-01\","
+                             "\"health\":\"healthy\",\"health_since_ms\":5}";
+    char to[512];
+    snprintf(to, sizeof to, "\"phase\":\"soaking\",\"components\":[%s]", OS);
+    stg_record_t back;
+    stg_diag_t d = {0};
+    assert_int_equal(decode_edited("\"phase\":\"soaking\"", to, &back, &d), 0);
+    assert_int_equal(back.ncomps, 1);
+    stg_comp_rec_t tmp;
+    const stg_comp_rec_t *e = stg_record_comp(&back, "os", &tmp);
+    assert_non_null(e);
+    assert_string_equal(e->version, "2026-12-01");
+    assert_int_equal(e->health, STG_HEALTH_HEALTHY);
+    assert_int_equal(e->health_since_ms, 5);
+    e = stg_record_comp(&back, back.component, &tmp); /* the top level */
+    assert_non_null(e);
+    assert_string_equal(e->version, back.version);
+    assert_null(stg_record_comp(&back, "stagger", &tmp));
+    /* Encoded again, it reads the same. */
+    uint8_t buf[4096];
+    int n = stg_record_encode(&back, buf, sizeof buf);
+    assert_true(n > 0);
+    stg_record_t again;
+    assert_int_equal(stg_record_decode(buf, (size_t)n, &again, &d), 0);
+    assert_int_equal(again.ncomps, 1);
+    assert_memory_equal(&again.comps[0], &back.comps[0], sizeof back.comps[0]);
+    snprintf(to, sizeof to, "\"phase\":\"soaking\",\"components\":[%s,%s]", OS, OS);
+    refuse("\"phase\":\"soaking\"", to, STG_REJECT_DUPLICATE_VALUE, "record.components");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"components\":[{\"component\":"
+           "\"os\",\"version\":\"1\",\"health\":\"fine\",\"health_since_ms\":5}]",
+           STG_REJECT_BAD_VALUE, "record.components.health");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"components\":[{\"component\":"
+           "\"os\",\"health\":\"healthy\",\"health_since_ms\":5}]",
+           STG_REJECT_MISSING_FIELD, "record.components.version");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"components\":[1,2,3]",
+           STG_REJECT_TOO_LONG, "record.components");
+}
+
 static void phase_names(void **state) {
     (void)state;
     for (int p = 0; p < STG_PHASE__COUNT; p++)
@@ -273,6 +314,7 @@ int main(void) {
         cmocka_unit_test(optional_fields_only_when_set),
         cmocka_unit_test(unknown_field_ignored),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(components_field),
         cmocka_unit_test(caps_field),
         cmocka_unit_test(away_field),
         cmocka_unit_test(tip_lines),

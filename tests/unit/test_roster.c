@@ -88,7 +88,8 @@ static int decode_text(const char *json, stg_roster_t *r, stg_diag_t *d) {
 #define TIMEOUTS "{'install_s':7200,'health_s':30,'rollback_s':1800,'gate_s':20}"
 #define POLICY                                                                           \
     "{'batch':2,'soak_s':600,'unavailable_max':2,'epoch':" EPOCH ",'windows':" WINDOWS \
-    ",'timeouts':" TIMEOUTS ",'health_deadline_s':36000,'fork_blocks':20}"
+    ",'timeouts':" TIMEOUTS ",'health_deadline_s':36000,'fork_blocks':20," \
+    "'components':{'os':{'soak_s':600,'proof_epochs':0}}}"
 
 /* Members: 0 bp, 1 standby, 2 relay-b, 3 relay-a, 4 dark-b, 5 dark-a. */
 static const char FULL[] =
@@ -305,7 +306,16 @@ static void reject_case(void **state) {
     X(fork_blocks_short, "'fork_blocks':20", "'fork_blocks':1", OUT_OF_RANGE,                 \
       "policy.fork_blocks", NULL)                                                            \
     X(fork_blocks_long, "'fork_blocks':20", "'fork_blocks':2161", OUT_OF_RANGE,               \
-      "policy.fork_blocks", NULL)
+      "policy.fork_blocks", NULL)                                                            \
+    X(component_unknown_field, "'proof_epochs':0}", "'proof_epochs':0,'soak':1}",             \
+      UNKNOWN_FIELD, "policy.components.os", NULL)                                           \
+    X(component_bad_name, "{'os':", "{'OS!':", BAD_VALUE, "policy.components", NULL)         \
+    X(component_proof_over, "'proof_epochs':0}", "'proof_epochs':11}", OUT_OF_RANGE,          \
+      "policy.components.os", NULL)                                                          \
+    X(component_holdback_type, "'proof_epochs':0}", "'proof_epochs':0,'holdback':1}",         \
+      WRONG_TYPE, "policy.components.os", NULL)                                              \
+    X(component_not_object, "{'os':{'soak_s':600,'proof_epochs':0}}", "{'os':3}", WRONG_TYPE, \
+      "policy.components.os", NULL)
 
 #define AS_CASE(name, find, repl, reason, path, hint) \
     static reject_case_t case_##name = {find, repl, STG_REJECT_##reason, path, hint};
@@ -425,6 +435,11 @@ static void full_roster_decodes(void **state) {
     assert_int_equal(p->gate_timeout_s, 20);
     assert_int_equal(p->health_deadline_s, 36000);
     assert_int_equal(p->fork_blocks, 20);
+    assert_int_equal(p->ncomponents, 1);
+    assert_string_equal(p->components[0].name, "os");
+    assert_int_equal(p->components[0].soak_s, 600);
+    assert_int_equal(p->components[0].proof_epochs, 0);
+    assert_true(p->components[0].holdback); /* the default */
 
     assert_int_equal(stg_roster_find_name(r, "relay-a"), 3);
     assert_int_equal(stg_roster_find_name(r, "relay"), -1);
