@@ -620,9 +620,11 @@ static bool emergency_may_start(stg_core_t *c) {
     char why[sizeof c->emergency_waits] = "";
     for (unsigned k = 0; c->emergency_after_healthy && k < c->emergency_nahead && !why[0]; k++) {
         int m = c->emergency_ahead[k];
-        const peer_t *p = &c->peers[m];
-        if (!p->have || stg__shown_health(c, m) != STG_HEALTH_HEALTHY ||
-            !stg__runs(&c->R->release, c->roster->members[m].flavour, p->rec.version, p->rec.build))
+        stg_comp_rec_t tmp;
+        const stg_comp_rec_t *e = stg__rec_comp(c, m, &tmp); /* the component it updates */
+        if (!e || stg__shown_health(c, m) != STG_HEALTH_HEALTHY ||
+            e->health != STG_HEALTH_HEALTHY ||
+            !stg__runs(&c->R->release, c->roster->members[m].flavour, e->version, e->build))
             snprintf(why, sizeof why, "waiting for %s to be healthy on %s", stg__mname(c, m),
                      c->R->release.version);
     }

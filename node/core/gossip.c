@@ -333,6 +333,19 @@ static void observe_clock(stg_core_t *c, int idx, int64_t signed_ms) {
  * emergency command (its cmd_seq, and so its seq and signing time)? Such a
  * record is not relayed (§7.4): relaying every member's after every command
  * is N x N x partners messages, seconds of work at 64 members. */
+/* The other components' entries (§9.8) say the same. */
+static bool same_comps(const stg_record_t *a, const stg_record_t *b) {
+    if (a->ncomps != b->ncomps) return false;
+    for (unsigned k = 0; k < a->ncomps && k < STG_COMPONENTS_MAX - 1; k++) {
+        const stg_comp_rec_t *x = &a->comps[k], *y = &b->comps[k];
+        if (strcmp(x->component, y->component) || strcmp(x->version, y->version) ||
+            strcmp(x->build, y->build) || x->health != y->health ||
+            x->health_since_ms != y->health_since_ms)
+            return false;
+    }
+    return true;
+}
+
 static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
     return a->inc == b->inc && a->cmd_seq != b->cmd_seq && a->health == b->health &&
            (a->away_ms > 0) == (b->away_ms > 0) &&
@@ -344,7 +357,8 @@ static bool only_cmd_seq(const stg_record_t *a, const stg_record_t *b) {
            a->tip.block == b->tip.block && strcmp(a->tip.hash, b->tip.hash) == 0 &&
            strcmp(a->detail, b->detail) == 0 &&
            strcmp(a->release, b->release) == 0 && strcmp(a->phase_detail, b->phase_detail) == 0 &&
-           strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0;
+           strcmp(a->component, b->component) == 0 && strcmp(a->flavour, b->flavour) == 0 &&
+           same_comps(a, b);
 }
 
 /* One record of a records message (§7.4): stored if newer, marked for the
@@ -395,6 +409,13 @@ stg_news_t stg__record_take(stg_core_t *c, const stg_msg_t *m, unsigned i, int f
         stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s%s%s", r.node, r.component,
               r.version[0] ? r.version : "(version unknown)", stg_health_name(r.health),
               r.detail[0] ? ": " : "", r.detail);
+    for (unsigned k = 0; k < r.ncomps; k++) {
+        stg_comp_rec_t tmp;
+        const stg_comp_rec_t *e = &r.comps[k], *was = p->have ? stg_record_comp(&p->rec, e->component, &tmp) : NULL;
+        if (!was || was->health != e->health || strcmp(was->version, e->version) != 0)
+            stg__log(c, STG_LOG_INFO, "gossip", "%s: %s %s, %s", r.node, e->component,
+                     e->version[0] ? e->version : "(version unknown)", stg_health_name(e->health));
+    }
     p->rec = r;
     stg__tip_note(c, idx);
     memcpy(p->env, m->rec[i], m->rec_len[i]);
