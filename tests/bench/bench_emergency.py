@@ -45,7 +45,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # ---------------------------------------------------------------- processes
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import add_pace_args, forget, make_roster, pace, run, spawn, stop  # noqa: E402
+from benchproc import (add_pace_args, forget, make_roster, pace, parse_tuning,  # noqa: E402
+                       run, spawn, stop)
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -115,6 +116,8 @@ class Fleet:
                    # No metrics endpoint: the default would give 127.0.0.1:9479
                    # to the first peer and a warning to every other.
                    "metrics": ""}
+            if self.a.tuning:
+                cfg["tuning"] = self.a.tuning
             with open(os.path.join(d, "staggerd.json"), "w") as f:
                 json.dump(cfg, f, indent=1)
 
@@ -288,6 +291,9 @@ def main():
     ap.add_argument("--settle-s", type=float, default=3.0)
     ap.add_argument("--port-base", type=int, default=17700)
     add_pace_args(ap)
+    ap.add_argument("--tuning", action="append", metavar="KEY=MS",
+                    help="tuning for every peer, as bench_gossip.py's (default: none, "
+                         "the operator's defaults)")
     ap.add_argument("--no-serf", action="store_true")
     ap.add_argument("--serf-script", default=os.path.join(os.path.dirname(ROOT), "shared",
                                                           "bench", "serf", "serf_bench.sh"))
@@ -296,6 +302,7 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every command reached every peer exactly once")
     a = ap.parse_args()
+    a.tuning = parse_tuning(a.tuning)
     a.build = os.path.abspath(a.build)
     a.staggerd = os.path.join(a.build, "node", "shell", "staggerd")
     a.staggerctl = os.path.join(a.build, "node", "ctl", "staggerctl")

@@ -72,7 +72,8 @@ COMPONENT = "cardano-node"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Processes: spawn/stop/run, tracked by PID and stopped on exit (benchproc.py).
-from benchproc import add_pace_args, forget, make_roster, pace, run, spawn, stop  # noqa: E402
+from benchproc import (add_pace_args, forget, make_roster, pace, parse_tuning,  # noqa: E402
+                       run, spawn, stop)
 from benchlog import LogFollower, pctl  # noqa: E402
 
 
@@ -940,16 +941,6 @@ def print_table(results, sync_ms):
 
 
 # ---------------------------------------------------------------- main
-def parse_tuning(items):
-    t = {}
-    for it in items or []:
-        k, _, v = it.partition("=")
-        if not v:
-            raise SystemExit("--tuning wants KEY=VALUE, got %r" % it)
-        t[k] = int(v)
-    return t
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

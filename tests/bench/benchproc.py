@@ -35,6 +35,17 @@ def add_pace_args(ap):
                     help="the pause between those batches (default 5)")
 
 
+def parse_tuning(items):
+    """--tuning KEY=MS items (repeated) as the config's "tuning" object."""
+    t = {}
+    for it in items or []:
+        k, _, v = it.partition("=")
+        if not v:
+            raise SystemExit("--tuning wants KEY=VALUE, got %r" % it)
+        t[k] = int(v)
+    return t
+
+
 def forget(p):
     """p was reaped by the caller (it waited for it): stop tracking it."""
     _PROCS.pop(p.pid, None)
