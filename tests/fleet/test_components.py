@@ -27,7 +27,8 @@ together. Checked:
   times of the executor's moves in the logs);
 - the operator's view: `staggerctl status` shows each member's os version
   and health under its row and a line for the os release; the metrics show
-  `stagger_member_component_info` and the os rollout.
+  `stagger_member_component_info` and the os rollout; the status page has
+  each member's os in its components column.
 
 usage: /usr/bin/python3 test_components.py STAGGERD STAGGERCTL (prints TAP)
 """
@@ -323,6 +324,13 @@ def test(f, tap):
                                         r'version="%s",' % re.escape(OS_NEW), metrics, re.M),
               "metrics: each member's os version and health, and the os rollout",
               "\n".join(lacking[:10]))
+    page = urllib.request.urlopen(url[:-len("metrics")], timeout=f.deadline(5)).read().decode()
+    rows = re.findall(r'<tr data-member="([^"]+)">.*?</tr>', page)
+    cells = re.findall(r'os %s <span class="good">healthy</span></td></tr>' % re.escape(OS_NEW),
+                       page)
+    tap.check(sorted(rows) == sorted(f.order) and len(cells) == len(f.order),
+              "the status page's components column shows each member's os %s healthy" % OS_NEW,
+              "rows %r, %d cells" % (rows, len(cells)))
     deaths = re.search(r"^stagger_deaths_total (\d+)", metrics, re.M)
     tap.note("bp counted %s deaths (any member, a busy machine's flaps included)"
              % (deaths.group(1) if deaths else "?"))
