@@ -36,7 +36,9 @@ import calendar
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -324,6 +326,14 @@ def test(f, tap):
                                         r'version="%s",' % re.escape(OS_NEW), metrics, re.M),
               "metrics: each member's os version and health, and the os rollout",
               "\n".join(lacking[:10]))
+    promtool = shutil.which("promtool")
+    if promtool:
+        r = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True,
+                           text=True, timeout=f.deadline(30))
+        tap.check(r.returncode == 0, "the scrape with the component series passes promtool check "
+                  "metrics", r.stdout + r.stderr)
+    else:
+        tap.note("promtool missing (apt-get install prometheus): format not checked")
     page = urllib.request.urlopen(url[:-len("metrics")], timeout=f.deadline(5)).read().decode()
     rows = re.findall(r'<tr data-member="([^"]+)">.*?</tr>', page)
     cells = re.findall(r'os %s <span class="good">healthy</span></td></tr>' % re.escape(OS_NEW),
