@@ -204,8 +204,9 @@ static void print_components(FILE *out, json_t *m) {
     size_t i;
     if (!json_array_size(comps)) return;
     fprintf(out, "%-14s  ", "");
-    json_array_foreach(comps, i, c) fprintf(out, "%s %s %s %s", i ? ";" : "", str(c, "component"),
-                                            str(c, "version"), str(c, "health"));
+    json_array_foreach(comps, i, c) fprintf(out, "%s %s %s %s", i ? ";" : "",
+                                            str(c, "component"), str(c, "version"),
+                                            str(c, "health"));
     fprintf(out, "\n");
 }
 

@@ -91,14 +91,15 @@ static bool warned(json_t *m, double *v) {
  * operations.md "Components"): one sample per member and component, its
  * version as a label (info) or 1 when its health hook says healthy; the
  * primary's are stagger_member_info and stagger_member_healthy. */
-static void per_component(text_t *t, json_t *ms, const char *name, const char *help, bool info) {
+static void per_component(text_t *t, json_t *ms, const char *name, const char *help,
+                          bool info) {
     size_t i, k;
     json_t *m, *c;
     char e[3][256];
     head(t, name, "gauge", help);
     json_array_foreach(ms, i, m) json_array_foreach(json_object_get(m, "components"), k, c) {
-        put(t, "%s{member=\"%s\",component=\"%s\"", name, esc(jstr(m, "name"), e[0], sizeof e[0]),
-            esc(jstr(c, "component"), e[1], sizeof e[1]));
+        put(t, "%s{member=\"%s\",component=\"%s\"", name,
+            esc(jstr(m, "name"), e[0], sizeof e[0]), esc(jstr(c, "component"), e[1], sizeof e[1]));
         if (info) put(t, ",version=\"%s\"} 1\n", esc(jstr(c, "version"), e[2], sizeof e[2]));
         else put(t, "} %d\n", strcmp(jstr(c, "health"), "healthy") == 0);
     }

@@ -82,7 +82,8 @@ typedef struct daemon {
     size_t nadmitted;
     char name[STG_NAME_MAX + 1];
     uint64_t unknown_sender;      /* messages from keys no longer in the roster */
-    char **hook_env;              /* what every hook gets (make_hook_env); each run adds its own */
+    char **hook_env;              /* what every hook gets (make_hook_env); each run
+                                     adds its own (hook_env) */
     /* While a member's message arrived on the inbox is handled: who sent it
      * and on which connection, so answers to it go back the same way. */
     int reply_peer;
@@ -379,8 +380,8 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     }
     count_hook(d, STG_HOOK_HEALTH, ev.health == STG_HEALTH_HEALTHY, res->elapsed_ms);
     say(STG_LOG_DEBUG, "hook", "health%s: exit %d signal %d%s in %lld ms: %s", of,
-        res->exit_status, res->term_signal, res->timed_out ? " (timed out)" : "", (long long)res->elapsed_ms,
-        res->output);
+        res->exit_status, res->term_signal, res->timed_out ? " (timed out)" : "",
+        (long long)res->elapsed_ms, res->output);
     ev.version = version[0] ? version : NULL;
     ev.build = build[0] ? build : NULL;
     ev.tip = tip.have ? &tip : NULL;
