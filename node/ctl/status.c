@@ -186,6 +186,30 @@ static bool two_forgers(json_t *st) { return json_array_size(json_object_get(st,
  * `fork`, issue 13): no update starts until they agree. */
 static bool forked(json_t *st) { return json_is_object(json_object_get(st, "fork")); }
 
+/* An update failed on some member, of any component's release (status
+ * `rollout.failed`, `rollout.components[].failed`): every rollout halts. */
+static bool update_failed(json_t *st) {
+    json_t *ro = json_object_get(st, "rollout"), *more;
+    bool any = json_is_object(json_object_get(ro, "failed"));
+    size_t i;
+    json_array_foreach(json_object_get(ro, "components"), i, more) any |=
+        json_is_object(json_object_get(more, "failed"));
+    return any;
+}
+
+/* A member's other components (status `members[].components`), on a line
+ * under its row: the table's VERSION and HEALTH are its primary's. */
+static void print_components(FILE *out, json_t *m) {
+    json_t *comps = json_object_get(m, "components"), *c;
+    size_t i;
+    if (!json_array_size(comps)) return;
+    fprintf(out, "%-14s  ", "");
+    json_array_foreach(comps, i, c) fprintf(out, "%s %s %s %s", i ? ";" : "",
+                                            str(c, "component"), str(c, "version"),
+                                            str(c, "health"));
+    fprintf(out, "\n");
+}
+
 /* Which staggerd versions the fleet runs (each record's `stagger`), one
  * count per version in the order first seen: while stagger updates
  * itself, the operator sees how far it has got. */
@@ -258,6 +282,54 @@ static void print_missing_caps(FILE *out, json_t *st) {
     json_decref(said);
 }
 
+/* One component's rollout (status `rollout`, or an entry of
+ * `rollout.components`): its release, wave, next and why it waits. A
+ * component beyond the primary with no release says nothing. */
+static void print_rollout(FILE *out, json_t *ro, bool primary) {
+    const char *why = json_string_value(json_object_get(ro, "waiting"));
+    json_t *rel = json_object_get(ro, "release");
+    if (!primary && !json_is_object(rel)) return;
+    if (json_is_object(rel)) {
+        fprintf(out, "release %s %s (%s), %lld member(s) still to update\n", str(rel, "component"),
+               str(rel, "version"), str(rel, "id"),
+               (long long)json_integer_value(json_object_get(ro, "pending")));
+        size_t k;
+        json_t *w;
+        json_array_foreach(json_object_get(ro, "wave"), k, w) {
+            json_t *left = json_object_get(w, "soak_left_ms");
+            if (json_is_integer(left))
+                fprintf(out, "  wave: %s %s, %.0fs of soak left\n", str(w, "name"), str(w, "phase"),
+                       json_integer_value(left) / 1000.0);
+            else
+                fprintf(out, "  wave: %s %s\n", str(w, "name"), str(w, "phase"));
+        }
+        /* Who is next, unless nobody will start (halted, failed) or the
+         * waiting line below says it already ("next: X", "next X waits"). */
+        json_t *next = json_object_get(ro, "next");
+        bool stopped = json_is_true(json_object_get(ro, "halted")) ||
+                       json_is_object(json_object_get(ro, "failed"));
+        if (json_array_size(next) && !stopped && !(why && strncmp(why, "next", 4) == 0)) {
+            fprintf(out, "  next:");
+            json_array_foreach(next, k, w) fprintf(out, " %s", json_string_value(w));
+            fprintf(out, "\n");
+        }
+    }
+    if (why && *why) {
+        fprintf(out, "  %s", why);
+        json_t *pf = json_object_get(ro, "proof");
+        json_int_t nb = json_integer_value(json_object_get(pf, "next_boundary_ms"));
+        if (json_integer_value(json_object_get(pf, "epochs_left")) > 0 && nb > 0) {
+            time_t t = (time_t)(nb / 1000);
+            struct tm tm;
+            char when[32];
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+            fprintf(out, " (next epoch boundary %s)", when);
+        }
+        fprintf(out, "\n");
+    }
+}
+
 void ctl_print_status(FILE *out, json_t *st) {
     fprintf(out, "fleet %s (roster serial %lld), as seen by %s\n", str(st, "fleet"),
            (long long)json_integer_value(json_object_get(st, "serial")), str(st, "self"));
@@ -278,6 +350,7 @@ void ctl_print_status(FILE *out, json_t *st) {
                 str(m, "phase"), heard,
                (long long)json_integer_value(json_object_get(m, "incarnation")),
                json_is_true(json_object_get(m, "self")) ? "  (answering)" : "");
+        print_components(out, m);
         /* The hook's detail: why a member is not healthy, or a warning
          * that a healthy one carries (a producer's KES periods running
          * out: the hooks start such a line with "WARN"). */
@@ -313,47 +386,11 @@ void ctl_print_status(FILE *out, json_t *st) {
         fprintf(out, "%s cannot write its journal (%s): it neither votes nor starts until it can\n",
                str(st, "self"), str(jr, "error"));
     json_t *ro = json_object_get(st, "rollout");
-    json_t *rel = json_object_get(ro, "release");
-    if (json_is_object(rel)) {
-        fprintf(out, "release %s %s (%s), %lld member(s) still to update\n", str(rel, "component"),
-               str(rel, "version"), str(rel, "id"),
-               (long long)json_integer_value(json_object_get(ro, "pending")));
-        size_t k;
-        json_t *w;
-        json_array_foreach(json_object_get(ro, "wave"), k, w) {
-            json_t *left = json_object_get(w, "soak_left_ms");
-            if (json_is_integer(left))
-                fprintf(out, "  wave: %s %s, %.0fs of soak left\n", str(w, "name"), str(w, "phase"),
-                       json_integer_value(left) / 1000.0);
-            else
-                fprintf(out, "  wave: %s %s\n", str(w, "name"), str(w, "phase"));
-        }
-        /* Who is next, unless nobody will start (halted, failed) or the
-         * waiting line below says it already ("next: X", "next X waits"). */
-        json_t *next = json_object_get(ro, "next");
-        bool stopped = json_is_true(json_object_get(ro, "halted")) ||
-                       json_is_object(json_object_get(ro, "failed"));
-        if (json_array_size(next) && !stopped && !(why && strncmp(why, "next", 4) == 0)) {
-            fprintf(out, "  next:");
-            json_array_foreach(next, k, w) fprintf(out, " %s", json_string_value(w));
-            fprintf(out, "\n");
-        }
-    }
-    const char *waiting = json_string_value(json_object_get(ro, "waiting"));
-    if (waiting && *waiting) {
-        fprintf(out, "  %s", waiting);
-        json_t *pf = json_object_get(ro, "proof");
-        json_int_t nb = json_integer_value(json_object_get(pf, "next_boundary_ms"));
-        if (json_integer_value(json_object_get(pf, "epochs_left")) > 0 && nb > 0) {
-            time_t t = (time_t)(nb / 1000);
-            struct tm tm;
-            char when[32];
-            gmtime_r(&t, &tm);
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-            fprintf(out, " (next epoch boundary %s)", when);
-        }
-        fprintf(out, "\n");
-    }
+    print_rollout(out, ro, true);
+    /* The other components' rollouts, each in the same words; one slot
+     * per machine serves them all (docs/operations.md, "Components"). */
+    json_t *more;
+    json_array_foreach(json_object_get(ro, "components"), i, more) print_rollout(out, more, false);
     json_t *cmds = json_object_get(st, "commands");
     size_t ci;
     json_t *ce;
@@ -366,7 +403,7 @@ void ctl_print_status(FILE *out, json_t *st) {
                json_array_size(json_object_get(st, "members")), *reason ? " (\"" : "", reason,
                *reason ? "\")" : "");
     }
-    if (two_forgers(st) && !(waiting && strncmp(waiting, "CRITICAL", 8) == 0)) {
+    if (two_forgers(st) && !(why && strncmp(why, "CRITICAL", 8) == 0)) {
         fprintf(out, "CRITICAL: more than one member forges (");
         size_t fi;
         json_t *fe;
@@ -377,7 +414,7 @@ void ctl_print_status(FILE *out, json_t *st) {
     json_t *s = json_object_get(st, "summary");
     /* The last line agrees with the exit code: never "healthy" alone while halted. */
     const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
-                       : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
+                       : update_failed(st)                             ? ", update failed"
                        : two_forgers(st)                               ? ", more than one forger"
                        : forked(st)                                    ? ", version-correlated fork"
                                                                         : "";
@@ -418,8 +455,8 @@ int ctl_status_open(const char *cmd, const char *key, const char *roster, const 
 
 int ctl_status_exit(json_t *st) {
     json_t *ro = json_object_get(st, "rollout");
-    if (json_is_true(json_object_get(ro, "halted")) ||
-        json_is_object(json_object_get(ro, "failed")) || two_forgers(st) || forked(st))
+    if (json_is_true(json_object_get(ro, "halted")) || update_failed(st) || two_forgers(st) ||
+        forked(st))
         return CTL_HALTED;
     const char *state = json_string_value(json_object_get(json_object_get(st, "summary"), "state"));
     return state && strcmp(state, "healthy") == 0 ? CTL_OK : 1;
@@ -471,7 +508,11 @@ const ctl_cmd_t ctl_status_cmd = {
             "its view: one row per member with role, flavour, running version, health,\n"
             "update phase, time since last heard and incarnation, then a summary.\n"
             "Members that are suspected, dead or rebooting (a planned reboot they\n"
-            "announced: a line says so) show health \"unknown\".\n\n"
+            "announced: a line says so) show health \"unknown\".\n"
+            "VERSION and HEALTH are the primary component's; a member that manages\n"
+            "more (the OS, stagger itself) has a line under its row with each one's\n"
+            "version and health, and each of those components' rollouts follows the\n"
+            "primary's (docs/operations.md, \"Components\").\n\n"
             "options:\n"
             "  --key FILE        an operator or observer secret key of the roster\n"
             "  --roster FILE     the signed roster (to find the peer and its key)\n"

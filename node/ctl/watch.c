@@ -23,11 +23,20 @@ static void pause_ms(long ms) {
 }
 
 /* The rollout as --until sees it: every member runs the adopted release
- * (done), or the fleet grants no slot (halted by an operator, or failed). */
+ * (done), or the fleet grants no slot (halted by an operator, or failed).
+ * With other components (rollout.components), each one's release that was
+ * published must be done too. */
 static bool rollout_done(json_t *st) {
-    json_t *ro = json_object_get(st, "rollout");
-    return json_is_object(json_object_get(ro, "release")) &&
-           json_integer_value(json_object_get(ro, "pending")) == 0;
+    json_t *ro = json_object_get(st, "rollout"), *more;
+    bool any = json_is_object(json_object_get(ro, "release")),
+         done = !any || json_integer_value(json_object_get(ro, "pending")) == 0;
+    size_t i;
+    json_array_foreach(json_object_get(ro, "components"), i, more) {
+        if (!json_is_object(json_object_get(more, "release"))) continue;
+        any = true;
+        done &= json_integer_value(json_object_get(more, "pending")) == 0;
+    }
+    return any && done;
 }
 
 /* What a change is, without the clocks: each member's version, health,
@@ -38,16 +47,25 @@ static char *state_key(json_t *st) {
     FILE *f = open_memstream(&out, &len);
     if (!f) return NULL;
     size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(st, "members"), i, m) fprintf(
-        f, "%s|%s|%s|%s|%s\n", json_string_value(json_object_get(m, "name")),
-        json_string_value(json_object_get(m, "version")),
-        json_string_value(json_object_get(m, "health")),
-        json_string_value(json_object_get(m, "phase")),
-        json_string_value(json_object_get(m, "liveness")));
+    size_t k;
+    json_t *m, *c;
+    json_array_foreach(json_object_get(st, "members"), i, m) {
+        fprintf(f, "%s|%s|%s|%s|%s", json_string_value(json_object_get(m, "name")),
+                json_string_value(json_object_get(m, "version")),
+                json_string_value(json_object_get(m, "health")),
+                json_string_value(json_object_get(m, "phase")),
+                json_string_value(json_object_get(m, "liveness")));
+        json_array_foreach(json_object_get(m, "components"), k, c) fprintf(
+            f, "|%s %s %s", json_string_value(json_object_get(c, "component")),
+            json_string_value(json_object_get(c, "version")),
+            json_string_value(json_object_get(c, "health")));
+        fprintf(f, "\n");
+    }
     json_t *ro = json_object_get(st, "rollout");
     fprintf(f, "%s|%d\n", json_string_value(json_object_get(ro, "waiting")),
             json_is_true(json_object_get(ro, "halted")));
+    json_array_foreach(json_object_get(ro, "components"), k, c)
+        fprintf(f, "%s\n", json_string_value(json_object_get(c, "waiting")));
     fclose(f);
     return out;
 }

@@ -87,6 +87,33 @@ static bool warned(json_t *m, double *v) {
     return true;
 }
 
+/* The members' other components (status members[].components, docs/
+ * operations.md "Components"): one sample per member and component, its
+ * version as a label (info) or 1 when its health hook says healthy; the
+ * primary's are stagger_member_info and stagger_member_healthy. */
+static void per_component(text_t *t, json_t *ms, const char *name, const char *help,
+                          bool info) {
+    size_t i, k;
+    json_t *m, *c;
+    char e[3][256];
+    head(t, name, "gauge", help);
+    json_array_foreach(ms, i, m) json_array_foreach(json_object_get(m, "components"), k, c) {
+        put(t, "%s{member=\"%s\",component=\"%s\"", name,
+            esc(jstr(m, "name"), e[0], sizeof e[0]), esc(jstr(c, "component"), e[1], sizeof e[1]));
+        if (info) put(t, ",version=\"%s\"} 1\n", esc(jstr(c, "version"), e[2], sizeof e[2]));
+        else put(t, "} %d\n", strcmp(jstr(c, "health"), "healthy") == 0);
+    }
+}
+
+static void member_components(text_t *t, json_t *ms) {
+    per_component(t, ms, "stagger_member_component_info",
+                  "A component a member manages beside its primary (the OS, stagger itself), "
+                  "with the version its health hook reports.", true);
+    per_component(t, ms, "stagger_member_component_healthy",
+                  "1 when the health hook of a member's component beside its primary says "
+                  "healthy, else 0.", false);
+}
+
 static void members(text_t *t, json_t *st) {
     json_t *ms = json_object_get(st, "members");
     size_t i;
@@ -141,17 +168,54 @@ static void members(text_t *t, json_t *st) {
     static const char *const hs[] = {"healthy", "unhealthy", "unknown"};
     for (int k = 0; k < 3; k++)
         put(t, "stagger_fleet_members{health=\"%s\"} %lld\n", hs[k], jint(s, hs[k]));
+    member_components(t, ms);
+}
+
+/* The other components' rollouts (status rollout.components), one sample
+ * per component that has a release: its rollout's state as the
+ * primary's series give it. */
+static void component_rollouts(text_t *t, json_t *ro) {
+    json_t *more = json_object_get(ro, "components"), *c;
+    size_t i;
+    char e[256];
+    static const struct {
+        const char *name, *help;
+    } series[] = {
+        {"stagger_rollout_component_pending_members",
+         "Members still to update to the adopted release of a component beside the primary."},
+        {"stagger_rollout_component_wave_members",
+         "Members updating a component beside the primary now (holding the machine's slot)."},
+        {"stagger_rollout_component_failed",
+         "1 while an update of a component beside the primary failed on a member (every "
+         "component's rollout halts until resume or abandon)."},
+    };
+    for (size_t s = 0; s < sizeof series / sizeof series[0]; s++) {
+        head(t, series[s].name, "gauge", series[s].help);
+        json_array_foreach(more, i, c) {
+            if (!json_is_object(json_object_get(c, "release"))) continue;
+            long long v = s == 0   ? jint(c, "pending")
+                          : s == 1 ? (long long)json_array_size(json_object_get(c, "wave"))
+                                   : json_is_object(json_object_get(c, "failed"));
+            put(t, "%s{component=\"%s\"} %lld\n", series[s].name,
+                esc(jstr(c, "component"), e, sizeof e), v);
+        }
+    }
 }
 
 static void rollout(text_t *t, json_t *st) {
     json_t *ro = json_object_get(st, "rollout");
     json_t *rel = json_object_get(ro, "release");
     char e[3][256];
-    head(t, "stagger_rollout_release_info", "gauge", "The release this node has adopted.");
-    if (json_is_object(rel))
-        put(t, "stagger_rollout_release_info{component=\"%s\",version=\"%s\",id=\"%s\"} 1\n",
-            esc(jstr(rel, "component"), e[0], sizeof e[0]),
-            esc(jstr(rel, "version"), e[1], sizeof e[1]), esc(jstr(rel, "id"), e[2], sizeof e[2]));
+    head(t, "stagger_rollout_release_info", "gauge",
+         "The release this node has adopted, one per component it manages.");
+    json_t *more = json_object_get(ro, "components");
+    for (size_t k = 0; k <= json_array_size(more); k++) {
+        json_t *r = k == 0 ? rel : json_object_get(json_array_get(more, k - 1), "release");
+        if (json_is_object(r))
+            put(t, "stagger_rollout_release_info{component=\"%s\",version=\"%s\",id=\"%s\"} 1\n",
+                esc(jstr(r, "component"), e[0], sizeof e[0]),
+                esc(jstr(r, "version"), e[1], sizeof e[1]), esc(jstr(r, "id"), e[2], sizeof e[2]));
+    }
     head(t, "stagger_rollout_halted", "gauge", "1 while the operator has halted the fleet.");
     put(t, "stagger_rollout_halted %d\n", json_is_true(json_object_get(ro, "halted")));
     head(t, "stagger_rollout_failed", "gauge",
@@ -175,6 +239,7 @@ static void rollout(text_t *t, json_t *st) {
          "1 when the proof lets the holdback pair update (docs/protocol.md §9.6).");
     put(t, "stagger_rollout_proof_holds %d\n",
         json_is_true(json_object_get(json_object_get(ro, "proof"), "holds")));
+    component_rollouts(t, ro);
     head(t, "stagger_commands_applied_seq", "gauge",
          "The highest emergency command sequence this node applied (0: none).");
     put(t, "stagger_commands_applied_seq %lld\n",

@@ -146,7 +146,7 @@ static void rollout(text_t *t, json_t *st) {
 static void fleet(text_t *t, json_t *st) {
     static const char *const cols[] = {"member", "role", "flavour", "version", "stagger",
                                        "caps", "health", "liveness", "phase", "stage",
-                                       "holdback", "detail"};
+                                       "holdback", "detail", "components"};
     put(t, "<section><h2>Fleet</h2><table id=\"fleet\"><thead><tr>");
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) put(t, "<th>%s</th>", cols[c]);
     put(t, "</tr></thead><tbody>");
@@ -185,13 +185,30 @@ static void fleet(text_t *t, json_t *st) {
             json_is_true(json_object_get(m, "holdback")) ? "yes" : "",
             strstr(jstr(m, "detail"), "WARN") ? " class=\"warn\"" : "");
         html(t, jstr(m, "detail"));
+        /* Its other components (docs/operations.md, "Components"): the
+         * version and health columns are its primary's. */
+        put(t, "</td><td>");
+        json_t *c;
+        json_array_foreach(json_object_get(m, "components"), k, c) {
+            put(t, "%s", k ? "; " : "");
+            html(t, jstr(c, "component"));
+            put(t, " ");
+            html(t, jstr(c, "version"));
+            put(t, " <span class=\"%s\">", !strcmp(jstr(c, "health"), "healthy") ? "good" : "bad");
+            html(t, jstr(c, "health"));
+            put(t, "</span>");
+        }
         put(t, "</td></tr>");
     }
     json_t *s = json_object_get(st, "summary"), *ro = json_object_get(st, "rollout");
     /* As staggerctl status says it: never "healthy" alone while halted. */
-    const char *stop = json_is_true(json_object_get(ro, "halted"))          ? ", rollout halted"
-                       : json_is_object(json_object_get(ro, "failed")) ? ", update failed"
-                                                                        : "";
+    bool failed = json_is_object(json_object_get(ro, "failed"));
+    json_t *more;
+    json_array_foreach(json_object_get(ro, "components"), i, more) failed |=
+        json_is_object(json_object_get(more, "failed"));
+    const char *stop = json_is_true(json_object_get(ro, "halted")) ? ", rollout halted"
+                       : failed                                    ? ", update failed"
+                                                                   : "";
     put(t, "</tbody></table><p id=\"summary\">%lld members: %lld healthy, %lld unhealthy, "
            "%lld unknown; fleet %s%s</p></section>",
         jint(s, "members"), jint(s, "healthy"), jint(s, "unhealthy"), jint(s, "unknown"),

@@ -49,7 +49,15 @@ typedef struct {
     int err;                      /* the last failure's errno */
 } store_err_t;
 
+/* One component's health hook run: at most one per component at a time,
+ * the components' runs independent of each other. */
 typedef struct {
+    struct daemon *d;
+    unsigned k;                   /* the core's component index (cfg.comp[k]) */
+    stg_hook_t *h;                /* running, or NULL */
+} health_run_t;
+
+typedef struct daemon {
     stg_config_t cfg;
     const char *config_path;
     uv_loop_t *loop;
@@ -60,7 +68,7 @@ typedef struct {
     uv_timer_t timer;
     uint64_t due_ns;              /* uv_hrtime() when the core's wake-up is due; 0: none */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
-    stg_hook_t *health_running;
+    health_run_t health[STG_COMPONENTS_MAX];
     bool stopping;
     /* Re-exec (SIGUSR2, docs/operations.md "Upgrading stagger itself"):
      * asked for, and then done once nothing would be lost by it. */
@@ -74,7 +82,8 @@ typedef struct {
     size_t nadmitted;
     char name[STG_NAME_MAX + 1];
     uint64_t unknown_sender;      /* messages from keys no longer in the roster */
-    char **hook_env;
+    char **hook_env;              /* what every hook gets (make_hook_env); each run
+                                     adds its own (hook_env) */
     /* While a member's message arrived on the inbox is handled: who sent it
      * and on which connection, so answers to it go back the same way. */
     int reply_peer;
@@ -270,15 +279,45 @@ static void count_hook(daemon_t *d, stg_hook_kind_t kind, bool ok, int64_t elaps
 
 static void arm_reexec(daemon_t *d);
 
+/* The component a hook is for, as logs name it: nothing for the primary
+ * (a single-component daemon's lines stay as they were), " of NAME" for
+ * the others. */
+static const char *of_comp(const daemon_t *d, unsigned k, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (k > 0 && k < d->cfg.ncomponents) snprintf(buf, cap, " of %s", d->cfg.comp[k].name);
+    return buf;
+}
+
+/* Which of our components a release is for: the core's index, or -1. */
+static int comp_index(const daemon_t *d, const char *name) {
+    for (unsigned k = 0; k < d->cfg.ncomponents; k++)
+        if (strcmp(d->cfg.comp[k].name, name) == 0) return (int)k;
+    return -1;
+}
+
+static bool health_any(const daemon_t *d) {
+    for (unsigned k = 0; k < d->cfg.ncomponents; k++)
+        if (d->health[k].h) return true;
+    return false;
+}
+
+static void health_kill_all(daemon_t *d) {
+    for (unsigned k = 0; k < d->cfg.ncomponents; k++)
+        if (d->health[k].h) stg_hook_kill(d->health[k].h);
+}
+
 static void health_done(void *ctx, const stg_hook_result_t *res) {
-    daemon_t *d = ctx;
-    d->health_running = NULL;
+    health_run_t *run = ctx;
+    daemon_t *d = run->d;
+    run->h = NULL;
+    char of[STG_NAME_MAX + 8];
+    of_comp(d, run->k, of, sizeof of);
     if (d->stopping) return;
     if (d->reexec_pending) {
         /* Killed for the re-exec (or finished meanwhile): its verdict is
          * not the service's, and a soaking node must not fail on "killed
          * by signal 9". The new image runs the hook again at once. */
-        say(STG_LOG_DEBUG, "hook", "health: result dropped, re-exec pending");
+        say(STG_LOG_DEBUG, "hook", "health%s: result dropped, re-exec pending", of);
         arm_reexec(d);
         return;
     }
@@ -286,6 +325,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
     memset(&ev, 0, sizeof ev);
     ev.type = STG_EV_HEALTH;
     ev.now_ms = wall_ms();
+    ev.component = run->k;
     char version[STG_VERSION_MAX + 1] = "", detail[STG_DETAIL_MAX + 1] = "", progress[64] = "";
     char build[65] = "";
     stg_tip_t tip = {0};
@@ -305,15 +345,15 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
             if (stg_sha256_hex_ok(b)) snprintf(build, sizeof build, "%s", b);
             else
                 say(STG_LOG_WARNING, "hook",
-                    "health: ignoring \"%.80s\": build= takes the artifact's SHA-256, 64 "
+                    "health%s: ignoring \"%.80s\": build= takes the artifact's SHA-256, 64 "
                     "lowercase hex digits, optionally after sha256:",
-                    line);
+                    of, line);
         } else if (strncmp(line, "tip=", 4) == 0) {
             if (!stg_tip_parse(line + 4, &tip))
                 say(STG_LOG_WARNING, "hook",
-                    "health: ignoring \"%.80s\": tip= takes BLOCK:SLOT:HASH, the hash 16 to "
+                    "health%s: ignoring \"%.80s\": tip= takes BLOCK:SLOT:HASH, the hash 16 to "
                     "64 lowercase hex digits",
-                    line);
+                    of, line);
         } else if (strcmp(line, "forging=1") == 0) ev.forging = STG_FORGING_YES;
         else if (strcmp(line, "forging=0") == 0) ev.forging = STG_FORGING_NO;
         else if (strncmp(line, "restarts=", 9) == 0) {
@@ -339,9 +379,9 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
         ev.health = STG_HEALTH_HEALTHY;
     }
     count_hook(d, STG_HOOK_HEALTH, ev.health == STG_HEALTH_HEALTHY, res->elapsed_ms);
-    say(STG_LOG_DEBUG, "hook", "health: exit %d signal %d%s in %lld ms: %s", res->exit_status,
-        res->term_signal, res->timed_out ? " (timed out)" : "", (long long)res->elapsed_ms,
-        res->output);
+    say(STG_LOG_DEBUG, "hook", "health%s: exit %d signal %d%s in %lld ms: %s", of,
+        res->exit_status, res->term_signal, res->timed_out ? " (timed out)" : "",
+        (long long)res->elapsed_ms, res->output);
     ev.version = version[0] ? version : NULL;
     ev.build = build[0] ? build : NULL;
     ev.tip = tip.have ? &tip : NULL;
@@ -355,6 +395,7 @@ static void health_done(void *ctx, const stg_hook_result_t *res) {
 typedef struct hook_ctx {
     daemon_t *d;
     stg_hook_kind_t kind;
+    unsigned comp;         /* whose hook: the release's component */
     stg_hook_t *h;
     char not_started[160]; /* why a held hook was cancelled, or "" */
 } hook_ctx_t;
@@ -367,10 +408,11 @@ static void away_answer(daemon_t *d) {
     if (!hc || !stg_core_away_sent(d->core)) return;
     d->away_hook = NULL;
     int rc = stg_hook_answer(hc->h, "away ok\n");
+    char of[STG_NAME_MAX + 8];
     say(rc == 0 ? STG_LOG_INFO : STG_LOG_WARNING, "hook",
-        "%s: our record announcing the absence has left for every partner%s%s",
-        stg_hook_name(hc->kind), rc == 0 ? "; told the hook" : ": cannot tell the hook: ",
-        rc == 0 ? "" : strerror(-rc));
+        "%s%s: our record announcing the absence has left for every partner%s%s",
+        stg_hook_name(hc->kind), of_comp(d, hc->comp, of, sizeof of),
+        rc == 0 ? "; told the hook" : ": cannot tell the hook: ", rc == 0 ? "" : strerror(-rc));
 }
 
 /* A line of an install or rollback hook's output, as it comes: away=S (S
@@ -384,8 +426,10 @@ static void on_hook_line(void *ctx, const char *line) {
     char *end = NULL;
     long long s = strtoll(line + 5, &end, 10);
     if (end == line + 5 || *end || s < 1 || s > STG_AWAY_MAX_MS / 1000) {
-        say(STG_LOG_WARNING, "hook", "%s: ignoring \"%.40s\": away= takes whole seconds, 1 to %d",
-            stg_hook_name(hc->kind), line, STG_AWAY_MAX_MS / 1000);
+        char of[STG_NAME_MAX + 8];
+        say(STG_LOG_WARNING, "hook", "%s%s: ignoring \"%.40s\": away= takes whole seconds, 1 to %d",
+            stg_hook_name(hc->kind), of_comp(d, hc->comp, of, sizeof of), line,
+            STG_AWAY_MAX_MS / 1000);
         stg_hook_answer(hc->h, "away refused\n");
         return;
     }
@@ -451,6 +495,8 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     hook_ctx_t *hc = ctx;
     daemon_t *d = hc->d;
     stg_hook_kind_t kind = hc->kind;
+    char of[STG_NAME_MAX + 8];
+    of_comp(d, hc->comp, of, sizeof of);
     char not_started[sizeof hc->not_started];
     memcpy(not_started, hc->not_started, sizeof not_started);
     if (d->away_hook == hc) d->away_hook = NULL;
@@ -467,9 +513,9 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
          * unit at once, and the hook may die before our own SIGTERM is
          * read. Not a failure: the journal says the install asked for the
          * reboot, and the restart resumes from it. */
-        say(STG_LOG_WARNING, "hook", "%s: killed by signal %d during the absence it announced "
+        say(STG_LOG_WARNING, "hook", "%s%s: killed by signal %d during the absence it announced "
                                      "(the reboot under way): left to the restart",
-            stg_hook_name(kind), res->term_signal);
+            stg_hook_name(kind), of, res->term_signal);
         return;
     }
     char tail[200], detail[STG_DETAIL_MAX + 1];
@@ -489,19 +535,56 @@ static void update_hook_done(void *ctx, const stg_hook_result_t *res) {
     else
         snprintf(detail, sizeof detail, "%s", tail);
     count_hook(d, kind, ok, res->elapsed_ms);
-    say(ok ? STG_LOG_INFO : STG_LOG_WARNING, "hook", "%s: %s in %lld ms%s%s", stg_hook_name(kind),
-        ok ? "ok" : "failed", (long long)res->elapsed_ms, detail[0] ? ": " : "", detail);
+    say(ok ? STG_LOG_INFO : STG_LOG_WARNING, "hook", "%s%s: %s in %lld ms%s%s", stg_hook_name(kind),
+        of, ok ? "ok" : "failed", (long long)res->elapsed_ms, detail[0] ? ": " : "", detail);
     stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind, .ok = ok,
                       .detail = detail};
     step(d, &ev);
 }
 
+/* env: the base every hook gets (make_hook_env: PATH, the roster's, the
+ * epoch schedule), STAGGER_COMPONENT for component k, then extra[0..n),
+ * NULL-terminated; with room to spare: none may be cut off silently.
+ * Borrows from d and extra. */
+#define HOOK_ENV_MAX 40
+static void hook_env(const daemon_t *d, unsigned k, const char *what, char (*extra)[640], int n,
+                     char **env) {
+    snprintf(extra[n++], sizeof extra[0], "STAGGER_COMPONENT=%s", d->cfg.comp[k].name);
+    int m = 0, base_max = HOOK_ENV_MAX - 1 - n;
+    for (char **e = d->hook_env; e && *e; e++) {
+        if (m == base_max) {
+            say(STG_LOG_ERROR, "hook", "%s: more than %d environment entries; %s and later "
+                "are not passed", what, base_max, *e);
+            break;
+        }
+        env[m++] = *e;
+    }
+    for (int i = 0; i < n; i++) env[m++] = extra[i];
+    env[m] = NULL;
+}
+
 static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release_t *rel) {
     const stg_roster_t *r = stg_core_roster(d->core);
     const stg_policy_t *p = &r->policy;
-    const char *path = kind == STG_HOOK_INSTALL    ? d->cfg.install_hook
-                       : kind == STG_HOOK_ROLLBACK ? d->cfg.rollback_hook
-                                                   : d->cfg.gate_hook;
+    /* The release names the component: its hooks run, whichever it is. */
+    int ci = comp_index(d, rel->component);
+    if (ci < 0) {
+        char det[STG_DETAIL_MAX + 1];
+        snprintf(det, sizeof det, "no %s hook: this node does not manage %s", stg_hook_name(kind),
+                 rel->component);
+        say(STG_LOG_ERROR, "hook", "%s (bug)", det);
+        stg_event_t ev = {.type = STG_EV_HOOK_DONE, .now_ms = wall_ms(), .hook = kind,
+                          .ok = false, .detail = det};
+        step(d, &ev);
+        return;
+    }
+    unsigned comp = (unsigned)ci;
+    const stg_hooks_t *hooks = &d->cfg.comp[comp].hooks;
+    char of[STG_NAME_MAX + 8];
+    of_comp(d, comp, of, sizeof of);
+    const char *path = kind == STG_HOOK_INSTALL    ? hooks->install
+                       : kind == STG_HOOK_ROLLBACK ? hooks->rollback
+                                                   : hooks->gate;
     int64_t timeout_s = kind == STG_HOOK_INSTALL    ? p->install_timeout_s
                         : kind == STG_HOOK_ROLLBACK ? p->rollback_timeout_s
                                                     : p->gate_timeout_s;
@@ -516,7 +599,7 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     }
     const stg_member_t *me = &r->members[stg_core_self(d->core)];
     const stg_artifact_t *art = stg_release_artifact(rel, me->flavour);
-    char extra[8][640];
+    char extra[9][640]; /* one left for hook_env's STAGGER_COMPONENT */
     int n = 0;
     snprintf(extra[n++], sizeof extra[0], "STAGGER_HOOK=%s", stg_hook_name(kind));
     snprintf(extra[n++], sizeof extra[0], "STAGGER_RELEASE_COMPONENT=%s", rel->component);
@@ -528,24 +611,13 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
              art ? (art->image[0] ? "image" : "url") : "none");
     /* Install and rollback: the daemon's answers (to away=) on fd 3. */
     if (kind != STG_HOOK_GATE) snprintf(extra[n++], sizeof extra[0], "STAGGER_ANSWER_FD=3");
-    /* The base (make_hook_env: PATH, the roster's, the epoch schedule) and
-     * the extras, with room to spare: none may be cut off silently. */
-    char *env[40];
-    int k = 0, base_max = (int)(sizeof env / sizeof env[0]) - 1 - n;
-    for (char **e = d->hook_env; e && *e; e++) {
-        if (k == base_max) {
-            say(STG_LOG_ERROR, "hook", "%s: more than %d environment entries; %s and later "
-                "are not passed", stg_hook_name(kind), base_max, *e);
-            break;
-        }
-        env[k++] = *e;
-    }
-    for (int i = 0; i < n; i++) env[k++] = extra[i];
-    env[k] = NULL;
+    char *env[HOOK_ENV_MAX];
+    hook_env(d, comp, stg_hook_name(kind), extra, n, env);
     hook_ctx_t *hc = calloc(1, sizeof *hc);
     hc->d = d;
     hc->kind = kind;
-    say(STG_LOG_INFO, "hook", "%s: running %s for %s %s", stg_hook_name(kind), path,
+    hc->comp = comp;
+    say(STG_LOG_INFO, "hook", "%s%s: running %s for %s %s", stg_hook_name(kind), of, path,
         rel->component, rel->version);
     stg_hook_t *h = NULL;
     /* An install or rollback starts held: its process group is on disk
@@ -571,8 +643,8 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
             snprintf(hc->not_started, sizeof hc->not_started, "cannot release it: %s",
                      strerror(-wrc));
         if (wrc < 0) {
-            say(STG_LOG_ERROR, "hook", "%s: not started: %s (%s); check the disk",
-                stg_hook_name(kind), hc->not_started, gfile);
+            say(STG_LOG_ERROR, "hook", "%s%s: not started: %s (%s); check the disk",
+                stg_hook_name(kind), of, hc->not_started, gfile);
             stg_hook_cancel(h); /* done reports it failed, with that reason */
         }
     }
@@ -588,25 +660,39 @@ static void run_update_hook(daemon_t *d, stg_hook_kind_t kind, const stg_release
     }
 }
 
-static void run_health(daemon_t *d) {
+/* Component k's health hook, unless one of its runs is under way (its
+ * result will do); the components' runs are independent. */
+static void run_health(daemon_t *d, unsigned k) {
     /* A re-exec waits for no health run: the new image starts one. */
     if (d->reexec_pending) return;
-    if (d->health_running || !d->cfg.health_hook[0]) {
-        if (!d->cfg.health_hook[0]) {
-            /* No hook configured: the node is reachable, its service unknown. */
-            stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(),
-                              .health = STG_HEALTH_UNKNOWN, .detail = "no health hook configured"};
-            step(d, &ev);
-        }
+    if (k >= d->cfg.ncomponents) {
+        say(STG_LOG_ERROR, "hook", "the core asks for the health of component %u of %u (bug)", k,
+            d->cfg.ncomponents);
         return;
     }
+    health_run_t *run = &d->health[k];
+    const char *path = d->cfg.comp[k].hooks.health;
+    char of[STG_NAME_MAX + 8];
+    of_comp(d, k, of, sizeof of);
+    if (!path[0]) {
+        /* No hook configured: the node is reachable, its service unknown. */
+        stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(), .component = k,
+                          .health = STG_HEALTH_UNKNOWN, .detail = "no health hook configured"};
+        step(d, &ev);
+        return;
+    }
+    if (run->h) return;
+    char extra[1][640], *env[HOOK_ENV_MAX], what[32];
+    snprintf(what, sizeof what, "health%s", of);
+    hook_env(d, k, what, extra, 0, env);
+    run->d = d;
+    run->k = k;
     int64_t timeout_ms = stg_core_roster(d->core)->policy.health_timeout_s * 1000;
-    int rc = stg_hook_run(d->loop, d->cfg.health_hook, d->hook_env, timeout_ms, false,
-                          health_done, d, &d->health_running);
+    int rc = stg_hook_run(d->loop, path, env, timeout_ms, false, health_done, run, &run->h);
     if (rc != 0) {
-        say(STG_LOG_ERROR, "hook", "cannot run health hook %s: %s; check the path and that it "
-                                   "is executable", d->cfg.health_hook, uv_strerror(rc));
-        stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(),
+        say(STG_LOG_ERROR, "hook", "cannot run health hook%s %s: %s; check the path and that it "
+                                   "is executable", of, path, uv_strerror(rc));
+        stg_event_t ev = {.type = STG_EV_HEALTH, .now_ms = wall_ms(), .component = k,
                           .health = STG_HEALTH_UNHEALTHY, .detail = "health hook cannot start"};
         step(d, &ev);
     }
@@ -615,25 +701,26 @@ static void run_health(daemon_t *d) {
 static void make_hook_env(daemon_t *d) {
     const stg_roster_t *r = stg_core_roster(d->core);
     const stg_member_t *m = &r->members[stg_core_self(d->core)];
-    char buf[12][STG_PATH_MAX + 32];
+    char buf[11][STG_PATH_MAX + 32];
     snprintf(buf[0], sizeof buf[0], "STAGGER_NODE=%s", m->name);
     snprintf(buf[1], sizeof buf[1], "STAGGER_FLEET=%s", r->fleet);
     snprintf(buf[2], sizeof buf[2], "STAGGER_ROLE=%s", stg_role_name(m->role));
     snprintf(buf[3], sizeof buf[3], "STAGGER_FLAVOUR=%s", m->flavour);
-    snprintf(buf[4], sizeof buf[4], "STAGGER_COMPONENT=%s", d->cfg.component);
-    snprintf(buf[5], sizeof buf[5], "STAGGER_STATE_DIR=%s", d->cfg.state_dir);
+    /* STAGGER_COMPONENT is each run's own (hook_env): the component whose
+     * hook it is. */
+    snprintf(buf[4], sizeof buf[4], "STAGGER_STATE_DIR=%s", d->cfg.state_dir);
     /* The epoch schedule is the roster's alone: hooks that keep the producer
      * off the boundaries (the cardano-node gate) read it here rather than
      * from a second copy of their own. */
     const stg_policy_t *pol = &r->policy;
-    snprintf(buf[6], sizeof buf[6], "STAGGER_EPOCH_START_S=%lld", (long long)pol->epoch_start_s);
-    snprintf(buf[7], sizeof buf[7], "STAGGER_EPOCH_LENGTH_S=%lld", (long long)pol->epoch_length_s);
-    snprintf(buf[8], sizeof buf[8], "STAGGER_EPOCH_GUARD_S=%lld", (long long)pol->epoch_guard_s);
+    snprintf(buf[5], sizeof buf[5], "STAGGER_EPOCH_START_S=%lld", (long long)pol->epoch_start_s);
+    snprintf(buf[6], sizeof buf[6], "STAGGER_EPOCH_LENGTH_S=%lld", (long long)pol->epoch_length_s);
+    snprintf(buf[7], sizeof buf[7], "STAGGER_EPOCH_GUARD_S=%lld", (long long)pol->epoch_guard_s);
     /* For hooks that manage staggerd itself (deploy/hooks/stagger): whom to
      * send SIGUSR2, which binary it runs, and its configuration. */
-    snprintf(buf[9], sizeof buf[9], "STAGGER_PID=%ld", (long)getpid());
-    snprintf(buf[10], sizeof buf[10], "STAGGER_EXE=%s", d->exe);
-    snprintf(buf[11], sizeof buf[11], "STAGGER_CONFIG=%s", d->config_abs);
+    snprintf(buf[8], sizeof buf[8], "STAGGER_PID=%ld", (long)getpid());
+    snprintf(buf[9], sizeof buf[9], "STAGGER_EXE=%s", d->exe);
+    snprintf(buf[10], sizeof buf[10], "STAGGER_CONFIG=%s", d->config_abs);
     const char *path = getenv("PATH");
     if (d->hook_env)
         for (char **e = d->hook_env; *e; e++) free(*e);
@@ -701,7 +788,7 @@ static void apply_actions(daemon_t *d) {
         case STG_ACT_LOG:
             say((int)x->level, x->tag, "%.*s", (int)x->len, (const char *)x->data);
             break;
-        case STG_ACT_RUN_HEALTH: run_health(d); break;
+        case STG_ACT_RUN_HEALTH: run_health(d, x->component); break;
         case STG_ACT_RUN_HOOK: run_update_hook(d, x->hook, x->release); break;
         case STG_ACT_ROSTER_CHANGED:
             if (stg_core_self(d->core) < 0) break;
@@ -867,16 +954,17 @@ static void reply_verdict(daemon_t *d, const stg_net_route_t *route, int type, u
 typedef struct {
     uint64_t rejects[STG_REJECT__COUNT];
     int64_t serial, cmd_seq;
-    bool have_release;
-    uint8_t release_id[8];
+    bool have_release[STG_COMPONENTS_MAX]; /* each of our components' adopted release */
+    uint8_t release_id[STG_COMPONENTS_MAX][8];
 } core_mark_t;
 
 static void mark(const daemon_t *d, core_mark_t *mk) {
     memcpy(mk->rejects, stg_core_stats(d->core)->rejects, sizeof mk->rejects);
     mk->serial = stg_core_roster(d->core)->serial;
     mk->cmd_seq = stg_core_cmd_seq(d->core);
-    memset(mk->release_id, 0, 8);
-    mk->have_release = stg_core_release(d->core, mk->release_id) != NULL;
+    memset(mk->release_id, 0, sizeof mk->release_id);
+    for (unsigned k = 0; k < STG_COMPONENTS_MAX; k++)
+        mk->have_release[k] = stg_core_release_of(d->core, k, mk->release_id[k]) != NULL;
 }
 
 /* The reason whose counter grew between two marks, or NONE. One frame is
@@ -908,9 +996,9 @@ static void refusal_text(const daemon_t *d, const stg_msg_t *m, stg_reject_t why
         free(tmp);
     } else if (m->type == STG_MSG_RELEASE) {
         stg_release_t rel;
-        uint8_t id[8];
-        const stg_release_t *held = stg_core_release(d->core, id);
         rc = stg_release_open(m->blob, m->blob_len, r, &rel, &dg);
+        int k = rc == 0 ? comp_index(d, rel.component) : -1;
+        const stg_release_t *held = k >= 0 ? stg_core_release_of(d->core, (unsigned)k, NULL) : NULL;
         if (rc == 0 && why == STG_REJECT_STALE && held)
             rc = stg_diag_set(&dg, why, "release", "%s %s is not newer than the adopted %s",
                               rel.component, rel.version, held->version);
@@ -950,15 +1038,21 @@ static stg_outcome_t outcome_text(const daemon_t *d, const stg_msg_t *m,
         stg_release_t rel;
         memset(&rel, 0, sizeof rel);
         stg_release_open(m->blob, m->blob_len, stg_core_roster(d->core), &rel, NULL);
-        bool moved = after->have_release && (!before->have_release ||
-                                             memcmp(after->release_id, before->release_id, 8));
+        int k = comp_index(d, rel.component);
+        bool moved = k >= 0 && after->have_release[k] &&
+                     (!before->have_release[k] ||
+                      memcmp(after->release_id[k], before->release_id[k], 8));
         if (moved) {
             snprintf(out, cap, "release %s %s adopted", rel.component, rel.version);
             return STG_OUTCOME_APPLIED;
         }
-        if (strcmp(rel.component, d->cfg.component) != 0) {
-            snprintf(out, cap, "release of %s: this node manages %s", rel.component,
-                     d->cfg.component);
+        if (k < 0) {
+            char ours[STG_COMPONENTS_MAX * (STG_NAME_MAX + 2)] = "";
+            for (unsigned j = 0; j < d->cfg.ncomponents; j++) {
+                size_t n = strlen(ours);
+                snprintf(ours + n, sizeof ours - n, "%s%s", j ? ", " : "", d->cfg.comp[j].name);
+            }
+            snprintf(out, cap, "release of %s: this node manages %s", rel.component, ours);
             return STG_OUTCOME_NOT_HERE;
         }
         snprintf(out, cap, "release %s %s is held already", rel.component, rel.version);
@@ -1098,7 +1192,7 @@ static void shutdown_(daemon_t *d, const char *why) {
     if (d->stopping) return;
     say(STG_LOG_INFO, "shell", "stopping (%s)", why);
     d->stopping = true;
-    if (d->health_running) stg_hook_kill(d->health_running);
+    health_kill_all(d);
     uv_timer_stop(&d->timer);
     uv_close((uv_handle_t *)&d->timer, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -1143,9 +1237,9 @@ static void try_reexec(daemon_t *d) {
         reexec_wait(d, "the journal is written and nothing waits behind it");
         return;
     }
-    if (d->health_running) {
-        reexec_wait(d, "the health hook, killed now, is gone");
-        stg_hook_kill(d->health_running);
+    if (health_any(d)) {
+        reexec_wait(d, "the health hooks, killed now, are gone");
+        health_kill_all(d);
         return;
     }
     char version[64];
@@ -1230,6 +1324,14 @@ static int load_roster_file(const char *path, const stg_roster_t *current, uint8
  * needing a restart, and the running values stay. */
 static void hook_unusable_log(void *config, const char *line);
 
+/* The same components, by name and in the same order. */
+static bool same_components(const stg_config_t *a, const stg_config_t *b) {
+    if (a->ncomponents != b->ncomponents) return false;
+    for (unsigned k = 1; k < a->ncomponents; k++)
+        if (strcmp(a->comp[k].name, b->comp[k].name) != 0) return false;
+    return true;
+}
+
 static void reload_config(daemon_t *d) {
     stg_config_t *c = malloc(sizeof *c);
     char msg[1024];
@@ -1248,7 +1350,8 @@ static void reload_config(daemon_t *d) {
         {"listen", strcmp(c->listen, d->cfg.listen) == 0},
         {"metrics", strcmp(c->metrics, d->cfg.metrics) == 0},
         {"state_dir", strcmp(c->state_dir, d->cfg.state_dir) == 0},
-        {"component", strcmp(c->component, d->cfg.component) == 0},
+        {"component", strcmp(c->comp[0].name, d->cfg.comp[0].name) == 0},
+        {"components", same_components(c, &d->cfg)},
         {"tuning", memcmp(&c->tuning, &d->cfg.tuning, sizeof c->tuning) == 0},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
@@ -1260,15 +1363,27 @@ static void reload_config(daemon_t *d) {
         say(STG_LOG_INFO, "shell", "SIGHUP: log level %s -> %s", levels[d->cfg.log_level],
             levels[c->log_level]);
     d->cfg.log_level = log_level = c->log_level;
-    memcpy(d->cfg.health_hook, c->health_hook, sizeof c->health_hook);
-    memcpy(d->cfg.install_hook, c->install_hook, sizeof c->install_hook);
-    memcpy(d->cfg.rollback_hook, c->rollback_hook, sizeof c->rollback_hook);
-    memcpy(d->cfg.gate_hook, c->gate_hook, sizeof c->gate_hook);
+    /* The hooks of the components we run with: a component added or
+     * removed waits for the restart, like the names. */
+    for (unsigned k = 0; k < d->cfg.ncomponents; k++) {
+        int j = k == 0 ? 0 : same_components(c, &d->cfg) ? (int)k : -1;
+        if (j >= 0) d->cfg.comp[k].hooks = c->comp[j].hooks;
+    }
     stg_config_check_hooks(&d->cfg, hook_unusable_log, (void *)d->config_path);
-    say(STG_LOG_INFO, "shell", "SIGHUP: re-read %s: log level %s, hooks health=%s install=%s "
-        "rollback=%s gate=%s", d->config_path, levels[log_level],
-        d->cfg.health_hook[0] ? d->cfg.health_hook : "-", d->cfg.install_hook[0] ? d->cfg.install_hook : "-",
-        d->cfg.rollback_hook[0] ? d->cfg.rollback_hook : "-", d->cfg.gate_hook[0] ? d->cfg.gate_hook : "-");
+    char hooks[STG_COMPONENTS_MAX * (4 * STG_PATH_MAX + 96)];
+    size_t n = 0;
+    hooks[0] = '\0';
+    for (unsigned k = 0; k < d->cfg.ncomponents && n < sizeof hooks; k++) {
+        const stg_hooks_t *h = &d->cfg.comp[k].hooks;
+        char of[STG_NAME_MAX + 8] = "";
+        if (k) snprintf(of, sizeof of, "; %s", d->cfg.comp[k].name);
+        n += (size_t)snprintf(hooks + n, sizeof hooks - n, "%s hooks health=%s install=%s "
+                              "rollback=%s gate=%s", of, h->health[0] ? h->health : "-",
+                              h->install[0] ? h->install : "-", h->rollback[0] ? h->rollback : "-",
+                              h->gate[0] ? h->gate : "-");
+    }
+    say(STG_LOG_INFO, "shell", "SIGHUP: re-read %s: log level %s,%s", d->config_path,
+        levels[log_level], hooks);
     free(c);
 }
 
@@ -1282,9 +1397,10 @@ static void on_signal(uv_signal_t *s, int signum) {
         /* "Look now": after a deliberate change of the service, its new
          * version or health reaches the fleet without waiting for the next
          * health_interval_ms. One run at a time, as always. */
-        say(STG_LOG_DEBUG, "hook", "SIGUSR1: running the health hook now%s",
-            d->health_running ? " (one is running: its result will do)" : "");
-        run_health(d);
+        say(STG_LOG_DEBUG, "hook", "SIGUSR1: running the health hook%s now%s",
+            d->cfg.ncomponents > 1 ? "s" : "",
+            health_any(d) ? " (one is running: its result will do)" : "");
+        for (unsigned k = 0; k < d->cfg.ncomponents; k++) run_health(d, k);
         return;
     }
     if (signum != SIGHUP) {
@@ -1492,10 +1608,17 @@ int main(int argc, char **argv) {
     int bad_hooks = stg_config_check_hooks(&d->cfg, check ? hook_unusable_fatal : hook_unusable_log,
                                            (void *)config);
     if (check) {
+        char comps[STG_COMPONENTS_MAX * (STG_NAME_MAX + 2) + 16] = "";
+        for (unsigned k = 0; d->cfg.ncomponents > 1 && k < d->cfg.ncomponents; k++) {
+            size_t n = strlen(comps);
+            snprintf(comps + n, sizeof comps - n, "%s%s", k ? ", " : "components ",
+                     d->cfg.comp[k].name);
+        }
+        if (comps[0]) strcat(comps, "; ");
         if (bad_hooks == 0)
-            printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, hooks "
+            printf("%s: ok: node %s of fleet %s (roster serial %lld, %u members, %shooks "
                    "executable)\n",
-                   config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers);
+                   config, d->name, boot->fleet, (long long)boot->serial, boot->nmembers, comps);
         free(boot);
         free(env);
         stg_seckey_destroy(&d->key);
@@ -1550,7 +1673,11 @@ int main(int argc, char **argv) {
     cc.roster_len = len;
     cc.incarnation = inc;
     randombytes_buf(&cc.seed, sizeof cc.seed);
-    snprintf(cc.component, sizeof cc.component, "%s", d->cfg.component);
+    snprintf(cc.component, sizeof cc.component, "%s", d->cfg.comp[0].name);
+    cc.nextra = d->cfg.ncomponents - 1;
+    for (unsigned k = 1; k < d->cfg.ncomponents; k++)
+        snprintf(cc.extra_components[k - 1], sizeof cc.extra_components[0], "%s",
+                 d->cfg.comp[k].name);
     stg_version_string(cc.stagger, sizeof cc.stagger);
     cc.tuning = d->cfg.tuning;
     stg_diag_t dg = {0};

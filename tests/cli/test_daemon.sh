@@ -221,4 +221,59 @@ kill -HUP "$pid"
 check "... and a newer roster's once SIGHUP has it adopted" epoch_env_is 1700001800 3600 300
 stop_daemon
 
+# ---- "components": more components, each with its own hooks (docs/
+# operations.md, "Components"); strict like the rest of the file
+# comps_config COMPONENTS_JSON [HOOKS_JSON]: relay1's config with them
+comps_config() {
+    cat >staggerd.json <<EOC
+{"key": "$T/r1.key", "roster": "$T/roster.signed", "tuning": {"health_interval_ms": 300}, "state_dir": "$T/state", "hooks": ${2:-{\}}, "components": $1}
+EOC
+}
+cat >comphook <<EOF
+#!/bin/sh
+echo "\$STAGGER_COMPONENT" >"$T/seen.\$STAGGER_COMPONENT"
+echo version=1
+EOF
+chmod 755 comphook
+comps_config '[{"name": "os", "hooks": {"health": "'"$H"'/health", "install": "'"$H"'/install"}}]'
+run 0 "--check-config with a second component" -- "$D" --config staggerd.json --check-config
+check "... names both components" grep -q "ok: node relay1 .*components cardano-node, os; hooks executable" out
+# refused DESC PATTERN COMPONENTS_JSON: --check-config exits 1, stderr matching
+refused() {
+    comps_config "$3"
+    run 1 "$1" "$2" -- "$D" --config staggerd.json --check-config
+}
+refused "--check-config names a component's bad hook by its place in the file" \
+    "^staggerd: staggerd.json: components\[0\]\.hooks\.install: $H/nosuch: No such file or directory; install the hook there or correct the path\$" \
+    '[{"name": "os", "hooks": {"install": "'"$H"'/nosuch"}}]'
+refused "a component's hook path must be absolute" "components\[0\]\.hooks\.install.*absolute path" \
+    '[{"name": "os", "hooks": {"install": "relative/install"}}]'
+refused "an unknown field in a component is refused, named" "components\[0\]\.hook" \
+    '[{"name": "os", "hook": {}}]'
+refused "an unknown hook of a component is refused, named" "components\[0\]\.hooks\.heath" \
+    '[{"name": "os", "hooks": {"heath": "/bin/true"}}]'
+refused "a component needs a name" "components\[0\]\.name.*missing" '[{"hooks": {}}]'
+refused "a component's name must be a name" "components\[0\]\.name" '[{"name": "OS"}]'
+refused "a component may not repeat the primary" \
+    "components\[0\]: \"cardano-node\" is managed already \(it is the top-level \"component\"\)" \
+    '[{"name": "cardano-node"}]'
+refused "nor another component" "components\[1\]: \"os\" is managed already; give each" \
+    '[{"name": "os"}, {"name": "os"}]'
+refused "at most two components beside the primary" "components: 3 entries, at most 2" \
+    '[{"name": "os"}, {"name": "stagger"}, {"name": "third"}]'
+refused "components is an array" "components: must be an array" '{"name": "os"}'
+comps_config '[{"name": "os", "hooks": {"health": "'"$T"'/comphook"}}]' '{"health": "'"$T"'/comphook"}'
+rm -f seen.*
+start_daemon
+check "each component's health hook runs, STAGGER_COMPONENT naming its own component" \
+    bash -c 'for i in $(seq 100); do [ -e seen.os ] && [ -e seen.cardano-node ] && exit 0; sleep 0.05; done; exit 1'
+check "... os's saw os" grep -qx os seen.os
+check "... the primary's saw cardano-node" grep -qx cardano-node seen.cardano-node
+comps_config '[{"name": "stagger", "hooks": {"health": "'"$T"'/comphook"}}]' '{"health": "'"$T"'/comphook"}'
+kill -HUP "$pid"
+check "SIGHUP: changed components are reported as needing a restart" \
+    wait_log "WARN +\[shell\] SIGHUP: components changed in .*staggerd.json; it takes effect at the next restart"
+stop_daemon
+config
+
 tap_end

@@ -328,12 +328,15 @@ RC_REFUSED = 1  # an error-rep: the peer refused the request
 def status_of(text):
     """A Status for a status-rep's JSON text, rc as staggerctl would exit
     (status_exit in node/ctl/status.c): 4 when the rollout is halted or a
-    member failed, else 0 healthy or 1 degraded."""
+    member failed (an update of any component), else 0 healthy or 1
+    degraded."""
     st = Status(RC_DEGRADED, text + "\n", "")
     doc = st.doc or {}
     rollout = doc.get("rollout") or {}
     state = (doc.get("summary") or {}).get("state")
-    if rollout.get("halted") is True or isinstance(rollout.get("failed"), dict):
+    failed = [r for r in [rollout] + list(rollout.get("components") or [])
+              if isinstance(r.get("failed"), dict)]
+    if rollout.get("halted") is True or failed:
         st.rc = RC_HALTED
     else:
         st.rc = RC_HEALTHY if state == "healthy" else RC_DEGRADED
