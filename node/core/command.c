@@ -105,18 +105,26 @@ static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, 
     else stg__flood(c, from, &m);
 }
 
-/* Abandon and rollback give up on the primary component's release, and on
- * every other component's release that failed somewhere (the one that
- * halted the fleet); docs/protocol.md §10. */
-static void abandon(stg_core_t *c) {
+/* Abandon gives up on each component's release that a member failed on
+ * (the one that halted the fleet), or on the primary's when none failed;
+ * rollback on the primary's and on each that failed (docs/protocol.md §10):
+ * a failed OS release abandoned does not take a good node release with it. */
+static void abandon(stg_core_t *c, bool primary) {
+    unsigned n = 0;
     for (unsigned k = 0; k < c->ncomps; k++) {
         comp_t *x = &c->comps[k];
         comp_t *was = stg__judge(c, x);
-        if (x->have_release && (k == 0 || stg__failed_member(c) >= 0)) {
-            x->abandoned = true;
-            memcpy(x->abandoned_id, x->release_id, 8);
-        }
+        bool failed = x->have_release && stg__failed_member(c) >= 0;
         c->R = was;
+        if (!failed && !(k == 0 && primary)) continue;
+        if (!x->have_release) continue;
+        x->abandoned = true;
+        memcpy(x->abandoned_id, x->release_id, 8);
+        n++;
+    }
+    if (!n && c->comps[0].have_release) {
+        c->comps[0].abandoned = true;
+        memcpy(c->comps[0].abandoned_id, c->comps[0].release_id, 8);
     }
 }
 
@@ -133,9 +141,9 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
          * applies this command too. */
         stg__exec_forgive(c, cmd->seq);
         break;
-    case STG_CMD_ABANDON: abandon(c); break;
+    case STG_CMD_ABANDON: abandon(c, false); break;
     case STG_CMD_ROLLBACK:
-        abandon(c);
+        abandon(c, true);
         if (targeted) stg__rollout_emergency_rollback(c, cmd->seq);
         break;
     case STG_CMD_UPDATE:

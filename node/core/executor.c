@@ -76,6 +76,8 @@ void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel) {
     if (!a) return;
     a->hook = h;
     a->release = rel;
+    const comp_t *k = stg__comp_named(c, rel->component);
+    a->component = k ? stg__comp_index(c, k) : 0;
     if (h != STG_HOOK_GATE) c->hook_running = true;
 }
 
@@ -204,7 +206,9 @@ static void installed(stg_core_t *c, const exec_in_t *in) {
     c->last_progress[0] = '\0';
     enter(c, STG_EXEC_VERIFYING, "installed; waiting for health (deadline %llds)",
           (long long)c->roster->policy.health_deadline_s);
-    stg__act(c, STG_ACT_RUN_HEALTH);
+    /* At once, the health hook of the component just installed (c->R). */
+    stg_action_t *a = stg__act(c, STG_ACT_RUN_HEALTH);
+    if (a) a->component = stg__comp_index(c, c->R);
 }
 
 static void install_failed(stg_core_t *c, const exec_in_t *in) {

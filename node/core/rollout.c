@@ -101,8 +101,12 @@ static void explain(stg_core_t *c) {
         unsigned held = c->roster->policy.batch - stg__free_slots(c, -1);
         if (held == c->roster->policy.batch) {
             int h = c->grants[0].holder;
-            snprintf(w, cap, "wave in progress: %s %s", h >= 0 ? stg__mname(c, h) : "?",
-                     h >= 0 && c->peers[h].have ? stg_phase_name(c->peers[h].rec.phase) : "");
+            const char *comp = "";
+            if (c->ncomps > 1 && h >= 0 && !stg__rec_about(c, h, c->R->release_id))
+                comp = " (another component)";
+            snprintf(w, cap, "wave in progress: %s %s%s", h >= 0 ? stg__mname(c, h) : "?",
+                     h >= 0 && c->peers[h].have ? stg_phase_name(c->peers[h].rec.phase) : "",
+                     comp);
         } else if (n == 0) {
             snprintf(w, cap, "waiting: the members still to update are busy or unavailable");
         } else {

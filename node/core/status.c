@@ -144,7 +144,12 @@ json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
                                   (json_int_t)c->R->release.created_at_s));
     json_t *wave = json_array();
     for (unsigned i = 0; i < c->roster->nmembers; i++) {
-        if (!stg__updating(c, (int)i)) continue;
+        /* With several components, a wave is this component's: members
+         * whose record is about its release (another's wave is in that
+         * component's own rollout object). */
+        if (!stg__updating(c, (int)i) ||
+            (c->ncomps > 1 && !stg__rec_about(c, (int)i, c->R->release_id)))
+            continue;
         const peer_t *p = &c->peers[i];
         json_t *w = json_pack("{s:s, s:s, s:I}", "name", stg__mname(c, (int)i), "phase",
                               stg_phase_name(p->rec.phase), "since_ms", (json_int_t)p->rec.phase_since_ms);
@@ -221,6 +226,7 @@ json_t *stg_core_status_json(const stg_core_t *c, int64_t now_ms) {
             heard ? json_integer(now_ms - heard) : json_null(), "incarnation",
             (json_int_t)(p->have ? p->rec.inc : 0), "seq", (json_int_t)(p->have ? p->rec.seq : 0));
         json_object_set_new(o, "stagger", json_string(p->have ? p->rec.stagger : ""));
+        json_object_set_new(o, "release", json_string(p->have ? p->rec.release : ""));
         json_object_set_new(o, "build", json_string(p->have ? p->rec.build : ""));
         json_object_set_new(o, "tip", p->have && p->rec.tip.have
                                           ? json_pack("{s:I, s:I, s:s}", "block",
