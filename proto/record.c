@@ -136,6 +136,13 @@ const stg_comp_rec_t *stg_record_comp(const stg_record_t *r, const char *name, s
     return NULL;
 }
 
+static bool hex16_ok(const char *s) {
+    if (strlen(s) != 16) return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) return false;
+    return true;
+}
+
 static json_t *comps_encode(const stg_record_t *r) {
     json_t *a = json_array();
     for (unsigned k = 0; a && k < r->ncomps && k < STG_COMPONENTS_MAX - 1; k++) {
@@ -230,6 +237,13 @@ int stg_record_encode(const stg_record_t *r, uint8_t *out, size_t cap) {
         json_object_set_new(o, "tip", t);
     }
     if (o && r->ncomps) json_object_set_new(o, "components", comps_encode(r));
+    if (o && r->failed[0]) json_object_set_new(o, "failed", json_string(r->failed));
+    if (o && r->nreleases) {
+        json_t *a = json_array();
+        for (unsigned k = 0; k < r->nreleases && k < STG_COMPONENTS_MAX; k++)
+            json_array_append_new(a, json_string(r->releases[k]));
+        json_object_set_new(o, "releases", a);
+    }
     if (o && r->away_ms) json_object_set_new(o, "away_ms", json_integer((json_int_t)r->away_ms));
     if (o && r->caps) {
         json_t *a = json_array();
@@ -291,6 +305,19 @@ int stg_record_decode(const uint8_t *json, size_t len, stg_record_t *r, stg_diag
     if (!rc)
         rc = stg_json_array(o, "record", "components", false, STG_COMPONENTS_MAX - 1, &comps, d);
     if (!rc && comps) rc = comps_decode(comps, r, d);
+    if (!rc) rc = stg_json_str(o, "record", "failed", false, r->failed, sizeof r->failed, d);
+    if (!rc && r->failed[0] && !hex16_ok(r->failed))
+        rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.failed",
+                          "must be 16 lowercase hex digits (a release id)");
+    json_t *rels = NULL;
+    if (!rc) rc = stg_json_array(o, "record", "releases", false, STG_COMPONENTS_MAX, &rels, d);
+    for (size_t k = 0; !rc && rels && k < json_array_size(rels); k++) {
+        rc = stg_json_elem_str(rels, "record.releases", k, r->releases[k], sizeof r->releases[k], d);
+        if (!rc && !hex16_ok(r->releases[k]))
+            rc = stg_diag_set(d, STG_REJECT_BAD_VALUE, "record.releases",
+                              "entry %zu must be 16 lowercase hex digits (a release id)", k);
+        if (!rc) r->nreleases++;
+    }
     json_t *caps = NULL;
     if (!rc) rc = stg_json_array(o, "record", "caps", false, STG_CAPS_MAX, &caps, d);
     if (!rc && caps) rc = caps_decode(caps, &r->caps, d);

@@ -118,6 +118,16 @@ typedef struct {
                                        * is none, as every older staggerd's record */
     unsigned ncomps;                  /* optional: the signer's other components */
     stg_comp_rec_t comps[STG_COMPONENTS_MAX - 1];
+    unsigned nreleases;               /* optional: with several components, the id
+                                       * (16 hex) of each one's adopted release, so a
+                                       * peer that missed one's flood asks for it even
+                                       * while `release` names another */
+    char releases[STG_COMPONENTS_MAX][17];
+    char failed[17];                  /* optional, "": with several components, the
+                                       * release (16 hex) the signer failed on and the
+                                       * operator has not resumed, kept while its
+                                       * executor has since moved to another
+                                       * component's release (§9.8) */
     int64_t away_ms;                  /* optional (0): the signer is about to be away
                                        * (a planned reboot) for up to this long,
                                        * 1..STG_AWAY_MAX_MS; each receiver times it on

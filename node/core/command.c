@@ -139,6 +139,7 @@ static void apply(stg_core_t *c, const stg_command_t *cmd) {
          * leave it for idle, and our record says so to every peer. No
          * clock is compared; a peer's failure is forgiven when that peer
          * applies this command too. */
+        c->failed_rel[0] = '\0';
         stg__exec_forgive(c, cmd->seq);
         break;
     case STG_CMD_ABANDON: abandon(c, false); break;

@@ -83,6 +83,7 @@ void stg__run_hook(stg_core_t *c, stg_hook_kind_t h, const stg_release_t *rel) {
 
 static void fail(stg_core_t *c, const char *why) {
     snprintf(c->fail_reason, sizeof c->fail_reason, "%s", why);
+    stg__id_hex(c->exec_id, c->failed_rel);
     enter(c, STG_EXEC_FAILED, "%s", why);
     enter(c, STG_EXEC_ROLLING_BACK, "running the rollback hook after: %s", why);
     stg__run_hook(c, STG_HOOK_ROLLBACK, &c->exec_rel);

@@ -51,7 +51,17 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
         e->health = x->health;
         e->health_since_ms = x->health_since_ms;
     }
+    for (unsigned k = 0; c->ncomps > 1 && k < c->ncomps; k++)
+        if (c->comps[k].have_release)
+            sodium_bin2hex(r->releases[r->nreleases++], sizeof r->releases[0],
+                           c->comps[k].release_id, 8);
     r->phase = c->phase;
+    /* A failure not yet resumed, once the record is about another release. */
+    if (c->ncomps > 1 && c->failed_rel[0] && c->exec_have) {
+        char hex[17];
+        stg__id_hex(c->exec_id, hex);
+        if (strcmp(hex, c->failed_rel) != 0) snprintf(r->failed, sizeof r->failed, "%s", c->failed_rel);
+    }
     const comp_t *named = named_release(c, m->flavour);
     if (c->exec_have)
         sodium_bin2hex(r->release, sizeof r->release, c->exec_id, sizeof c->exec_id);
@@ -333,9 +343,12 @@ static void observe_clock(stg_core_t *c, int idx, int64_t signed_ms) {
  * emergency command (its cmd_seq, and so its seq and signing time)? Such a
  * record is not relayed (§7.4): relaying every member's after every command
  * is N x N x partners messages, seconds of work at 64 members. */
-/* The other components' entries (§9.8) say the same. */
+/* The other components' entries and the adopted releases (§9.8) say the same. */
 static bool same_comps(const stg_record_t *a, const stg_record_t *b) {
-    if (a->ncomps != b->ncomps) return false;
+    if (a->ncomps != b->ncomps || a->nreleases != b->nreleases || strcmp(a->failed, b->failed))
+        return false;
+    for (unsigned k = 0; k < a->nreleases && k < STG_COMPONENTS_MAX; k++)
+        if (strcmp(a->releases[k], b->releases[k]) != 0) return false;
     for (unsigned k = 0; k < a->ncomps && k < STG_COMPONENTS_MAX - 1; k++) {
         const stg_comp_rec_t *x = &a->comps[k], *y = &b->comps[k];
         if (strcmp(x->component, y->component) || strcmp(x->version, y->version) ||

@@ -272,6 +272,9 @@ struct stg_core {
     char exec_detail[STG_DETAIL_MAX + 1];
     char last_progress[64];
     char fail_reason[STG_DETAIL_MAX + 1]; /* why the update failed, kept through rollback */
+    char failed_rel[17];          /* the release (hex) we failed on, until the operator's
+                                     resume: with several components our record says
+                                     it after the executor moved on (§9.8) */
     int64_t forgive_seq;          /* a resume that waits for that report (0: none) */
     int64_t detail_signed_ms;     /* last record re-signed for a detail change */
     bool liveness_news;           /* a suspicion or death adopted, not spread yet */

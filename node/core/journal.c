@@ -54,6 +54,8 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
     /* The running install announced a reboot: a restart resumes with its
      * health check (executor.c's cut_short). */
     if (c->install_away) json_object_set_new(j, "install_away", json_true());
+    if (c->ncomps > 1 && c->failed_rel[0])
+        json_object_set_new(j, "failed_release", json_string(c->failed_rel));
     json_t *cleared = json_array();
     for (unsigned i = 0; i < c->roster->nmembers; i++)
         if (c->peers[i].cleared)
@@ -208,6 +210,8 @@ stg_exec_state_t stg__journal_exec(stg_core_t *c, const stg_journal_t *jr) {
     c->acks = (unsigned)json_integer_value(json_object_get(j, "acks"));
     c->deadline_ms = json_integer_value(json_object_get(j, "deadline_ms"));
     c->install_away = json_is_true(json_object_get(j, "install_away"));
+    const char *fr = json_string_value(json_object_get(j, "failed_release"));
+    snprintf(c->failed_rel, sizeof c->failed_rel, "%s", fr && strlen(fr) == 16 ? fr : "");
     const char *det = json_string_value(json_object_get(j, "detail"));
     snprintf(c->exec_detail, sizeof c->exec_detail, "%s", det ? det : "");
     /* A journal before the state was written, or one naming a state no

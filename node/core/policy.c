@@ -130,6 +130,14 @@ bool stg__done_on(const stg_core_t *c, int i) {
 }
 
 bool stg__failed_on(const stg_core_t *c, int i, const uint8_t id[8]) {
+    /* Its executor moved on to another component's release since (an
+     * emergency update): the record still names the failure (§9.8). */
+    const peer_t *p = &c->peers[i];
+    if (p->have && p->rec.failed[0] && !stg__rec_about(c, i, id)) {
+        char hex[17];
+        stg__id_hex(id, hex);
+        if (strcmp(p->rec.failed, hex) == 0) return true;
+    }
     if (!stg__rec_about(c, i, id)) return false;
     stg_phase_t ph = stg__rec_phase(c, i);
     /* A resume forgives a failure where it is applied: the failed node

@@ -35,17 +35,25 @@ static void skip(stg_core_t *c, const uint8_t id[8]) {
     c->want_skip_next = (c->want_skip_next + 1) % WANT_SKIP_MAX;
 }
 
-/* The release member idx's record names, when it is one we lack and want. */
-static bool lacks(const stg_core_t *c, int idx, uint8_t id[8]) {
-    const peer_t *p = &c->peers[idx];
+/* hex names a release we lack and want: into id. */
+static bool lacks_hex(const stg_core_t *c, const char *hex, uint8_t id[8]) {
     size_t n = 0;
-    if (idx == c->self || !p->have || !p->rec.release[0] ||
-        sodium_hex2bin(id, 8, p->rec.release, strlen(p->rec.release), NULL, &n, NULL) != 0 ||
-        n != 8)
+    if (!hex[0] || sodium_hex2bin(id, 8, hex, strlen(hex), NULL, &n, NULL) != 0 || n != 8)
         return false;
     if (stg__comp_by_id(c, id)) return false;
     if (c->exec_have && memcmp(id, c->exec_id, 8) == 0) return false;
     return !unwanted(c, id);
+}
+
+/* A release member idx's record names (its `release`, or with several
+ * components one of its `releases`, §9.8), when it is one we lack and want. */
+static bool lacks(const stg_core_t *c, int idx, uint8_t id[8]) {
+    const peer_t *p = &c->peers[idx];
+    if (idx == c->self || !p->have) return false;
+    if (lacks_hex(c, p->rec.release, id)) return true;
+    for (unsigned k = 0; k < p->rec.nreleases && k < STG_COMPONENTS_MAX; k++)
+        if (lacks_hex(c, p->rec.releases[k], id)) return true;
+    return false;
 }
 
 static void want(stg_core_t *c, int idx, const uint8_t id[8]) {
