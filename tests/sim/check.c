@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     uint8_t id[8];
     char version[STG_VERSION_MAX + 1];
+    unsigned comp;                /* its component (SIM_COMP_*) */
     stg_release_t release;        /* its artifacts: which build each flavour runs */
     bool failed;
     int64_t failed_at;
@@ -76,6 +77,7 @@ struct check {
     halt_track_t halt[SIM_NODES_MAX];
     bool op_rollback[SIM_NODES_MAX]; /* rolling back by an operator's command: no slot */
     stg_policy_t policy;
+    unsigned expect;              /* components whose release the run published (bits) */
 };
 
 /* Holding a slot, as docs/protocol.md §9 defines it: written here from the
@@ -118,9 +120,9 @@ static void hex(const uint8_t id[8], char out[17]) {
     for (int k = 0; k < 8; k++) snprintf(out + 2 * k, 3, "%02x", id[k]);
 }
 
-static rel_t *rel_find(check_t *c, const uint8_t id[8]) {
+static rel_t *rel_find(const check_t *c, const uint8_t id[8]) {
     for (unsigned i = 0; i < c->nrel; i++)
-        if (memcmp(c->rel[i].id, id, 8) == 0) return &c->rel[i];
+        if (memcmp(c->rel[i].id, id, 8) == 0) return (rel_t *)&c->rel[i];
     return NULL;
 }
 
@@ -135,6 +137,7 @@ static rel_t *rel_learn(check_t *c, unsigned node, const uint8_t id[8]) {
     memset(r, 0, sizeof *r);
     memcpy(r->id, id, 8);
     snprintf(r->version, sizeof r->version, "%s", x->release.version);
+    r->comp = sim_component_index(x->release.component);
     r->release = x->release;
     free(x);
     return r;
@@ -195,19 +198,32 @@ static void refresh_restarted(check_t *c) {
 /* Node j's service runs rel's version, and its build where its health
  * hook reports one (a rebuild of a version is a new artifact). */
 static bool runs_version(sim_t *s, unsigned j, const stg_release_t *rel) {
-    if (strcmp(sim_running(s, j), rel->version) != 0) return false;
-    const char *b = sim_build(s, j);
+    unsigned k = sim_component_index(rel->component);
+    if (!sim_manages(s, j, k)) return true; /* nothing of it to run: never waited for */
+    if (strcmp(sim_running_of(s, j, k), rel->version) != 0) return false;
+    const char *b = sim_build_of(s, j, k);
     const stg_artifact_t *a =
         b[0] ? stg_release_artifact(rel, stg_core_roster(sim_core(s, j))->members[j].flavour)
              : NULL;
     return !a || strcmp(b, a->sha256) == 0;
 }
 
+/* Node j's executor is about a release of another component than comp
+ * (one the checker saw it elected for or fail on). */
+static bool busy_elsewhere(const check_t *c, unsigned j, unsigned comp) {
+    const stg_exec_brief_t *x = &c->sh[j].x;
+    const rel_t *o = x->have_release ? rel_find(c, x->release_id) : NULL;
+    return o && o->comp != comp;
+}
+
 static bool runs_release(const check_t *c, unsigned j, const rel_t *r) {
     const stg_exec_brief_t *x = &c->sh[j].x;
     if (x->phase == STG_PHASE_DONE && x->have_release && memcmp(x->release_id, r->id, 8) == 0)
         return true;
-    return (x->phase == STG_PHASE_IDLE || x->phase == STG_PHASE_DONE) &&
+    /* An executor busy with another component says nothing of this one:
+     * the version its service runs does (one executor serves both). */
+    return (x->phase == STG_PHASE_IDLE || x->phase == STG_PHASE_DONE ||
+            busy_elsewhere(c, j, r->comp)) &&
            runs_version(c->sim, j, &r->release);
 }
 
@@ -251,10 +267,10 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
     if (c->holdback[i] && r)
         for (unsigned j = 0; j < c->n; j++)
             if (!c->holdback[j] && !runs_release(c, j, r)) {
-                violate(c, "proof: holdback n%02u entered elected on %s %s while n%02u is %s "
+                violate(c, "proof: holdback n%02u entered elected on %s %s %s while n%02u is %s "
                            "running %s",
-                        i, r->version, h, j, stg_phase_name(c->sh[j].x.phase),
-                        sim_running(c->sim, j));
+                        i, r->release.component, r->version, h, j,
+                        stg_phase_name(c->sh[j].x.phase), sim_running_of(c->sim, j, r->comp));
                 break;
             }
     /* 5, global: after the heal, the failure stops new elections in bounded time. */
@@ -264,6 +280,23 @@ static void on_elected(check_t *c, unsigned i, const shadow_t *now) {
             violate(c, "failed: n%02u entered elected on %s %s at %lld ms, failed at %lld ms, "
                        "healed at %lld ms",
                     i, r->version, h, (long long)sim_now(c->sim), (long long)r->failed_at,
+                    (long long)c->healed_at);
+    }
+    /* The same across components: a failure on one component's release
+     * halts every component's rollout, while the failed release is the one
+     * the electing node holds for its component. */
+    for (unsigned q = 0; r && c->healed && q < c->nrel; q++) {
+        const rel_t *f = &c->rel[q];
+        uint8_t held[8];
+        if (!f->failed || f->comp == r->comp || !sim_manages(c->sim, i, f->comp) ||
+            !stg_core_release_of(sim_core(c->sim, i), f->comp, held) || memcmp(held, f->id, 8))
+            continue;
+        int64_t known = f->failed_at > c->healed_at ? f->failed_at : c->healed_at;
+        if (sim_now(c->sim) > known + FAILED_NEWS_MS)
+            violate(c, "failed: n%02u entered elected on %s %s at %lld ms, although %s %s failed "
+                       "at %lld ms (healed at %lld ms)",
+                    i, r->release.component, r->version, (long long)sim_now(c->sim),
+                    f->release.component, f->version, (long long)f->failed_at,
                     (long long)c->healed_at);
     }
 }
@@ -291,10 +324,10 @@ static void check_proof_true_time(check_t *c, unsigned i, const rel_t *r, int sl
         if (err > worst_err) worst_err = err;
     }
     for (unsigned j = 0; j < c->n; j++) {
-        if (c->holdback[j]) continue;
-        if (!runs_version(s, j, &r->release) || sim_switched_at(s, j) < 0)
+        if (c->holdback[j] || !sim_manages(s, j, r->comp)) continue;
+        if (!runs_version(s, j, &r->release) || sim_switched_at_of(s, j, r->comp) < 0)
             return; /* invariant 4 speaks for this one */
-        int64_t from = sim_switched_at(s, j) + sim_restart_ms(s);
+        int64_t from = sim_switched_at_of(s, j, r->comp) + sim_restart_ms(s);
         if (from > healthy_from) {
             healthy_from = from;
             last = (int)j;
@@ -411,6 +444,41 @@ static void check_halt(check_t *c, unsigned i) {
                 i, (long long)seq, (unsigned long long)(sim_starts(c->sim, i) - 1));
 }
 
+/* 11: machines, across components. A machine is disrupted while its
+ * executor holds a slot (the phases of `updating`), an install or rollback
+ * hook runs on it (the simulator's own account, whatever the core thinks),
+ * or it is down in a reboot its install announced; at most `batch` are,
+ * whichever component each one updates (the slot is the machine's). The
+ * operator's two paths are named, as in 1. And one machine runs one
+ * component's update at a time: a hook that runs is for the component of
+ * the release its executor is about, never another's. */
+static void check_machines(check_t *c) {
+    unsigned busy = 0;
+    char list[320] = "";
+    for (unsigned j = 0; j < c->n; j++) {
+        const stg_exec_brief_t *x = &c->sh[j].x;
+        int hook = sim_hook_comp(c->sim, j);
+        const rel_t *r = x->have_release ? rel_find(c, x->release_id) : NULL;
+        if (hook >= 0 && r && (unsigned)hook != r->comp)
+            violate(c, "machines: n%02u runs a %s hook while its executor is %s on %s %s", j,
+                    sim_component_name((unsigned)hook), stg_phase_name(x->phase),
+                    r->release.component, r->version);
+        if (x->emergency || c->op_rollback[j]) continue;
+        bool disrupted = updating(x->phase) || hook >= 0 || sim_rebooting(c->sim, j);
+        if (!disrupted) continue;
+        busy++;
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, " n%02u:%s%s%s", j, stg_phase_name(x->phase),
+                 hook >= 0 ? "+hook:" : r ? ":" : "",
+                 hook >= 0 ? sim_component_name((unsigned)hook) : r ? r->release.component : "");
+        if (sim_rebooting(c->sim, j)) snprintf(list + strlen(list), sizeof list - strlen(list),
+                                                "+rebooting");
+    }
+    if (busy > c->batch)
+        violate(c, "machines: %u machines disrupted at once across components, batch %u:%s", busy,
+                c->batch, list);
+}
+
 static void observe(sim_t *s, unsigned i, void *ctx) {
     (void)s;
     check_step(ctx, i);
@@ -459,6 +527,7 @@ void check_step(check_t *c, unsigned i) {
                        "left)",
                     i, m, (long long)left);
     }
+    check_machines(c);
     /* 1 and 2: over the whole fleet's true executors. A machine down in a
      * reboot its install announced is disrupted too (by its journal it is
      * installing: the same slot). */
@@ -508,6 +577,7 @@ check_t *check_new(sim_t *s) {
     c->policy = r->policy;
     c->majority = c->n / 2 + 1;
     c->last_done_at = -1;
+    c->expect = 1u << SIM_COMP_NODE;
     for (unsigned i = 0; i < c->n; i++) {
         c->holdback[i] = r->members[i].holdback;
         c->role[i] = r->members[i].role;
@@ -551,6 +621,10 @@ void check_command(check_t *c, int64_t seq, const char *action, bool include_hol
 }
 
 void check_cleared(check_t *c, unsigned node) { c->op_rollback[node] = true; }
+void check_expect(check_t *c, unsigned comp, bool published) {
+    if (published) c->expect |= 1u << comp;
+    else c->expect &= ~(1u << comp);
+}
 
 void check_healed(check_t *c) {
     c->healed = true;
@@ -570,84 +644,179 @@ bool check_release_failed(const check_t *c) {
     return false;
 }
 
-bool check_finished(const check_t *c, char *why, size_t cap) {
-    sim_t *s = c->sim;
+/* How one component's rollout ended (check_finished). */
+typedef enum { FIN_NOT, FIN_NONE, FIN_DONE, FIN_ABANDONED, FIN_FAILED, FIN_HALTED } fin_t;
+static const char *const fin_name[] = {"not finished", "none", "done", "abandoned", "failed",
+                                       "halted"};
+
+typedef struct {
+    fin_t fin;
+    bool busy;                    /* a node is mid-update on it */
+    bool stuck;                   /* failed: a node whose rollback failed too stays failed */
     uint8_t id[8];
+    char why[160];
+} comp_end_t;
+
+/* Node i's executor is about an adopted release of one of its components
+ * other than k. */
+static bool about_other(sim_t *s, unsigned i, unsigned k, const stg_exec_brief_t *x) {
+    for (unsigned o = 0; x->have_release && o < SIM_COMPONENTS; o++) {
+        uint8_t id[8];
+        if (o != k && sim_manages(s, i, o) && stg_core_release_of(sim_core(s, i), o, id) &&
+            memcmp(id, x->release_id, 8) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void finished_comp(const check_t *c, unsigned k, comp_end_t *e) {
+    sim_t *s = c->sim;
+    const char *name = sim_component_name(k);
     const stg_release_t *rel = NULL;
+    unsigned managing = 0, holding = 0;
+    memset(e, 0, sizeof *e);
+    e->fin = FIN_NOT;
     for (unsigned i = 0; i < c->n; i++) {
-        if (!sim_alive(s, i)) {
-            snprintf(why, cap, "n%02u is down", i);
-            return false;
-        }
+        if (!sim_manages(s, i, k)) continue;
+        managing++;
         uint8_t mine[8];
-        const stg_release_t *r = stg_core_release(sim_core(s, i), mine);
+        const stg_release_t *r = stg_core_release_of(sim_core(s, i), k, mine);
         if (!r) {
-            snprintf(why, cap, "n%02u has no release", i);
-            return false;
+            snprintf(e->why, sizeof e->why, "n%02u has no %s release", i, name);
+            continue;
         }
+        holding++;
         if (!rel) {
             rel = r;
-            memcpy(id, mine, 8);
-        } else if (memcmp(id, mine, 8) != 0) {
-            snprintf(why, cap, "n%02u adopted another release", i);
-            return false;
+            memcpy(e->id, mine, 8);
+        } else if (memcmp(e->id, mine, 8) != 0) {
+            snprintf(e->why, sizeof e->why, "n%02u adopted another %s release", i, name);
+            return;
         }
     }
+    if (!holding && (!managing || !(c->expect & 1u << k))) {
+        e->fin = FIN_NONE; /* nothing published of it, nothing to end */
+        return;
+    }
+    if (holding < managing) return;
     unsigned done = 0, failed = 0;
     for (unsigned i = 0; i < c->n; i++) {
+        if (!sim_manages(s, i, k)) continue;
         stg_exec_brief_t x;
         stg_core_exec_brief(sim_core(s, i), &x);
-        bool about = x.have_release && memcmp(x.release_id, id, 8) == 0;
+        bool about = x.have_release && memcmp(x.release_id, e->id, 8) == 0;
+        bool other = !about && about_other(s, i, k, &x);
         bool runs = runs_version(s, i, rel);
         /* Idle and already running it counts as done (an older journal
-         * reloaded after the install, as the proof counts it too). */
-        if ((about && x.phase == STG_PHASE_DONE && runs) || (x.phase == STG_PHASE_IDLE && runs))
+         * reloaded after the install, as the proof counts it too); so does
+         * an executor that last updated another component. */
+        if ((about && x.phase == STG_PHASE_DONE && runs) || (x.phase == STG_PHASE_IDLE && runs) ||
+            (other && !updating(x.phase) && runs))
             done++;
         else if (about && (x.phase == STG_PHASE_ROLLED_BACK || x.phase == STG_PHASE_FAILED))
             failed++;
-        else if (updating(x.phase)) {
-            snprintf(why, cap, "n%02u is %s", i, stg_phase_name(x.phase));
-            return false;
+        else if (updating(x.phase) && !other) {
+            snprintf(e->why, sizeof e->why, "n%02u is %s", i, stg_phase_name(x.phase));
+            e->busy = true;
+            return;
         }
     }
-    if (done == c->n) {
-        snprintf(why, cap, "done");
-        return true;
+    if (done == managing) {
+        e->fin = FIN_DONE;
+        return;
     }
     /* The operator gave up on the release (abandon, or rollback, which
      * abandons it too): a legal end once every node applied that command or
      * a later one and nobody is mid-update (checked above). */
     int64_t gave_up = 0;
-    for (unsigned k = 0; k < c->ncmds; k++)
-        if (strcmp(c->cmds[k].action, "abandon") == 0 || strcmp(c->cmds[k].action, "rollback") == 0)
-            gave_up = c->cmds[k].seq;
+    for (unsigned q = 0; q < c->ncmds; q++)
+        if (strcmp(c->cmds[q].action, "abandon") == 0 || strcmp(c->cmds[q].action, "rollback") == 0)
+            gave_up = c->cmds[q].seq;
     if (gave_up) {
         unsigned knows = 0;
         for (unsigned i = 0; i < c->n; i++)
             if (stg_core_cmd_seq(sim_core(s, i)) >= gave_up) knows++;
         if (knows == c->n) {
-            snprintf(why, cap, "abandoned");
-            return true;
+            e->fin = FIN_ABANDONED;
+            return;
         }
     }
     if (!failed) {
-        snprintf(why, cap, "%u of %u done", done, c->n);
-        return false;
+        snprintf(e->why, sizeof e->why, "%u of %u done", done, managing);
+        return;
     }
     /* A node whose rollback hook failed too stays failed until the operator
      * mends it by hand: an end, even when a resume forgave the failure in the
      * others' views and they wait for it. */
     for (unsigned i = 0; i < c->n; i++)
         if (c->sh[i].x.phase == STG_PHASE_FAILED && c->sh[i].x.have_release &&
-            memcmp(c->sh[i].x.release_id, id, 8) == 0) {
-            snprintf(why, cap, "failed");
-            return true;
+            memcmp(c->sh[i].x.release_id, e->id, 8) == 0) {
+            e->fin = FIN_FAILED;
+            e->stuck = true;
+            return;
         }
     for (unsigned i = 0; i < c->n; i++)
-        if (stg_core_failed_member(sim_core(s, i), id) < 0) {
-            snprintf(why, cap, "failed, but n%02u does not know yet", i);
+        if (stg_core_failed_member(sim_core(s, i), e->id) < 0) {
+            snprintf(e->why, sizeof e->why, "failed, but n%02u does not know yet", i);
+            return;
+        }
+    e->fin = FIN_FAILED;
+}
+
+/* The end of every component's rollout: each done, abandoned or failed
+ * (as the primary's alone was judged before components), or halted part
+ * way, with nobody mid-update on it, by another component's failure that
+ * every node knows of: the core halts every component on any failure. */
+bool check_finished(const check_t *c, char *why, size_t cap) {
+    sim_t *s = c->sim;
+    for (unsigned i = 0; i < c->n; i++)
+        if (!sim_alive(s, i)) {
+            snprintf(why, cap, "n%02u is down", i);
             return false;
         }
-    snprintf(why, cap, "failed");
+    comp_end_t e[SIM_COMPONENTS];
+    for (unsigned k = 0; k < SIM_COMPONENTS; k++) finished_comp(c, k, &e[k]);
+    for (unsigned k = 0; k < SIM_COMPONENTS; k++) {
+        if (e[k].fin != FIN_NOT || e[k].busy) continue;
+        for (unsigned o = 0; o < SIM_COMPONENTS && e[k].fin == FIN_NOT; o++) {
+            if (o == k || e[o].fin != FIN_FAILED) continue;
+            bool known = e[o].stuck;
+            for (unsigned i = 0; i < c->n && !known; i++)
+                if (stg_core_failed_member(sim_core(s, i), e[o].id) < 0) break;
+                else if (i + 1 == c->n) known = true;
+            if (known) e[k].fin = FIN_HALTED;
+        }
+    }
+    unsigned shown = 0;
+    bool ok = true;
+    why[0] = '\0';
+    for (unsigned k = 0; k < SIM_COMPONENTS; k++) {
+        if (e[k].fin == FIN_NONE) continue;
+        if (e[k].fin == FIN_NOT) ok = false;
+        size_t l = strlen(why);
+        snprintf(why + l, cap - l, "%s%s", shown++ ? ", " : "",
+                 e[k].fin == FIN_NOT ? e[k].why : fin_name[e[k].fin]);
+    }
+    if (!ok) {
+        /* What is missing, alone. */
+        for (unsigned k = 0; k < SIM_COMPONENTS; k++)
+            if (e[k].fin == FIN_NOT) {
+                snprintf(why, cap, "%s%s%s", k ? sim_component_name(k) : "", k ? ": " : "",
+                         e[k].why);
+                break;
+            }
+        return false;
+    }
+    if (shown > 1) {
+        /* Several components: each one's end, by name. */
+        why[0] = '\0';
+        shown = 0;
+        for (unsigned k = 0; k < SIM_COMPONENTS; k++) {
+            if (e[k].fin == FIN_NONE) continue;
+            size_t l = strlen(why);
+            snprintf(why + l, cap - l, "%s%s %s", shown++ ? ", " : "", sim_component_name(k),
+                     fin_name[e[k].fin]);
+        }
+    }
     return true;
 }

@@ -19,7 +19,9 @@
  *               release R in a step after which its own view shows a member
  *               failed on R; and once the network is healed, no node enters
  *               elected on R later than FAILED_NEWS_MS after both the first
- *               failure on R and the heal.
+ *               failure on R and the heal; nor on a release of another
+ *               component while R is the one it holds of R's component (a
+ *               failure halts every component).
  *  6 proof, true time  a holdback node enters elected (not by an emergency
  *               update) only when every other member has run the release
  *               since at least the soak time and proof_epochs epoch
@@ -37,6 +39,13 @@
  *               leaves only after the grant is on disk).
  * 10 rebooting  no node holds a member dead while that member's announced
  *               absence (record away_ms) runs on the node's own clock.
+ * 11 machines   at most `batch` machines are disrupted at once, whatever
+ *               component each updates: a machine counts while its executor
+ *               holds a slot (as in 1), an install or rollback hook runs on
+ *               it (the simulator's account), or it is down in an announced
+ *               reboot; and a hook that runs is for the component of the
+ *               release its executor is about (one machine, one component's
+ *               update at a time).
  *  emergency    an emergency update needs an applied command, and on a
  *               holdback node one whose update included the holdback nodes.
  * Every predicate here is written from the phases and the simulator's own
@@ -75,6 +84,12 @@ void check_command(check_t *c, int64_t seq, const char *action, bool include_hol
  * as the members' does. A member that is not the standby changes nothing. */
 void check_promote(check_t *c, unsigned standby);
 
+/* The driver published a release of component comp (SIM_COMP_*), or took
+ * it back: check_finished then wants its rollout to end too. The primary's
+ * is expected from the start; any component a node holds a release of is
+ * judged anyway. */
+void check_expect(check_t *c, unsigned comp, bool published);
+
 /* The network is healed from now on (starts the clock of invariant 5). */
 void check_healed(check_t *c);
 /* The operator's clear-grants named node: its update under way (if any) is
@@ -85,13 +100,16 @@ void check_cleared(check_t *c, unsigned node);
 const char *check_violation(const check_t *c);
 uint64_t check_violation_step(const check_t *c);
 
-/* The end state: every node up; either every node is done on the release
+/* The end state: every node up; and for each component with a release
+ * (of the nodes that manage it): either every node is done on the release
  * and runs its version; or the operator abandoned the release (abandon or
  * rollback) and every node applied that command or a later one; or the
  * release failed: the nodes that failed on it rolled back (or, when their
  * rollback hook failed, stay failed), and every node's own view shows the
- * failure. In each case no node is mid-update. Writes the outcome ("done",
- * "abandoned", "failed") or what is missing into why. */
+ * failure; or another component's release failed so (every node knowing
+ * it) and this one halted part way. In each case no node is mid-update.
+ * Writes the outcome ("done", "abandoned", "failed"; with several
+ * components "cardano-node done, os failed") or what is missing into why. */
 bool check_finished(const check_t *c, char *why, size_t cap);
 
 /* Elections seen, and the gaps from the end of a wave's soak (an executor

@@ -34,7 +34,18 @@ typedef struct {
     bool unstarted;               /* EV_HOOK: the shell refused to start it */
     bool first;                   /* before every other event at the same time */
     int64_t late;                 /* EV_WAKE: how late a stall made it (ms) */
+    unsigned comp;                /* EV_HOOK: the component its release named */
 } sev_t;
+
+/* One component's stand-in service on a node: what its health hook says. */
+typedef struct {
+    stg_health_t health;
+    char version[STG_VERSION_MAX + 1];
+    char old_version[STG_VERSION_MAX + 1];
+    char build[65], old_build[65];  /* the artifact's SHA-256 that runs, ran first */
+    int64_t unhealthy_until;      /* restarting after an install */
+    int64_t switched_at;          /* when the service last changed version (-1: never) */
+} svc_t;
 
 typedef struct {
     stg_seckey_t key;
@@ -45,14 +56,11 @@ typedef struct {
     int64_t journal_inc;
     uint8_t *journal_roster;
     size_t journal_roster_len;
-    stg_health_t health;
+    svc_t svc[SIM_COMPONENTS];    /* its components' services: the primary, the OS */
+    unsigned ncomp;               /* 1, or 2 when it manages the OS (sim_config_t) */
     stg_forging_t forging;        /* what its health hook says (sim_set_forging) */
     uint32_t restarts;            /* its health hook's restarts= */
     uint64_t health_runs;
-    char version[STG_VERSION_MAX + 1];
-    char old_version[STG_VERSION_MAX + 1];
-    char build[65], old_build[65];  /* the artifact's SHA-256 that runs, ran first */
-    int64_t unhealthy_until;      /* restarting after an install */
     uint8_t *journal;
     size_t journal_len;
     unsigned audit_applied;       /* "applied" lines appended to its audit log */
@@ -61,7 +69,6 @@ typedef struct {
     int64_t clock_ppm;            /* drift of its clock */
     int hook;                     /* install or rollback running, or -1 */
     unsigned installers;          /* install and rollback hooks running now */
-    int64_t switched_at;          /* when the service last changed version (-1: never) */
     bool write_fail;              /* its disk refuses writes (full, read-only) */
     bool journal_stale;           /* a journal write failed since the last one stored */
     bool restarted_stale;         /* its last start reloaded such an older journal */
@@ -70,6 +77,7 @@ typedef struct {
         uint8_t release[8];
     } acked[STG_BATCH_MAX];
     uint64_t write_failures;
+    unsigned hook_comp;           /* the component the running install or rollback is for */
     char hook_version[STG_VERSION_MAX + 1]; /* what the running install puts on disk */
     char hook_build[65];
     uint64_t starts;
@@ -241,7 +249,11 @@ static void start_node(sim_t *s, unsigned i) {
     if (!nd->write_fail) nd->journal_inc++;
     else nd->write_failures++;
     cc.seed = stg__rng_next(&s->rng[ST_CORE]);
-    snprintf(cc.component, sizeof cc.component, "cardano-node");
+    snprintf(cc.component, sizeof cc.component, "%s", sim_component_name(SIM_COMP_NODE));
+    cc.nextra = nd->ncomp - 1;
+    for (unsigned k = 1; k < nd->ncomp; k++)
+        snprintf(cc.extra_components[k - 1], sizeof cc.extra_components[k - 1], "%s",
+                 sim_component_name(k));
     cc.caps_without = nd->beh.caps_without;
     cc.tuning = s->tuning;
     cc.journal = nd->journal;
@@ -288,13 +300,17 @@ sim_t *sim_new(const sim_config_t *cfg) {
             s->nodes[i].clock_ppm =
                 (int64_t)stg__rng_below(&s->rng[ST_CLOCK], (uint32_t)(2 * cfg->drift_max_ppm + 1)) -
                 cfg->drift_max_ppm;
-        s->nodes[i].health = STG_HEALTH_HEALTHY;
-        s->nodes[i].switched_at = -1;
         for (unsigned k = 0; k < STG_BATCH_MAX; k++) s->nodes[i].acked[k].to = -1;
-        snprintf(s->nodes[i].version, sizeof s->nodes[i].version, "10.5.1");
-        snprintf(s->nodes[i].old_version, sizeof s->nodes[i].old_version, "10.5.1");
-        snprintf(s->nodes[i].build, sizeof s->nodes[i].build, "%064d", 99);
-        memcpy(s->nodes[i].old_build, s->nodes[i].build, sizeof s->nodes[i].build);
+        s->nodes[i].ncomp = cfg->os && !(cfg->members && cfg->members[i].no_os) ? 2 : 1;
+        for (unsigned k = 0; k < SIM_COMPONENTS; k++) {
+            svc_t *v = &s->nodes[i].svc[k];
+            v->health = STG_HEALTH_HEALTHY;
+            v->switched_at = -1;
+            snprintf(v->version, sizeof v->version, "%s", k == SIM_COMP_OS ? SIM_OS_OLD : "10.5.1");
+            snprintf(v->build, sizeof v->build, "%064d", 99);
+            memcpy(v->old_version, v->version, sizeof v->version);
+            memcpy(v->old_build, v->build, sizeof v->build);
+        }
     }
     char *json = sim_roster_json(s, 1);
     uint8_t buf[STG_PAYLOAD_MAX];
@@ -466,7 +482,8 @@ static void apply(sim_t *s, unsigned i) {
             }
             break;
         case STG_ACT_RUN_HEALTH:
-            push(s, (sev_t){.at = s->now + 5, .kind = EV_HEALTH, .node = i, .gen = nd->gen});
+            push(s, (sev_t){.at = s->now + 5, .kind = EV_HEALTH, .node = i,
+                            .from = (int)a->component, .gen = nd->gen});
             break;
         case STG_ACT_LOG: keep_trace(s, i, a); break;
         case STG_ACT_RUN_HOOK: {
@@ -474,6 +491,9 @@ static void apply(sim_t *s, unsigned i) {
              * restarts it (unhealthy for a while); rollback switches back. */
             bool ok = true;
             int64_t took = 1;
+            /* The release names the component (a gate's too); its hooks are that one's. */
+            unsigned comp = a->release ? sim_component_index(a->release->component) : SIM_COMP_NODE;
+            const sim_hooks_t *hk = comp == SIM_COMP_OS ? &nd->beh.os : NULL;
             if ((a->hook == STG_HOOK_INSTALL || a->hook == STG_HOOK_ROLLBACK) && nd->write_fail) {
                 /* staggerd writes the hook's process group (hook.pgid)
                  * before the hook may do anything; when that write fails the
@@ -486,8 +506,10 @@ static void apply(sim_t *s, unsigned i) {
                 took = s->cfg.install_ms > 0 ? s->cfg.install_ms : 1000;
                 /* Hooks take between 3/4 and 5/4 of the nominal time. */
                 took = took * 3 / 4 + (int64_t)stg__rng_below(&s->rng[ST_HOOK], (uint32_t)(took / 2 + 1));
-                ok = a->hook == STG_HOOK_INSTALL ? !nd->beh.install_fails : !nd->beh.rollback_fails;
+                ok = a->hook == STG_HOOK_INSTALL ? !(hk ? hk->install_fails : nd->beh.install_fails)
+                                                 : !(hk ? hk->rollback_fails : nd->beh.rollback_fails);
                 nd->hook = (int)a->hook;
+                nd->hook_comp = comp;
                 nd->installers++;
                 snprintf(nd->hook_version, sizeof nd->hook_version, "%s",
                          a->hook == STG_HOOK_INSTALL && a->release ? a->release->version : "");
@@ -500,7 +522,7 @@ static void apply(sim_t *s, unsigned i) {
             } else if (a->hook == STG_HOOK_GATE) {
                 ok = !nd->beh.gate_says_no;
             }
-            if (a->hook == STG_HOOK_INSTALL && ok && nd->beh.away_ms > 0) {
+            if (a->hook == STG_HOOK_INSTALL && ok && (hk ? hk->away_ms : nd->beh.away_ms) > 0) {
                 /* An install that reboots the machine (the os-debian
                  * hook): halfway it announces the absence, then reboots
                  * (EV_AWAY, EV_REBOOT); it never exits on its own. */
@@ -509,7 +531,7 @@ static void apply(sim_t *s, unsigned i) {
                 break;
             }
             sev_t e = {.at = s->now + took, .kind = EV_HOOK, .node = i, .from = (int)a->hook,
-                       .gen = nd->gen, .len = ok};
+                       .gen = nd->gen, .len = ok, .comp = comp};
             if (a->hook == STG_HOOK_INSTALL && ok) {
                 /* The new version is what runs from the moment the hook ends. */
                 e.data = (uint8_t *)strdup(a->release->version);
@@ -571,6 +593,26 @@ static void step_node(sim_t *s, unsigned i, const stg_event_t *ev) {
     apply(s, i);
     schedule_wake(s, i);
     if (s->observer) s->observer(s, i, s->observer_ctx);
+}
+
+/* The OS component's health hook (deploy/hooks/os-debian/health): the
+ * services up after boot, no reboot pending; what it runs is its version. */
+static void health_os(sim_t *s, unsigned i) {
+    snode_t *nd = &s->nodes[i];
+    svc_t *v = &nd->svc[SIM_COMP_OS];
+    stg_health_t h = v->health;
+    if (s->now < v->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
+    if (nd->beh.os.health_fails_after_install && strcmp(v->version, v->old_version) != 0)
+        h = STG_HEALTH_UNHEALTHY;
+    stg_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = STG_EV_HEALTH;
+    ev.component = SIM_COMP_OS;
+    ev.health = h;
+    ev.version = v->version;
+    ev.build = nd->beh.reports_build ? v->build : NULL;
+    ev.detail = h == STG_HEALTH_HEALTHY ? "ok" : "failing";
+    step_node(s, i, &ev);
 }
 
 void sim_run_until(sim_t *s, int64_t t_ms) {
@@ -652,22 +694,26 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             step_node(s, e.node, &ev);
             break;
         case EV_HEALTH: {
-            stg_health_t h = nd->health;
-            if (s->now < nd->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
-            if (nd->beh.health_fails_after_install && strcmp(nd->version, nd->old_version) != 0)
-                h = STG_HEALTH_UNHEALTHY;
-            if (nd->beh.crash_loops_after_install && strcmp(nd->version, nd->old_version) != 0) {
+            if (e.from == SIM_COMP_OS) {
+                health_os(s, e.node);
+                break;
+            }
+            svc_t *v = &nd->svc[SIM_COMP_NODE];
+            bool on_new = strcmp(v->version, v->old_version) != 0;
+            stg_health_t h = v->health;
+            if (s->now < v->unhealthy_until) h = STG_HEALTH_UNHEALTHY;
+            if (nd->beh.health_fails_after_install && on_new) h = STG_HEALTH_UNHEALTHY;
+            if (nd->beh.crash_loops_after_install && on_new) {
                 h = STG_HEALTH_UNHEALTHY;
                 nd->restarts++;
             }
             ev.type = STG_EV_HEALTH;
             ev.health = h;
-            ev.version = nd->version;
-            ev.build = nd->beh.reports_build ? nd->build : NULL;
+            ev.version = v->version;
+            ev.build = nd->beh.reports_build ? v->build : NULL;
             stg_tip_t tip = {0};
             if (nd->beh.reports_tip) {
-                bool other = nd->beh.forks_alone || (nd->beh.forks_on_new &&
-                                                     strcmp(nd->version, nd->old_version) != 0);
+                bool other = nd->beh.forks_alone || (nd->beh.forks_on_new && on_new);
                 tip.have = true;
                 tip.block = s->stall_block >= 0 ? s->stall_block : s->now / SIM_BLOCK_MS;
                 tip.slot = tip.block * 20;
@@ -683,18 +729,19 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
             step_node(s, e.node, &ev);
             break;
         }
-        case EV_AWAY:
+        case EV_AWAY: {
+            int64_t away = nd->hook_comp == SIM_COMP_OS ? nd->beh.os.away_ms : nd->beh.away_ms;
             ev.type = STG_EV_AWAY;
             ev.hook = STG_HOOK_INSTALL;
-            ev.away_ms = nd->beh.away_ms;
+            ev.away_ms = away;
             nd->away_at = s->now;
             nd->away_answered = false;
-            sim_note(s, "n%02u: its install hook says away=%lld ms", e.node,
-                     (long long)nd->beh.away_ms);
+            sim_note(s, "n%02u: its install hook says away=%lld ms", e.node, (long long)away);
             step_node(s, e.node, &ev);
             push(s, (sev_t){.at = s->now + 1, .kind = EV_REBOOT, .node = e.node, .gen = nd->gen});
             break;
-        case EV_REBOOT:
+        }
+        case EV_REBOOT: {
             /* The hook waits for the daemon's answer (its record left), at
              * most AWAY_WAIT_MS as the os-debian hook does, then reboots:
              * what it installed is on disk, the hook and the daemon die. */
@@ -712,21 +759,27 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
                                 .node = e.node, .gen = nd->gen});
                 break;
             }
-            if (!nd->beh.reboot_keeps_old && nd->hook_version[0]) {
-                memcpy(nd->version, nd->hook_version, sizeof nd->version);
-                if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
-                nd->switched_at = s->now + nd->beh.reboot_ms;
+            bool os = nd->hook_comp == SIM_COMP_OS;
+            int64_t len = os ? nd->beh.os.reboot_ms : nd->beh.reboot_ms;
+            svc_t *v = &nd->svc[nd->hook_comp];
+            if (!(os ? nd->beh.os.reboot_keeps_old : nd->beh.reboot_keeps_old) &&
+                nd->hook_version[0]) {
+                memcpy(v->version, nd->hook_version, sizeof v->version);
+                if (nd->hook_build[0]) memcpy(v->build, nd->hook_build, sizeof v->build);
+                v->switched_at = s->now + len;
             }
-            nd->unhealthy_until = s->now + nd->beh.reboot_ms + sim_restart_ms(s);
+            /* Every service of the machine starts again after it. */
+            for (unsigned k = 0; k < nd->ncomp; k++)
+                nd->svc[k].unhealthy_until = s->now + len + sim_restart_ms(s);
             nd->hook = -1;
             nd->installers = 0;
-            sim_note(s, "n%02u reboots for %lld ms (%s on disk)", e.node,
-                     (long long)nd->beh.reboot_ms, nd->version);
+            sim_note(s, "n%02u reboots for %lld ms (%s on disk)", e.node, (long long)len,
+                     v->version);
             sim_crash(s, e.node);
             nd->rebooting = true;
-            push(s, (sev_t){.at = s->now + nd->beh.reboot_ms, .kind = EV_BOOT, .node = e.node,
-                            .gen = nd->gen});
+            push(s, (sev_t){.at = s->now + len, .kind = EV_BOOT, .node = e.node, .gen = nd->gen});
             break;
+        }
         case EV_HOOK:
             ev.type = STG_EV_HOOK_DONE;
             ev.hook = (stg_hook_kind_t)e.from;
@@ -741,17 +794,18 @@ void sim_run_until(sim_t *s, int64_t t_ms) {
                 nd->installers--;
             ev.ok = e.len != 0;
             ev.detail = ev.ok ? "" : "exit 1";
+            svc_t *v = &nd->svc[e.comp];
             if (ev.hook == STG_HOOK_INSTALL && e.data) {
-                snprintf(nd->version, sizeof nd->version, "%s", (const char *)e.data);
-                if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
-                nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
-                nd->switched_at = s->now;
+                snprintf(v->version, sizeof v->version, "%s", (const char *)e.data);
+                if (nd->hook_build[0]) memcpy(v->build, nd->hook_build, sizeof v->build);
+                v->unhealthy_until = s->now + sim_restart_ms(s);
+                v->switched_at = s->now;
             }
             if (ev.hook == STG_HOOK_ROLLBACK && ev.ok) {
-                memcpy(nd->version, nd->old_version, sizeof nd->version);
-                memcpy(nd->build, nd->old_build, sizeof nd->build);
-                nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
-                nd->switched_at = s->now;
+                memcpy(v->version, v->old_version, sizeof v->version);
+                memcpy(v->build, v->old_build, sizeof v->build);
+                v->unhealthy_until = s->now + sim_restart_ms(s);
+                v->switched_at = s->now;
             }
             step_node(s, e.node, &ev);
             break;
@@ -770,19 +824,21 @@ void sim_crash(sim_t *s, unsigned node) {
      * binary, the rollback may or may not have switched it back; either
      * way the service was in the middle of a restart. */
     if (nd->hook >= 0) {
+        svc_t *v = &nd->svc[nd->hook_comp];
         bool switched = stg__rng_below(&s->rng[ST_HOOK], 2) == 1;
         if (switched && nd->hook == STG_HOOK_INSTALL && nd->hook_version[0]) {
-            memcpy(nd->version, nd->hook_version, sizeof nd->version);
-            if (nd->hook_build[0]) memcpy(nd->build, nd->hook_build, sizeof nd->build);
+            memcpy(v->version, nd->hook_version, sizeof v->version);
+            if (nd->hook_build[0]) memcpy(v->build, nd->hook_build, sizeof v->build);
         }
         if (switched && nd->hook == STG_HOOK_ROLLBACK) {
-            memcpy(nd->version, nd->old_version, sizeof nd->version);
-            memcpy(nd->build, nd->old_build, sizeof nd->build);
+            memcpy(v->version, v->old_version, sizeof v->version);
+            memcpy(v->build, v->old_build, sizeof v->build);
         }
-        if (switched) nd->switched_at = s->now;
-        nd->unhealthy_until = s->now + (s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000);
-        sim_note(s, "n%02u crashed during its %s hook: %s on disk", node,
-                 stg_hook_name((stg_hook_kind_t)nd->hook), nd->version);
+        if (switched) v->switched_at = s->now;
+        v->unhealthy_until = s->now + sim_restart_ms(s);
+        sim_note(s, "n%02u crashed during its %s%s hook: %s on disk", node,
+                 nd->hook_comp == SIM_COMP_OS ? "os " : "",
+                 stg_hook_name((stg_hook_kind_t)nd->hook), v->version);
         nd->hook = -1;
         /* The shell kills the hook's process group with it (hook.pgid). */
         nd->installers = 0;
@@ -823,8 +879,9 @@ void sim_set_net(sim_t *s, double loss, double dup, double reorder) {
 }
 
 void sim_set_health(sim_t *s, unsigned node, stg_health_t h, const char *version) {
-    s->nodes[node].health = h;
-    if (version) snprintf(s->nodes[node].version, sizeof s->nodes[node].version, "%s", version);
+    svc_t *v = &s->nodes[node].svc[SIM_COMP_NODE];
+    v->health = h;
+    if (version) snprintf(v->version, sizeof v->version, "%s", version);
 }
 
 void sim_set_forging(sim_t *s, unsigned node, stg_forging_t f) { s->nodes[node].forging = f; }
@@ -838,7 +895,10 @@ void sim_inject(sim_t *s, unsigned node, int from, const uint8_t *frame, size_t 
 
 stg_core_t *sim_core(sim_t *s, unsigned node) { return s->nodes[node].core; }
 unsigned sim_nodes(const sim_t *s) { return s->cfg.n; }
-const char *sim_running(const sim_t *s, unsigned node) { return s->nodes[node].version; }
+const char *sim_running(const sim_t *s, unsigned node) { return sim_running_of(s, node, 0); }
+const char *sim_running_of(const sim_t *s, unsigned node, unsigned comp) {
+    return s->nodes[node].svc[comp].version;
+}
 void sim_set_behaviour(sim_t *s, unsigned node, const sim_behaviour_t *b) { s->nodes[node].beh = *b; }
 void sim_chain_stall(sim_t *s, bool stalled) {
     s->stall_block = stalled ? s->now / SIM_BLOCK_MS : -1;
@@ -848,15 +908,21 @@ void sim_observe(sim_t *s, sim_observer_t fn, void *ctx) {
     s->observer_ctx = ctx;
 }
 
+size_t sim_release_env_of(sim_t *s, unsigned comp, const char *version, unsigned build,
+                          int64_t created_at_s, uint8_t *out, size_t cap) {
+    char json[1024];
+    const char *name = sim_component_name(comp);
+    snprintf(json, sizeof json,
+             "{\"component\":\"%s\",\"version\":\"%s\",\"created_at\":%lld,"
+             "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/%s-%s.deb\","
+             "\"sha256\":\"%064u\"},\"nix\":{\"image\":\"ghcr.io/pool/%s@sha256:%064u\"}}}",
+             name, version, (long long)created_at_s, name, version, build, name, build);
+    return sim_seal(s, -1, STG_DOC_RELEASE, json, out, cap);
+}
+
 size_t sim_release_env_build(sim_t *s, const char *version, unsigned build,
                              int64_t created_at_s, uint8_t *out, size_t cap) {
-    char json[1024];
-    snprintf(json, sizeof json,
-             "{\"component\":\"cardano-node\",\"version\":\"%s\",\"created_at\":%lld,"
-             "\"artifacts\":{\"debian\":{\"url\":\"https://example.org/cardano-node-%s.deb\","
-             "\"sha256\":\"%064u\"},\"nix\":{\"image\":\"ghcr.io/pool/cardano-node@sha256:%064u\"}}}",
-             version, (long long)created_at_s, version, build, build);
-    return sim_seal(s, -1, STG_DOC_RELEASE, json, out, cap);
+    return sim_release_env_of(s, SIM_COMP_NODE, version, build, created_at_s, out, cap);
 }
 
 size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint8_t *out,
@@ -868,14 +934,20 @@ void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_a
     sim_publish_build(s, node, version, 0, created_at_s);
 }
 
-const char *sim_build(const sim_t *s, unsigned node) {
-    return s->nodes[node].beh.reports_build ? s->nodes[node].build : "";
+const char *sim_build(const sim_t *s, unsigned node) { return sim_build_of(s, node, 0); }
+const char *sim_build_of(const sim_t *s, unsigned node, unsigned comp) {
+    return s->nodes[node].beh.reports_build ? s->nodes[node].svc[comp].build : "";
 }
 
 void sim_publish_build(sim_t *s, unsigned node, const char *version, unsigned build,
                        int64_t created_at_s) {
+    sim_publish_of(s, node, SIM_COMP_NODE, version, build, created_at_s);
+}
+
+void sim_publish_of(sim_t *s, unsigned node, unsigned comp, const char *version, unsigned build,
+                    int64_t created_at_s) {
     uint8_t env[4096], frame[8192];
-    size_t n = sim_release_env_build(s, version, build, created_at_s, env, sizeof env);
+    size_t n = sim_release_env_of(s, comp, version, build, created_at_s, env, sizeof env);
     stg_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = STG_MSG_RELEASE;
@@ -908,7 +980,9 @@ uint64_t sim_link_type_messages(const sim_t *s, unsigned from, unsigned to, int 
                : 0;
 }
 uint64_t sim_steps(const sim_t *s) { return s->steps; }
-const char *sim_old_version(const sim_t *s, unsigned node) { return s->nodes[node].old_version; }
+const char *sim_old_version(const sim_t *s, unsigned node) {
+    return s->nodes[node].svc[SIM_COMP_NODE].old_version;
+}
 int sim_hook_running(const sim_t *s, unsigned node) { return s->nodes[node].hook; }
 uint64_t sim_starts(const sim_t *s, unsigned node) { return s->nodes[node].starts; }
 
@@ -968,7 +1042,26 @@ unsigned sim_installers(const sim_t *s, unsigned node) { return s->nodes[node].i
 bool sim_rebooting(const sim_t *s, unsigned node) {
     return !s->nodes[node].up && s->nodes[node].rebooting;
 }
-int64_t sim_switched_at(const sim_t *s, unsigned node) { return s->nodes[node].switched_at; }
+int64_t sim_switched_at(const sim_t *s, unsigned node) { return sim_switched_at_of(s, node, 0); }
+int64_t sim_switched_at_of(const sim_t *s, unsigned node, unsigned comp) {
+    return s->nodes[node].svc[comp].switched_at;
+}
+bool sim_manages(const sim_t *s, unsigned node, unsigned comp) {
+    return comp < s->nodes[node].ncomp;
+}
+int sim_hook_comp(const sim_t *s, unsigned node) {
+    return s->nodes[node].installers ? (int)s->nodes[node].hook_comp : -1;
+}
+
+static const char *const comp_name[SIM_COMPONENTS] = {"cardano-node", "os"};
+const char *sim_component_name(unsigned comp) {
+    return comp < SIM_COMPONENTS ? comp_name[comp] : "?";
+}
+unsigned sim_component_index(const char *name) {
+    for (unsigned k = 0; k < SIM_COMPONENTS; k++)
+        if (strcmp(name, comp_name[k]) == 0) return k;
+    return SIM_COMP_NODE;
+}
 int64_t sim_restart_ms(const sim_t *s) { return s->cfg.restart_ms > 0 ? s->cfg.restart_ms : 2000; }
 void sim_stall(sim_t *s, unsigned node, int64_t until_ms) {
     s->nodes[node].stall_until = until_ms;

@@ -23,12 +23,25 @@
 
 typedef struct sim sim_t;
 
+/* The components a simulated node may manage (issue 14): the primary,
+ * cardano-node, and the operating system, whose releases are the
+ * os-debian hooks' (docs/operations.md, "Components"). One executor and one
+ * slot per machine serve both. The OS runs SIM_OS_OLD before any install. */
+#define SIM_COMPONENTS 2
+#define SIM_COMP_NODE 0
+#define SIM_COMP_OS 1
+#define SIM_OS_OLD "12.8"
+const char *sim_component_name(unsigned comp);
+/* The index of a component's name (SIM_COMP_NODE for a name not above). */
+unsigned sim_component_index(const char *name);
+
 /* One member of the simulated roster; zero fields take the defaults. */
 typedef struct {
     const char *role;           /* NULL: n00 producer, n01 standby, then relays */
     const char *flavour;        /* NULL: debian / nix alternating */
     int holdback;               /* -1 or 0: roster default (§4.3); 1: "holdback": true */
     int stage;                  /* 0: from the role */
+    bool no_os;                 /* with sim_config_t.os: this one does not manage it */
 } sim_member_t;
 
 typedef struct {
@@ -49,7 +62,20 @@ typedef struct {
     int64_t start_ms;           /* virtual wall clock at t = 0 (Unix ms) */
     int64_t install_ms;         /* how long an install hook takes */
     int64_t restart_ms;         /* after install, unhealthy this long */
+    bool os;                    /* every node (but members[i].no_os) manages the OS too:
+                                   its own health hook and releases (SIM_COMP_OS) */
 } sim_config_t;
+
+/* How the hooks of a node's OS component behave (sim_behaviour_t.os): as
+ * the primary's fields of the same names. */
+typedef struct {
+    bool install_fails;
+    bool health_fails_after_install;
+    bool rollback_fails;
+    int64_t away_ms;            /* its install reboots the machine, as os-debian's does */
+    int64_t reboot_ms;
+    bool reboot_keeps_old;
+} sim_hooks_t;
 
 /* How a node's hooks behave. */
 typedef struct {
@@ -80,6 +106,8 @@ typedef struct {
     stg_caps_t caps_without;         /* its staggerd lacks these capabilities, as an
                                         older version would: its record leaves them
                                         out from its next start (sim_restart) */
+    sim_hooks_t os;                  /* its OS component's hooks (the fields above
+                                        are the primary's, cardano-node's) */
 } sim_behaviour_t;
 
 sim_t *sim_new(const sim_config_t *cfg);
@@ -118,12 +146,22 @@ void sim_publish(sim_t *s, unsigned node, const char *version, int64_t created_a
  * is a new artifact (a rebuild with another GHC, a new image digest). */
 void sim_publish_build(sim_t *s, unsigned node, const char *version, unsigned build,
                        int64_t created_at_s);
+/* A release of component comp (SIM_COMP_*): the same with its name. */
+void sim_publish_of(sim_t *s, unsigned node, unsigned comp, const char *version, unsigned build,
+                    int64_t created_at_s);
 /* The SHA-256 of the artifact the node's service runs, as its health hook
  * reports it: "" unless its behaviour says reports_build. Before any
  * install, build number 99. */
 const char *sim_build(const sim_t *s, unsigned node);
 /* The version the node's service runs now (what its health hook reports). */
 const char *sim_running(const sim_t *s, unsigned node);
+/* The same of component comp (sim_build and sim_running are the primary's). */
+const char *sim_build_of(const sim_t *s, unsigned node, unsigned comp);
+const char *sim_running_of(const sim_t *s, unsigned node, unsigned comp);
+/* Does node manage component comp (the primary: always)? */
+bool sim_manages(const sim_t *s, unsigned node, unsigned comp);
+/* The component whose install or rollback hook runs on node now, or -1. */
+int sim_hook_comp(const sim_t *s, unsigned node);
 /* The version it ran before the first install (what a rollback restores). */
 const char *sim_old_version(const sim_t *s, unsigned node);
 unsigned sim_nodes(const sim_t *s);
@@ -149,6 +187,8 @@ size_t sim_release_env(sim_t *s, const char *version, int64_t created_at_s, uint
                        size_t cap);
 size_t sim_release_env_build(sim_t *s, const char *version, unsigned build,
                              int64_t created_at_s, uint8_t *out, size_t cap);
+size_t sim_release_env_of(sim_t *s, unsigned comp, const char *version, unsigned build,
+                          int64_t created_at_s, uint8_t *out, size_t cap);
 
 /* Disk faults: while failing, node's PERSIST actions (journal, incarnation,
  * roster, audit) and the incarnation the shell writes at start are refused,
@@ -184,6 +224,7 @@ bool sim_rebooting(const sim_t *s, unsigned node);
  * long it is unhealthy after a switch: it cannot be seen healthy on the new
  * version before switched_at + restart_ms. */
 int64_t sim_switched_at(const sim_t *s, unsigned node);
+int64_t sim_switched_at_of(const sim_t *s, unsigned node, unsigned comp);
 int64_t sim_restart_ms(const sim_t *s);
 /* A starved node (another process has the CPU): until virtual time until_ms
  * its loop runs nothing; what arrives or falls due for it waits. When it

@@ -4,14 +4,16 @@
  * (delay, loss, duplication, reordering, partitions both ways and one way,
  * crashes and restarts, clock skew and drift, failing hooks and health),
  * then a healed phase that must finish the rollout within a bound. Options
- * add the operator's emergency commands, large clock skew and disk write
- * failures, each from its own random stream. The
+ * add the operator's emergency commands, large clock skew, disk write
+ * failures, planned reboots and a second component (the OS, with its own
+ * releases), each from its own random stream. The
  * invariants of check.h run after every step; a failing seed prints its
  * trace and replays exactly with --seed.
  *
  *   stagger-sim --seeds 1..2000 --faults all
  *   stagger-sim --seed 1234 --trace
- *   stagger-sim --seeds 1..500 --commands --skew-s 120 --write-faults */
+ *   stagger-sim --seeds 1..500 --commands --skew-s 120 --write-faults
+ *   stagger-sim --seeds 1..1000 --components */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@ enum { FAULTS_NONE, FAULTS_NET, FAULTS_ALL };
  * kinds get streams of their own at the end, so a run without them draws
  * exactly what it drew before they existed. */
 enum { DS_SHAPE, DS_NET, DS_PARTITION, DS_CRASH, DS_HOOKS, DS_HEALTH, DS_COMMAND, DS_WRITE,
-       DS_REBOOT, DS__COUNT };
+       DS_REBOOT, DS_COMPONENT, DS__COUNT };
 
 typedef struct {
     unsigned nodes, batch;        /* 0: from the seed */
@@ -44,6 +46,8 @@ typedef struct {
     int64_t skew_s;               /* per-node clock offsets up to +-this (0: the default) */
     bool write_faults;            /* disks that refuse writes for a while */
     bool reboots;                 /* installs that announce a reboot, then reboot */
+    bool components;              /* fleets that manage the OS too, and its releases */
+    bool os_partial;              /* with them, some members do not manage the OS */
     bool stop;                    /* stop at the first violating seed */
 } opts_t;
 
@@ -83,6 +87,13 @@ typedef struct {
 
 #define FAULTS_MAX 128
 
+/* A release the operator publishes (--components: of either component). */
+typedef struct {
+    unsigned comp;
+    int64_t at;
+    bool done;
+} pub_t;
+
 static int fault_cmp(const void *x, const void *y) {
     const fault_t *a = x, *b = y;
     if (a->at != b->at) return a->at < b->at ? -1 : 1;
@@ -115,9 +126,20 @@ static void send_command(sim_t *s, check_t *c, unsigned node, ckind_t k, int64_t
     sim_command(s, node, json, env, sizeof env);
 }
 
-static unsigned live_node(sim_t *s, unsigned to, unsigned n) {
-    for (unsigned tries = 0; tries < n && !sim_alive(s, to); tries++) to = (to + 1) % n;
+/* to, or the next node that is up (and manages component comp). */
+static unsigned live_node(sim_t *s, unsigned to, unsigned n, unsigned comp) {
+    for (unsigned tries = 0; tries < n && !(sim_alive(s, to) && sim_manages(s, to, comp)); tries++)
+        to = (to + 1) % n;
     return to;
+}
+
+static const char *const pub_version[SIM_COMPONENTS] = {"10.5.2", "12.9"};
+
+/* The operator's release of component comp, handed to node to. */
+static void publish(sim_t *s, unsigned to, unsigned comp, bool again) {
+    sim_note(s, "publish %s %s %sto n%02u%s", sim_component_name(comp), pub_version[comp],
+             again ? "again " : "", to, again ? ": no member has it" : "");
+    sim_publish_of(s, to, comp, pub_version[comp], 0, START_MS / 1000 + 100);
 }
 
 static void apply_fault(sim_t *s, check_t *c, const fault_t *f, unsigned n, int64_t *seq) {
@@ -147,7 +169,9 @@ static void apply_fault(sim_t *s, check_t *c, const fault_t *f, unsigned n, int6
         sim_set_health(s, f->a, STG_HEALTH_UNHEALTHY, NULL);
         break;
     case F_UNBLIP: sim_set_health(s, f->a, STG_HEALTH_HEALTHY, NULL); break;
-    case F_COMMAND: send_command(s, c, live_node(s, f->b, n), (ckind_t)f->a, ++*seq); break;
+    case F_COMMAND:
+        send_command(s, c, live_node(s, f->b, n, SIM_COMP_NODE), (ckind_t)f->a, ++*seq);
+        break;
     case F_WRITE_FAIL: sim_set_write_fail(s, f->a, true); break;
     case F_WRITE_OK: sim_set_write_fail(s, f->a, false); break;
     }
@@ -189,12 +213,26 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
     t.health_interval_ms = range(DS_SHAPE, 500, 2000);
     if (o->partners >= 0) t.partners = (unsigned)o->partners;
     int64_t install_ms = range(DS_SHAPE, 300, 3000);
+    /* Components (issue 14): most fleets manage the OS beside cardano-node
+     * (a member now and then does not), and publish releases of both,
+     * together or one after the other, or of one alone. */
+    bool has_os = o->components && chance(DS_COMPONENT, 85);
+    enum { P_BOTH, P_NODE_FIRST, P_OS_FIRST, P_OS_ONLY, P_NODE_ONLY } pub = P_NODE_ONLY;
+    int64_t second_after = 0;
+    if (has_os) {
+        for (unsigned i = 0; i < n; i++) mem[i].no_os = chance(DS_COMPONENT, 8) && o->os_partial;
+        unsigned w = below(DS_COMPONENT, 100);
+        pub = w < 40 ? P_BOTH : w < 60 ? P_NODE_FIRST : w < 80 ? P_OS_FIRST : w < 95 ? P_OS_ONLY
+                                                                          : P_NODE_ONLY;
+        second_after = pub == P_NODE_FIRST || pub == P_OS_FIRST ? range(DS_COMPONENT, 500, 20000) : 0;
+    }
+    bool pub_node = pub != P_OS_ONLY, pub_os = has_os && pub != P_NODE_ONLY;
 
     sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
                         .tuning = &t, .policy_json = policy, .members = mem,
                         .start_ms = START_MS, .install_ms = install_ms,
                         .restart_ms = range(DS_SHAPE, 300, 3000), .trace = true,
-                        .trace_keep = o->trace ? 0 : TRACE_KEEP};
+                        .trace_keep = o->trace ? 0 : TRACE_KEEP, .os = has_os};
     if (o->faults >= FAULTS_NET) {
         cfg.delay_max_ms = range(DS_NET, 5, 80);
         cfg.loss = chance(DS_NET, 70) ? (double)range(DS_NET, 1, 15) / 100 : 0;
@@ -243,6 +281,30 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             gate_no[i].reboot_keeps_old = chance(DS_REBOOT, 3);
             sim_set_behaviour(s, i, &gate_no[i]);
         }
+    }
+
+    if (has_os) {
+        /* The OS component's hooks: most installs reboot the machine as the
+         * os-debian hook does (announced, most back within the window);
+         * under every fault, some fail as the primary's do. */
+        for (unsigned i = 0; i < n; i++) {
+            sim_hooks_t *h = &gate_no[i].os;
+            if (chance(DS_COMPONENT, 70)) {
+                h->away_ms = range(DS_COMPONENT, 3000, 40000);
+                h->reboot_ms = chance(DS_COMPONENT, 85)
+                                   ? range(DS_COMPONENT, 300, h->away_ms * 3 / 4)
+                                   : range(DS_COMPONENT, h->away_ms + 1000, h->away_ms + 30000);
+                h->reboot_keeps_old = chance(DS_COMPONENT, 3);
+            }
+            if (o->faults >= FAULTS_ALL) {
+                h->install_fails = chance(DS_COMPONENT, 2);
+                h->health_fails_after_install = chance(DS_COMPONENT, 1);
+                h->rollback_fails = chance(DS_COMPONENT, 10);
+            }
+            sim_set_behaviour(s, i, &gate_no[i]);
+        }
+        if (pub_os) check_expect(c, SIM_COMP_OS, true);
+        if (!pub_node) check_expect(c, SIM_COMP_NODE, false);
     }
 
     /* The fault plan. */
@@ -314,22 +376,38 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
              (long long)cfg.delay_min_ms, (long long)cfg.delay_max_ms, cfg.loss, cfg.dup,
              cfg.reorder, cfg.fifo ? " fifo" : "", (long long)publish_at, (long long)heal_at);
 
+    /* What the operator publishes, and when: the primary's release at
+     * publish_at (or second), the OS's with it, before or after. */
+    pub_t pubs[SIM_COMPONENTS];
+    unsigned npub = 0, npublished = 0;
+    if (pub_node)
+        pubs[npub++] = (pub_t){SIM_COMP_NODE, publish_at + (pub == P_OS_FIRST ? second_after : 0),
+                               false};
+    if (pub_os)
+        pubs[npub++] = (pub_t){SIM_COMP_OS, publish_at + (pub == P_NODE_FIRST ? second_after : 0),
+                               false};
+
     /* The fault phase. */
-    bool published = false;
     unsigned k = 0;
     int64_t cmd_seq = 0;
     for (;;) {
         int64_t next = heal_at;
-        if (!published && publish_at < next) next = publish_at;
-        if (k < np && plan[k].at < next) next = plan[k].at;
+        int due = -1;
+        for (unsigned q = 0; q < npub; q++)
+            if (!pubs[q].done && pubs[q].at <= next && (due < 0 || pubs[q].at < pubs[due].at)) {
+                next = pubs[q].at;
+                due = (int)q;
+            }
+        if (k < np && plan[k].at < next) next = plan[k].at, due = -1;
         sim_run_until(s, next);
         if (check_violation(c)) break;
-        if (!published && next == publish_at) {
-            /* As staggerctl would: to a node that answers. */
-            unsigned to = live_node(s, below(DS_SHAPE, n), n);
-            sim_note(s, "publish 10.5.2 to n%02u", to);
-            sim_publish(s, to, "10.5.2", START_MS / 1000 + 100);
-            published = true;
+        if (due >= 0) {
+            /* As staggerctl would: to a node that answers (and manages it).
+             * The first publish draws where the primary's alone always did. */
+            unsigned comp = pubs[due].comp;
+            unsigned to = live_node(s, below(npublished++ ? DS_COMPONENT : DS_SHAPE, n), n, comp);
+            publish(s, to, comp, false);
+            pubs[due].done = true;
             continue;
         }
         if (k < np && plan[k].at == next) {
@@ -356,20 +434,29 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
             sim_set_behaviour(s, i, &gate_no[i]);
         }
         check_healed(c);
-        /* A publish whose node could not write it and then crashed reached
+        /* A release planned after the heal (no fault phase) goes out now. A
+         * publish whose node could not write it and then crashed reached
          * no disk: nobody has the release, and staggerctl had said it was
          * held, not applied. The operator publishes again. */
-        bool anyone = false;
-        uint8_t rid[8];
-        for (unsigned i = 0; i < n; i++) anyone |= stg_core_release(sim_core(s, i), rid) != NULL;
-        if (published && !anyone) {
-            sim_note(s, "publish 10.5.2 again to n00: no member has it");
-            sim_publish(s, 0, "10.5.2", START_MS / 1000 + 100);
+        for (unsigned q = 0; q < npub; q++) {
+            unsigned comp = pubs[q].comp;
+            if (!pubs[q].done) {
+                publish(s, live_node(s, 0, n, comp), comp, false);
+                continue;
+            }
+            bool anyone = false;
+            uint8_t rid[8];
+            for (unsigned i = 0; i < n; i++)
+                anyone |= sim_manages(s, i, comp) &&
+                          stg_core_release_of(sim_core(s, i), comp, rid) != NULL;
+            if (!anyone) publish(s, live_node(s, 0, n, comp), comp, true);
         }
         /* The operator ends whatever halt the commands left: the rollout
          * must then finish, fail and halt, or stay abandoned. */
         if (cmd_seq) send_command(s, c, below(DS_COMMAND, n), C_RESUME, ++cmd_seq);
-        int64_t bound = (int64_t)n * 30 * (soak_s * 1000 + install_ms) + 2 * epoch_s * 1000 + 60000;
+        /* Each component's rollout in turn (one executor per machine). */
+        int64_t bound = (int64_t)(npub ? npub : 1) * n * 30 * (soak_s * 1000 + install_ms) +
+                        2 * epoch_s * 1000 + 60000;
         int64_t until = sim_now(s) + bound;
         bool fin = false;
         while (!fin && sim_now(s) < until && !check_violation(c)) {
@@ -385,15 +472,17 @@ static void run_seed(uint64_t seed, const opts_t *o, result_t *res) {
                 json_t *ro = json_object_get(st, "rollout");
                 stg_exec_brief_t x;
                 stg_core_exec_brief(sim_core(s, i), &x);
-                sim_note(s, "n%02u %s runs %s; waiting: %s", i, stg_phase_name(x.phase),
-                         sim_running(s, i), json_string_value(json_object_get(ro, "waiting")));
+                sim_note(s, "n%02u %s runs %s%s%s; waiting: %s", i, stg_phase_name(x.phase),
+                         sim_running(s, i), sim_manages(s, i, SIM_COMP_OS) ? ", os " : "",
+                         sim_manages(s, i, SIM_COMP_OS) ? sim_running_of(s, i, SIM_COMP_OS) : "",
+                         json_string_value(json_object_get(ro, "waiting")));
                 json_decref(st);
             }
             sim_note(s, "VIOLATION: %s", v);
             snprintf(res->verdict, sizeof res->verdict, "%s", v);
         }
         res->ok = fin && !check_violation(c);
-        res->finished_failed = fin && strcmp(why, "failed") == 0;
+        res->finished_failed = fin && strstr(why, "failed") != NULL;
     }
     if (check_violation(c))
         snprintf(res->verdict, sizeof res->verdict, "%s (step %llu, %lld ms)", check_violation(c),
@@ -416,6 +505,7 @@ static void usage(FILE *f) {
             "                   [--nodes 3..12] [--batch 1|2] [--faults none|net|all]\n"
             "                   [--partners K] [--trace] [--quiet] [--trace-hash]\n"
             "                   [--commands] [--skew-s S] [--write-faults] [--reboots]\n"
+            "                   [--components]\n"
             "Runs rollouts of real stagger cores on a simulated network, checking the\n"
             "invariants after every step. Exit status 1 when any seed violates one.\n"
             "  --seed N     one seed; on a violation prints the trace (the last %d lines)\n"
@@ -435,6 +525,11 @@ static void usage(FILE *f) {
             "  --reboots    planned reboots: half the nodes' install hooks announce an\n"
             "               absence of 3..40 s (away=), then reboot for a while (most\n"
             "               back within it, some later, a few on the old version)\n"
+            "  --components most fleets manage the OS beside cardano-node (its own\n"
+            "               health, hooks and releases; most of its installs reboot);\n"
+            "               releases of both, together or apart, or of one alone\n"
+            "  --os-partial with --components, a member now and then does not manage\n"
+            "               the OS (neither votes on its releases nor holds them)\n"
             "  --stop       end the range at the first violating seed\n"
             "  --trace      print the whole trace of every seed\n"
             "  --quiet      no traces, only the verdict lines\n"
@@ -510,6 +605,10 @@ int main(int argc, char **argv) {
             o.write_faults = true;
         } else if (strcmp(a, "--reboots") == 0) {
             o.reboots = true;
+        } else if (strcmp(a, "--components") == 0) {
+            o.components = true;
+        } else if (strcmp(a, "--os-partial") == 0) {
+            o.os_partial = true;
         } else if (strcmp(a, "--skew-s") == 0 && v) {
             o.skew_s = atoll(v);
             if (o.skew_s < 0 || o.skew_s > 86400) {
@@ -555,12 +654,14 @@ int main(int argc, char **argv) {
             violations++;
             char skew[32] = "";
             if (o.skew_s) snprintf(skew, sizeof skew, " --skew-s %lld", (long long)o.skew_s);
-            printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s%s%s%s\n",
+            printf("seed %llu: VIOLATION %s\n  replay: stagger-sim --seed %llu%s%s%s%s%s%s\n",
                    (unsigned long long)seed, r.verdict, (unsigned long long)seed,
                    o.faults == FAULTS_NONE ? " --faults none" : o.faults == FAULTS_NET ? " --faults net" : "",
                    o.commands ? " --commands" : "", skew,
                    o.write_faults ? (o.reboots ? " --write-faults --reboots" : " --write-faults")
                                   : (o.reboots ? " --reboots" : ""),
+                   o.components ? (o.os_partial ? " --components --os-partial" : " --components")
+                                : "",
                    o.nodes || o.batch ? " (with the same --nodes/--batch)" : "");
             if (o.stop) {
                 last = seed;

@@ -17,14 +17,8 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "scenario.h"
 #include "sim.h"
-
-#define START_MS 1800000000000LL /* a Unix time in ms, on an epoch boundary below */
-
-static const char POLICY[] =
-    "{\"batch\":%u,\"soak_s\":3,\"unavailable_max\":1,"
-    "\"epoch\":{\"start_s\":1800000000,\"length_s\":30,\"proof_epochs\":0,\"guard_s\":2},"
-    "\"health_deadline_s\":60}";
 
 /* What every node's view showed of every other member, over the run. */
 typedef struct {
@@ -73,17 +67,7 @@ static void observe(sim_t *s, unsigned node, void *ctx) {
 }
 
 static sim_t *make(unsigned n, unsigned batch, uint64_t seed, watch_t *w) {
-    stg_core_tuning_t t;
-    stg_core_tuning_default(&t);
-    t.health_interval_ms = 1000;
-    static char policy[sizeof POLICY + 8];
-    snprintf(policy, sizeof policy, POLICY, batch);
-    sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
-                        .tuning = &t, .policy_json = policy, .start_ms = START_MS,
-                        .install_ms = 1000, .restart_ms = 2000, .trace = true,
-                        .trace_keep = getenv("SIM_TRACE") ? 0 : 300};
-    sim_t *s = sim_new(&cfg);
-    assert_non_null(s);
+    sim_t *s = scenario_new(n, batch, seed, false);
     memset(w, 0, sizeof *w);
     w->n = n;
     w->check = check_new(s);
@@ -100,11 +84,7 @@ static void reboots(sim_t *s, unsigned node, int64_t away_ms, int64_t reboot_ms,
     sim_set_behaviour(s, node, &b);
 }
 
-static void assert_clean(sim_t *s, watch_t *w) {
-    if (check_violation(w->check) || getenv("SIM_TRACE")) sim_dump_trace(s);
-    if (check_violation(w->check)) fprintf(stderr, "violation: %s\n", check_violation(w->check));
-    assert_null(check_violation(w->check));
-}
+static void assert_clean(sim_t *s, watch_t *w) { scenario_assert_clean(s, w->check); }
 
 static void finish(sim_t **s, watch_t *w) {
     check_destroy(&w->check);
