@@ -37,9 +37,10 @@ def test(f, tap):
     # ... and its capabilities (§7.3 caps): all the same, so the fleet-wide
     # set (§11) is this version's own.
     caps = {m["name"]: m.get("caps") for m in st["members"]}
-    tap.check(st.get("capabilities") == ["promote"] and
-              all(c == ["promote"] for c in caps.values()),
-              "every member has capability promote, and so the fleet (%r)"
+    own = ["promote", "components"]
+    tap.check(sorted(st.get("capabilities") or []) == sorted(own) and
+              all(sorted(c or []) == sorted(own) for c in caps.values()),
+              "every member has capabilities promote and components, and so the fleet (%r)"
               % st.get("capabilities"), repr(caps))
 
     # Through a tunnel: NAME@ENDPOINT is that member's key at an address the

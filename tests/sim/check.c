@@ -715,6 +715,11 @@ static void finished_comp(const check_t *c, unsigned k, comp_end_t *e) {
             done++;
         else if (about && (x.phase == STG_PHASE_ROLLED_BACK || x.phase == STG_PHASE_FAILED))
             failed++;
+        /* Failed on it, and its executor moved on to another component's
+         * release since (an emergency update): its record still says so. */
+        else if (other && !updating(x.phase) &&
+                 stg_core_failed_member(sim_core(s, i), e->id) == (int)i)
+            failed++;
         else if (updating(x.phase) && !other) {
             snprintf(e->why, sizeof e->why, "n%02u is %s", i, stg_phase_name(x.phase));
             e->busy = true;
