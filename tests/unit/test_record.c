@@ -299,6 +299,23 @@ static void components_field(void **state) {
            STG_REJECT_MISSING_FIELD, "record.components.version");
     refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"components\":[1,2,3]",
            STG_REJECT_TOO_LONG, "record.components");
+    /* Every component's adopted release, and a failure not yet resumed. */
+    assert_int_equal(decode_edited("\"phase\":\"soaking\"",
+                                   "\"phase\":\"soaking\",\"releases\":[\"0011223344556677\","
+                                   "\"8899aabbccddeeff\"],\"failed\":\"8899aabbccddeeff\"",
+                                   &back, &d), 0);
+    assert_int_equal(back.nreleases, 2);
+    assert_string_equal(back.releases[1], "8899aabbccddeeff");
+    assert_string_equal(back.failed, "8899aabbccddeeff");
+    n = stg_record_encode(&back, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(stg_record_decode(buf, (size_t)n, &again, &d), 0);
+    assert_int_equal(again.nreleases, 2);
+    assert_string_equal(again.failed, back.failed);
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"releases\":[\"0011\"]",
+           STG_REJECT_BAD_VALUE, "record.releases");
+    refuse("\"phase\":\"soaking\"", "\"phase\":\"soaking\",\"failed\":\"XYZ\"",
+           STG_REJECT_BAD_VALUE, "record.failed");
 }
 
 static void phase_names(void **state) {
