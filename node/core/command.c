@@ -111,7 +111,7 @@ static void send_command(stg_core_t *c, int peer, int from, const uint8_t *env, 
  * a failed OS release abandoned does not take a good node release with it. */
 static void abandon(stg_core_t *c, bool primary) {
     unsigned n = 0;
-    for (unsigned k = 0; k < c->ncomps; k++) {
+    for (unsigned k = 0; k < c->nknown; k++) {
         comp_t *x = &c->comps[k];
         comp_t *was = stg__judge(c, x);
         bool failed = x->have_release && stg__failed_member(c) >= 0;

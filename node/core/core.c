@@ -245,8 +245,9 @@ static void load_journal(stg_core_t *c, const uint8_t *journal, size_t len) {
     if (stg__journal_open(c, journal, len, &jr) == 0) {
         if (jr.have_rel) stg__adopt(c, jr.rel_env, jr.rel_len, &jr.rel, jr.rel_id);
         for (unsigned k = 0; k < jr.nmore; k++) {
-            comp_t *x = stg__comp_named(c, jr.more_rel[k].component);
-            if (!x || x == &c->comps[0]) continue; /* a component no longer configured */
+            /* One no longer configured is held, to vote on (§9.8). */
+            comp_t *x = stg__comp_hold(c, jr.more_rel[k].component);
+            if (!x || x == &c->comps[0]) continue;
             comp_t *was = stg__judge(c, x);
             stg__adopt(c, jr.more_env[k], jr.more_len[k], &jr.more_rel[k], jr.more_id[k]);
             x->abandoned = jr.more_abandoned[k];
@@ -346,6 +347,7 @@ stg_core_t *stg_core_new(const stg_core_config_t *cfg, int64_t now_ms, stg_diag_
     for (unsigned k = 1; k < c->ncomps; k++)
         snprintf(c->comps[k].name, sizeof c->comps[k].name, "%s", cfg->extra_components[k - 1]);
     snprintf(c->comps[0].name, sizeof c->comps[0].name, "%s", cfg->component);
+    c->nknown = c->ncomps;
     snprintf(c->stagger, sizeof c->stagger, "%s", cfg->stagger);
     c->caps = STG_CAPS_OWN & ~cfg->caps_without;
     c->inc = cfg->incarnation > 0 ? cfg->incarnation : 1;

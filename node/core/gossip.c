@@ -51,7 +51,7 @@ static void fill_own(const stg_core_t *c, stg_record_t *r) {
         e->health = x->health;
         e->health_since_ms = x->health_since_ms;
     }
-    for (unsigned k = 0; c->ncomps > 1 && k < c->ncomps; k++)
+    for (unsigned k = 0; c->nknown > 1 && k < c->nknown; k++)
         if (c->comps[k].have_release)
             sodium_bin2hex(r->releases[r->nreleases++], sizeof r->releases[0],
                            c->comps[k].release_id, 8);

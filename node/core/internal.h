@@ -184,7 +184,9 @@ struct stg_core {
     stg_core_tuning_t t;
     const stg_seckey_t *key;
     comp_t comps[STG_COMPONENTS_MAX];
-    unsigned ncomps;
+    unsigned ncomps;              /* the components we manage: comps[0..ncomps) */
+    unsigned nknown;              /* and those whose release we only hold, to vote
+                                     on and relay it: comps[ncomps..nknown) (§9.8) */
     comp_t *R;                    /* the component the rules are judged for now
                                      (stg__judge); &comps[0] between steps */
     char stagger[STG_VERSION_MAX + 1]; /* our staggerd's version (stg_core_config_t) */
@@ -462,6 +464,10 @@ bool stg__open_release(const stg_core_t *c, const uint8_t *env, size_t len, stg_
  * and returns what it pointed at before: the rules below read c->R. */
 comp_t *stg__comp_named(const stg_core_t *c, const char *name);
 comp_t *stg__comp_by_id(const stg_core_t *c, const uint8_t id[8]);
+/* The component of this name whose releases we hold, managed or not; else a
+ * new entry to hold one of a component we do not manage, while there is
+ * room (STG_COMPONENTS_MAX in all); NULL when there is none. */
+comp_t *stg__comp_hold(stg_core_t *c, const char *name);
 comp_t *stg__judge(stg_core_t *c, comp_t *k);
 unsigned stg__comp_index(const stg_core_t *c, const comp_t *k);
 /* Member i's entry for c->R's component in its record (stg_record_comp):

@@ -75,9 +75,9 @@ void stg__journal_write(stg_core_t *c, json_t *commands) {
     }
     /* The other components' adopted releases (and what was abandoned of
      * them); each release names its component. */
-    if (c->ncomps > 1) {
+    if (c->nknown > 1) {
         json_t *more = json_array();
-        for (unsigned k = 1; k < c->ncomps; k++) {
+        for (unsigned k = 1; k < c->nknown; k++) {
             const comp_t *x = &c->comps[k];
             if (!x->have_release) continue;
             json_t *e = json_pack("{s:o}", "release", b64_json(x->release_env, x->release_len));

@@ -17,10 +17,21 @@ comp_t *stg__comp_named(const stg_core_t *c, const char *name) {
 }
 
 comp_t *stg__comp_by_id(const stg_core_t *c, const uint8_t id[8]) {
-    for (unsigned k = 0; k < c->ncomps; k++)
+    for (unsigned k = 0; k < c->nknown; k++)
         if (c->comps[k].have_release && memcmp(c->comps[k].release_id, id, 8) == 0)
             return (comp_t *)&c->comps[k];
     return NULL;
+}
+
+comp_t *stg__comp_hold(stg_core_t *c, const char *name) {
+    for (unsigned k = 0; k < c->nknown; k++)
+        if (strcmp(c->comps[k].name, name) == 0) return &c->comps[k];
+    if (c->nknown >= STG_COMPONENTS_MAX) return NULL;
+    comp_t *x = &c->comps[c->nknown++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->health = STG_HEALTH_UNKNOWN;
+    return x;
 }
 
 comp_t *stg__judge(stg_core_t *c, comp_t *k) {
@@ -39,7 +50,7 @@ const stg_comp_rec_t *stg__rec_comp(const stg_core_t *c, int i, stg_comp_rec_t *
 }
 
 int stg__failed_any(const stg_core_t *c) {
-    for (unsigned k = 0; k < c->ncomps; k++) {
+    for (unsigned k = 0; k < c->nknown; k++) {
         const comp_t *x = &c->comps[k];
         if (!x->have_release) continue;
         for (unsigned i = 0; i < c->roster->nmembers; i++)
@@ -98,9 +109,9 @@ bool stg__self_runs(const stg_core_t *c, const stg_release_t *rel) {
            stg__runs(rel, c->roster->members[c->self].flavour, c->R->version, c->R->build);
 }
 
-/* hex names the adopted release of one of our components other than c->R's. */
+/* hex names the release we hold of a component other than c->R's. */
 static bool other_comp_release(const stg_core_t *c, const char *hex) {
-    for (unsigned k = 0; k < c->ncomps; k++) {
+    for (unsigned k = 0; k < c->nknown; k++) {
         const comp_t *x = &c->comps[k];
         char h[17];
         if (x == c->R || !x->have_release) continue;
@@ -123,7 +134,7 @@ bool stg__done_on(const stg_core_t *c, int i) {
     if (stg__rec_about(c, i, c->R->release_id) && ph == STG_PHASE_DONE) return true;
     /* Its executor busy with another of our components' releases says
      * nothing about this one: the version does. */
-    bool other = !stg__rec_about(c, i, c->R->release_id) && p->rec.release[0] && c->ncomps > 1 &&
+    bool other = !stg__rec_about(c, i, c->R->release_id) && p->rec.release[0] && c->nknown > 1 &&
                  other_comp_release(c, p->rec.release);
     return (other || ph == STG_PHASE_IDLE || ph == STG_PHASE_DONE) &&
            stg__runs(&c->R->release, c->roster->members[i].flavour, e->version, e->build);

@@ -90,7 +90,7 @@ static void take_release(stg_core_t *c, const uint8_t *env, size_t len, int from
 
 void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int from) {
     /* The flood's repeats are byte-identical: drop them before any crypto. */
-    for (unsigned k = 0; k < c->ncomps; k++)
+    for (unsigned k = 0; k < c->nknown; k++)
         if (c->comps[k].have_release && len == c->comps[k].release_len &&
             memcmp(env, c->comps[k].release_env, len) == 0)
             return;
@@ -104,8 +104,10 @@ void stg__rollout_release(stg_core_t *c, const uint8_t *env, size_t len, int fro
     stg_envelope_parse(env, len, &e, NULL);
     uint8_t id[8];
     stg_release_id(e.payload, e.payload_len, id);
-    comp_t *k = stg__comp_named(c, rel.component);
-    if (!k) { /* a component this node does not manage */
+    /* A component we do not manage is held all the same: we vote on its
+     * slots and relay it (§9.8). Skipped only when there is no room. */
+    comp_t *k = stg__comp_hold(c, rel.component);
+    if (!k) {
         skip(c, id);
         return;
     }

@@ -102,7 +102,7 @@ static void explain(stg_core_t *c) {
         if (held == c->roster->policy.batch) {
             int h = c->grants[0].holder;
             const char *comp = "";
-            if (c->ncomps > 1 && h >= 0 && !stg__rec_about(c, h, c->R->release_id))
+            if (c->nknown > 1 && h >= 0 && !stg__rec_about(c, h, c->R->release_id))
                 comp = " (another component)";
             snprintf(w, cap, "wave in progress: %s %s%s", h >= 0 ? stg__mname(c, h) : "?",
                      h >= 0 && c->peers[h].have ? stg_phase_name(c->peers[h].rec.phase) : "",
@@ -142,7 +142,7 @@ void stg__rollout_tick(stg_core_t *c) {
     stg__exec_tick(c);
     stg__judge(c, NULL);
     stg__release_tick(c);
-    for (unsigned k = 0; k < c->ncomps; k++) {
+    for (unsigned k = 0; k < c->nknown; k++) {
         stg__judge(c, &c->comps[k]);
         observe_proof(c);
     }
@@ -195,7 +195,7 @@ int64_t stg__rollout_wakeup(const stg_core_t *c) {
 }
 
 void stg__rollout_free(stg_core_t *c) {
-    for (unsigned k = 0; k < c->ncomps; k++) {
+    for (unsigned k = 0; k < c->nknown; k++) {
         free(c->comps[k].release_env);
         c->comps[k].release_env = NULL;
     }

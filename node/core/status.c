@@ -148,7 +148,7 @@ json_t *stg__rollout_status(const stg_core_t *c, int64_t now) {
          * whose record is about its release (another's wave is in that
          * component's own rollout object). */
         if (!stg__updating(c, (int)i) ||
-            (c->ncomps > 1 && !stg__rec_about(c, (int)i, c->R->release_id)))
+            (c->nknown > 1 && !stg__rec_about(c, (int)i, c->R->release_id)))
             continue;
         const peer_t *p = &c->peers[i];
         json_t *w = json_pack("{s:s, s:s, s:I}", "name", stg__mname(c, (int)i), "phase",

@@ -15,6 +15,11 @@ static const char POLICY[] =
     "\"health_deadline_s\":60}";
 
 sim_t *scenario_new(unsigned n, unsigned batch, uint64_t seed, bool os) {
+    return scenario_new_members(n, batch, seed, os, NULL);
+}
+
+sim_t *scenario_new_members(unsigned n, unsigned batch, uint64_t seed, bool os,
+                            const sim_member_t *members) {
     stg_core_tuning_t t;
     stg_core_tuning_default(&t);
     t.health_interval_ms = 1000;
@@ -23,7 +28,8 @@ sim_t *scenario_new(unsigned n, unsigned batch, uint64_t seed, bool os) {
     sim_config_t cfg = {.n = n, .seed = seed, .delay_min_ms = 1, .delay_max_ms = 5,
                         .tuning = &t, .policy_json = policy, .start_ms = SCENARIO_START_MS,
                         .install_ms = 1000, .restart_ms = 2000, .trace = true,
-                        .trace_keep = getenv("SIM_TRACE") ? 0 : 300, .os = os};
+                        .trace_keep = getenv("SIM_TRACE") ? 0 : 300, .os = os,
+                        .members = members};
     sim_t *s = sim_new(&cfg);
     assert_non_null(s);
     return s;

@@ -17,6 +17,9 @@
  * os, every node manages the OS too (sim_config_t.os). The trace keeps the
  * last 300 lines, or all with SIM_TRACE set. Caller owns the result. */
 sim_t *scenario_new(unsigned n, unsigned batch, uint64_t seed, bool os);
+/* The same with these members (n entries: sim_config_t.members). */
+sim_t *scenario_new_members(unsigned n, unsigned batch, uint64_t seed, bool os,
+                            const sim_member_t *members);
 /* No invariant broken so far (else the trace, the violation and a failed
  * cmocka assertion); SIM_TRACE prints the trace anyway. */
 void scenario_assert_clean(sim_t *s, const check_t *c);

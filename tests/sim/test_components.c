@@ -75,8 +75,10 @@ static void observe(sim_t *s, unsigned node, void *ctx) {
     if (busy > w->most_disrupted) w->most_disrupted = busy;
 }
 
-static sim_t *make(unsigned n, unsigned batch, uint64_t seed, watch_t *w) {
-    sim_t *s = scenario_new(n, batch, seed, true);
+/* members: n entries, or NULL for the defaults (sim_config_t.members). */
+static sim_t *make_of(unsigned n, unsigned batch, uint64_t seed, const sim_member_t *members,
+                      watch_t *w) {
+    sim_t *s = scenario_new_members(n, batch, seed, true, members);
     memset(w, 0, sizeof *w);
     w->n = n;
     w->check = check_new(s);
@@ -84,6 +86,10 @@ static sim_t *make(unsigned n, unsigned batch, uint64_t seed, watch_t *w) {
     check_healed(w->check); /* no faults: invariant 5's clock runs from the start */
     sim_observe(s, observe, w);
     return s;
+}
+
+static sim_t *make(unsigned n, unsigned batch, uint64_t seed, watch_t *w) {
+    return make_of(n, batch, seed, NULL, w);
 }
 
 static void assert_clean(sim_t *s, watch_t *w) { scenario_assert_clean(s, w->check); }
@@ -167,6 +173,36 @@ static void node_and_os_pending_together(void **state) {
     }
     assert_holdback_last(s, &w, SIM_COMP_NODE);
     assert_holdback_last(s, &w, SIM_COMP_OS);
+    finish(&s, &w);
+}
+
+/* The OS managed by three of eight members only (the others' staggerd has
+ * no such component): the five still hold its release, relay it and vote
+ * on its slots (§9.8), so the three reach the majority of five they need.
+ * Before, the five refused every OS vote (no such release) and the OS
+ * rollout waited for ever. Both rollouts end, one machine at a time; no
+ * member that does not manage the OS ran an OS hook. */
+static void os_managed_by_a_minority(void **state) {
+    (void)state;
+    sim_member_t mem[8];
+    memset(mem, 0, sizeof mem);
+    for (unsigned i = 0; i < 8; i++) mem[i].no_os = !(i == 0 || i == 3 || i == 5);
+    watch_t w;
+    sim_t *s = make_of(8, 1, 1403, mem, &w);
+    sim_run_until(s, 5000);
+    sim_publish_of(s, 2, SIM_COMP_NODE, NODE_NEW, 0, 1800000100);
+    sim_publish_of(s, 4, SIM_COMP_OS, OS_NEW, 0, 1800000100); /* from one that does not run it */
+    char why[160] = "";
+    SIM_MUST_WITHIN(s, 1200000, finished(&w, why, sizeof why));
+    assert_string_equal(why, "cardano-node done, os done");
+    assert_clean(s, &w);
+    assert_int_equal(w.most_disrupted, 1);
+    for (unsigned i = 0; i < 8; i++) {
+        assert_string_equal(sim_running_of(s, i, SIM_COMP_NODE), NODE_NEW);
+        assert_int_equal(w.installs[i][SIM_COMP_NODE], 1);
+        assert_int_equal(w.installs[i][SIM_COMP_OS], mem[i].no_os ? 0 : 1);
+        if (!mem[i].no_os) assert_string_equal(sim_running_of(s, i, SIM_COMP_OS), OS_NEW);
+    }
     finish(&s, &w);
 }
 
@@ -258,6 +294,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(node_and_os_pending_together),
         cmocka_unit_test(failed_os_install_halts_node_rollout),
+        cmocka_unit_test(os_managed_by_a_minority),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
