@@ -46,8 +46,8 @@ rollback hook run, every member on its first cardano-node version, healthy
 in every view). In both variants, at every poll of every peer no more than
 policy.batch machines are disrupted by their own status rows.
 
-usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL [primary|component]
-(prints TAP); staggerd-next and staggerd-mute are taken from STAGGERD's
+usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL
+[primary|component] (prints TAP); staggerd-next and staggerd-mute are taken from STAGGERD's
 directory.
 """
 import hashlib
@@ -156,7 +156,8 @@ class AsComponent:
                     **({"health": "healthy"} if healthy else {}))
 
     def rollout(self, doc):
-        more = [r for r in doc["rollout"].get("components") or [] if r.get("component") == "stagger"]
+        more = [r for r in doc["rollout"].get("components") or []
+                if r.get("component") == "stagger"]
         return more[0] if more else {}
 
 
