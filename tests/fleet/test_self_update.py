@@ -67,6 +67,12 @@ POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=10, health_deadline_s=60)
 # The stagger health hook asks its own daemon, and while updating one
 # other peer: two staggerctl runs, each a CURVE handshake.
 POLICY["timeouts"]["health_s"] = max(5, 3 * HEALTH_TIMEOUT_S)
+# Each of those waits this long for its answer (stagger.env), so that three
+# (its own daemon, then up to two peers) fit in the hook's time limit. The
+# hook's default, 800 ms, is for a quiet machine: an ASan fleet beside other
+# work missed it hundreds of times a run ("staggerd does not answer
+# status"), each miss an unhealthy stagger, and the proof never held.
+SELF_TIMEOUT_MS = POLICY["timeouts"]["health_s"] * 1000 // 4
 DEADLINE_S = POLICY["health_deadline_s"]
 UPDATING = ("elected", "installing", "verifying", "soaking")
 # A machine is disrupted while its own row shows one of these (it holds the
@@ -175,7 +181,8 @@ def setup(f):
         LAYOUT.configure(f, node, {h: os.path.join(HOOKS, h)
                                    for h in ("install", "rollback", "health")})
         with open(os.path.join(node.dir, "stagger.env"), "w") as fh:
-            fh.write("STAGGER_SELF_CTL=%s\n" % f.ctl_path)
+            fh.write("STAGGER_SELF_CTL=%s\nSTAGGER_SELF_TIMEOUT_MS=%d\n"
+                     % (f.ctl_path, SELF_TIMEOUT_MS))
 
 
 def artifact(f, exe, version):
