@@ -43,12 +43,14 @@ version and health are then read from each member's `components`, its
 rollout from `rollout.components`, and at the end the primary must not
 have moved (no executor move but stagger's, no cardano-node install or
 rollback hook run, every member on its first cardano-node version, healthy
-in every view). In both variants, at every poll of every peer no more than
-policy.batch machines are disrupted by their own status rows.
+in every view), and, halted on the mute build, a peer's status page shows
+the stagger rollout failed as its `rollout.components` entry says. In both
+variants, at every poll of every peer no more than policy.batch machines
+are disrupted by their own status rows.
 
 usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL
-[primary|component] (prints TAP); staggerd-next and staggerd-mute are taken from STAGGERD's
-directory.
+[primary|component] (prints TAP); staggerd-next and staggerd-mute are
+taken from STAGGERD's directory.
 """
 import hashlib
 import json
@@ -59,7 +61,8 @@ import sys
 
 import emergency_util as eu
 from fleet import (HEALTH_TIMEOUT_S, TUNING, busy_spans, frame, main, max_overlap,
-                   rollout_policy, variant, verdict)
+                   page_component_rollouts, page_component_row, rollout_policy, variant,
+                   verdict)
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 HOOKS = os.path.join(SRC, "deploy", "hooks", "stagger")
@@ -464,6 +467,8 @@ def test(f, tap):
 
     f.check_wait("status --json on every peer: rollout.failed names %s, waiting \"halted: ...\""
                  % first, lambda: f.views_problems(halted), 10)
+    if LAYOUT.name == "component":
+        page_shows_failure(f, tap, others[0], first, vbad)
     still = {n: dict(LAYOUT.on(f, n, v1, healthy=False), phase="done") for n in others}
     ok, bad = f.hold(lambda: f.problems(still), 2 * (POLICY["soak_s"] + 1))
     tap.check(ok, "for %d s after the rollback every other node stays done on %s"
@@ -474,6 +479,24 @@ def test(f, tap):
               "after both rollouts every daemon is still the process the test started")
     if LAYOUT.name == "component":
         primary_untouched(f, tap, v1, vbad)
+
+
+def page_shows_failure(f, tap, peer, first, vbad):
+    """PEER's status page: the halted stagger rollout in its table of the
+    other components' rollouts, as its status's rollout.components says
+    (the failed node and the health hook's words, escaped)."""
+    page = f.http(peer)
+    more = (f.status(peer).doc or {}).get("rollout", {}).get("components") or []
+    shown, want = page_component_rollouts(page), {ro.get("component"): page_component_row(ro)
+                                                  for ro in more}
+    cls, cells = want.get("stagger", ("", [""] * 6))
+    tap.check(list(want) == ["stagger"] and shown == want and cls == "failed" and
+              cells[2].startswith("halted: stagger %s failed on %s" % (word(vbad), first)) and
+              cells[5].startswith(first + ": ") and
+              "not healthy on %s within %ds" % (word(vbad), DEADLINE_S) in cells[5],
+              "%s's status page: the stagger rollout marked failed, its release, waiting line "
+              "and failure (%s) as rollout.components says, escaped" % (peer, first),
+              "page %r\nstatus %r" % (shown, more))
 
 
 def primary_untouched(f, tap, v1, vbad):
@@ -493,4 +516,5 @@ def primary_untouched(f, tap, v1, vbad):
 
 
 if __name__ == "__main__":
-    sys.exit(main(test, policy=POLICY))
+    # The component variant reads the status page (served beside /metrics).
+    sys.exit(main(test, policy=POLICY, metrics=LAYOUT.name == "component"))
