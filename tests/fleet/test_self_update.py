@@ -61,8 +61,8 @@ import sys
 
 import emergency_util as eu
 from fleet import (HEALTH_TIMEOUT_S, TUNING, busy_spans, frame, main, max_overlap,
-                   page_component_rollouts, page_component_row, rollout_policy, variant,
-                   verdict)
+                   page_component_rollouts, page_component_row, page_escape, rollout_policy,
+                   variant, verdict)
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 HOOKS = os.path.join(SRC, "deploy", "hooks", "stagger")
@@ -84,6 +84,8 @@ DISRUPTED = UPDATING + ("failed", "rolling-back")
 GOOD_MOVES = ["elected", "installing", "verifying", "soaking", "done"]
 FAIL_MOVES = ["elected", "installing", "verifying", "failed", "rolling-back", "rolled-back"]
 QUIET_S = 3  # "no new node starts while halted": watched this long
+# The halt's reason: every character the status page must escape.
+HALT_REASON = "test halt <b>\"mixed\" & 'versions'</b>"
 # What the next build adds (include/stagger/selftest.h, docs/protocol.md §11).
 CAP, HELLO_TYPE = "selftest-hello", 240
 
@@ -331,7 +333,7 @@ def test(f, tap):
 
     if not f.check_wait("two nodes done on %s (versions mixed)" % word(v1), mixed, 90):
         return
-    r = eu.emergency(f, "halt", ("op",), "relay1", "--reason", "test halt")
+    r = eu.emergency(f, "halt", ("op",), "relay1", "--reason", HALT_REASON)
     seq = eu.out_seq(r.stdout)
     if not tap.check(r.returncode == 0 and seq, "staggerctl emergency halt while versions are "
                      "mixed: applied", r.stdout + r.stderr):
@@ -355,11 +357,17 @@ def test(f, tap):
               repr({p: st for p, st in views.items() if not st.doc}))
     for n in (old_nodes[:1] + new_nodes[:1]):
         r = f.status(n, as_json=False)
-        tap.check(r.rc == 4 and "halted by the operator: test halt" in r.out,
+        tap.check(r.rc == 4 and "halted by the operator: " + HALT_REASON in r.out,
                   "staggerctl status --peer %s (on %s) shows the halt" % (n, on[n]),
                   r.out + r.err)
     watch.look(views)
     mixed_checks(f, tap, views, old_nodes, new_nodes, v1, watch)
+    if LAYOUT.name == "component":
+        waiting = page_escape("halted by the operator: " + HALT_REASON)
+        page_shows(f, tap, "relay2", "halted, the operator's reason escaped, %d pending, no "
+                   "wave" % len(old_nodes),
+                   lambda cls, cells: cls == "halted" and cells[2] == waiting and
+                   cells[3] == str(len(old_nodes)) and cells[4] == "" and cells[5] == "")
     held, bad = f.hold(lambda: ["%s: %s" % (m["name"], m["phase"])
                                 for m in (f.status("relay3").doc or {}).get("members", [])
                                 if m["phase"] in UPDATING], QUIET_S)
@@ -481,22 +489,28 @@ def test(f, tap):
         primary_untouched(f, tap, v1, vbad)
 
 
-def page_shows_failure(f, tap, peer, first, vbad):
-    """PEER's status page: the halted stagger rollout in its table of the
-    other components' rollouts, as its status's rollout.components says
-    (the failed node and the health hook's words, escaped)."""
+def page_shows(f, tap, peer, what, ok):
+    """PEER's status page: one row in its table of the other components'
+    rollouts, stagger's, served as its status's rollout.components entry
+    renders (escaped), and ok(row class, cells) for WHAT it must say."""
     page = f.http(peer)
     more = (f.status(peer).doc or {}).get("rollout", {}).get("components") or []
     shown, want = page_component_rollouts(page), {ro.get("component"): page_component_row(ro)
                                                   for ro in more}
     cls, cells = want.get("stagger", ("", [""] * 6))
-    tap.check(list(want) == ["stagger"] and shown == want and cls == "failed" and
-              cells[2].startswith("halted: stagger %s failed on %s" % (word(vbad), first)) and
-              cells[5].startswith(first + ": ") and
-              "not healthy on %s within %ds" % (word(vbad), DEADLINE_S) in cells[5],
-              "%s's status page: the stagger rollout marked failed, its release, waiting line "
-              "and failure (%s) as rollout.components says, escaped" % (peer, first),
-              "page %r\nstatus %r" % (shown, more))
+    tap.check(list(want) == ["stagger"] and shown == want and ok(cls, cells),
+              "%s's status page: the stagger rollout's row as rollout.components says: %s"
+              % (peer, what), "page %r\nstatus %r" % (shown, more))
+
+
+def page_shows_failure(f, tap, peer, first, vbad):
+    """The failed node and why, once the mute build failed."""
+    page_shows(f, tap, peer, "failed on %s, its release and waiting line" % first,
+               lambda cls, cells: cls == "failed" and
+               cells[1].startswith("<b>%s</b> (id " % page_escape(word(vbad))) and
+               cells[2].startswith("halted: stagger %s failed on %s" % (word(vbad), first)) and
+               cells[5].startswith(first + ": ") and
+               "not healthy on %s within %ds" % (word(vbad), DEADLINE_S) in cells[5])
 
 
 def primary_untouched(f, tap, v1, vbad):
