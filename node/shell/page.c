@@ -48,7 +48,8 @@ static const char STYLE[] =
     ".stage.failed{border-top-color:#c33}.stage .label{font-weight:600;display:block}"
     ".m{display:block}.m.done{color:#276}.m.active{color:#146;font-weight:600}"
     ".m.failed{color:#b22;font-weight:600}"
-    ".bad{color:#b22;font-weight:600}.good{color:#276}.warn{color:#a60}";
+    ".bad{color:#b22;font-weight:600}.good{color:#276}.warn{color:#a60}"
+    "tr.failed td,tr.halted td{background:#fee}";
 
 /* Where a member stands on the adopted release, for the timeline. */
 static const char *standing(json_t *m, const char *version) {
@@ -141,6 +142,60 @@ static void rollout(text_t *t, json_t *st) {
         put(t, "soaking, %lld s left", (jint(pf, "soak_left_ms") + 999) / 1000);
     else put(t, "not yet");
     put(t, "</p></section>");
+}
+
+/* The rollout of each component beside the primary (rollout.components,
+ * docs/protocol.md §8): what `staggerctl status` prints after the
+ * primary's release, one row per component. Nothing when there is none. */
+static void component_rollouts(text_t *t, json_t *st) {
+    json_t *more = json_object_get(json_object_get(st, "rollout"), "components");
+    if (!json_array_size(more)) return;
+    put(t, "<section><h2>Other components' rollouts</h2><table id=\"component-rollouts\">"
+           "<thead><tr><th>component</th><th>release</th><th>waiting</th><th>pending</th>"
+           "<th>wave</th><th>failed</th></tr></thead><tbody>");
+    size_t i, k;
+    json_t *ro, *w;
+    json_array_foreach(more, i, ro) {
+        json_t *rel = json_object_get(ro, "release"), *failed = json_object_get(ro, "failed");
+        bool halted = json_is_true(json_object_get(ro, "halted"));
+        put(t, "<tr data-component=\"");
+        html(t, jstr(ro, "component"));
+        /* As the primary's section: halted by the operator first. */
+        put(t, "\" class=\"%s\"><td>", halted                  ? "halted"
+                                        : json_is_object(failed) ? "failed"
+                                                                 : "running");
+        html(t, jstr(ro, "component"));
+        put(t, "</td><td>");
+        if (json_is_object(rel)) {
+            put(t, "<b>");
+            html(t, jstr(rel, "version"));
+            put(t, "</b> (id ");
+            html(t, jstr(rel, "id"));
+            put(t, ")");
+        } else {
+            put(t, "no release adopted");
+        }
+        put(t, "</td><td class=\"waiting\">");
+        html(t, jstr(ro, "waiting"));
+        /* Without a release the object has no pending (protocol §8). */
+        put(t, "</td><td>");
+        if (json_is_object(rel)) put(t, "%lld", jint(ro, "pending"));
+        put(t, "</td><td>");
+        json_array_foreach(json_object_get(ro, "wave"), k, w) {
+            put(t, "%s", k ? "; " : "");
+            html(t, jstr(w, "name"));
+            put(t, " ");
+            html(t, jstr(w, "phase"));
+        }
+        put(t, "</td><td%s>", json_is_object(failed) ? " class=\"bad\"" : "");
+        if (json_is_object(failed)) {
+            html(t, jstr(failed, "node"));
+            put(t, ": ");
+            html(t, jstr(failed, "detail"));
+        }
+        put(t, "</td></tr>");
+    }
+    put(t, "</tbody></table></section>");
 }
 
 static void fleet(text_t *t, json_t *st) {
@@ -263,6 +318,7 @@ char *stg_page_html(json_t *status, const char *version, size_t *len) {
     html(&t, version);
     put(&t, "; refreshes every %d s</p>", STG_PAGE_REFRESH_S);
     rollout(&t, status);
+    component_rollouts(&t, status);
     fleet(&t, status);
     commands(&t, status);
     put(&t, "</body></html>\n");

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 try:
     import zmq
@@ -796,6 +797,43 @@ def boundaries_between(policy, a_ms, b_ms):
     return (b_ms - start) // length - (a_ms - start) // length
 
 
+# ---- the status page (node/shell/page.c, docs/operations.md "The status page")
+
+def page_escape(text):
+    """TEXT as the page escapes it (page.c html()): &, <, >, " and '."""
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;")):
+        text = text.replace(a, b)
+    return text
+
+
+PAGE_COMPONENT_ROW = re.compile(r'<tr data-component="([^"]*)" class="(\w+)">(.*?)</tr>')
+
+
+def page_component_rollouts(page):
+    """The page's table of the rollouts beside the primary's, as served:
+    component -> (row class, [each cell's HTML])."""
+    return {m.group(1): (m.group(2), re.findall(r"<td[^>]*>(.*?)</td>", m.group(3)))
+            for m in PAGE_COMPONENT_ROW.finditer(page)}
+
+
+def page_component_row(ro):
+    """What the page must serve for one entry of status's rollout.components
+    (docs/protocol.md §8): (row class, [each cell's HTML]), every text from
+    the document escaped."""
+    rel, failed = ro.get("release"), ro.get("failed")
+    failed = failed if isinstance(failed, dict) else None
+    cls = "halted" if ro.get("halted") is True else "failed" if failed else "running"
+    return cls, [
+        page_escape(ro.get("component", "")),
+        "<b>%s</b> (id %s)" % (page_escape(rel["version"]), page_escape(rel["id"])) if rel
+        else "no release adopted",
+        page_escape(ro.get("waiting", "")),
+        str(ro.get("pending")) if rel else "",
+        "; ".join("%s %s" % (page_escape(w["name"]), page_escape(w["phase"]))
+                  for w in ro.get("wave") or []),
+        "%s: %s" % (page_escape(failed["node"]), page_escape(failed["detail"])) if failed else ""]
+
+
 class Fleet:
     def __init__(self, staggerd, staggerctl, tap, n=8, versions=None, policy=None,
                  metrics=False):
@@ -852,6 +890,13 @@ class Fleet:
     def metrics_port(self, name):
         """The port of NAME's Prometheus endpoint (a fleet made with metrics)."""
         return self.metrics_ports[self.order.index(name)]
+
+    def http(self, name, path="/"):
+        """GET PATH from NAME's metrics endpoint (a fleet made with metrics):
+        the body as text."""
+        url = "http://127.0.0.1:%d%s" % (self.metrics_port(name), path)
+        with urllib.request.urlopen(url, timeout=self.deadline(5)) as r:
+            return r.read().decode()
 
     def deadline(self, seconds):
         """A deadline of SECONDS on a quiet machine, scaled for this one."""

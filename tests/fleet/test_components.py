@@ -28,7 +28,9 @@ together. Checked:
 - the operator's view: `staggerctl status` shows each member's os version
   and health under its row and a line for the os release; the metrics show
   `stagger_member_component_info` and the os rollout; the status page has
-  each member's os in its components column.
+  each member's os in its components column, and a row for the finished os
+  rollout (release and id, waiting line, 0 pending, no wave, no failure)
+  served exactly as bp's `rollout.components` says, escaped.
 
 usage: /usr/bin/python3 test_components.py STAGGERD STAGGERCTL (prints TAP)
 """
@@ -41,10 +43,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from fleet import (HOOK, NEW_VERSION, UPDATE_HOOK_HEAD, UPDATE_HOOKS, busy_spans, main,
-                   max_overlap, rollout_policy)
+                   max_overlap, page_component_rollouts, page_component_row, rollout_policy)
 
 BATCH = 2
 POLICY = rollout_policy(batch=BATCH, soak_s=2, epoch_s=8, unavailable_max=BATCH)
@@ -312,9 +313,7 @@ def test(f, tap):
               re.search(r"^release os %s " % re.escape(OS_NEW), status_text, re.M),
               "staggerctl status while a machine reboots says so and shows the os rollout",
               status_text or "no machine was down when looked")
-    url = "http://127.0.0.1:%d/metrics" % f.metrics_port("bp")
-    with urllib.request.urlopen(url, timeout=f.deadline(5)) as r:
-        metrics = r.read().decode()
+    metrics = f.http("bp", "/metrics")
     want = ['stagger_member_component_info{member="%s",component="os",version="%s"} 1'
             % (n, OS_NEW) for n in f.order]
     want += ['stagger_member_component_healthy{member="%s",component="os"} 1' % n
@@ -334,13 +333,22 @@ def test(f, tap):
                   "metrics", r.stdout + r.stderr)
     else:
         tap.note("promtool missing (apt-get install prometheus): format not checked")
-    page = urllib.request.urlopen(url[:-len("metrics")], timeout=f.deadline(5)).read().decode()
+    page = f.http("bp")
     rows = re.findall(r'<tr data-member="([^"]+)">.*?</tr>', page)
     cells = re.findall(r'os %s <span class="good">healthy</span></td></tr>' % re.escape(OS_NEW),
                        page)
     tap.check(sorted(rows) == sorted(f.order) and len(cells) == len(f.order),
               "the status page's components column shows each member's os %s healthy" % OS_NEW,
               "rows %r, %d cells" % (rows, len(cells)))
+    # The finished os rollout, as bp's status says it and its page shows it.
+    more = (f.status("bp").doc or {}).get("rollout", {}).get("components") or []
+    shown = page_component_rollouts(page)
+    want = {ro.get("component"): page_component_row(ro) for ro in more}
+    tap.check(list(want) == ["os"] and shown == want and
+              want["os"][1][1].startswith("<b>%s</b> (id " % OS_NEW) and want["os"][1][3] == "0",
+              "the status page's other components' rollouts: one row, os %s with its id, its "
+              "waiting line, 0 pending, no wave, nothing failed, as bp's rollout.components"
+              % OS_NEW, "page %r\nstatus %r" % (shown, more))
     deaths = re.search(r"^stagger_deaths_total (\d+)", metrics, re.M)
     tap.note("bp counted %s deaths (any member, a busy machine's flaps included)"
              % (deaths.group(1) if deaths else "?"))

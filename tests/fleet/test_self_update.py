@@ -35,8 +35,22 @@ to a new peer, which knows the type, NOT_ALLOWED: members only). Once all
 reads every field, and some field reached a new peer relayed unchanged
 by an old one.
 
-usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL (prints TAP);
-staggerd-next and staggerd-mute are taken from STAGGERD's directory.
+Variant "component" (fleet_self_update_component) runs all of the above
+with stagger as an extra component of each node's one staggerd
+(docs/operations.md §12, §13: `"components": [{"name": "stagger", ...}]`)
+beside a primary stand-in cardano-node (fleet.py's hooks): stagger's
+version and health are then read from each member's `components`, its
+rollout from `rollout.components`, and at the end the primary must not
+have moved (no executor move but stagger's, no cardano-node install or
+rollback hook run, every member on its first cardano-node version, healthy
+in every view), and, halted on the mute build, a peer's status page shows
+the stagger rollout failed as its `rollout.components` entry says. In both
+variants, at every poll of every peer no more than policy.batch machines
+are disrupted by their own status rows.
+
+usage: /usr/bin/python3 test_self_update.py STAGGERD STAGGERCTL
+[primary|component] (prints TAP); staggerd-next and staggerd-mute are
+taken from STAGGERD's directory.
 """
 import hashlib
 import json
@@ -47,7 +61,8 @@ import sys
 
 import emergency_util as eu
 from fleet import (HEALTH_TIMEOUT_S, TUNING, busy_spans, frame, main, max_overlap,
-                   rollout_policy, verdict)
+                   page_component_rollouts, page_component_row, page_escape, rollout_policy,
+                   variant, verdict)
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 HOOKS = os.path.join(SRC, "deploy", "hooks", "stagger")
@@ -55,11 +70,22 @@ POLICY = rollout_policy(batch=1, soak_s=2, epoch_s=10, health_deadline_s=60)
 # The stagger health hook asks its own daemon, and while updating one
 # other peer: two staggerctl runs, each a CURVE handshake.
 POLICY["timeouts"]["health_s"] = max(5, 3 * HEALTH_TIMEOUT_S)
+# Each of those waits this long for its answer (stagger.env), so that three
+# (its own daemon, then up to two peers) fit in the hook's time limit. The
+# hook's default, 800 ms, is for a quiet machine: an ASan fleet beside other
+# work missed it hundreds of times a run ("staggerd does not answer
+# status"), each miss an unhealthy stagger, and the proof never held.
+SELF_TIMEOUT_MS = POLICY["timeouts"]["health_s"] * 1000 // 4
 DEADLINE_S = POLICY["health_deadline_s"]
 UPDATING = ("elected", "installing", "verifying", "soaking")
+# A machine is disrupted while its own row shows one of these (it holds the
+# slot; test_components.py counts the same, "failed" too: a slot still held).
+DISRUPTED = UPDATING + ("failed", "rolling-back")
 GOOD_MOVES = ["elected", "installing", "verifying", "soaking", "done"]
 FAIL_MOVES = ["elected", "installing", "verifying", "failed", "rolling-back", "rolled-back"]
 QUIET_S = 3  # "no new node starts while halted": watched this long
+# The halt's reason: every character the status page must escape.
+HALT_REASON = "test halt <b>\"mixed\" & 'versions'</b>"
 # What the next build adds (include/stagger/selftest.h, docs/protocol.md §11).
 CAP, HELLO_TYPE = "selftest-hello", 240
 
@@ -82,21 +108,86 @@ def word(v):
     return (v or "").split(" ", 1)[0]
 
 
+class AsPrimary:
+    """Variant "primary": stagger is each daemon's one component (its
+    config's `component`), so the member row's version and health are
+    stagger's, and its release is the top-level `rollout`."""
+
+    name = "primary"
+    hook_tag = "install"  # staggerd's "[hook] install: running ..." line
+
+    def configure(self, f, node, hooks):
+        cfg = {"key": node.key, "roster": node.roster, "state_dir": os.path.join(node.dir, "state"),
+               "component": "stagger", "hooks": hooks,
+               "log_level": "info", "tuning": TUNING, "metrics": ""}
+        with open(node.config, "w") as fh:
+            json.dump(cfg, fh, indent=1)
+
+    def on(self, f, name, v, healthy=True):
+        """What every peer must show of NAME running stagger V (status's
+        full version string), and healthy unless not HEALTHY (a busy
+        machine's flaps make a member's health unknown, and the stagger
+        health hook unhealthy while it sees no majority, for a moment)."""
+        return dict({"version": word(v), "stagger": v},
+                    **({"health": "healthy"} if healthy else {}))
+
+    def rollout(self, doc):
+        return doc["rollout"]
+
+
+class AsComponent:
+    """Variant "component": each daemon's primary is a stand-in cardano-node
+    (fleet.py's hooks) and stagger is a component beside it (`components`,
+    docs/operations.md §13): the member row's version and health stay the
+    primary's, stagger's are in its `components`, and its release is an
+    entry of `rollout.components`."""
+
+    name = "component"
+    hook_tag = "install of stagger"
+
+    def __init__(self):
+        self.primary = {}  # name -> the stand-in cardano-node version at start
+
+    def configure(self, f, node, hooks):
+        f.write_config(node)
+        with open(node.config) as fh:
+            cfg = json.load(fh)
+        cfg["components"] = [{"name": "stagger", "hooks": hooks}]
+        with open(node.config, "w") as fh:
+            json.dump(cfg, fh, indent=1)
+        self.primary[node.name] = f.version_of(node.name)
+
+    def on(self, f, name, v, healthy=True):
+        def stagger_on(comps):
+            c = [c for c in comps or [] if c.get("component") == "stagger"]
+            return len(c) == 1 and c[0].get("version") == word(v) and \
+                (not healthy or c[0].get("health") == "healthy")
+        stagger_on.__doc__ = "component stagger %s%s" % (word(v), " healthy" if healthy else "")
+        return dict({"version": self.primary[name], "stagger": v, "components": stagger_on},
+                    **({"health": "healthy"} if healthy else {}))
+
+    def rollout(self, doc):
+        more = [r for r in doc["rollout"].get("components") or []
+                if r.get("component") == "stagger"]
+        return more[0] if more else {}
+
+
+LAYOUT = {"primary": AsPrimary, "component": AsComponent}[variant("primary")]()
+
+
 def setup(f):
-    """Each node: its own copy of staggerd in NODE/bin, component stagger,
-    the shipped stagger hooks, and their stagger.env beside the config."""
+    """Each node: its own copy of staggerd in NODE/bin, the shipped stagger
+    hooks (as its primary or beside the stand-in cardano-node, by LAYOUT),
+    and their stagger.env beside the config."""
     for node in f.nodes.values():
         os.mkdir(os.path.join(node.dir, "bin"))
         node.exe = os.path.join(node.dir, "bin", "staggerd")
         shutil.copy2(f.staggerd, node.exe)
-        cfg = {"key": node.key, "roster": node.roster, "state_dir": os.path.join(node.dir, "state"),
-               "component": "stagger",
-               "hooks": {h: os.path.join(HOOKS, h) for h in ("install", "rollback", "health")},
-               "log_level": "info", "tuning": TUNING, "metrics": ""}
-        with open(node.config, "w") as fh:
-            json.dump(cfg, fh, indent=1)
+        LAYOUT.configure(f, node, {h: os.path.join(HOOKS, h)
+                                   for h in ("install", "rollback", "health")})
         with open(os.path.join(node.dir, "stagger.env"), "w") as fh:
-            fh.write("STAGGER_SELF_CTL=%s\n" % f.ctl_path)
+            fh.write("STAGGER_SELF_CTL=%s\nSTAGGER_SELF_TIMEOUT_MS=%d\n"
+                     % (f.ctl_path, SELF_TIMEOUT_MS))
 
 
 def artifact(f, exe, version):
@@ -117,12 +208,21 @@ class Mixed:
     """§11's rules watched at every poll of the rollout: an old peer (its
     own row's stagger is the old version) counts no BAD_TYPE beyond the
     test's own injections; a new peer whose fleet-wide set lacks the
-    capability has sent no hello. Violations are kept for one check."""
+    capability has sent no hello. And the batch: no more than BATCH
+    machines disrupted by their own rows in one poll's answers (a peer
+    away for its re-exec does not answer and is not counted; the logs'
+    spans are checked afterwards). Violations are kept for one check."""
 
-    def __init__(self, v0):
+    def __init__(self, v0, batch):
         self.v0, self.injected, self.bad, self.polls = v0, {}, [], 0
+        self.batch, self.crowded, self.most = batch, [], 0
 
     def look(self, views):
+        busy = sorted(p for p, st in views.items()
+                      if st.doc and (st.row(p) or {}).get("phase") in DISRUPTED)
+        self.most = max(self.most, len(busy))
+        if len(busy) > self.batch:
+            self.crowded.append("%d machines disrupted at once: %s" % (len(busy), busy))
         for peer, st in views.items():
             doc = st.doc
             if not doc:
@@ -203,14 +303,15 @@ def test(f, tap):
     v0 = version_string(f.staggerd)
     v1 = version_string(os.path.join(builddir, "staggerd-next"))
     vbad = version_string(os.path.join(builddir, "staggerd-mute"))
-    tap.note("running %s; release %s; bad build %s" % (v0, v1, vbad))
-    watch = Mixed(v0)
+    tap.note("running %s; release %s; bad build %s; stagger as the %s component"
+             % (v0, v1, vbad, LAYOUT.name))
+    watch = Mixed(v0, POLICY["batch"])
     setup(f)
     f.start_all()
     pids = {n: f.pid(n) for n in f.order}
-    if not f.check_wait("all 8 peers healthy and alive on stagger %s, component stagger" % word(v0),
-                        lambda: f.problems({n: {"health": "healthy", "liveness": "alive",
-                                                "version": word(v0), "stagger": v0}
+    if not f.check_wait("all 8 peers healthy and alive on stagger %s, component stagger (%s)"
+                        % (word(v0), LAYOUT.name),
+                        lambda: f.problems({n: dict(LAYOUT.on(f, n, v0), liveness="alive")
                                             for n in f.order}, rc=0), 30):
         return
 
@@ -224,15 +325,15 @@ def test(f, tap):
 
     # ---- versions mixed: halt, status, resume ----
     def mixed():
-        st = f.status("relay2")
-        watch.look({"relay2": st})
-        rows = (st.doc or {}).get("members", [])
+        views = f.status_all()
+        watch.look(views)
+        rows = (views["relay2"].doc or {}).get("members", [])
         new = [m["name"] for m in rows if m.get("stagger") == v1 and m.get("phase") == "done"]
         return [] if len(new) >= 2 else ["relay2 sees %d done on %s" % (len(new), v1)]
 
     if not f.check_wait("two nodes done on %s (versions mixed)" % word(v1), mixed, 90):
         return
-    r = eu.emergency(f, "halt", ("op",), "relay1", "--reason", "test halt")
+    r = eu.emergency(f, "halt", ("op",), "relay1", "--reason", HALT_REASON)
     seq = eu.out_seq(r.stdout)
     if not tap.check(r.returncode == 0 and seq, "staggerctl emergency halt while versions are "
                      "mixed: applied", r.stdout + r.stderr):
@@ -256,11 +357,17 @@ def test(f, tap):
               repr({p: st for p, st in views.items() if not st.doc}))
     for n in (old_nodes[:1] + new_nodes[:1]):
         r = f.status(n, as_json=False)
-        tap.check(r.rc == 4 and "halted by the operator: test halt" in r.out,
+        tap.check(r.rc == 4 and "halted by the operator: " + HALT_REASON in r.out,
                   "staggerctl status --peer %s (on %s) shows the halt" % (n, on[n]),
                   r.out + r.err)
     watch.look(views)
     mixed_checks(f, tap, views, old_nodes, new_nodes, v1, watch)
+    if LAYOUT.name == "component":
+        waiting = page_escape("halted by the operator: " + HALT_REASON)
+        page_shows(f, tap, "relay2", "halted, the operator's reason escaped, %d pending, no "
+                   "wave" % len(old_nodes),
+                   lambda cls, cells: cls == "halted" and cells[2] == waiting and
+                   cells[3] == str(len(old_nodes)) and cells[4] == "" and cells[5] == "")
     held, bad = f.hold(lambda: ["%s: %s" % (m["name"], m["phase"])
                                 for m in (f.status("relay3").doc or {}).get("members", [])
                                 if m["phase"] in UPDATING], QUIET_S)
@@ -271,14 +378,16 @@ def test(f, tap):
 
     # ---- the whole fleet on the new build ----
     if not f.check_wait("every peer shows all 8 done on stagger %s" % word(v1),
-                        lambda: watch.problems(f, {n: {"version": word(v1), "phase": "done",
-                                                       "health": "healthy", "stagger": v1}
+                        lambda: watch.problems(f, {n: dict(LAYOUT.on(f, n, v1), phase="done")
                                                    for n in f.order}), 200):
         return
     tap.check(watch.polls > 0 and not watch.bad, "in %d status answers while versions were "
               "mixed, no old peer counted a BAD_TYPE it was not sent by the test, and no new "
               "peer sent a hello without %s fleet-wide" % (watch.polls, CAP),
               "\n".join(watch.bad[:20]))
+    tap.check(not watch.crowded and watch.most == POLICY["batch"],
+              "at every poll, never more than batch (%d) machine disrupted by its own status "
+              "(most seen %d)" % (POLICY["batch"], watch.most), "\n".join(watch.crowded[:20]))
 
     def flowing():
         bad = []
@@ -311,8 +420,9 @@ def test(f, tap):
     tap.check(all(mv == GOOD_MOVES for mv in moves.values()),
               "each node went elected, installing, verifying, soaking, done, once, across its "
               "re-exec", repr(moves))
-    installs = {n: f.log_text(n).count("install: running %s for stagger %s"
-                                       % (os.path.join(HOOKS, "install"), word(v1)))
+    installs = {n: f.log_text(n).count("%s: running %s for stagger %s"
+                                       % (LAYOUT.hook_tag, os.path.join(HOOKS, "install"),
+                                          word(v1)))
                 for n in f.order}
     tap.check(set(installs.values()) == {1}, "the install hook ran once on each node",
               repr(installs))
@@ -337,8 +447,8 @@ def test(f, tap):
     tap.check(r.returncode == 0, "release stagger %s published to %s" % (word(vbad), others[0]),
               r.stdout + r.stderr)
     if not f.check_wait("every peer shows %s rolled back, healthy on %s again" % (first, word(v1)),
-                        lambda: f.problems({first: {"phase": "rolled-back", "version": word(v1),
-                                                    "health": "healthy", "stagger": v1}}),
+                        lambda: f.problems({first: dict(LAYOUT.on(f, first, v1),
+                                                        phase="rolled-back")}),
                         DEADLINE_S + 60):
         return
     mv = [m.new for m in f.moves(first, word(vbad))]
@@ -351,7 +461,7 @@ def test(f, tap):
               "%s re-exec'd into %s and, after its rollback hook, back to %s" % (first, vbad, v1))
 
     def halted(peer, doc):
-        ro = doc["rollout"]
+        ro = LAYOUT.rollout(doc)
         failed, waiting = ro.get("failed") or {}, ro.get("waiting", "")
         bad = []
         if failed.get("node") != first or ("not healthy on %s within %ds" % (word(vbad), DEADLINE_S)
@@ -359,13 +469,15 @@ def test(f, tap):
             bad.append("%s: rollout.failed = %r" % (peer, failed))
         if not waiting.startswith("halted: stagger %s failed on %s" % (word(vbad), first)):
             bad.append("%s: rollout.waiting = %r" % (peer, waiting))
-        if ro["release"]["id"] != rid2:
-            bad.append("%s: release %r" % (peer, ro["release"]))
+        if (ro.get("release") or {}).get("id") != rid2:
+            bad.append("%s: release %r" % (peer, ro.get("release")))
         return bad
 
     f.check_wait("status --json on every peer: rollout.failed names %s, waiting \"halted: ...\""
                  % first, lambda: f.views_problems(halted), 10)
-    still = {n: {"phase": "done", "stagger": v1} for n in others}
+    if LAYOUT.name == "component":
+        page_shows_failure(f, tap, others[0], first, vbad)
+    still = {n: dict(LAYOUT.on(f, n, v1, healthy=False), phase="done") for n in others}
     ok, bad = f.hold(lambda: f.problems(still), 2 * (POLICY["soak_s"] + 1))
     tap.check(ok, "for %d s after the rollback every other node stays done on %s"
               % (2 * (POLICY["soak_s"] + 1), word(v1)), "\n".join(bad[:20]))
@@ -373,7 +485,50 @@ def test(f, tap):
     tap.check(not moved, "no other node's log has any move for %s" % word(vbad), repr(moved))
     tap.check(all(f.alive(n) and f.pid(n) == pids[n] for n in f.order),
               "after both rollouts every daemon is still the process the test started")
+    if LAYOUT.name == "component":
+        primary_untouched(f, tap, v1, vbad)
+
+
+def page_shows(f, tap, peer, what, ok):
+    """PEER's status page: one row in its table of the other components'
+    rollouts, stagger's, served as its status's rollout.components entry
+    renders (escaped), and ok(row class, cells) for WHAT it must say."""
+    page = f.http(peer)
+    more = (f.status(peer).doc or {}).get("rollout", {}).get("components") or []
+    shown, want = page_component_rollouts(page), {ro.get("component"): page_component_row(ro)
+                                                  for ro in more}
+    cls, cells = want.get("stagger", ("", [""] * 6))
+    tap.check(list(want) == ["stagger"] and shown == want and ok(cls, cells),
+              "%s's status page: the stagger rollout's row as rollout.components says: %s"
+              % (peer, what), "page %r\nstatus %r" % (shown, more))
+
+
+def page_shows_failure(f, tap, peer, first, vbad):
+    """The failed node and why, once the mute build failed."""
+    page_shows(f, tap, peer, "failed on %s, its release and waiting line" % first,
+               lambda cls, cells: cls == "failed" and
+               cells[1].startswith("<b>%s</b> (id " % page_escape(word(vbad))) and
+               cells[2].startswith("halted: stagger %s failed on %s" % (word(vbad), first)) and
+               cells[5].startswith(first + ": ") and
+               "not healthy on %s within %ds" % (word(vbad), DEADLINE_S) in cells[5])
+
+
+def primary_untouched(f, tap, v1, vbad):
+    """With stagger beside it, the primary never moved: no executor move
+    but stagger's two releases, no install or rollback hook of the stand-in
+    cardano-node ran (its own hooks.log), and every peer shows every member
+    on the cardano-node version it started with, healthy (LAYOUT.on)."""
+    others = {n: [m for m in f.moves(n) if m.version not in (word(v1), word(vbad))]
+              for n in f.order}
+    ran = {n: [h for h in f.hooks_log(n) if h[1] in ("install", "rollback")] for n in f.order}
+    tap.check(not any(others.values()) and not any(ran.values()),
+              "the primary cardano-node never moved: no executor move but stagger's, no install "
+              "or rollback hook of cardano-node ran", repr(others) + repr(ran))
+    f.check_wait("every peer shows each member's cardano-node on its first version, healthy",
+                 lambda: f.problems({n: {"version": LAYOUT.primary[n], "health": "healthy"}
+                                     for n in f.order}), 10)
 
 
 if __name__ == "__main__":
-    sys.exit(main(test, policy=POLICY))
+    # The component variant reads the status page (served beside /metrics).
+    sys.exit(main(test, policy=POLICY, metrics=LAYOUT.name == "component"))
