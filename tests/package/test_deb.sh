@@ -45,7 +45,9 @@ hooks=/usr/libexec/stagger/hooks/cardano-node
 check "the four cardano-node hooks, executable, where staggerd.json.example points" \
     bash -c 'for h in health install rollback gate; do has -rwxr-xr-x "$0/$h" || exit 1; done' "$hooks"
 check "the hooks' sourced helpers, not executable" \
-    bash -c 'has -rw-r--r-- "$0/common.sh" && has -rw-r--r-- "$0/cardano_hooklib.py"' "$hooks"
+    bash -c 'has -rw-r--r-- "$0/common.sh" && has -rw-r--r-- "$0/cardano_hooklib.py" &&
+             has -rw-r--r-- "$1/os-debian/common.sh" && has -rw-r--r-- "$1/stagger/common.sh"' \
+    "$hooks" /usr/libexec/stagger/hooks
 cthooks=/usr/libexec/stagger/hooks/cardano-node-container
 check "the container hooks: executable, container.sh sourced, gate the host gate" \
     bash -c 'for h in health install rollback; do has -rwxr-xr-x "$0/$h" || exit 1; done
