@@ -71,7 +71,7 @@ rm -f build/plain/meson-logs/testlog*.json build/asan/meson-logs/testlog*.json \
   build/fuzz/meson-logs/testlog*.json
 # Two chains at once. The suites that only compute (the simulator's seeds
 # and scenarios, the mutants, the fuzzers) run at nice 19 in the
-# background: they fill the CPU the fleet tests leave idle while those wait
+# background (tests/nice19.sh, which also lowers each test's autogroup): they fill the CPU the fleet tests leave idle while those wait
 # on soaks, deadlines and hooks, and give way at once when a daemon wakes.
 # Run after the fleets, one core each, they took about 9 of the 33 minutes.
 # Their meson timeouts get room for the minutes a compile in the package
@@ -80,8 +80,9 @@ cpu_suites() { # tree, timeout multiplier, suites (none: all of the tree's)...
   local tree=$1 mult=$2; shift 2
   local args=() s
   for s in "$@"; do args+=(--suite "$s"); done
-  nice -n 19 meson test -C "$tree" --no-rebuild --num-processes "$jobs" --print-errorlogs \
-    --timeout-multiplier "$mult" --logbase testlog-cpu "${args[@]}" "${extra[@]}" &
+  meson test -C "$tree" --no-rebuild --num-processes "$jobs" --print-errorlogs \
+    --wrapper "$PWD/tests/nice19.sh" --timeout-multiplier "$mult" --logbase testlog-cpu \
+    "${args[@]}" "${extra[@]}" &
   cur=$!
   wait "$cur"
 }
