@@ -84,28 +84,41 @@ cpu_suites() { # tree, timeout multiplier, suites (none: all of the tree's)...
   local args=() s
   for s in "$@"; do args+=(--suite "$s"); done
   meson test -C "$tree" --no-rebuild --num-processes "$jobs" --print-errorlogs \
-    --wrapper "$PWD/tests/nice19.sh" --timeout-multiplier "$mult" --logbase testlog-cpu \
+    "${wrap[@]}" --timeout-multiplier "$mult" --logbase testlog-cpu \
     "${args[@]}" "${extra[@]}" &
   cur=$!
   wait "$cur"
 }
 extra=("$@")
-start_cpu_chain() {
+start_cpu_chain() { # timeout multipliers: plain and fuzz, ASan
+  local plain=$1 asan=$2
   (
     cur=
     trap '[ -n "$cur" ] && kill -TERM "$cur" 2>/dev/null; wait "$cur" 2>/dev/null; exit 143' TERM
     st=0
-    cpu_suites build/plain $((10 * slow)) sim mutants || st=1
-    cpu_suites build/asan $((30 * slow)) sim || st=1
+    cpu_suites build/plain "$plain" sim mutants || st=1
+    cpu_suites build/asan "$asan" sim || st=1
     # libFuzzer runs: each target fuzzes briefly over a copy of its corpus.
-    cpu_suites build/fuzz $((10 * slow)) || st=1
+    cpu_suites build/fuzz "$plain" || st=1
     exit $st
   ) &
   cpu_chain=$!
 }
-# With the burners (nice 0) on every core, a nice 19 chain would get almost
-# nothing: there it runs after the rest, as before.
-[ "${STAGGER_TEST_BUSY:-0}" = 1 ] || start_cpu_chain
+# At nice 19 the chain gets next to nothing while anything else at nice 0
+# keeps the cores busy: the foreground here, or another copy of the suite
+# and its burners (two clones at once). Its timeouts, only the backstop for
+# a hang, allow an hour of that. With our own burners (nice 0) on every
+# core the chain runs after the rest instead, at the suite's own priority:
+# at nice 19 beside them it crawled (test_commands 364 s, twenty times its
+# time beside the foreground).
+wrap=()
+if [ "${STAGGER_TEST_BUSY:-0}" = 1 ]; then
+  chain_mult=("$slow" $((3 * slow)))
+else
+  wrap=(--wrapper "$PWD/tests/nice19.sh")
+  chain_mult=(30 90)
+  start_cpu_chain "${chain_mult[@]}"
+fi
 
 in_background meson test -C build/plain --no-rebuild --num-processes "$jobs" --print-errorlogs \
   --timeout-multiplier "$slow" --no-suite sim --no-suite mutants "$@" || status=1
@@ -121,7 +134,7 @@ in_background meson test -C build/asan --no-rebuild --num-processes "$jobs" --pr
 # all of them. Its own log base, so the count below sees both runs.
 in_background meson test -C build/asan --no-rebuild --num-processes 1 --print-errorlogs \
   --timeout-multiplier $((3 * slow)) --suite fleet-asan --logbase testlog-fleet "$@" || status=1
-[ -n "$cpu_chain" ] || start_cpu_chain
+[ -n "$cpu_chain" ] || start_cpu_chain "${chain_mult[@]}"
 # (bash runs a trap at once during wait, as for in_background.)
 wait "$cpu_chain" || status=1
 cpu_chain=
